@@ -1,0 +1,86 @@
+"""The one `moodkiosk` command: a thin dispatcher over sub-commands that live with the code they run."""
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from typing import Callable, Sequence
+
+# Sub-command name -> (module, one-line help). Each module provides
+# `add_arguments(parser: argparse.ArgumentParser) -> None` and `main(args: argparse.Namespace) -> int`.
+# Modules are imported only when their command runs, so `moodkiosk central` never imports Qt and
+# `moodkiosk run` never imports the web stack.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "run": ("kiosk.commands.run", "start the kiosk full-screen from a config file"),
+    "demo": ("kiosk.commands.demo", "start the kiosk windowed on embedded demo defaults (no broker, no camera needed)"),
+    "validate-config": ("kiosk.commands.validate_config", "check a kiosk config file and print what is wrong"),
+    "analyze": ("vision.cli_analyze", "print per-window (and per-frame) mood results of a source as JSON lines"),
+    "bench": ("vision.cli_bench", "benchmark the vision pipeline (ms per frame, fps, peak RSS)"),
+    "bench-offers": ("kiosk.commands.bench_offers", "benchmark card scan -> offers latency on a large loyalty store"),
+    "central": ("central.cli", "run the central MQTT collector, storage and dashboard"),
+    "bench-central": ("central.bench", "benchmark collector ingest and end-to-end latency"),
+    "model-eval": ("models.evaluate", "evaluate an expression .onnx model on a FER2013-format .npz split"),
+}
+
+
+class UserFacingError(Exception):
+    """Marker base: an error whose message is for the operator, printed as one line without a traceback."""
+
+
+def _user_error_types() -> tuple[type[BaseException], ...]:
+    """Every package's own user-facing error base, collected lazily so no package must import another."""
+    found: list[type[BaseException]] = [UserFacingError]
+    for module_name, attr in (
+        ("vision.errors", "VisionError"),
+        ("kiosk.errors", "KioskError"),
+        ("central.errors", "CentralError"),
+        ("models.errors", "ModelError"),
+    ):
+        try:
+            found.append(getattr(importlib.import_module(module_name), attr))
+        except (ImportError, AttributeError):
+            continue
+    return tuple(found)
+
+
+def _top_help() -> str:
+    width = max(len(name) for name in COMMANDS)
+    lines = ["usage: moodkiosk COMMAND [options]", "", "commands:"]
+    lines += [f"  {name.ljust(width)}  {help_}" for name, (_, help_) in COMMANDS.items()]
+    lines += ["", "Run `moodkiosk COMMAND --help` for a command's options."]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(_top_help())
+        return 0 if argv else 2
+    name, rest = argv[0], argv[1:]
+    if name not in COMMANDS:
+        print(f"moodkiosk: error: unknown command {name!r}\n\n{_top_help()}", file=sys.stderr)
+        return 2
+    module_name, help_ = COMMANDS[name]
+    module = importlib.import_module(module_name)
+    parser = argparse.ArgumentParser(prog=f"moodkiosk {name}", description=help_)
+    parser.add_argument("--log-level", default="INFO", help="logging level (DEBUG, INFO, WARNING, ERROR)")
+    module.add_arguments(parser)
+    args = parser.parse_args(rest)
+    logging.basicConfig(
+        level=getattr(logging, str(args.log_level).upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    run: Callable[[argparse.Namespace], int] = module.main
+    try:
+        return int(run(args) or 0)
+    except _user_error_types() as exc:
+        print(f"moodkiosk {name}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

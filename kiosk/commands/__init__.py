@@ -1,0 +1,1 @@
+"""Sub-commands of `moodkiosk` that belong to the kiosk."""

@@ -1,0 +1,1 @@
+"""Services behind the kiosk screens: loyalty store, offers, cards, telemetry, peripheral link."""

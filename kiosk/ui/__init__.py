@@ -1,0 +1,1 @@
+"""Qt user interface of the kiosk; the only package that imports Qt."""

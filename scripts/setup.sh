@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Set up moodkiosk on a fresh Debian machine: system packages (when missing), a virtual environment
+# in .venv and the project with the extras asked for. Idempotent: a second run installs nothing new.
+#   scripts/setup.sh                 # kiosk runtime only (what `moodkiosk demo` needs)
+#   scripts/setup.sh dev             # + central server, tests, training tools, test services
+set -euo pipefail
+cd "$(dirname "$0")/.."
+profile="${1:-kiosk}"
+
+# Shared libraries that Qt's offscreen/xcb platform and OpenCV/mediapipe load at run time.
+apt_runtime=(libgl1 libegl1 libglib2.0-0 libxkbcommon0 libfontconfig1 libdbus-1-3 fonts-dejavu-core)
+# Real services the tests start themselves: MQTT broker, PostgreSQL, headless browser.
+apt_dev=(mosquitto postgresql chromium)
+
+need=()
+want=("${apt_runtime[@]}")
+[ "$profile" = dev ] && want+=("${apt_dev[@]}")
+for pkg in "${want[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
+done
+if [ ${#need[@]} -gt 0 ]; then
+    echo "setup: installing Debian packages: ${need[*]}"
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+    # Debian starts mosquitto as a system service on port 1883; the tests start their own brokers.
+    if [ "$profile" = dev ] && command -v systemctl >/dev/null 2>&1; then
+        $SUDO systemctl disable --now mosquitto >/dev/null 2>&1 || true
+    fi
+fi
+
+PY="${PYTHON:-python3}"
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+stamp=".venv/.installed-$profile"
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+    .venv/bin/python -m pip install -q --upgrade pip
+    if [ "$profile" = dev ]; then
+        .venv/bin/python -m pip install -q -e ".[central,train,dev]"
+    else
+        .venv/bin/python -m pip install -q -e .
+    fi
+    touch "$stamp"
+fi
+echo "setup: ready ($profile) in .venv"

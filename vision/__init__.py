@@ -1,0 +1,1 @@
+"""moodkiosk: vision package."""
