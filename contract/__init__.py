@@ -1,0 +1,32 @@
+"""The MQTT contract (v1) shared by kiosk and central: topics, JSON Schemas and their validation."""
+from contract.errors import ContractError
+from contract.payloads import (
+    HEALTH_SCHEMA_VERSION,
+    MAX_PAYLOAD_BYTES,
+    MOOD_SCHEMA_VERSION,
+    decode_health,
+    decode_mood,
+    encode,
+    format_utc,
+    parse_utc,
+    validate_health,
+    validate_mood,
+)
+from contract.topics import (
+    KINDS,
+    STATUS_OFFLINE,
+    STATUS_ONLINE,
+    TOPIC_ROOT,
+    TopicParts,
+    parse_topic,
+    shared_subscription,
+    topic_for,
+    validate_id,
+)
+
+__all__ = [
+    "ContractError", "HEALTH_SCHEMA_VERSION", "MAX_PAYLOAD_BYTES", "MOOD_SCHEMA_VERSION", "decode_health",
+    "decode_mood", "encode", "format_utc", "parse_utc", "validate_health", "validate_mood", "KINDS",
+    "STATUS_OFFLINE", "STATUS_ONLINE", "TOPIC_ROOT", "TopicParts", "parse_topic", "shared_subscription",
+    "topic_for", "validate_id",
+]
