@@ -1,0 +1,373 @@
+"""The kiosk's one TOML config: validated pydantic models whose errors name the key and the problem."""
+from __future__ import annotations
+
+import logging
+import os
+import re
+import secrets
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from kiosk.errors import KioskError
+
+logger = logging.getLogger(__name__)
+
+DATA_DIR_ENV = "MOODKIOSK_DATA_DIR"
+_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"  # safe as one MQTT topic level
+
+
+class ConfigError(KioskError):
+    """The config file is missing, unreadable or invalid; `problems` holds one line per problem."""
+
+    def __init__(self, problems: list[str], source: str = "config") -> None:
+        self.problems = list(problems)
+        self.source = source
+        super().__init__(f"{source}: " + "; ".join(self.problems))
+
+
+def default_data_dir() -> Path:
+    """Per-user data dir: $MOODKIOSK_DATA_DIR, else $XDG_DATA_HOME/moodkiosk, else ~/.local/share/moodkiosk."""
+    if os.environ.get(DATA_DIR_ENV):
+        return Path(os.environ[DATA_DIR_ENV]).expanduser()
+    xdg = os.environ.get("XDG_DATA_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".local" / "share"
+    return base / "moodkiosk"
+
+
+class _Section(BaseModel):
+    """Base of every section: unknown keys are errors, values are immutable once loaded."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+class CameraConfig(_Section):
+    enabled: bool = Field(True, description="Use the camera at all; off = cards and buttons only, no mood.")
+    source: str = Field(
+        "demo",
+        description='"demo" (webcam if present, else the bundled clip), a device index like "0", '
+        "a video file / image folder path, or an rtsp:// URL.",
+        min_length=1,
+    )
+    min_face_px: int = Field(48, ge=16, le=1024, description="Ignore faces smaller than this (pixels, box side).")
+    min_score: float = Field(0.5, gt=0.0, le=1.0, description="Face detector score threshold.")
+    threads: int = Field(2, ge=1, le=16, description="Inference threads for the expression model.")
+    qr: bool = Field(True, description="Decode loyalty-app QR codes from the camera frames (on the device).")
+
+
+class MoodConfig(_Section):
+    window_seconds: int = Field(60, ge=5, le=3600, description="Length of one mood aggregate window.")
+    k_anonymity: int = Field(
+        3, ge=1, le=100, description="A window with fewer distinct people is merged into the next one, never sent alone."
+    )
+    confidence_threshold: float = Field(
+        0.5, ge=0.0, le=1.0, description="Below this smoothed probability a face's expression counts as uncertain."
+    )
+
+
+CardFormat = Literal["ean13", "luhn", "digits"]
+
+
+class CardsConfig(_Section):
+    formats: tuple[CardFormat, ...] = Field(
+        ("ean13", "luhn"),
+        description='Accepted card number formats: "ean13" (13 digits, EAN check digit), '
+        '"luhn" (Luhn check digit), "digits" (any digits, no check). A card is valid if any format matches.',
+    )
+    min_length: int = Field(8, ge=4, le=64, description="Shortest accepted card number (digits).")
+    max_length: int = Field(19, ge=4, le=64, description="Longest accepted card number (digits).")
+    keyboard_wedge: bool = Field(True, description="Accept scans from a USB keyboard-wedge reader (digits + Enter).")
+    wedge_max_key_gap_ms: int = Field(
+        80, ge=5, le=2000, description="Max gap between keystrokes of one scan; slower input is a human typing, not a scan."
+    )
+    qr_prefix: str = Field(
+        "moodkiosk:card:", description="Prefix of loyalty-app QR payloads; a bare number is accepted too."
+    )
+    rescan_ignore_s: float = Field(
+        3.0, ge=0.0, le=60.0, description="The same card read again within this time is one scan, not a new session."
+    )
+
+    @field_validator("formats")
+    @classmethod
+    def _non_empty(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("needs at least one format")
+        return value
+
+    @model_validator(mode="after")
+    def _lengths(self) -> "CardsConfig":
+        if self.min_length > self.max_length:
+            raise ValueError(f"min_length ({self.min_length}) is greater than max_length ({self.max_length})")
+        return self
+
+
+class PrivacyConfig(_Section):
+    card_hash_key_env: str = Field(
+        "MOODKIOSK_CARD_HASH_KEY",
+        description="Environment variable holding the per-deployment secret for the keyed hash of card numbers.",
+    )
+    card_hash_key_file: Path | None = Field(
+        None,
+        description="File holding that secret, used when the variable is unset. If neither is set a random key "
+        "is created once in data_dir/card_hash.key (mode 0600).",
+    )
+
+
+class LoyaltyConfig(_Section):
+    db_path: Path | None = Field(None, description="Loyalty SQLite file; default data_dir/loyalty.sqlite.")
+    seed_demo_data: bool = Field(
+        False, description="Fill an empty loyalty store with the bundled fictional demo data on start."
+    )
+
+
+class OffersConfig(_Section):
+    max_offers: int = Field(4, ge=1, le=5, description="Offers shown to a known shopper (3-5 recommended).")
+    min_offers: int = Field(3, ge=1, le=5, description="Fill up with popular offers until at least this many.")
+    mood_reorder: bool = Field(
+        True, description="Let the shopper's current mood reorder offers within their own session (never stored)."
+    )
+
+    @model_validator(mode="after")
+    def _counts(self) -> "OffersConfig":
+        if self.min_offers > self.max_offers:
+            raise ValueError(f"min_offers ({self.min_offers}) is greater than max_offers ({self.max_offers})")
+        return self
+
+
+class MqttConfig(_Section):
+    enabled: bool = Field(False, description="Send anonymous mood windows and health to the central broker.")
+    url: str = Field("mqtt://localhost:1883", description="Broker URL, mqtt://host[:port] or mqtts://host[:port] (TLS).")
+    username: str | None = Field(None, description="Broker user name, if the broker needs one.")
+    password_env: str = Field("MOODKIOSK_MQTT_PASSWORD", description="Environment variable holding the broker password.")
+    password_file: Path | None = Field(None, description="File holding the broker password, used when the variable is unset.")
+    protocol: Literal["5", "3.1.1"] = Field("5", description='MQTT protocol version, "5" or "3.1.1".')
+    ca_file: Path | None = Field(None, description="CA bundle for mqtts://; default the system trust store.")
+    client_id: str | None = Field(None, description="MQTT client id; default moodkiosk-<store_id>-<kiosk_id>.")
+    spool_path: Path | None = Field(None, description="On-disk spool of unsent windows; default data_dir/spool.sqlite.")
+    spool_max_windows: int = Field(
+        100_000, ge=10, le=10_000_000, description="Spool capacity; beyond it the oldest windows are dropped (and counted)."
+    )
+    health_interval_s: int = Field(60, ge=5, le=3600, description="Seconds between health reports.")
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("mqtt", "mqtts"):
+            raise ValueError(f"must start with mqtt:// or mqtts:// (got {value!r})")
+        if not parts.hostname:
+            raise ValueError(f"has no host (got {value!r})")
+        try:
+            parts.port
+        except ValueError as exc:
+            raise ValueError(f"has a bad port (got {value!r})") from exc
+        return value
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.url).hostname or ""
+
+    @property
+    def port(self) -> int:
+        parts = urlsplit(self.url)
+        return parts.port or (8883 if parts.scheme == "mqtts" else 1883)
+
+    @property
+    def tls(self) -> bool:
+        return urlsplit(self.url).scheme == "mqtts"
+
+    def resolve_password(self) -> str | None:
+        """The broker password from the env var or file; None when no username is configured."""
+        if self.username is None:
+            return None
+        value = _read_secret(self.password_env, self.password_file, "mqtt.password_env / mqtt.password_file")
+        if value is None:
+            raise ConfigError(
+                [f"mqtt.username is set but neither ${self.password_env} nor mqtt.password_file gives a password"]
+            )
+        return value
+
+
+class TimeoutsConfig(_Section):
+    offers_s: float = Field(45.0, ge=3, le=600, description="Offers screen without input returns to attract.")
+    guest_s: float = Field(30.0, ge=3, le=600, description="Guest (generic offers) screen without input returns to attract.")
+    card_error_s: float = Field(15.0, ge=2, le=600, description="Unknown/malformed card message returns to attract.")
+    feedback_s: float = Field(20.0, ge=2, le=600, description="Feedback (three faces) screen without a press returns to attract.")
+    thanks_s: float = Field(4.0, ge=1, le=60, description="How long the thank-you stays.")
+
+
+class PeripheralConfig(_Section):
+    enabled: bool = Field(False, description="Use the kiosk's peripheral board (card reader, buttons, LED) over serial.")
+    port: str = Field("/dev/ttyACM0", min_length=1, description="Serial device of the peripheral board.")
+    baudrate: int = Field(115200, ge=1200, le=4_000_000, description="Serial speed.")
+
+
+class UiConfig(_Section):
+    fullscreen: bool = Field(True, description="Run full-screen (kiosk); the demo runs windowed.")
+    orientation: Literal["landscape", "portrait"] = Field("landscape", description="Screen orientation.")
+
+
+class KioskConfig(_Section):
+    """The whole kiosk config; `load_config(None)` gives the demo defaults."""
+
+    store_id: str = Field("demo-store", description="Store id: 1-64 letters, digits, - or _ (one MQTT topic level).")
+    kiosk_id: str = Field("kiosk-1", description="Kiosk id within the store, same characters as store_id.")
+    language: Literal["en", "de"] = Field("en", description="Language of the shopper-facing texts.")
+    data_dir: Path = Field(default_factory=default_data_dir, description="Where the kiosk keeps its files.")
+    camera: CameraConfig = Field(default_factory=CameraConfig)
+    mood: MoodConfig = Field(default_factory=MoodConfig)
+    cards: CardsConfig = Field(default_factory=CardsConfig)
+    privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
+    loyalty: LoyaltyConfig = Field(default_factory=LoyaltyConfig)
+    offers: OffersConfig = Field(default_factory=OffersConfig)
+    mqtt: MqttConfig = Field(default_factory=MqttConfig)
+    timeouts: TimeoutsConfig = Field(default_factory=TimeoutsConfig)
+    peripheral: PeripheralConfig = Field(default_factory=PeripheralConfig)
+    ui: UiConfig = Field(default_factory=UiConfig)
+
+    @field_validator("store_id", "kiosk_id")
+    @classmethod
+    def _topic_safe(cls, value: str) -> str:
+        if not re.fullmatch(_ID_PATTERN, value):
+            raise ValueError(f"must be 1-64 letters, digits, - or _ starting with a letter or digit (got {value!r})")
+        return value
+
+    @property
+    def loyalty_db_path(self) -> Path:
+        return self.loyalty.db_path or self.data_dir / "loyalty.sqlite"
+
+    @property
+    def spool_path(self) -> Path:
+        return self.mqtt.spool_path or self.data_dir / "spool.sqlite"
+
+    @property
+    def mqtt_client_id(self) -> str:
+        return self.mqtt.client_id or f"moodkiosk-{self.store_id}-{self.kiosk_id}"
+
+    def card_hash_key(self) -> bytes:
+        """The per-deployment secret for hashing card numbers (env var, key file, or a generated data_dir key)."""
+        value = _read_secret(
+            self.privacy.card_hash_key_env, self.privacy.card_hash_key_file, "privacy.card_hash_key_file"
+        )
+        if value is not None:
+            return value.encode("utf-8")
+        return _generated_key(self.data_dir / "card_hash.key")
+
+
+def _read_secret(env_name: str, file: Path | None, key: str) -> str | None:
+    """Secret from the environment first, then from a file; None if neither is set."""
+    value = os.environ.get(env_name)
+    if value:
+        return value
+    if file is None:
+        return None
+    try:
+        text = file.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigError([f"{key}: cannot read {file}: {exc.strerror or exc}"]) from exc
+    if not text:
+        raise ConfigError([f"{key}: {file} is empty"])
+    return text
+
+
+def _generated_key(path: Path) -> bytes:
+    """Read, or create once (0600), a random key so an unconfigured kiosk still never logs clear card numbers."""
+    try:
+        existing = path.read_bytes().strip()
+    except FileNotFoundError:
+        existing = b""
+    except OSError as exc:
+        raise ConfigError([f"privacy: cannot read {path}: {exc.strerror or exc}"]) from exc
+    if existing:
+        return existing
+    key = secrets.token_hex(32).encode("ascii")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(key)
+    except FileExistsError:
+        return path.read_bytes().strip()
+    except OSError as exc:
+        raise ConfigError([f"privacy: cannot create {path}: {exc.strerror or exc}"]) from exc
+    logger.warning("No card hash key configured; created a random one in %s", path)
+    return key
+
+
+def _format_errors(exc: ValidationError) -> list[str]:
+    """One readable line per pydantic error: dotted key path, then the problem."""
+    lines = []
+    for err in exc.errors(include_url=False):
+        key = ".".join(str(part) for part in err["loc"]) or "(top level)"
+        kind = err["type"]
+        if kind == "extra_forbidden":
+            problem = "unknown key"
+        elif kind == "missing":
+            problem = "required key is missing"
+        else:
+            problem = re.sub(r"^Value error, ", "", err["msg"])
+            if "input" in err and kind not in ("value_error",) and not isinstance(err["input"], dict):
+                problem += f" (got {err['input']!r})"
+        lines.append(f"{key}: {problem}")
+    return lines
+
+
+def _resolve_paths(data: dict[str, Any], base: Path) -> dict[str, Any]:
+    """Relative paths in a config file mean relative to that file, `~` means the user's home."""
+    path_keys = {
+        (): ("data_dir",),
+        ("privacy",): ("card_hash_key_file",),
+        ("loyalty",): ("db_path",),
+        ("mqtt",): ("password_file", "ca_file", "spool_path"),
+    }
+    for section_path, keys in path_keys.items():
+        section: Any = data
+        for part in section_path:
+            section = section.get(part) if isinstance(section, dict) else None
+        if not isinstance(section, dict):
+            continue
+        for key in keys:
+            value = section.get(key)
+            if isinstance(value, str) and value:
+                path = Path(value).expanduser()
+                section[key] = path if path.is_absolute() else base / path
+    return data
+
+
+def parse_config(data: dict[str, Any], source: str = "config", base_dir: Path | None = None) -> KioskConfig:
+    """Validate an already-parsed TOML mapping; raises ConfigError listing every problem."""
+    if base_dir is not None:
+        data = _resolve_paths(data, base_dir)
+    try:
+        config = KioskConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(exc), source) from None
+    if config.mqtt.enabled:
+        try:
+            config.mqtt.resolve_password()  # fail at start, not at the first publish
+        except ConfigError as exc:
+            raise ConfigError(exc.problems, source) from None
+    return config
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> KioskConfig:
+    """Load and validate a TOML config file; `None` gives the embedded demo defaults."""
+    if path is None:
+        return KioskConfig()
+    file = Path(path)
+    try:
+        raw = file.read_bytes()
+    except OSError as exc:
+        raise ConfigError([f"cannot read the file: {exc.strerror or exc}"], str(file)) from exc
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError([f"not UTF-8 text ({exc.reason} at byte {exc.start})"], str(file)) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"not valid TOML: {exc}"], str(file)) from exc
+    config = parse_config(data, str(file), file.resolve().parent)
+    logger.info("Loaded config %s (store %s, kiosk %s)", file, config.store_id, config.kiosk_id)
+    return config
