@@ -1,0 +1,388 @@
+"""Anonymous mood telemetry: spool every closed window on disk, publish it QoS 1 in order, forget it on PUBACK."""
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Callable, Mapping, Protocol
+from urllib.parse import urlsplit
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+import contract
+from kiosk.errors import KioskError
+from kiosk.services.spool import Spool
+
+log = logging.getLogger(__name__)
+
+FEEDBACK_FACES = ("happy", "neutral", "unhappy")
+# CONNACK reasons after which retrying cannot help (MQTT 5 codes; paho maps 3.1.1's 4 and 5 onto them).
+_AUTH_FAILURES = {134: "bad user name or password", 135: "not authorized"}
+_MAX_INFLIGHT = 50  # windows published and not yet acknowledged; more wait in the spool
+
+
+class TelemetryError(KioskError):
+    """The [mqtt] settings cannot work (bad URL, missing password variable, unreadable CA file)."""
+
+
+class MoodWindowLike(Protocol):
+    """What telemetry reads from vision.types.MoodWindow (any object with these attributes will do)."""
+
+    start: datetime
+    end: datetime
+    people: int
+    counts: Mapping[str, int]
+    mood_index: float
+    merged_windows: int
+
+
+@dataclass(frozen=True)
+class MqttSettings:
+    """The [mqtt] config section as telemetry needs it; `from_config` reads the kiosk's pydantic section."""
+
+    url: str = "mqtt://127.0.0.1:1883"
+    username: str | None = None
+    password_env: str | None = None
+    protocol: str = "5"
+    ca_file: str | None = None
+    client_id: str | None = None
+    health_interval_s: float = 60.0
+    keepalive_s: int = 30
+    reconnect_max_s: int = 60
+
+    @classmethod
+    def from_config(cls, section: Any) -> "MqttSettings":
+        """Copy the known fields from any object (the kiosk config's mqtt section); absent ones keep defaults."""
+        values = {name: getattr(section, name) for name in cls.__dataclass_fields__ if hasattr(section, name)}
+        return cls(**{k: (str(v) if isinstance(v, os.PathLike) else v) for k, v in values.items()})
+
+
+@dataclass(frozen=True)
+class TelemetryState:
+    """What the kiosk's service line shows about telemetry."""
+
+    connection: str  # "connecting", "connected", "disconnected", "auth_failed", "stopped"
+    spool_depth: int
+    spool_dropped: int
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class _Broker:
+    host: str
+    port: int
+    tls: bool
+
+
+def _parse_url(url: str) -> _Broker:
+    parts = urlsplit(url)
+    if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+        raise TelemetryError(f"mqtt.url {url!r} must look like mqtt://host:1883 or mqtts://host:8883")
+    try:
+        port = parts.port or (8883 if parts.scheme == "mqtts" else 1883)
+    except ValueError:
+        raise TelemetryError(f"mqtt.url {url!r} has an invalid port") from None
+    return _Broker(parts.hostname, port, parts.scheme == "mqtts")
+
+
+def window_document(
+    store: str, kiosk: str, seq: int, window: MoodWindowLike, feedback: Mapping[str, int], model_version: str
+) -> dict[str, Any]:
+    """The mood.v1 document of one window (aggregates only) with the spool-assigned sequence number."""
+    unknown = set(feedback) - set(FEEDBACK_FACES)
+    if unknown:
+        raise contract.ContractError("schema", f"feedback faces {sorted(unknown)} are not {', '.join(FEEDBACK_FACES)}")
+    return {
+        "schema_version": contract.MOOD_SCHEMA_VERSION,
+        "store": store,
+        "kiosk": kiosk,
+        "seq": seq,
+        "window_start": contract.format_utc(window.start),
+        "window_end": contract.format_utc(window.end),
+        "people": int(window.people),
+        "counts": {str(k): int(v) for k, v in window.counts.items()},
+        "mood_index": round(float(window.mood_index), 4),
+        "feedback": {face: int(feedback.get(face, 0)) for face in FEEDBACK_FACES},
+        "model_version": str(model_version),
+        "merged_windows": int(window.merged_windows),
+    }
+
+
+@dataclass
+class _Shared:
+    """Figures the caller threads hand to the worker (guarded by the publisher's lock)."""
+
+    health: dict[str, Any] = field(default_factory=dict)
+    rejected_windows: int = 0
+
+
+class TelemetryPublisher:
+    """Publishes a kiosk's windows, status and health; all network and disk work runs on its own thread.
+
+    `submit_window` and `report_health` only put work on a queue, so the UI and camera never wait. The
+    worker writes each window to the spool first, publishes up to 50 ahead in seq order, and removes a
+    window only on its PUBACK; paho resends unacknowledged ones after a reconnect, and after a restart the
+    spool is sent again from its oldest entry (the collector de-duplicates)."""
+
+    def __init__(
+        self,
+        mqtt_config: Any,
+        store_id: str,
+        kiosk_id: str,
+        spool: Spool,
+        on_state: Callable[[TelemetryState], None] | None = None,
+    ) -> None:
+        self.settings = mqtt_config if isinstance(mqtt_config, MqttSettings) else MqttSettings.from_config(mqtt_config)
+        try:
+            self.store_id = contract.validate_id(store_id, "store_id")
+            self.kiosk_id = contract.validate_id(kiosk_id, "kiosk_id")
+        except contract.ContractError as exc:
+            raise TelemetryError(str(exc)) from None
+        if self.settings.protocol not in ("5", "3.1.1"):
+            raise TelemetryError(f"mqtt.protocol {self.settings.protocol!r} must be \"5\" or \"3.1.1\"")
+        self._broker = _parse_url(self.settings.url)
+        resolve = getattr(mqtt_config, "resolve_password", None)  # kiosk config: env var or password file
+        self._password = resolve() if callable(resolve) else self._read_password()
+        if self.settings.ca_file and not os.path.isfile(self.settings.ca_file):
+            raise TelemetryError(f"mqtt.ca_file {self.settings.ca_file!r} does not exist")
+        self.spool = spool
+        self._on_state = on_state
+        self._topics = {kind: contract.topic_for(self.store_id, self.kiosk_id, kind) for kind in contract.KINDS}
+        self._queue: queue.Queue[tuple[str, Any]] = queue.Queue()
+        self._lock = threading.Lock()
+        self._shared = _Shared()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._client: mqtt.Client | None = None
+        self._inflight: dict[int, int] = {}  # paho mid -> spool seq (worker thread only)
+        self._last_sent = 0
+        self._connected = False
+        self._state = TelemetryState("stopped", 0, 0)
+        self._started_at = time.monotonic()
+
+    def _read_password(self) -> str | None:
+        name = self.settings.password_env
+        if not name or not self.settings.username:
+            return None
+        value = os.environ.get(name)
+        if value is None:
+            raise TelemetryError(f"mqtt.password_env names ${name}, which is not set")
+        return value
+
+    # ---- caller side (any thread, never blocks) -------------------------------------------------------
+
+    def start(self) -> None:
+        """Connect in the background and start the worker; returns at once even if the broker is down."""
+        if self._thread is not None:
+            return
+        self._started_at = time.monotonic()
+        self._client = self._make_client()
+        self._thread = threading.Thread(target=self._run, name="telemetry", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Spool what was submitted, give in-flight windows a moment, say `offline`, disconnect."""
+        if self._thread is None:
+            return
+        self._stop.set()
+        self._queue.put(("wake", None))
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            log.warning("telemetry worker did not stop within %.1f s", timeout)
+        self._thread = None
+
+    def submit_window(self, window: MoodWindowLike, feedback_counts: Mapping[str, int], model_version: str) -> bool:
+        """Queue one closed window for spooling and sending; False (and a log line) if it breaks the contract."""
+        try:
+            contract.validate_mood(window_document(self.store_id, self.kiosk_id, 1, window, feedback_counts, model_version))
+        except (contract.ContractError, AttributeError, TypeError, ValueError) as exc:
+            with self._lock:
+                self._shared.rejected_windows += 1
+            log.error("mood window %s..%s not sent: %s", getattr(window, "start", "?"), getattr(window, "end", "?"), exc)
+            return False
+        self._queue.put(("window", (window, dict(feedback_counts), str(model_version))))
+        return True
+
+    def report_health(self, figures: Mapping[str, Any]) -> None:
+        """Latest device figures (fps, inference_ms, model_version, ...) for the next periodic health message."""
+        with self._lock:
+            self._shared.health.update(figures)
+
+    @property
+    def state(self) -> TelemetryState:
+        return self._state
+
+    # ---- paho callbacks (paho's network thread): only post events ---------------------------------------
+
+    def _make_client(self) -> mqtt.Client:
+        protocol = mqtt.MQTTv5 if self.settings.protocol == "5" else mqtt.MQTTv311
+        client_id = self.settings.client_id or f"moodkiosk-{self.store_id}-{self.kiosk_id}"
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=protocol)
+        if self.settings.username:
+            client.username_pw_set(self.settings.username, self._password)
+        if self._broker.tls:
+            client.tls_set(ca_certs=self.settings.ca_file or None)
+        client.will_set(self._topics["status"], contract.STATUS_OFFLINE, qos=1, retain=True)
+        client.reconnect_delay_set(1, self.settings.reconnect_max_s)
+        client.max_inflight_messages_set(_MAX_INFLIGHT)
+        client.on_connect = lambda c, u, flags, rc, props: self._queue.put(("connack", rc))
+        client.on_disconnect = lambda c, u, flags, rc, props: self._queue.put(("disconnected", rc))
+        client.on_publish = lambda c, u, mid, rc, props: self._queue.put(("puback", (mid, rc)))
+        return client
+
+    # ---- worker thread ---------------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        assert self._client is not None
+        self._set_state("connecting", f"connecting to {self._broker.host}:{self._broker.port}")
+        self._client.connect_async(self._broker.host, self._broker.port, keepalive=self.settings.keepalive_s)
+        self._client.loop_start()
+        next_health = time.monotonic() + min(5.0, self.settings.health_interval_s)
+        try:
+            while not self._stop.is_set():
+                timeout = max(0.0, next_health - time.monotonic())
+                try:
+                    self._handle(*self._queue.get(timeout=timeout))
+                    while True:
+                        self._handle(*self._queue.get_nowait())
+                except queue.Empty:
+                    pass
+                self._pump()
+                if time.monotonic() >= next_health:
+                    self._publish_health()
+                    next_health = time.monotonic() + self.settings.health_interval_s
+                self._refresh_state()
+            self._shutdown()
+        except Exception:  # the worker must never die silently: the kiosk would stop sending without a word
+            log.exception("telemetry worker failed; windows stay in the spool %s", self.spool.path)
+            self._set_state("stopped", "telemetry failed (see log); windows are kept in the spool")
+            self._client.loop_stop()
+
+    def _handle(self, kind: str, data: Any) -> None:
+        if kind == "window":
+            window, feedback, model_version = data
+            self.spool.append(
+                lambda seq: contract.encode(
+                    window_document(self.store_id, self.kiosk_id, seq, window, feedback, model_version)
+                )
+            )
+        elif kind == "puback":
+            mid, reason = data
+            seq = self._inflight.pop(mid, None)
+            if seq is None:
+                return  # status/health messages
+            if reason.is_failure:
+                log.error("broker refused mood window seq %s: %s; kept in the spool for the next connection", seq, reason)
+                return
+            self.spool.remove(seq)
+        elif kind == "connack":
+            self._on_connack(data)
+        elif kind == "disconnected":
+            if self._connected:
+                log.warning("MQTT connection to %s:%s lost (%s); retrying with back-off", self._broker.host,
+                            self._broker.port, data)
+            self._connected = False
+            if self._state.connection != "auth_failed":
+                self._set_state("disconnected", f"broker unreachable ({data}); windows kept in the spool")
+
+    def _on_connack(self, reason: Any) -> None:
+        assert self._client is not None
+        if reason.is_failure:
+            if reason.value in _AUTH_FAILURES:
+                log.error(
+                    "MQTT broker %s:%s refused the login of %r: %s; not retrying until the kiosk is restarted "
+                    "with fixed mqtt.username / mqtt.password_env", self._broker.host, self._broker.port,
+                    self.settings.username, _AUTH_FAILURES[reason.value],
+                )
+                self._client.disconnect()
+                self._client.loop_stop()
+                self._set_state("auth_failed", f"broker refused the credentials ({_AUTH_FAILURES[reason.value]})")
+            else:
+                log.warning("MQTT broker refused the connection: %s; retrying", reason)
+            return
+        self._connected = True
+        log.info("MQTT connected to %s:%s", self._broker.host, self._broker.port)
+        self._client.publish(self._topics["status"], contract.STATUS_ONLINE, qos=1, retain=True)
+        self._set_state("connected", "")
+
+    def _pump(self) -> None:
+        """Publish spooled windows in seq order while connected, keeping at most _MAX_INFLIGHT unacknowledged."""
+        if not self._connected or self._client is None:
+            return
+        room = _MAX_INFLIGHT - len(self._inflight)
+        if room <= 0:
+            return
+        for item in self.spool.peek(self._last_sent, room):
+            info = self._client.publish(self._topics["mood"], item.payload, qos=1)
+            self._inflight[info.mid] = item.seq
+            self._last_sent = item.seq
+
+    def _publish_health(self) -> None:
+        if not self._connected or self._client is None:
+            return
+        with self._lock:
+            figures = dict(self._shared.health)
+            rejected = self._shared.rejected_windows
+        document: dict[str, Any] = {
+            k: v for k, v in figures.items() if isinstance(v, (int, float, str, bool)) or v is None
+        }
+        document.update(
+            schema_version=contract.HEALTH_SCHEMA_VERSION,
+            store=self.store_id,
+            kiosk=self.kiosk_id,
+            sent_at=contract.format_utc(datetime.now(timezone.utc)),
+            uptime_s=round(time.monotonic() - self._started_at, 1),
+            spool_depth=self.spool.depth(),
+            spool_dropped=self.spool.dropped(),
+            windows_rejected=rejected,
+        )
+        try:
+            payload = contract.encode(contract.validate_health(document))
+        except contract.ContractError as exc:
+            log.warning("health figures break health.v1 (%s); sending only the spool figures", exc)
+            keep = ("schema_version", "store", "kiosk", "sent_at", "uptime_s", "spool_depth", "spool_dropped")
+            payload = contract.encode({k: document[k] for k in keep})
+        self._client.publish(self._topics["health"], payload, qos=0)
+
+    def _shutdown(self) -> None:
+        assert self._client is not None
+        while True:
+            try:
+                self._handle(*self._queue.get_nowait())
+            except queue.Empty:
+                break
+        deadline = time.monotonic() + 2.0
+        while self._connected and self._inflight and time.monotonic() < deadline:
+            try:
+                self._handle(*self._queue.get(timeout=0.05))
+            except queue.Empty:
+                pass
+        if self._connected:
+            info = self._client.publish(self._topics["status"], contract.STATUS_OFFLINE, qos=1, retain=True)
+            try:
+                info.wait_for_publish(timeout=1.0)
+            except (RuntimeError, ValueError):
+                pass
+        self._client.disconnect()
+        self._client.loop_stop()
+        self._connected = False
+        self._set_state("stopped", "")
+
+    def _refresh_state(self) -> None:
+        self._set_state(self._state.connection, self._state.message)
+
+    def _set_state(self, connection: str, message: str) -> None:
+        new = TelemetryState(connection, self.spool.depth(), self.spool.dropped(), message)
+        if new == self._state:
+            return
+        self._state = new
+        if self._on_state is not None:
+            try:
+                self._on_state(new)
+            except Exception:  # a faulty listener must not stop telemetry
+                log.exception("telemetry state listener failed")
