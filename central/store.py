@@ -1,0 +1,366 @@
+"""Window storage behind one small interface: SQLite (default) and PostgreSQL, with versioned migrations."""
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterable, Protocol, Sequence
+from urllib.parse import urlsplit
+
+from central.errors import CentralError
+from central.records import Bucket, KioskState, StoreDay, WindowRecord
+
+log = logging.getLogger(__name__)
+
+_WINDOW_COLUMNS = (
+    "store_id", "kiosk_id", "seq", "window_start", "window_end", "people", "counts", "mood_index",
+    "fb_happy", "fb_neutral", "fb_unhappy", "model_version", "merged_windows", "received_at",
+)
+
+# Versioned migrations: (version, description, statements). Never edit an applied one; append a new one.
+_MIGRATIONS_SQLITE: list[tuple[int, str, tuple[str, ...]]] = [
+    (1, "windows and kiosks", (
+        """CREATE TABLE windows (
+            id INTEGER PRIMARY KEY,
+            store_id TEXT NOT NULL, kiosk_id TEXT NOT NULL, seq INTEGER NOT NULL,
+            window_start REAL NOT NULL, window_end REAL NOT NULL, people INTEGER NOT NULL,
+            counts TEXT NOT NULL, mood_index REAL NOT NULL,
+            fb_happy INTEGER NOT NULL, fb_neutral INTEGER NOT NULL, fb_unhappy INTEGER NOT NULL,
+            model_version TEXT NOT NULL, merged_windows INTEGER NOT NULL, received_at REAL NOT NULL,
+            UNIQUE (store_id, kiosk_id, window_start))""",
+        "CREATE INDEX windows_store_start ON windows (store_id, window_start)",
+        """CREATE TABLE kiosks (
+            store_id TEXT NOT NULL, kiosk_id TEXT NOT NULL, online INTEGER, status_at REAL,
+            health TEXT, health_at REAL, PRIMARY KEY (store_id, kiosk_id))""",
+    )),
+]
+_MIGRATIONS_POSTGRES: list[tuple[int, str, tuple[str, ...]]] = [
+    (1, "windows and kiosks", (
+        """CREATE TABLE windows (
+            id BIGSERIAL PRIMARY KEY,
+            store_id TEXT NOT NULL, kiosk_id TEXT NOT NULL, seq BIGINT NOT NULL,
+            window_start DOUBLE PRECISION NOT NULL, window_end DOUBLE PRECISION NOT NULL, people INTEGER NOT NULL,
+            counts JSONB NOT NULL, mood_index DOUBLE PRECISION NOT NULL,
+            fb_happy INTEGER NOT NULL, fb_neutral INTEGER NOT NULL, fb_unhappy INTEGER NOT NULL,
+            model_version TEXT NOT NULL, merged_windows INTEGER NOT NULL, received_at DOUBLE PRECISION NOT NULL,
+            UNIQUE (store_id, kiosk_id, window_start))""",
+        "CREATE INDEX windows_store_start ON windows (store_id, window_start)",
+        """CREATE TABLE kiosks (
+            store_id TEXT NOT NULL, kiosk_id TEXT NOT NULL, online BOOLEAN, status_at DOUBLE PRECISION,
+            health JSONB, health_at DOUBLE PRECISION, PRIMARY KEY (store_id, kiosk_id))""",
+    )),
+]
+
+
+class StoreError(CentralError):
+    """The database URL is wrong or the database cannot be reached or migrated."""
+
+
+class Store(Protocol):
+    """What the collector and the web API need from storage. Methods may be called from several threads."""
+
+    def migrate(self) -> int: ...
+    def insert_windows(self, records: Sequence[WindowRecord]) -> int: ...
+    def set_status(self, store: str, kiosk: str, online: bool, at: float) -> None: ...
+    def set_health(self, store: str, kiosk: str, health: dict[str, Any], at: float) -> None: ...
+    def kiosks(self, stores: Iterable[str] | None = None) -> list[KioskState]: ...
+    def store_ids(self) -> list[str]: ...
+    def store_day(self, store: str, day_start: float, bucket_s: int = 900) -> StoreDay: ...
+    def count_windows(self) -> int: ...
+    def close(self) -> None: ...
+
+
+class _SqlStore:
+    """Shared SQL for both backends; subclasses give connections, placeholders and dialect bits."""
+
+    placeholder = "?"
+    migrations: list[tuple[int, str, tuple[str, ...]]] = []
+    bucket_expr = "CAST(window_start / {b} AS INTEGER) * {b}"
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+        self._write_lock = threading.Lock()
+
+    def _connect(self) -> Any:
+        raise NotImplementedError
+
+    def _conn(self) -> Any:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            self._local.conn = conn
+            with self._write_lock:
+                self._all_conns.append(conn)
+        return conn
+
+    @property
+    def _all_conns(self) -> list[Any]:
+        if not hasattr(self, "_conns"):
+            self._conns: list[Any] = []
+        return self._conns
+
+    def _sql(self, text: str) -> str:
+        return text.replace("?", self.placeholder)
+
+    def migrate(self) -> int:
+        """Apply pending migrations in order; returns the schema version now in place."""
+        conn = self._conn()
+        with self._write_lock:
+            self._execute_script(conn, [
+                "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+                "description TEXT NOT NULL, applied_at DOUBLE PRECISION NOT NULL)"
+            ])
+            applied = {row[0] for row in self._fetch(conn, "SELECT version FROM schema_migrations")}
+            for version, description, statements in self.migrations:
+                if version in applied:
+                    continue
+                log.info("applying schema migration %s: %s", version, description)
+                self._execute_script(conn, list(statements) + [
+                    self._sql("INSERT INTO schema_migrations (version, description, applied_at) VALUES (?, ?, ?)")
+                ], (version, description, time.time()))
+            return max([v for v, _, _ in self.migrations], default=0)
+
+    def _execute_script(self, conn: Any, statements: list[str], last_params: tuple[Any, ...] = ()) -> None:
+        raise NotImplementedError
+
+    def _fetch(self, conn: Any, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        cur = conn.execute(self._sql(sql), params)
+        rows = cur.fetchall()
+        return rows
+
+    def _rows(self, records: Sequence[WindowRecord]) -> list[tuple[Any, ...]]:
+        return [
+            (r.store, r.kiosk, r.seq, r.start, r.end, r.people, json.dumps(dict(r.counts), separators=(",", ":")),
+             r.mood_index, r.feedback_happy, r.feedback_neutral, r.feedback_unhappy, r.model_version,
+             r.merged_windows, r.received_at)
+            for r in records
+        ]
+
+    def set_status(self, store: str, kiosk: str, online: bool, at: float) -> None:
+        self._write(
+            "INSERT INTO kiosks (store_id, kiosk_id, online, status_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (store_id, kiosk_id) DO UPDATE SET online = excluded.online, status_at = excluded.status_at",
+            (store, kiosk, online, at),
+        )
+
+    def set_health(self, store: str, kiosk: str, health: dict[str, Any], at: float) -> None:
+        self._write(
+            "INSERT INTO kiosks (store_id, kiosk_id, health, health_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (store_id, kiosk_id) DO UPDATE SET health = excluded.health, health_at = excluded.health_at",
+            (store, kiosk, json.dumps(health), at),
+        )
+
+    def _write(self, sql: str, params: Sequence[Any]) -> None:
+        raise NotImplementedError
+
+    def store_ids(self) -> list[str]:
+        rows = self._fetch(self._conn(), "SELECT store_id FROM kiosks UNION SELECT DISTINCT store_id FROM windows")
+        return sorted(r[0] for r in rows)
+
+    def count_windows(self) -> int:
+        return int(self._fetch(self._conn(), "SELECT count(*) FROM windows")[0][0])
+
+    def kiosks(self, stores: Iterable[str] | None = None) -> list[KioskState]:
+        """Every known kiosk (from status/health or windows) with its latest window, optionally for some stores."""
+        wanted = None if stores is None else sorted(set(stores))
+        if wanted == []:
+            return []
+        where, params = "", []
+        if wanted is not None:
+            where = "WHERE store_id IN (" + ",".join("?" * len(wanted)) + ")"
+            params = list(wanted)
+        conn = self._conn()
+        cols = ", ".join("w." + c for c in _WINDOW_COLUMNS)
+        latest = self._fetch(
+            conn,
+            f"SELECT {cols} FROM windows w JOIN (SELECT store_id, kiosk_id, max(window_start) AS m FROM windows "
+            f"{where} GROUP BY store_id, kiosk_id) x ON w.store_id = x.store_id AND w.kiosk_id = x.kiosk_id "
+            "AND w.window_start = x.m",
+            params,
+        )
+        by_key = {(r[0], r[1]): self._record(r) for r in latest}
+        states = {}
+        for store, kiosk, online, status_at, health, health_at in self._fetch(
+            conn, f"SELECT store_id, kiosk_id, online, status_at, health, health_at FROM kiosks {where}", params
+        ):
+            health_doc = json.loads(health) if isinstance(health, str) else health
+            states[(store, kiosk)] = KioskState(
+                store, kiosk, None if online is None else bool(online), status_at, health_doc, health_at,
+                by_key.get((store, kiosk)),
+            )
+        for key, record in by_key.items():
+            if key not in states:
+                states[key] = KioskState(key[0], key[1], None, None, None, None, record)
+        return [states[k] for k in sorted(states)]
+
+    @staticmethod
+    def _record(row: Sequence[Any]) -> WindowRecord:
+        counts = json.loads(row[6]) if isinstance(row[6], str) else row[6]
+        return WindowRecord(row[0], row[1], int(row[2]), float(row[3]), float(row[4]), int(row[5]), counts,
+                            float(row[7]), int(row[8]), int(row[9]), int(row[10]), row[11], int(row[12]), float(row[13]))
+
+    def store_day(self, store: str, day_start: float, bucket_s: int = 900) -> StoreDay:
+        """A store's day from `day_start` (epoch, the caller picks the time zone): chart buckets and totals."""
+        conn = self._conn()
+        day_end = day_start + 86400
+        bucket = self.bucket_expr.format(b=int(bucket_s))
+        rows = self._fetch(
+            conn,
+            f"SELECT {bucket} AS b, sum(people), sum(mood_index * people), count(*), sum(fb_happy), sum(fb_neutral), "
+            "sum(fb_unhappy) FROM windows WHERE store_id = ? AND window_start >= ? AND window_start < ? "
+            "GROUP BY b ORDER BY b",
+            (store, day_start, day_end),
+        )
+        buckets = tuple(
+            Bucket(float(b), int(people or 0), (float(weighted) / people) if people else None, int(n),
+                   {"happy": int(h or 0), "neutral": int(nu or 0), "unhappy": int(u or 0)})
+            for b, people, weighted, n, h, nu, u in rows
+        )
+        counts: dict[str, int] = {}
+        for (raw,) in self._fetch(
+            conn, "SELECT counts FROM windows WHERE store_id = ? AND window_start >= ? AND window_start < ?",
+            (store, day_start, day_end),
+        ):
+            for label, n in (json.loads(raw) if isinstance(raw, str) else raw).items():
+                counts[label] = counts.get(label, 0) + int(n)
+        feedback = {face: sum(b.feedback[face] for b in buckets) for face in ("happy", "neutral", "unhappy")}
+        return StoreDay(store, day_start, bucket_s, buckets, counts, feedback,
+                        sum(b.people for b in buckets), sum(b.windows for b in buckets))
+
+    def close(self) -> None:
+        for conn in self._all_conns:
+            try:
+                conn.close()
+            except Exception:  # closing from another thread may fail for SQLite; the process ends anyway
+                log.debug("closing a database connection failed", exc_info=True)
+        self._all_conns.clear()
+
+
+class SQLiteStore(_SqlStore):
+    """One SQLite file in WAL mode: one writer (the collector), many readers (the API threads)."""
+
+    migrations = _MIGRATIONS_SQLITE
+
+    def __init__(self, path: str | Path) -> None:
+        super().__init__()
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._conn()
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"database {self.path}: cannot open ({exc})") from exc
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across process crashes, fast commits
+        return conn
+
+    def _execute_script(self, conn: Any, statements: list[str], last_params: tuple[Any, ...] = ()) -> None:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for i, statement in enumerate(statements):
+                conn.execute(statement, last_params if (i == len(statements) - 1 and last_params) else ())
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def insert_windows(self, records: Sequence[WindowRecord]) -> int:
+        """Insert a batch in one transaction; a window already stored is skipped. Returns how many were new."""
+        if not records:
+            return 0
+        conn = self._conn()
+        sql = (f"INSERT INTO windows ({', '.join(_WINDOW_COLUMNS)}) VALUES ({', '.join('?' * len(_WINDOW_COLUMNS))}) "
+               "ON CONFLICT (store_id, kiosk_id, window_start) DO NOTHING")
+        with self._write_lock:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                cur = conn.executemany(sql, self._rows(records))
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        return int(cur.rowcount)
+
+    def _write(self, sql: str, params: Sequence[Any]) -> None:
+        with self._write_lock:
+            self._conn().execute(sql, tuple(int(p) if isinstance(p, bool) else p for p in params))
+
+
+class PostgresStore(_SqlStore):
+    """PostgreSQL via psycopg 3, one connection per thread; batches go in as one INSERT ... SELECT unnest."""
+
+    placeholder = "%s"
+    migrations = _MIGRATIONS_POSTGRES
+    bucket_expr = "CAST(floor(window_start / {b}) AS BIGINT) * {b}"
+
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        self.url = url
+        try:
+            import psycopg
+        except ImportError as exc:
+            raise StoreError("a postgresql:// database needs psycopg: pip install 'moodkiosk[central]'") from exc
+        self._psycopg = psycopg
+        try:
+            self._conn()
+        except psycopg.Error as exc:
+            raise StoreError(f"database {_redact(url)}: cannot connect ({str(exc).strip().splitlines()[0]})") from exc
+
+    def _connect(self) -> Any:
+        return self._psycopg.connect(self.url, autocommit=True)
+
+    def _execute_script(self, conn: Any, statements: list[str], last_params: tuple[Any, ...] = ()) -> None:
+        with conn.transaction():
+            for i, statement in enumerate(statements):
+                conn.execute(statement, last_params if (i == len(statements) - 1 and last_params) else None)
+
+    def insert_windows(self, records: Sequence[WindowRecord]) -> int:
+        if not records:
+            return 0
+        columns = list(zip(*self._rows(records)))
+        types = ("text", "text", "bigint", "float8", "float8", "int", "jsonb", "float8", "int", "int", "int",
+                 "text", "int", "float8")
+        sql = (f"INSERT INTO windows ({', '.join(_WINDOW_COLUMNS)}) SELECT * FROM unnest("
+               + ", ".join(f"%s::{t}[]" for t in types)
+               + ") ON CONFLICT (store_id, kiosk_id, window_start) DO NOTHING")
+        conn = self._conn()
+        with self._write_lock:
+            cur = conn.execute(sql, [list(c) for c in columns])
+        return int(cur.rowcount)
+
+    def _write(self, sql: str, params: Sequence[Any]) -> None:
+        self._conn().execute(self._sql(sql), params)
+
+    def _fetch(self, conn: Any, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return conn.execute(self._sql(sql), params or None).fetchall()
+
+
+def _redact(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password:
+        return url.replace(f":{parts.password}@", ":***@")
+    return url
+
+
+_BACKENDS: dict[str, Callable[[str], _SqlStore]] = {
+    "sqlite": lambda url: SQLiteStore(url.split("://", 1)[1] if "://" in url else url),
+    "postgresql": PostgresStore,
+    "postgres": PostgresStore,
+}
+
+
+def open_store(url: str) -> _SqlStore:
+    """Open and migrate the store a URL names: sqlite:///path/file.db, a plain path, or postgresql://..."""
+    scheme = url.split("://", 1)[0] if "://" in url else "sqlite"
+    if scheme not in _BACKENDS:
+        raise StoreError(f"database URL {_redact(url)!r}: scheme {scheme!r} is not one of sqlite, postgresql")
+    if scheme == "sqlite" and url.startswith("sqlite://") and not url.startswith("sqlite:///"):
+        raise StoreError(f"database URL {url!r}: use sqlite:///relative/path.db or sqlite:////absolute/path.db")
+    store = _BACKENDS[scheme](url)
+    store.migrate()
+    return store
