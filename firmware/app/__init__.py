@@ -1,0 +1,1 @@
+"""Pure firmware logic (no `machine` import): runs on the board and under CPython in the tests."""
