@@ -1,0 +1,494 @@
+"""The loyalty store: customers, products, purchases and the offer catalogue in one SQLite file (WAL)."""
+from __future__ import annotations
+
+import csv
+import logging
+import sqlite3
+import threading
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
+
+from kiosk.errors import KioskError
+from kiosk.services.records import Customer
+
+logger = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+MAX_REPORTED_PROBLEMS = 20
+LANGUAGES = ("en", "de")
+KINDS = ("consumable", "durable")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS customers (
+    customer_id INTEGER PRIMARY KEY,
+    card_id     TEXT NOT NULL UNIQUE,      -- the loyalty store is the one place a card number is kept
+    first_name  TEXT NOT NULL,
+    language    TEXT
+);
+CREATE TABLE IF NOT EXISTS products (
+    product_id      INTEGER PRIMARY KEY,
+    sku             TEXT NOT NULL UNIQUE,
+    name            TEXT NOT NULL,
+    category        TEXT NOT NULL,
+    department      TEXT NOT NULL,
+    kind            TEXT NOT NULL CHECK (kind IN ('consumable', 'durable')),
+    repurchase_days REAL,                  -- consumables: default interval when a shopper's own is unknown
+    durable_days    INTEGER                -- durables: do not offer the category again within this period
+);
+CREATE TABLE IF NOT EXISTS purchases (
+    customer_id INTEGER NOT NULL REFERENCES customers(customer_id),
+    product_id  INTEGER NOT NULL REFERENCES products(product_id),
+    day         INTEGER NOT NULL,          -- date.toordinal(); a basket is one customer on one day
+    quantity    INTEGER NOT NULL DEFAULT 1
+);
+CREATE INDEX IF NOT EXISTS purchases_by_customer ON purchases(customer_id, day);
+CREATE TABLE IF NOT EXISTS offers (
+    offer_id         TEXT PRIMARY KEY,
+    title            TEXT NOT NULL,
+    icon             TEXT NOT NULL,
+    price_cents      INTEGER,
+    discount_percent INTEGER,
+    valid_from       INTEGER NOT NULL,     -- date.toordinal()
+    valid_until      INTEGER NOT NULL,
+    product_id       INTEGER REFERENCES products(product_id),
+    category         TEXT,
+    CHECK (product_id IS NOT NULL OR category IS NOT NULL),
+    CHECK (price_cents IS NOT NULL OR discount_percent IS NOT NULL)
+);
+CREATE INDEX IF NOT EXISTS offers_by_validity ON offers(valid_until, valid_from);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+class LoyaltyError(KioskError):
+    """The loyalty store cannot be opened or read."""
+
+
+class ImportFileError(LoyaltyError):
+    """A CSV import was rejected; nothing of it was stored. `problems` names row, column and problem."""
+
+    def __init__(self, file: str, problems: list[str], total: int) -> None:
+        self.file = file
+        self.problems = problems
+        self.total = total
+        more = f" (and {total - len(problems)} more)" if total > len(problems) else ""
+        super().__init__(f"{file}: nothing imported, {total} bad value(s): " + "; ".join(problems) + more)
+
+
+@dataclass(frozen=True, slots=True)
+class Product:
+    product_id: int
+    sku: str
+    name: str
+    category: str
+    department: str
+    kind: str
+    repurchase_days: float | None
+    durable_days: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogueOffer:
+    """One offer of the store's catalogue, for one product or for a whole category."""
+
+    offer_id: str
+    title: str
+    icon: str
+    price_cents: int | None
+    discount_percent: int | None
+    valid_from: date
+    valid_until: date
+    product_id: int | None
+    category: str | None
+
+    def valid_on(self, day: date) -> bool:
+        return self.valid_from <= day <= self.valid_until
+
+
+@dataclass(frozen=True, slots=True)
+class Purchase:
+    product_id: int
+    day: int  # date.toordinal()
+    quantity: int
+
+
+@dataclass(frozen=True, slots=True)
+class ImportResult:
+    file: str
+    rows: int
+
+
+# ----- CSV field parsers: each raises ValueError with the problem, the importer adds row and column ------
+def _text(value: str) -> str:
+    value = value.strip()
+    if not value:
+        raise ValueError("is empty")
+    return value
+
+
+def _optional_text(value: str) -> str | None:
+    return value.strip() or None
+
+
+def _date(value: str) -> int:
+    text = value.strip()
+    try:
+        return date.fromisoformat(text).toordinal()
+    except ValueError:
+        raise ValueError(f"is not a date YYYY-MM-DD (got {text!r})") from None
+
+
+def _int_range(low: int, high: int, optional: bool = False) -> Callable[[str], int | None]:
+    def parse(value: str) -> int | None:
+        text = value.strip()
+        if not text and optional:
+            return None
+        try:
+            number = int(text)
+        except ValueError:
+            raise ValueError(f"is not a whole number (got {text!r})") from None
+        if not low <= number <= high:
+            raise ValueError(f"must be between {low} and {high} (got {number})")
+        return number
+
+    return parse
+
+
+def _optional_positive_float(value: str) -> float | None:
+    text = value.strip()
+    if not text:
+        return None
+    try:
+        number = float(text)
+    except ValueError:
+        raise ValueError(f"is not a number (got {text!r})") from None
+    if not 0 < number < 100_000:
+        raise ValueError(f"must be a positive number of days (got {text})")
+    return number
+
+
+def _price_cents(value: str) -> int | None:
+    text = value.strip()
+    if not text:
+        return None
+    try:
+        cents = round(float(text) * 100)
+    except ValueError:
+        raise ValueError(f"is not a price like 2.49 (got {text!r})") from None
+    if not 0 <= cents <= 10_000_000:
+        raise ValueError(f"is out of range (got {text})")
+    return cents
+
+
+def _choice(options: Sequence[str], optional: bool = False) -> Callable[[str], str | None]:
+    def parse(value: str) -> str | None:
+        text = value.strip().lower()
+        if not text and optional:
+            return None
+        if text not in options:
+            raise ValueError(f"must be one of {', '.join(options)} (got {value.strip()!r})")
+        return text
+
+    return parse
+
+
+def _card(value: str) -> str:
+    text = value.strip()
+    if not text.isdigit() or not 4 <= len(text) <= 64:
+        raise ValueError(f"is not a card number of 4-64 digits (got {len(text)} chars)")
+    return text
+
+
+class LoyaltyStore:
+    """One SQLite file; safe to share between threads (one connection behind a lock, reads are short)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._lock = threading.RLock()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._db.executescript(_SCHEMA)
+            self._db.execute(
+                "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+            )
+        except (sqlite3.Error, OSError) as exc:
+            raise LoyaltyError(f"loyalty store {self.path}: cannot open: {exc}") from exc
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> "LoyaltyStore":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ----- reads -------------------------------------------------------------------------------
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        try:
+            with self._lock:
+                return self._db.execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise LoyaltyError(f"loyalty store {self.path}: read failed: {exc}") from exc
+
+    def find_customer(self, card_id: str) -> Customer | None:
+        rows = self._query("SELECT customer_id, card_id, first_name, language FROM customers WHERE card_id = ?", (card_id,))
+        return Customer(*rows[0]) if rows else None
+
+    def history(self, customer_id: int) -> list[Purchase]:
+        """The customer's purchases, oldest first."""
+        rows = self._query(
+            "SELECT product_id, day, quantity FROM purchases WHERE customer_id = ? ORDER BY day", (customer_id,)
+        )
+        return [Purchase(*row) for row in rows]
+
+    def products(self) -> dict[int, Product]:
+        rows = self._query(
+            "SELECT product_id, sku, name, category, department, kind, repurchase_days, durable_days FROM products"
+        )
+        return {row[0]: Product(*row) for row in rows}
+
+    def catalogue(self) -> list[CatalogueOffer]:
+        rows = self._query(
+            "SELECT offer_id, title, icon, price_cents, discount_percent, valid_from, valid_until, product_id,"
+            " category FROM offers ORDER BY offer_id"
+        )
+        return [
+            CatalogueOffer(r[0], r[1], r[2], r[3], r[4], date.fromordinal(r[5]), date.fromordinal(r[6]), r[7], r[8])
+            for r in rows
+        ]
+
+    def counts(self) -> dict[str, int]:
+        return {t: self._query(f"SELECT count(*) FROM {t}")[0][0] for t in ("customers", "products", "purchases", "offers")}
+
+    def data_stamp(self) -> str:
+        """Changes whenever purchases or products change (cheap: uses rowid maxima and counts)."""
+        row = self._query(
+            "SELECT (SELECT count(*) FROM purchases), (SELECT max(rowid) FROM purchases),"
+            " (SELECT count(*) FROM products), (SELECT max(product_id) FROM products)"
+        )[0]
+        return ":".join(str(v) for v in row)
+
+    def purchase_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(customer_id, day, product_id) of every purchase as int arrays, sorted by customer and day."""
+        try:
+            with self._lock:
+                cursor = self._db.execute("SELECT customer_id, day, product_id FROM purchases ORDER BY customer_id, day")
+                chunks = []
+                while rows := cursor.fetchmany(200_000):
+                    chunks.append(np.array(rows, dtype=np.int64))
+        except sqlite3.Error as exc:
+            raise LoyaltyError(f"loyalty store {self.path}: read failed: {exc}") from exc
+        if not chunks:
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, empty.copy(), empty.copy()
+        table = np.concatenate(chunks)
+        return table[:, 0].copy(), table[:, 1].copy(), table[:, 2].copy()
+
+    def get_meta(self, key: str) -> str | None:
+        rows = self._query("SELECT value FROM meta WHERE key = ?", (key,))
+        return rows[0][0] if rows else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._write(lambda db: db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value)))
+
+    # ----- writes ------------------------------------------------------------------------------
+    def _write(self, work: Callable[[sqlite3.Connection], Any]) -> Any:
+        """Run `work` in one transaction: all of it is stored, or none of it."""
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    result = work(self._db)
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
+                return result
+            except sqlite3.Error as exc:
+                raise LoyaltyError(f"loyalty store {self.path}: write failed: {exc}") from exc
+
+    def add_customers(self, rows: Iterable[tuple[str, str, str | None]]) -> None:
+        """(card_id, first_name, language) rows; an existing card keeps its id and gets the new name/language."""
+        self._write(lambda db: db.executemany(
+            "INSERT INTO customers(card_id, first_name, language) VALUES (?, ?, ?) ON CONFLICT(card_id) DO UPDATE"
+            " SET first_name = excluded.first_name, language = excluded.language", rows))
+
+    def add_products(self, rows: Iterable[tuple[str, str, str, str, str, float | None, int | None]]) -> None:
+        """(sku, name, category, department, kind, repurchase_days, durable_days) rows, upserted by sku."""
+        self._write(lambda db: db.executemany(
+            "INSERT INTO products(sku, name, category, department, kind, repurchase_days, durable_days)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(sku) DO UPDATE SET name = excluded.name,"
+            " category = excluded.category, department = excluded.department, kind = excluded.kind,"
+            " repurchase_days = excluded.repurchase_days, durable_days = excluded.durable_days", rows))
+
+    def add_purchases(self, rows: Iterable[tuple[int, int, int, int]]) -> None:
+        """(customer_id, product_id, day ordinal, quantity) rows, appended in one transaction (fast bulk path)."""
+        self._write(lambda db: db.executemany(
+            "INSERT INTO purchases(customer_id, product_id, day, quantity) VALUES (?, ?, ?, ?)", rows))
+
+    def replace_offers(self, rows: Iterable[tuple[Any, ...]], replace_all: bool = True) -> None:
+        """(offer_id, title, icon, price_cents, discount_percent, valid_from, valid_until, product_id, category)."""
+        def work(db: sqlite3.Connection) -> None:
+            if replace_all:
+                db.execute("DELETE FROM offers")
+            db.executemany("INSERT OR REPLACE INTO offers VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        self._write(work)
+
+    def sku_ids(self) -> dict[str, int]:
+        return dict(self._query("SELECT sku, product_id FROM products"))
+
+    def card_ids(self) -> dict[str, int]:
+        return dict(self._query("SELECT card_id, customer_id FROM customers"))
+
+    # ----- CSV imports (all rows or nothing) ------------------------------------------------------
+    def import_customers(self, path: str | Path) -> ImportResult:
+        """customers.csv: card_id, first_name, language (en/de or empty)."""
+        spec = {"card_id": _card, "first_name": _text, "language": _choice(LANGUAGES, optional=True)}
+        rows = _read_csv(path, spec)
+        _no_duplicates(path, rows, "card_id")
+        self.add_customers((r["card_id"], r["first_name"], r["language"]) for _, r in rows)
+        logger.info("Imported %d customers from %s", len(rows), path)
+        return ImportResult(str(path), len(rows))
+
+    def import_products(self, path: str | Path) -> ImportResult:
+        """products.csv: sku, name, category, department, kind, repurchase_days, durable_days."""
+        spec = {
+            "sku": _text, "name": _text, "category": _text, "department": _text, "kind": _choice(KINDS),
+            "repurchase_days": _optional_positive_float, "durable_days": _int_range(1, 36500, optional=True),
+        }
+        rows = _read_csv(path, spec)
+        _no_duplicates(path, rows, "sku")
+        problems = [
+            f"row {n}, column durable_days: a durable needs its durable_days"
+            for n, r in rows if r["kind"] == "durable" and r["durable_days"] is None
+        ]
+        if problems:
+            raise ImportFileError(str(path), problems[:MAX_REPORTED_PROBLEMS], len(problems))
+        self.add_products(tuple(r[c] for c in spec) for _, r in rows)
+        logger.info("Imported %d products from %s", len(rows), path)
+        return ImportResult(str(path), len(rows))
+
+    def import_transactions(self, path: str | Path) -> ImportResult:
+        """transactions.csv: card_id, date (YYYY-MM-DD), sku, quantity (default 1); customers and products must exist."""
+        spec = {"card_id": _card, "date": _date, "sku": _text, "quantity": _int_range(1, 10_000, optional=True)}
+        rows = _read_csv(path, spec)
+        cards, skus = self.card_ids(), self.sku_ids()
+        problems: list[str] = []
+        for n, r in rows:
+            if r["card_id"] not in cards:
+                problems.append(f"row {n}, column card_id: no customer with this card (import customers first)")
+            if r["sku"] not in skus:
+                problems.append(f"row {n}, column sku: unknown product {r['sku']!r}")
+        if problems:
+            raise ImportFileError(str(path), problems[:MAX_REPORTED_PROBLEMS], len(problems))
+        self.add_purchases(
+            (cards[r["card_id"]], skus[r["sku"]], r["date"], r["quantity"] or 1) for _, r in rows
+        )
+        logger.info("Imported %d purchases from %s", len(rows), path)
+        return ImportResult(str(path), len(rows))
+
+    def import_offers(self, path: str | Path, replace_all: bool = True) -> ImportResult:
+        """offers.csv: offer_id, title, icon, price, discount_percent, valid_from, valid_until, sku, category.
+
+        Each offer has a price or a discount, and a product (sku) or a category. By default the file
+        replaces the whole catalogue (it is the store's current list).
+        """
+        spec = {
+            "offer_id": _text, "title": _text, "icon": _text, "price": _price_cents,
+            "discount_percent": _int_range(1, 99, optional=True), "valid_from": _date, "valid_until": _date,
+            "sku": _optional_text, "category": _optional_text,
+        }
+        rows = _read_csv(path, spec)
+        _no_duplicates(path, rows, "offer_id")
+        skus = self.sku_ids()
+        problems: list[str] = []
+        for n, r in rows:
+            if r["price"] is None and r["discount_percent"] is None:
+                problems.append(f"row {n}, column price: an offer needs a price or a discount_percent")
+            if r["sku"] is None and r["category"] is None:
+                problems.append(f"row {n}, column sku: an offer needs a sku or a category")
+            if r["sku"] is not None and r["sku"] not in skus:
+                problems.append(f"row {n}, column sku: unknown product {r['sku']!r}")
+            if r["valid_until"] < r["valid_from"]:
+                problems.append(f"row {n}, column valid_until: is before valid_from")
+        if problems:
+            raise ImportFileError(str(path), problems[:MAX_REPORTED_PROBLEMS], len(problems))
+        self.replace_offers(
+            (
+                (r["offer_id"], r["title"], r["icon"], r["price"], r["discount_percent"], r["valid_from"],
+                 r["valid_until"], skus[r["sku"]] if r["sku"] else None, r["category"])
+                for _, r in rows
+            ),
+            replace_all,
+        )
+        logger.info("Imported %d offers from %s", len(rows), path)
+        return ImportResult(str(path), len(rows))
+
+
+def _read_csv(path: str | Path, spec: dict[str, Callable[[str], Any]]) -> list[tuple[int, dict[str, Any]]]:
+    """Parse every row with `spec` (column -> parser); raise ImportFileError listing bad values by row and column.
+
+    Row numbers are the file's line numbers as a spreadsheet shows them (header = row 1). Columns not in
+    `spec` are ignored; missing required columns are an error (optional parsers may be absent).
+    """
+    file = str(path)
+    parsed: list[tuple[int, dict[str, Any]]] = []
+    problems: list[str] = []
+    total = 0
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            reader = csv.DictReader(handle)
+            header = [name.strip() for name in (reader.fieldnames or [])]
+            reader.fieldnames = header
+            missing = [c for c in spec if c not in header]
+            if missing:
+                raise ImportFileError(file, [f"row 1: missing column(s) {', '.join(missing)}"], 1)
+            for row in reader:
+                n = reader.line_num
+                values: dict[str, Any] = {}
+                if None in row:
+                    total += 1
+                    if len(problems) < MAX_REPORTED_PROBLEMS:
+                        problems.append(f"row {n}: more values than columns")
+                    continue
+                for column, parse in spec.items():
+                    raw = row.get(column)
+                    try:
+                        values[column] = parse(raw if raw is not None else "")
+                    except ValueError as exc:
+                        total += 1
+                        if len(problems) < MAX_REPORTED_PROBLEMS:
+                            problems.append(f"row {n}, column {column}: {exc}")
+                parsed.append((n, values))
+    except FileNotFoundError:
+        raise ImportFileError(file, ["file not found"], 1) from None
+    except UnicodeDecodeError as exc:
+        raise ImportFileError(file, [f"not UTF-8 text ({exc.reason})"], 1) from None
+    except csv.Error as exc:
+        raise ImportFileError(file, [f"not a readable CSV file: {exc}"], 1) from None
+    if problems:
+        raise ImportFileError(file, problems, total)
+    return parsed
+
+
+def _no_duplicates(path: str | Path, rows: list[tuple[int, dict[str, Any]]], column: str) -> None:
+    seen: dict[Any, int] = {}
+    problems = []
+    for n, r in rows:
+        if r[column] in seen:
+            problems.append(f"row {n}, column {column}: duplicate of row {seen[r[column]]}")
+        else:
+            seen[r[column]] = n
+    if problems:
+        raise ImportFileError(str(path), problems[:MAX_REPORTED_PROBLEMS], len(problems))
+

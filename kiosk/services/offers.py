@@ -1,0 +1,439 @@
+"""Next-best-offer engine: repurchase when due, bought-together, liked categories, popularity; with reasons.
+
+Rules, strongest first (each offer carries the rule and a reason staff can read in the log):
+- repurchase: a consumable the shopper bought on at least two days is due again (days since the last
+  purchase / the shopper's own median interval, or the product's default interval, is 0.8-3.0);
+- together: products often in the same basket (cosine of basket co-occurrence, learned from all baskets)
+  as what the shopper bought in their last baskets;
+- category: categories that make up a good share of the shopper's purchases;
+- popular: how many shoppers buy the product (the fallback that fills up to `min_offers`).
+Never offered: a durable (or anything in its category) within its durable period after buying one, a
+consumable bought so recently that it is not half-way to due, offers outside their validity dates.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from kiosk.services.loyalty import CatalogueOffer, LoyaltyStore, Product, Purchase
+from kiosk.services.records import Offer
+
+logger = logging.getLogger(__name__)
+
+WEIGHT_REPURCHASE = 3.0
+WEIGHT_TOGETHER = 2.0
+WEIGHT_CATEGORY = 1.0
+WEIGHT_POPULAR = 0.3
+DUE_FROM, DUE_UNTIL, NOT_DUE_BELOW = 0.8, 3.0, 0.5
+RECENT_BASKETS = 3  # anchors for "bought together"
+NEIGHBOURS = 10
+MIN_PAIR_BASKETS = 3  # fewer shared baskets is noise
+MIN_CATEGORY_SHARE = 0.05
+MAX_PER_CATEGORY = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Scored:
+    """One product's best rule for one shopper."""
+
+    score: float
+    rule: str
+    reason: str
+
+
+class OfferModel:
+    """What the engine learns from all purchases: popularity, default intervals, item-item neighbours."""
+
+    def __init__(
+        self,
+        products: dict[int, Product],
+        buyers: dict[int, int],
+        default_interval: dict[int, float],
+        neighbours: dict[int, tuple[tuple[int, float], ...]],
+    ) -> None:
+        self.products = products
+        self.buyers = buyers
+        self.max_buyers = max(buyers.values(), default=1) or 1
+        self.default_interval = default_interval
+        self.neighbours = neighbours
+
+    @classmethod
+    def from_arrays(
+        cls, products: dict[int, Product], customer: np.ndarray, day: np.ndarray, product: np.ndarray
+    ) -> "OfferModel":
+        """Learn from purchase arrays (one entry per purchase line, any order)."""
+        started = time.perf_counter()
+        buyers = _distinct_buyers(customer, product)
+        learned = _median_intervals(customer, day, product)
+        default_interval = {}
+        for pid, prod in products.items():
+            if prod.kind != "consumable":
+                continue
+            value = prod.repurchase_days or learned.get(pid)
+            if value:
+                default_interval[pid] = float(value)
+        neighbours = _neighbours(customer, day, product)
+        logger.info(
+            "Offer model learned from %d purchases in %.2f s (%d products with neighbours)",
+            len(product), time.perf_counter() - started, len(neighbours),
+        )
+        return cls(products, buyers, default_interval, neighbours)
+
+    @classmethod
+    def from_store(cls, store: LoyaltyStore) -> "OfferModel":
+        customer, day, product = store.purchase_arrays()
+        return cls.from_arrays(store.products(), customer, day, product)
+
+    def popular_products(self) -> list[int]:
+        return sorted(self.buyers, key=lambda pid: (-self.buyers[pid], pid))
+
+    def score_products(self, history: Sequence[Purchase], today: int) -> tuple[dict[int, Scored], set[int], set[str]]:
+        """Personal scores for products, the products never to offer now, and the blocked categories.
+
+        `today` is a date ordinal. Products without a personal rule are not in the scores (popularity
+        is added by the caller so it can also rank products the shopper never bought).
+        """
+        days_by_product: dict[int, list[int]] = defaultdict(list)
+        for purchase in history:
+            days_by_product[purchase.product_id].append(purchase.day)
+        blocked: set[int] = set()
+        blocked_categories: set[str] = set()
+        scores: dict[int, Scored] = {}
+
+        def offer(pid: int, candidate: Scored) -> None:
+            if pid not in scores or candidate.score > scores[pid].score:
+                scores[pid] = candidate
+
+        for pid, days in days_by_product.items():
+            prod = self.products.get(pid)
+            if prod is None:
+                continue
+            distinct = sorted(set(days))
+            since = today - distinct[-1]
+            if prod.kind == "durable":
+                if prod.durable_days and since < prod.durable_days:
+                    blocked.add(pid)
+                    blocked_categories.add(prod.category)
+                continue
+            gaps = np.diff(distinct)
+            own = float(np.median(gaps)) if len(gaps) >= 2 else None
+            interval = own or self.default_interval.get(pid)
+            if interval is None or interval <= 0:
+                continue
+            ratio = since / interval
+            if ratio < NOT_DUE_BELOW:
+                blocked.add(pid)
+            elif len(distinct) >= 2 and DUE_FROM <= ratio <= DUE_UNTIL:
+                urgency = 1.0 - min(abs(ratio - 1.0), 1.0) * 0.5  # most urgent right at the due day
+                habit = min(math.log2(len(distinct)) / 4.0, 0.5)
+                whose = "own" if own else "usual"
+                offer(pid, Scored(
+                    WEIGHT_REPURCHASE * (urgency + habit), "repurchase",
+                    f"repurchase: buys {prod.name} every ~{interval:.0f} days ({whose} interval), "
+                    f"last {since} days ago",
+                ))
+
+        recent_days = sorted({p.day for p in history})[-RECENT_BASKETS:]
+        anchors = {p.product_id for p in history if p.day in recent_days}
+        for anchor in anchors:
+            anchor_name = self.products[anchor].name if anchor in self.products else str(anchor)
+            for other, similarity in self.neighbours.get(anchor, ()):
+                if other in anchors:
+                    continue
+                offer(other, Scored(
+                    WEIGHT_TOGETHER * similarity, "together",
+                    f"together: often in the same basket as {anchor_name} (similarity {similarity:.2f})",
+                ))
+
+        total = len(history)
+        if total:
+            per_category: dict[str, int] = defaultdict(int)
+            for purchase in history:
+                prod = self.products.get(purchase.product_id)
+                if prod is not None:
+                    per_category[prod.category] += 1
+            for pid, prod in self.products.items():
+                share = per_category.get(prod.category, 0) / total
+                if share >= MIN_CATEGORY_SHARE and pid not in days_by_product:
+                    offer(pid, Scored(
+                        WEIGHT_CATEGORY * share, "category",
+                        f"category: {share:.0%} of their purchases are {prod.category}",
+                    ))
+        for pid in blocked:
+            scores.pop(pid, None)
+        return scores, blocked, blocked_categories
+
+    def popularity(self, pid: int) -> Scored:
+        share = self.buyers.get(pid, 0) / self.max_buyers
+        return Scored(WEIGHT_POPULAR * share, "popular", f"popular: bought by {self.buyers.get(pid, 0)} shoppers")
+
+    def recommend_products(self, history: Sequence[Purchase], today: int, k: int) -> list[int]:
+        """Top-k products for a shopper (offline evaluation: every product counts as if it had an offer)."""
+        scores, blocked, blocked_categories = self.score_products(history, today)
+        ranked = sorted(scores, key=lambda pid: -(scores[pid].score + self.popularity(pid).score))
+        picked = [pid for pid in ranked if pid not in blocked][:k]
+        for pid in self.popular_products():
+            if len(picked) >= k:
+                break
+            category = self.products[pid].category if pid in self.products else None
+            if pid not in picked and pid not in blocked and category not in blocked_categories:
+                picked.append(pid)
+        return picked
+
+
+class OfferEngine:
+    """Chooses a shopper's offers from the current catalogue; implements the session's OfferSource."""
+
+    def __init__(self, store: LoyaltyStore, model: OfferModel | None = None, min_offers: int = 3) -> None:
+        self._store = store
+        self.model = model or OfferModel.from_store(store)
+        self.min_offers = min_offers
+        self._catalogue = store.catalogue()
+
+    def reload_catalogue(self) -> None:
+        self._catalogue = self._store.catalogue()
+
+    def current_offers(self, today: date) -> list[CatalogueOffer]:
+        return [o for o in self._catalogue if o.valid_on(today)]
+
+    def offers_for(self, customer_id: int, today: date, limit: int) -> list[Offer]:
+        history = self._store.history(customer_id)
+        scores, blocked, blocked_categories = self.model.score_products(history, today.toordinal())
+        category_scores: dict[str, Scored] = {}
+        for pid, scored in scores.items():
+            category = self.model.products[pid].category
+            if scored.rule == "category" and category not in category_scores:
+                category_scores[category] = scored
+        ranked: list[tuple[float, Offer]] = []
+        for item in self.current_offers(today):
+            best = self._score_offer(item, scores, blocked, blocked_categories, category_scores)
+            if best is not None:
+                ranked.append((best.score, _to_offer(item, best, self._category(item))))
+        ranked.sort(key=lambda pair: (-pair[0], pair[1].offer_id))
+        return _pick(ranked, max(limit, 0), self.min_offers)
+
+    def guest_offers(self, today: date, limit: int) -> list[Offer]:
+        """Generic offers for a shopper without a card: biggest discounts and most popular first."""
+        ranked = []
+        for item in self.current_offers(today):
+            pop = self._offer_popularity(item)
+            discount = (item.discount_percent or 0) / 100
+            reason = f"guest: {pop.reason}" + (f", {item.discount_percent}% off" if item.discount_percent else "")
+            scored = Scored(pop.score + discount, "popular", reason)
+            ranked.append((scored.score, _to_offer(item, scored, self._category(item))))
+        ranked.sort(key=lambda pair: (-pair[0], pair[1].offer_id))
+        return _pick(ranked, max(limit, 0), 0)
+
+    def _category(self, item: CatalogueOffer) -> str:
+        if item.product_id is not None and item.product_id in self.model.products:
+            return self.model.products[item.product_id].category
+        return item.category or ""
+
+    def _offer_popularity(self, item: CatalogueOffer) -> Scored:
+        if item.product_id is not None:
+            return self.model.popularity(item.product_id)
+        members = [pid for pid, p in self.model.products.items() if p.category == item.category]
+        best = max(members, key=lambda pid: self.model.buyers.get(pid, 0), default=None)
+        if best is None:
+            return Scored(0.0, "popular", "popular: new category")
+        scored = self.model.popularity(best)
+        return Scored(scored.score, "popular", f"popular category: {item.category}")
+
+    def _score_offer(
+        self,
+        item: CatalogueOffer,
+        scores: dict[int, Scored],
+        blocked: set[int],
+        blocked_categories: set[str],
+        category_scores: dict[str, Scored],
+    ) -> Scored | None:
+        if self._category(item) in blocked_categories:
+            return None
+        if item.product_id is not None:
+            if item.product_id in blocked:
+                return None
+            personal = scores.get(item.product_id)
+        else:
+            personal = category_scores.get(item.category or "")
+        popular = self._offer_popularity(item)
+        if personal is None:
+            return popular
+        return Scored(personal.score + popular.score, personal.rule, personal.reason)
+
+
+def _to_offer(item: CatalogueOffer, scored: Scored, category: str) -> Offer:
+    return Offer(
+        offer_id=item.offer_id, title=item.title, icon=item.icon, price_cents=item.price_cents,
+        discount_percent=item.discount_percent, valid_until=item.valid_until, category=category,
+        reason=scored.reason, rule=scored.rule, score=round(scored.score, 4),
+    )
+
+
+def _pick(ranked: list[tuple[float, Offer]], limit: int, min_offers: int) -> list[Offer]:
+    """Best first, at most MAX_PER_CATEGORY per category unless needed to reach `min_offers`."""
+    picked: list[Offer] = []
+    per_category: dict[str, int] = defaultdict(int)
+    for _, offer in ranked:
+        if len(picked) >= limit:
+            break
+        if per_category[offer.category] < MAX_PER_CATEGORY:
+            picked.append(offer)
+            per_category[offer.category] += 1
+    for _, offer in ranked:
+        if len(picked) >= min(limit, max(min_offers, 0)):
+            break
+        if offer not in picked:
+            picked.append(offer)
+    return picked
+
+
+# ----- learning from all purchases (vectorised; a million purchases take about a second) -------------------
+def _distinct_buyers(customer: np.ndarray, product: np.ndarray) -> dict[int, int]:
+    if len(product) == 0:
+        return {}
+    pairs = np.unique(np.stack([product, customer], axis=1), axis=0)
+    ids, counts = np.unique(pairs[:, 0], return_counts=True)
+    return {int(i): int(c) for i, c in zip(ids, counts)}
+
+
+def _median_intervals(customer: np.ndarray, day: np.ndarray, product: np.ndarray) -> dict[int, float]:
+    """Per product: the median of every shopper's gaps (days) between buying it on different days."""
+    if len(product) < 2:
+        return {}
+    order = np.lexsort((day, customer, product))
+    c, d, p = customer[order], day[order], product[order]
+    same = (p[1:] == p[:-1]) & (c[1:] == c[:-1])
+    gaps = (d[1:] - d[:-1])[same]
+    gap_products = p[1:][same]
+    keep = gaps > 0
+    gaps, gap_products = gaps[keep], gap_products[keep]
+    if len(gaps) == 0:
+        return {}
+    order = np.lexsort((gaps, gap_products))
+    gaps, gap_products = gaps[order], gap_products[order]
+    ids, starts, counts = np.unique(gap_products, return_index=True, return_counts=True)
+    result = {}
+    for pid, start, count in zip(ids, starts, counts):
+        if count >= 3:  # fewer gaps say little about a product's usual interval
+            result[int(pid)] = float(np.median(gaps[start:start + count]))
+    return result
+
+
+def _neighbours(customer: np.ndarray, day: np.ndarray, product: np.ndarray) -> dict[int, tuple[tuple[int, float], ...]]:
+    """Item-item cosine similarity over baskets (one customer on one day); top NEIGHBOURS per product."""
+    if len(product) < 2:
+        return {}
+    span = int(product.max()) + 1
+    order = np.lexsort((product, day, customer))
+    c, d, p = customer[order], day[order], product[order]
+    new_basket = np.ones(len(p), dtype=bool)
+    new_basket[1:] = (c[1:] != c[:-1]) | (d[1:] != d[:-1])
+    basket = np.cumsum(new_basket) - 1
+    codes = np.unique(basket * span + p)  # one entry per product per basket
+    basket, p = codes // span, codes % span
+    baskets_with = np.bincount(p, minlength=span)
+    pair_codes = []
+    k = 1
+    while k < len(p):
+        same = basket[k:] == basket[:-k]
+        if not same.any():
+            break
+        a, b = p[:-k][same], p[k:][same]
+        pair_codes.append(a * span + b)
+        pair_codes.append(b * span + a)
+        k += 1
+    if not pair_codes:
+        return {}
+    codes, together = np.unique(np.concatenate(pair_codes), return_counts=True)
+    keep = together >= MIN_PAIR_BASKETS
+    codes, together = codes[keep], together[keep]
+    a, b = codes // span, codes % span
+    similarity = together / np.sqrt(baskets_with[a] * baskets_with[b])
+    order = np.lexsort((-similarity, a))
+    a, b, similarity = a[order], b[order], similarity[order]
+    result: dict[int, tuple[tuple[int, float], ...]] = {}
+    ids, starts, counts = np.unique(a, return_index=True, return_counts=True)
+    for pid, start, count in zip(ids, starts, counts):
+        end = start + min(count, NEIGHBOURS)
+        result[int(pid)] = tuple((int(o), round(float(s), 4)) for o, s in zip(b[start:end], similarity[start:end]))
+    return result
+
+
+# ----- offline metric ----------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class HitRate:
+    k: int
+    shoppers: int
+    engine: float
+    popularity: float
+
+
+def hit_rate_at_k(
+    products: dict[int, Product], customer: np.ndarray, day: np.ndarray, product: np.ndarray, k: int = 10
+) -> HitRate:
+    """Hold out each shopper's last basket, learn from the rest, and count shoppers with >= 1 of the k
+    recommended products in that basket; the same for global popularity as the baseline."""
+    order = np.lexsort((day, customer))
+    customer, day, product = customer[order], day[order], product[order]
+    last_day = {}
+    for c, d in zip(customer.tolist(), day.tolist()):
+        last_day[c] = d
+    first_day = {}
+    for c, d in zip(customer[::-1].tolist(), day[::-1].tolist()):
+        first_day[c] = d
+    eligible = {c for c in last_day if last_day[c] != first_day[c]}
+    held = np.array([c in eligible and d == last_day[c] for c, d in zip(customer.tolist(), day.tolist())])
+    model = OfferModel.from_arrays(products, customer[~held], day[~held], product[~held])
+    popular = model.popular_products()[:k]
+    truth: dict[int, set[int]] = defaultdict(set)
+    for c, p in zip(customer[held].tolist(), product[held].tolist()):
+        truth[c].add(p)
+    history: dict[int, list[Purchase]] = defaultdict(list)
+    for c, d, p in zip(customer[~held].tolist(), day[~held].tolist(), product[~held].tolist()):
+        if c in eligible:
+            history[c].append(Purchase(p, d, 1))
+    engine_hits = popular_hits = 0
+    for c, basket in truth.items():
+        recommended = model.recommend_products(history[c], last_day[c], k)
+        engine_hits += bool(basket.intersection(recommended))
+        popular_hits += bool(basket.intersection(popular))
+    n = len(truth)
+    return HitRate(k, n, engine_hits / n if n else 0.0, popular_hits / n if n else 0.0)
+
+
+def load_groceries(
+    transactions_csv: str, categories_csv: str
+) -> tuple[dict[int, Product], np.ndarray, np.ndarray, np.ndarray]:
+    """The public Groceries data set as (products, customer, day, product) arrays; all items consumable."""
+    import csv
+    from datetime import datetime
+
+    categories: dict[str, tuple[str, str]] = {}
+    with open(categories_csv, newline="", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            categories[row["item"].strip()] = (row["level2"].strip(), row["level1"].strip())
+    ids: dict[str, int] = {}
+    rows: list[tuple[int, int, int]] = []
+    with open(transactions_csv, newline="", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            item = row["itemDescription"].strip()
+            pid = ids.setdefault(item, len(ids) + 1)
+            day = datetime.strptime(row["Date"].strip(), "%d-%m-%Y").date().toordinal()
+            rows.append((int(row["Member_number"]), day, pid))
+    products = {
+        pid: Product(pid, f"G{pid:04d}", item, *categories.get(item, ("other", "other")), "consumable", None, None)
+        for item, pid in ids.items()
+    }
+    table = np.array(rows, dtype=np.int64)
+    return products, table[:, 0].copy(), table[:, 1].copy(), table[:, 2].copy()
+
+
+def summarize(offers: Iterable[Offer]) -> str:
+    return "; ".join(f"{o.title} [{o.rule}]" for o in offers)
