@@ -1,0 +1,76 @@
+"""Turns callbacks from worker threads (camera, telemetry, card readers) into queued Qt signals for the UI thread."""
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+
+logger = logging.getLogger(__name__)
+
+
+class KioskBridge(QObject):
+    """Create it in the UI thread; its `on_*` methods may be called from any thread and never block.
+
+    Frames are coalesced: only the newest waits in a one-slot mailbox, so a busy UI skips stale frames
+    instead of queueing them (the skips are counted). QR texts, windows and events are never dropped.
+    """
+
+    frame_ready = Signal()
+    qr_seen = Signal(str)
+    window_closed = Signal(object)
+    source_event = Signal(object)
+    telemetry_state = Signal(object)
+    card_read = Signal(str, str)  # raw text, source ("serial", "peripheral", ...)
+    button_pressed = Signal(str)  # feedback face from the peripheral's buttons
+    reader_state = Signal(str)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._lock = threading.Lock()
+        self._frame: Any = None
+        self._pending = False
+        self.frames_in = 0
+        self.frames_skipped = 0
+
+    # ----- worker-thread side ---------------------------------------------------------------------
+    def on_frame(self, result: Any) -> None:
+        """vision.types.FrameResult from the pipeline's worker."""
+        qr_text = getattr(result, "qr_text", None)
+        with self._lock:
+            self.frames_in += 1
+            if self._pending:
+                self.frames_skipped += 1
+            self._frame = result
+            notify = not self._pending
+            self._pending = True
+        if notify:
+            self.frame_ready.emit()
+        if qr_text:
+            self.qr_seen.emit(qr_text)
+
+    def on_window(self, window: Any) -> None:
+        self.window_closed.emit(window)
+
+    def on_source_event(self, event: Any) -> None:
+        self.source_event.emit(event)
+
+    def on_telemetry_state(self, state: Any) -> None:
+        self.telemetry_state.emit(state)
+
+    def on_card(self, card_id: str, source: str = "serial") -> None:
+        self.card_read.emit(card_id, source)
+
+    def on_button(self, face: str) -> None:
+        self.button_pressed.emit(face)
+
+    def on_reader_state(self, state: str) -> None:
+        self.reader_state.emit(str(state))
+
+    # ----- UI-thread side -------------------------------------------------------------------------
+    def take_frame(self) -> Any:
+        """The newest frame (or None), emptying the mailbox."""
+        with self._lock:
+            frame, self._frame, self._pending = self._frame, None, False
+        return frame

@@ -1,0 +1,176 @@
+"""The kiosk controller: forwards every input to the session and shows each new SessionView on the window."""
+from __future__ import annotations
+
+import logging
+from typing import Any, Mapping
+
+from PySide6.QtCore import QObject, Qt, QTimer
+from PySide6.QtWidgets import QApplication
+
+from kiosk.i18n import Translator
+from kiosk.services.cards import KeyboardWedge
+from kiosk.session import KioskSession, SessionView, State, Tone, mood_from_faces
+from kiosk.ui.bridge import KioskBridge
+from kiosk.ui.wedge import WedgeKeyFilter
+from kiosk.ui.window import KioskWindow
+
+logger = logging.getLogger(__name__)
+
+_TONE_SUBTITLES = {Tone.NEUTRAL: "offers.subtitle.neutral", Tone.UPBEAT: "offers.subtitle.upbeat",
+                   Tone.GENTLE: "offers.subtitle.gentle"}
+_SOURCE_STATES = {"down": "down", "ended": "ended", "up": "ok"}
+_QUEUED = Qt.ConnectionType.QueuedConnection
+
+
+class KioskController(QObject):
+    """Lives in the UI thread. Inputs: screen buttons, wedge keys, and the bridge's queued signals."""
+
+    def __init__(
+        self,
+        window: KioskWindow,
+        session: KioskSession,
+        bridge: KioskBridge,
+        translators: Mapping[str, Translator],
+        language: str,
+        *,
+        camera_on: bool,
+        broker_on: bool,
+        reader: str,
+        wedge: KeyboardWedge | None,
+        tick_ms: int = 200,
+    ) -> None:
+        super().__init__(window)
+        self.window = window
+        self.session = session
+        self.bridge = bridge
+        self._translators = dict(translators)
+        self._language = language
+        self._camera_on = camera_on
+        self._service = {
+            "camera": "starting" if camera_on else "off",
+            "broker": "connecting" if broker_on else "off",
+            "reader": reader,
+        }
+        self._spool_depth = 0
+        self._shown: tuple[Any, ...] | None = None
+        self._wedge_filter: WedgeKeyFilter | None = None
+        if wedge is not None:
+            self._wedge_filter = WedgeKeyFilter(window, wedge, lambda text: session.card_scanned(text, "wedge"))
+            QApplication.instance().installEventFilter(self._wedge_filter)
+        self._connect_screens()
+        self._connect_bridge()
+        session.add_listener(self.render)
+        self._tick = QTimer(self)
+        self._tick.setInterval(tick_ms)
+        self._tick.timeout.connect(lambda: session.tick())
+        self._tick.start()
+        self.render(session.view)
+        self._render_service()
+
+    def translator(self, language: str | None = None) -> Translator:
+        return self._translators.get(language or self._language) or self._translators[self._language]
+
+    def close(self) -> None:
+        """Stop the timer and the key filter (the window stays for whoever owns it)."""
+        self._tick.stop()
+        if self._wedge_filter is not None:
+            QApplication.instance().removeEventFilter(self._wedge_filter)
+
+    # ----- wiring ---------------------------------------------------------------------------------
+    def _connect_screens(self) -> None:
+        w, s = self.window, self.session
+        w.attract.guest.clicked.connect(s.continue_as_guest)
+        w.card_error.guest.clicked.connect(s.continue_as_guest)
+        w.card_error.back.clicked.connect(s.done)
+        w.offers.done.clicked.connect(s.done)
+        w.feedback.skip.clicked.connect(s.done)
+        for button in w.feedback.buttons.values():
+            button.pressed_face.connect(s.feedback)
+
+    def _connect_bridge(self) -> None:
+        b = self.bridge
+        b.frame_ready.connect(self._on_frame, _QUEUED)
+        b.qr_seen.connect(lambda text: self.session.card_scanned(text, "qr"), _QUEUED)
+        b.card_read.connect(self.session.card_scanned, _QUEUED)
+        b.button_pressed.connect(self.session.feedback, _QUEUED)
+        b.source_event.connect(self._on_source_event, _QUEUED)
+        b.telemetry_state.connect(self._on_telemetry_state, _QUEUED)
+        b.reader_state.connect(self._on_reader_state, _QUEUED)
+
+    # ----- inputs from workers --------------------------------------------------------------------
+    def _on_frame(self) -> None:
+        frame = self.bridge.take_frame()
+        if frame is None:
+            return
+        labels, shopper = mood_from_faces(frame.faces)
+        self.session.mood_update(labels, shopper)
+
+    def _on_source_event(self, event: Any) -> None:
+        state = _SOURCE_STATES.get(getattr(event, "kind", ""), "down")
+        if state != "ok":
+            logger.warning("Camera source %s: %s", getattr(event, "source", "?"), getattr(event, "message", ""))
+            self.session.mood_update([], None)  # the room is unknown now, not "as before"
+        self._service["camera"] = state
+        self._render_service()
+
+    def _on_telemetry_state(self, state: Any) -> None:
+        self._service["broker"] = str(getattr(state, "connection", state))
+        self._spool_depth = int(getattr(state, "spool_depth", 0) or 0)
+        self._render_service()
+
+    def _on_reader_state(self, state: str) -> None:
+        self._service["reader"] = state
+        self._render_service()
+
+    # ----- output ---------------------------------------------------------------------------------
+    def render(self, view: SessionView) -> None:
+        """Show a session snapshot; a change of the room's mood alone only repaints the gauge."""
+        t = self.translator(view.language)
+        key = (view.state, view.language, view.message_key, view.greeting_name, view.offers, view.tone)
+        w = self.window
+        if view.state is State.ATTRACT:
+            w.attract.render(t, self._camera_on, view.room.people, view.room.mood_index)
+        if key == self._shown:
+            return
+        self._shown = key
+        if view.state is State.ATTRACT:
+            w.show_screen(w.attract)
+        elif view.state is State.OFFERS:
+            w.offers.render(t, view.greeting_name, view.offers, _TONE_SUBTITLES[view.tone])
+            w.show_screen(w.offers)
+        elif view.state is State.GUEST:
+            w.offers.render(t, None, view.offers, "guest.subtitle")
+            w.show_screen(w.offers)
+        elif view.state is State.CARD_ERROR:
+            w.card_error.render(t, view.message_key)
+            w.show_screen(w.card_error)
+        elif view.state is State.FEEDBACK:
+            w.feedback.render(t)
+            w.show_screen(w.feedback)
+        elif view.state is State.THANKS:
+            w.thanks.render(t)
+            w.show_screen(w.thanks)
+        w.notice.setText(t("privacy.camera_on" if self._camera_on else "privacy.camera_off"))
+
+    def _render_service(self) -> None:
+        t = self.translator()
+
+        def word(part: str) -> str:
+            state = self._service[part]
+            key = f"service.{part}.{state}"
+            return t(key) if key in t.texts else state
+
+        broker = word("broker")
+        if self._spool_depth:
+            broker = f"{broker} ({t('service.spool', count=self._spool_depth)})"
+        self.window.service.setText(
+            "  ·  ".join((
+                t("service.camera", state=word("camera")),
+                t("service.broker", state=broker),
+                t("service.reader", state=word("reader")),
+            ))
+        )
+
+    @property
+    def service_state(self) -> dict[str, str]:
+        return dict(self._service)

@@ -1,0 +1,114 @@
+"""Offers screen: greeting by first name, 3-5 offer cards, and a large "Done"."""
+from __future__ import annotations
+
+from typing import Sequence
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QBoxLayout, QFrame, QGridLayout, QHBoxLayout, QVBoxLayout, QWidget
+
+from kiosk.i18n import Translator
+from kiosk.services.records import Offer
+from kiosk.ui.views import make_button, make_label
+from kiosk.ui.widgets import OfferIcon
+
+
+def price_text(t: Translator, offer: Offer) -> str:
+    """The offer's price ('only €2.49') or discount ('20% off') in the shopper's language."""
+    if offer.price_cents is not None:
+        return t("offers.price", price=t.money(offer.price_cents))
+    if offer.discount_percent is not None:
+        return t("offers.discount", percent=offer.discount_percent)
+    return ""
+
+
+class OfferCard(QFrame):
+    """One offer: icon, title, price or discount, validity; stacked (landscape) or side by side (portrait)."""
+
+    def __init__(self, t: Translator, offer: Offer, unit: float, portrait: bool, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("offerCard")
+        self.offer = offer
+        self.icon = OfferIcon(offer.icon, offer.title, offer.category)
+        side = round(unit * (11 if portrait else 12))
+        self.icon.setFixedSize(side, side)
+        self.title = make_label("offerTitle", center=not portrait)
+        self.title.setText(offer.title)
+        self.price = make_label("offerPrice", center=not portrait)
+        self.price.setText(price_text(t, offer))
+        self.valid = make_label("offerValid", center=not portrait)
+        self.valid.setText(t("offers.valid_until", date=t.date(offer.valid_until)))
+        pad = round(unit * 1.8)
+        texts = QVBoxLayout()
+        texts.setSpacing(round(unit * 0.8))
+        texts.addWidget(self.title)
+        texts.addWidget(self.price)
+        texts.addWidget(self.valid)
+        if portrait:
+            outer: QBoxLayout = QHBoxLayout(self)
+            outer.addWidget(self.icon, 0, Qt.AlignmentFlag.AlignVCenter)
+            outer.addLayout(texts, 1)
+        else:
+            outer = QVBoxLayout(self)
+            outer.addStretch(1)
+            outer.addWidget(self.icon, 0, Qt.AlignmentFlag.AlignHCenter)
+            outer.addLayout(texts)
+            outer.addStretch(1)
+        outer.setContentsMargins(pad, pad, pad, pad)
+        outer.setSpacing(round(unit * 2))
+
+
+class OffersView(QWidget):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("offers")
+        self.greeting = make_label("title")
+        self.subtitle = make_label("body")
+        self.empty = make_label("headline")
+        self.done = make_button("doneButton", primary=True)
+        self.cards_box = QWidget()
+        self._grid = QGridLayout(self.cards_box)
+        self._grid.setContentsMargins(0, 0, 0, 0)
+        self.cards: list[OfferCard] = []
+        self._unit, self._portrait = 10.8, False
+        self._shown: tuple[Translator, Sequence[Offer]] | None = None
+        self._layout = QVBoxLayout(self)
+        self._layout.addWidget(self.greeting)
+        self._layout.addWidget(self.subtitle)
+        self._layout.addWidget(self.cards_box, 1)
+        self._layout.addWidget(self.empty)
+        self._layout.addWidget(self.done, 0, Qt.AlignmentFlag.AlignHCenter)
+
+    def set_unit(self, unit: float, portrait: bool) -> None:
+        changed = (unit, portrait) != (self._unit, self._portrait)
+        self._unit, self._portrait = unit, portrait
+        self._layout.setSpacing(round(unit * 2))
+        self._grid.setSpacing(round(unit * 2))
+        self.done.setMinimumWidth(round(unit * 40))
+        if changed and self._shown is not None:
+            self._build_cards(*self._shown)
+
+    def render(self, t: Translator, name: str | None, offers: Sequence[Offer], subtitle_key: str) -> None:
+        self.greeting.setText(t("offers.greeting", name=name) if name else t("guest.greeting"))
+        self.subtitle.setText(t(subtitle_key))
+        self.done.setText(t("offers.done"))
+        self.empty.setText(t("offers.none"))
+        self.empty.setVisible(not offers)
+        self._shown = (t, tuple(offers))
+        self._build_cards(t, offers)
+
+    def _build_cards(self, t: Translator, offers: Sequence[Offer]) -> None:
+        for card in self.cards:
+            self._grid.removeWidget(card)
+            card.deleteLater()
+        self.cards = []
+        for column in range(self._grid.columnCount()):
+            self._grid.setColumnStretch(column, 0)
+        for row in range(self._grid.rowCount()):
+            self._grid.setRowStretch(row, 0)
+        for i, offer in enumerate(offers):
+            card = OfferCard(t, offer, self._unit, self._portrait, self.cards_box)
+            row, column = (i, 0) if self._portrait else (0, i)
+            self._grid.addWidget(card, row, column)
+            self._grid.setRowStretch(row, 1)
+            self._grid.setColumnStretch(column, 1)
+            self.cards.append(card)
