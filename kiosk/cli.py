@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bench-offers": ("kiosk.commands.bench_offers", "benchmark card scan -> offers latency on a large loyalty store"),
     "central": ("central.cli", "run the central MQTT collector, storage and dashboard"),
     "bench-central": ("central.bench", "benchmark collector ingest and end-to-end latency"),
+    "central-user": ("central.users_cli", "add/remove dashboard users of `moodkiosk central` and issue API tokens"),
     "model-eval": ("models.evaluate", "evaluate an expression .onnx model on a FER2013-format .npz split"),
 }
 

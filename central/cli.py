@@ -1,0 +1,85 @@
+"""`moodkiosk central`: the collector, its storage and the dashboard in one process."""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import threading
+
+from central.errors import CentralError
+
+log = logging.getLogger(__name__)
+
+
+def parse_hostport(text: str) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise CentralError(f"--http {text!r} must be HOST:PORT, e.g. 127.0.0.1:8080")
+    return host.strip("[]"), int(port)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--mqtt", default="mqtt://127.0.0.1:1883", help="broker URL, mqtt://host:port or mqtts://...")
+    parser.add_argument("--db", default="sqlite:///var/central.db",
+                        help="sqlite:///relative.db, sqlite:////abs/path.db or postgresql://user@host:port/db")
+    parser.add_argument("--http", default="127.0.0.1:8080", help="HOST:PORT the dashboard listens on")
+    parser.add_argument("--users", default="var/central-users.json",
+                        help="users file made with `moodkiosk central-user` (scrypt-hashed passwords)")
+    parser.add_argument("--group", default="moodkiosk-collectors",
+                        help="MQTT 5 shared-subscription group; collectors in one group split the fleet")
+    parser.add_argument("--allow-store", action="append", default=None, metavar="STORE",
+                        help="accept only these store ids (repeatable); default any store")
+    parser.add_argument("--mqtt-username", default=None, help="broker user name")
+    parser.add_argument("--mqtt-password-env", default="MOODKIOSK_CENTRAL_MQTT_PASSWORD",
+                        help="environment variable with the broker password")
+    parser.add_argument("--ca-file", default=None, help="CA bundle for mqtts://")
+    parser.add_argument("--secure-cookies", action="store_true", help="mark the session cookie Secure (behind HTTPS)")
+
+
+def main(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from central.auth import UserDirectory
+    from central.collector import Collector, CollectorSettings
+    from central.store import open_store
+    from central.web.app import create_app
+    from central.web.events import EventHub
+
+    host, port = parse_hostport(args.http)
+    users = UserDirectory(args.users)
+    if not len(users):
+        log.warning("users file %s has no users: nobody can log in; add one with `moodkiosk central-user add`",
+                    args.users)
+    password = os.environ.get(args.mqtt_password_env) if args.mqtt_username else None
+    if args.mqtt_username and password is None:
+        raise CentralError(f"--mqtt-username is set but ${args.mqtt_password_env} is not")
+    store = open_store(args.db)
+    hub = EventHub()
+    collector = Collector(
+        CollectorSettings(
+            args.mqtt, group=args.group, username=args.mqtt_username, password=password, ca_file=args.ca_file,
+            allowed_stores=frozenset(args.allow_store) if args.allow_store else None,
+        ),
+        store, on_windows=hub.windows, on_kiosk=hub.kiosk,
+    )
+    app = create_app(store, users, hub, stats=collector.stats.snapshot, secure_cookies=args.secure_cookies)
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
+                                           timeout_graceful_shutdown=2, access_log=False))
+    collector.start()
+    stats_stop = threading.Event()
+
+    def log_stats() -> None:
+        while not stats_stop.wait(60):
+            log.info("collector: %s", collector.stats.snapshot())
+
+    threading.Thread(target=log_stats, name="stats-log", daemon=True).start()
+    log.info("dashboard on http://%s:%s/ (API docs at /docs), collecting from %s into %s", host, port, args.mqtt,
+             args.db.split("@")[-1])
+    try:
+        server.run()
+    finally:
+        stats_stop.set()
+        collector.stop()
+        store.close()
+        log.info("collector stopped: %s", collector.stats.snapshot())
+    return 0

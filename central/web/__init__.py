@@ -1,0 +1,1 @@
+"""The managers' dashboard: FastAPI JSON API, server-sent events and one static page."""

@@ -1,0 +1,162 @@
+"""FastAPI app: login, the JSON API under /api (OpenAPI at /docs), SSE at /api/events, and the page at /."""
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import date, datetime, time as dtime
+from importlib import resources
+from typing import Any, AsyncIterator, Callable
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
+from fastapi.responses import HTMLResponse, StreamingResponse
+from pydantic import BaseModel, Field
+
+from central.auth import Sessions, User, UserDirectory
+from central.store import Store
+from central.web.events import EventHub
+
+log = logging.getLogger(__name__)
+
+SESSION_COOKIE = "mk_session"
+
+
+class LoginRequest(BaseModel):
+    username: str = Field(max_length=64)
+    password: str = Field(max_length=256)
+
+
+class UserOut(BaseModel):
+    name: str
+    stores: list[str] | None = Field(description="Store ids this user may see; null = every store.")
+
+
+def create_app(
+    store: Store,
+    users: UserDirectory,
+    hub: EventHub,
+    stats: Callable[[], dict[str, Any]] | None = None,
+    secure_cookies: bool = False,
+) -> FastAPI:
+    """The dashboard app over one store; every /api route but /api/login needs a session cookie or bearer token."""
+    app = FastAPI(
+        title="moodkiosk central",
+        version="1",
+        description="Anonymous mood aggregates of the kiosks. Only aggregates: no images, no people, no cards.",
+    )
+    sessions = Sessions()
+
+    def current_user(request: Request) -> User:
+        header = request.headers.get("authorization", "")
+        token = header[7:].strip() if header.lower().startswith("bearer ") else request.cookies.get(SESSION_COOKIE, "")
+        user = (sessions.get(token) or users.by_token(token)) if token else None
+        if user is None:
+            raise HTTPException(401, "log in or send Authorization: Bearer <token>",
+                                headers={"WWW-Authenticate": "Bearer"})
+        return user
+
+    def allowed(user: User, store_id: str) -> None:
+        if not user.may_see(store_id):
+            raise HTTPException(403, f"user {user.name!r} may not see store {store_id!r}")
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def page() -> HTMLResponse:
+        html = resources.files("central.web").joinpath("static/dashboard.html").read_text(encoding="utf-8")
+        return HTMLResponse(html, headers={"Cache-Control": "no-store"})
+
+    @app.post("/api/login", response_model=UserOut, tags=["auth"])
+    def login(body: LoginRequest, response: Response) -> dict[str, Any]:
+        """Check name and password; sets an HttpOnly session cookie."""
+        user = users.authenticate(body.username, body.password)
+        if user is None:
+            log.warning("failed dashboard login for %r", body.username[:64])
+            raise HTTPException(401, "wrong user name or password")
+        response.set_cookie(SESSION_COOKIE, sessions.create(user), httponly=True, samesite="strict",
+                            secure=secure_cookies, max_age=int(sessions.ttl_s))
+        return user.as_json()
+
+    @app.post("/api/logout", status_code=204, tags=["auth"])
+    def logout(request: Request, response: Response) -> None:
+        sessions.drop(request.cookies.get(SESSION_COOKIE, ""))
+        response.delete_cookie(SESSION_COOKIE)
+
+    @app.get("/api/me", response_model=UserOut, tags=["auth"])
+    def me(user: User = Depends(current_user)) -> dict[str, Any]:
+        return user.as_json()
+
+    @app.get("/api/stores", tags=["mood"])
+    def stores(user: User = Depends(current_user)) -> list[str]:
+        """Store ids with data that this user may see."""
+        return [s for s in store.store_ids() if user.may_see(s)]
+
+    @app.get("/api/kiosks", tags=["mood"])
+    def kiosks(store_id: str | None = Query(None, alias="store"), user: User = Depends(current_user)) -> list[dict[str, Any]]:
+        """Per kiosk: online/offline, last health, latest window (mood index, people, expression mix, feedback)."""
+        if store_id is not None:
+            allowed(user, store_id)
+            wanted: list[str] | None = [store_id]
+        else:
+            wanted = None if user.stores is None else sorted(user.stores)
+        return [k.as_json() for k in store.kiosks(wanted)]
+
+    @app.get("/api/stores/{store_id}/day", tags=["mood"])
+    def day(
+        store_id: str,
+        on: date | None = Query(None, alias="date", description="Day (YYYY-MM-DD); default today in `tz`."),
+        tz: str = Query("UTC", description="IANA time zone the day is cut in, e.g. Europe/Berlin."),
+        bucket_s: int = Query(900, ge=60, le=86400, description="Chart bucket width in seconds."),
+        user: User = Depends(current_user),
+    ) -> dict[str, Any]:
+        """A store's day: buckets of people, people-weighted mood index and feedback; totals and expression mix."""
+        allowed(user, store_id)
+        try:
+            zone = ZoneInfo(tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise HTTPException(422, f"tz {tz!r} is not an IANA time zone") from None
+        the_day = on or datetime.now(zone).date()
+        start = datetime.combine(the_day, dtime(0), zone).timestamp()
+        summary = store.store_day(store_id, start, bucket_s)
+        return {
+            "store": store_id, "date": the_day.isoformat(), "tz": tz, "day_start": start, "bucket_s": bucket_s,
+            "people": summary.people, "windows": summary.windows, "counts": dict(summary.counts),
+            "feedback": dict(summary.feedback),
+            "buckets": [{"start": b.start, "people": b.people, "mood_index": b.mood_index, "windows": b.windows,
+                         "feedback": dict(b.feedback)} for b in summary.buckets],
+        }
+
+    @app.get("/api/stats", tags=["operations"])
+    def collector_stats(user: User = Depends(current_user)) -> dict[str, Any]:
+        """Collector counters (received, stored, duplicates, rejects by reason); central IT users only."""
+        if user.stores is not None:
+            raise HTTPException(403, "collector statistics are for users with access to every store")
+        return dict(stats() if stats else {}, sse_clients=hub.subscribers)
+
+    @app.get("/api/events", tags=["mood"], response_class=StreamingResponse)
+    async def events(request: Request, user: User = Depends(current_user)) -> StreamingResponse:
+        """Server-sent events: `windows` (a JSON list of stored windows), `kiosk` (status/health changes),
+        `resync` (the client fell behind and should reload). Only the user's stores."""
+        sub = hub.subscribe(user)
+
+        async def stream() -> AsyncIterator[str]:
+            try:
+                yield "retry: 2000\n: connected\n\n"
+                while True:
+                    if sub.lagging and sub.queue.empty():
+                        yield "event: resync\ndata: {}\n\n"
+                        return
+                    try:
+                        name, data = await asyncio.wait_for(sub.queue.get(), timeout=15)
+                    except asyncio.TimeoutError:
+                        if await request.is_disconnected():
+                            return
+                        yield ": keep-alive\n\n"
+                        continue
+                    yield f"event: {name}\ndata: {data}\n\n"
+            finally:
+                hub.unsubscribe(sub)
+
+        return StreamingResponse(stream(), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+    return app
+
