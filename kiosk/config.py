@@ -89,6 +89,11 @@ class CardsConfig(_Section):
     rescan_ignore_s: float = Field(
         3.0, ge=0.0, le=60.0, description="The same card read again within this time is one scan, not a new session."
     )
+    serial_port: str | None = Field(
+        None, description="Serial device (or pyserial URL) of a plain reader sending `CARD <id>` lines; "
+        "used only when [peripheral] is off."
+    )
+    serial_baudrate: int = Field(9600, ge=1200, le=4_000_000, description="Speed of that serial card reader.")
 
     @field_validator("formats")
     @classmethod
