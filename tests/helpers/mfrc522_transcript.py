@@ -1,0 +1,79 @@
+"""Fake SPI devices that replay the recorded MFRC522 exchanges in tests/unit/data/mfrc522_transcripts.json."""
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+TRANSCRIPTS = json.loads(
+    (Path(__file__).resolve().parents[1] / "unit" / "data" / "mfrc522_transcripts.json").read_text()
+)
+
+
+class TranscriptMismatch(AssertionError):
+    pass
+
+
+class ReplaySPI:
+    """Replays exchanges in order; any byte the driver sends that differs from the record fails loudly."""
+
+    def __init__(self, exchanges: list[dict], cs=None):
+        self.exchanges = list(exchanges)
+        self.pos = 0
+        self.cs = cs
+
+    def _next(self, tx: bytes, reading: bool) -> dict:
+        if self.cs is not None and self.cs.value() != 0:
+            raise TranscriptMismatch(f"exchange {self.pos}: chip select not asserted")
+        if self.pos >= len(self.exchanges):
+            raise TranscriptMismatch(f"exchange {self.pos}: driver sent {tx.hex()} past the end of the record")
+        ex = self.exchanges[self.pos]
+        if tx.hex() != ex["tx"] or (ex["rx"] is not None) != reading:
+            raise TranscriptMismatch(f"exchange {self.pos}: driver sent {tx.hex()}, record has {ex['tx']} ({ex['note']})")
+        self.pos += 1
+        return ex
+
+    def write(self, buf: bytes) -> None:
+        self._next(buf, reading=False)
+
+    def write_readinto(self, out: bytes, into: bytearray) -> None:
+        ex = self._next(out, reading=True)
+        into[:] = bytes.fromhex(ex["rx"])
+
+    @property
+    def done(self) -> bool:
+        return self.pos == len(self.exchanges)
+
+
+class ScriptedChip:
+    """An MFRC522 for the board loop: replays `init`, then one recorded poll per read_uid(),
+    choosing the 'card present' poll while a test holds a card on it (`tap_on()` / `tap_off()`)."""
+
+    def __init__(self, card: str = "poll_tap_uid4"):
+        self._lock = threading.Lock()
+        self._card = TRANSCRIPTS[card]["exchanges"]
+        self.present = False
+        self.polls_with_card = 0
+        self._replay = ReplaySPI(TRANSCRIPTS["init"])
+
+    def tap_on(self) -> None:
+        with self._lock:
+            self.present = True
+
+    def tap_off(self) -> None:
+        with self._lock:
+            self.present = False
+
+    def _current(self) -> ReplaySPI:
+        with self._lock:
+            if self._replay.done:
+                if self.present:
+                    self.polls_with_card += 1
+                self._replay = ReplaySPI(self._card if self.present else TRANSCRIPTS["poll_absent"])
+            return self._replay
+
+    def write(self, buf: bytes) -> None:
+        self._current().write(buf)
+
+    def write_readinto(self, out: bytes, into: bytearray) -> None:
+        self._current().write_readinto(out, into)
