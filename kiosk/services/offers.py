@@ -35,8 +35,10 @@ DUE_FROM, DUE_UNTIL, NOT_DUE_BELOW = 0.8, 3.0, 0.5
 RECENT_BASKETS = 3  # anchors for "bought together"
 NEIGHBOURS = 10
 MIN_PAIR_BASKETS = 3  # fewer shared baskets is noise
+MIN_LIFT = 2.0  # together at least 2x as often as chance would put them in one basket
 MIN_CATEGORY_SHARE = 0.05
 MAX_PER_CATEGORY = 2
+CATEGORY_OFFER_BONUS = 1.5  # an offer on a whole liked category beats one product of it
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,8 +96,10 @@ class OfferModel:
     def popular_products(self) -> list[int]:
         return sorted(self.buyers, key=lambda pid: (-self.buyers[pid], pid))
 
-    def score_products(self, history: Sequence[Purchase], today: int) -> tuple[dict[int, Scored], set[int], set[str]]:
-        """Personal scores for products, the products never to offer now, and the blocked categories.
+    def score_products(
+        self, history: Sequence[Purchase], today: int
+    ) -> tuple[dict[int, Scored], set[int], set[str], dict[str, float]]:
+        """Personal scores for products, products and categories never to offer now, category shares.
 
         `today` is a date ordinal. Products without a personal rule are not in the scores (popularity
         is added by the caller so it can also rank products the shopper never bought).
@@ -152,15 +156,14 @@ class OfferModel:
                     f"together: often in the same basket as {anchor_name} (similarity {similarity:.2f})",
                 ))
 
-        total = len(history)
-        if total:
-            per_category: dict[str, int] = defaultdict(int)
-            for purchase in history:
-                prod = self.products.get(purchase.product_id)
-                if prod is not None:
-                    per_category[prod.category] += 1
+        shares: dict[str, float] = defaultdict(float)
+        for purchase in history:
+            prod = self.products.get(purchase.product_id)
+            if prod is not None:
+                shares[prod.category] += 1 / len(history)
+        if shares:
             for pid, prod in self.products.items():
-                share = per_category.get(prod.category, 0) / total
+                share = shares.get(prod.category, 0.0)
                 if share >= MIN_CATEGORY_SHARE and pid not in days_by_product:
                     offer(pid, Scored(
                         WEIGHT_CATEGORY * share, "category",
@@ -168,7 +171,7 @@ class OfferModel:
                     ))
         for pid in blocked:
             scores.pop(pid, None)
-        return scores, blocked, blocked_categories
+        return scores, blocked, blocked_categories, dict(shares)
 
     def popularity(self, pid: int) -> Scored:
         share = self.buyers.get(pid, 0) / self.max_buyers
@@ -176,7 +179,7 @@ class OfferModel:
 
     def recommend_products(self, history: Sequence[Purchase], today: int, k: int) -> list[int]:
         """Top-k products for a shopper (offline evaluation: every product counts as if it had an offer)."""
-        scores, blocked, blocked_categories = self.score_products(history, today)
+        scores, blocked, blocked_categories, _ = self.score_products(history, today)
         ranked = sorted(scores, key=lambda pid: -(scores[pid].score + self.popularity(pid).score))
         picked = [pid for pid in ranked if pid not in blocked][:k]
         for pid in self.popular_products():
@@ -205,12 +208,14 @@ class OfferEngine:
 
     def offers_for(self, customer_id: int, today: date, limit: int) -> list[Offer]:
         history = self._store.history(customer_id)
-        scores, blocked, blocked_categories = self.model.score_products(history, today.toordinal())
-        category_scores: dict[str, Scored] = {}
-        for pid, scored in scores.items():
-            category = self.model.products[pid].category
-            if scored.rule == "category" and category not in category_scores:
-                category_scores[category] = scored
+        scores, blocked, blocked_categories, shares = self.model.score_products(history, today.toordinal())
+        category_scores = {
+            category: Scored(
+                WEIGHT_CATEGORY * CATEGORY_OFFER_BONUS * share, "category",
+                f"category: {share:.0%} of their purchases are {category}",
+            )
+            for category, share in shares.items() if share >= MIN_CATEGORY_SHARE
+        }
         ranked: list[tuple[float, Offer]] = []
         for item in self.current_offers(today):
             best = self._score_offer(item, scores, blocked, blocked_categories, category_scores)
@@ -352,9 +357,10 @@ def _neighbours(customer: np.ndarray, day: np.ndarray, product: np.ndarray) -> d
     if not pair_codes:
         return {}
     codes, together = np.unique(np.concatenate(pair_codes), return_counts=True)
-    keep = together >= MIN_PAIR_BASKETS
-    codes, together = codes[keep], together[keep]
     a, b = codes // span, codes % span
+    lift = together * float(basket[-1] + 1) / (baskets_with[a] * baskets_with[b])
+    keep = (together >= MIN_PAIR_BASKETS) & (lift >= MIN_LIFT)
+    a, b, together = a[keep], b[keep], together[keep]
     similarity = together / np.sqrt(baskets_with[a] * baskets_with[b])
     order = np.lexsort((-similarity, a))
     a, b, similarity = a[order], b[order], similarity[order]
