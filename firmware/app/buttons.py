@@ -43,7 +43,7 @@ class ButtonPanel:
         accepted = None
         for name in self._buttons:
             if self._buttons[name].update(bool(levels.get(name, False)), now):
-                if self._locked(now) or accepted is not None:
+                if self.locked(now) or accepted is not None:
                     self.suppressed += 1
                 else:
                     accepted = name
@@ -51,5 +51,6 @@ class ButtonPanel:
             self._locked_at = now
         return accepted
 
-    def _locked(self, now):
+    def locked(self, now):
+        """True while the lock-out after the last accepted press runs."""
         return self._locked_at is not None and self._diff(now, self._locked_at) < self._lockout_ms
