@@ -109,7 +109,12 @@ class KioskController(QObject):
         state = _SOURCE_STATES.get(getattr(event, "kind", ""), "down")
         if state != "ok":
             logger.warning("Camera source %s: %s", getattr(event, "source", "?"), getattr(event, "message", ""))
-            self.session.mood_update([], None)  # the room is unknown now, not "as before"
+        self.set_camera_state(state)
+
+    def set_camera_state(self, state: str) -> None:
+        """"ok", "down", "ended" or "off" on the service line; without a picture the room's mood is unknown."""
+        if state != "ok":
+            self.session.mood_update([], None)
         self._service["camera"] = state
         self._render_service()
 

@@ -1,6 +1,7 @@
 """Offers screen: greeting by first name, 3-5 offer cards, and a large "Done"."""
 from __future__ import annotations
 
+import re
 from typing import Sequence
 
 from PySide6.QtCore import Qt
@@ -10,6 +11,13 @@ from kiosk.i18n import Translator
 from kiosk.services.records import Offer
 from kiosk.ui.views import make_button, make_label
 from kiosk.ui.widgets import OfferIcon
+
+_NUMBER_UNIT = re.compile(r"(\d) (\w{1,3}\b|%)")
+
+
+def keep_units(title: str) -> str:
+    """Join a number to its short unit with a no-break space, so "500 g" never wraps into "500" / "g"."""
+    return _NUMBER_UNIT.sub("\\1\u00a0\\2", title)
 
 
 def price_text(t: Translator, offer: Offer) -> str:
@@ -32,7 +40,7 @@ class OfferCard(QFrame):
         side = round(unit * (11 if portrait else 12))
         self.icon.setFixedSize(side, side)
         self.title = make_label("offerTitle", center=not portrait)
-        self.title.setText(offer.title)
+        self.title.setText(keep_units(offer.title))
         self.price = make_label("offerPrice", center=not portrait)
         self.price.setText(price_text(t, offer))
         self.valid = make_label("offerValid", center=not portrait)
@@ -49,7 +57,6 @@ class OfferCard(QFrame):
             outer.addLayout(texts, 1)
         else:
             outer = QVBoxLayout(self)
-            outer.addStretch(1)
             outer.addWidget(self.icon, 0, Qt.AlignmentFlag.AlignHCenter)
             outer.addLayout(texts)
             outer.addStretch(1)

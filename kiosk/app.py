@@ -1,0 +1,291 @@
+"""Builds the running kiosk from a KioskConfig: loyalty, offers, session, vision, telemetry, card readers, Qt screens.
+
+Threads: the camera pipeline, telemetry and the serial readers run on their own threads and reach the UI
+only through `KioskBridge` (queued signals); the UI thread never waits on camera, disk or network. One
+`stop()` stops the components in reverse start order.
+"""
+from __future__ import annotations
+
+import logging
+import signal
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+
+from kiosk.config import KioskConfig
+from kiosk.errors import KioskError
+from kiosk.i18n import LANGUAGES, load_translator
+from kiosk.services.cards import KeyboardWedge
+from kiosk.services.loyalty import LoyaltyStore
+from kiosk.services.offers import OfferEngine
+from kiosk.session import FEEDBACK_FACES, KioskSession
+from kiosk.ui.bridge import KioskBridge
+from kiosk.ui.controllers.kiosk import KioskController
+from kiosk.ui.heartbeat import StallMeter, StallReport
+from kiosk.ui.window import KioskWindow
+
+logger = logging.getLogger(__name__)
+
+
+class FeedbackCounter:
+    """Counts feedback presses per face between two mood windows; faces only, never who pressed."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts = dict.fromkeys(FEEDBACK_FACES, 0)
+
+    def add(self, face: str) -> None:
+        with self._lock:
+            self._counts[face] = self._counts.get(face, 0) + 1
+
+    def take(self) -> dict[str, int]:
+        """The counts since the last take, resetting them (called when a window closes)."""
+        with self._lock:
+            counts, self._counts = self._counts, dict.fromkeys(FEEDBACK_FACES, 0)
+        return counts
+
+
+class FrameStats:
+    """Frames per second and mean inference time for health reports (updated on the vision thread)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._frames = 0
+        self._infer_ms = 0.0
+        self._since = time.monotonic()
+
+    def add(self, timings: dict[str, float]) -> None:
+        with self._lock:
+            self._frames += 1
+            self._infer_ms += float(sum(timings.values())) if timings else 0.0
+
+    def take(self) -> dict[str, float | None]:
+        with self._lock:
+            now = time.monotonic()
+            frames, infer, since = self._frames, self._infer_ms, self._since
+            self._frames, self._infer_ms, self._since = 0, 0.0, now
+        seconds = max(1e-6, now - since)
+        return {"fps": round(frames / seconds, 2), "inference_ms": round(infer / frames, 2) if frames else None}
+
+
+@dataclass(frozen=True)
+class RunResult:
+    exit_code: int
+    stalls: StallReport | None
+
+
+class KioskApp:
+    """The kiosk, built but not started: `start()`, then Qt's event loop (`run()`), then `stop()`."""
+
+    def __init__(
+        self,
+        config: KioskConfig,
+        *,
+        fullscreen: bool | None = None,
+        size: tuple[int, int] | None = None,
+        loyalty: LoyaltyStore | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.config = config
+        self.qt = QApplication.instance() or QApplication([])
+        self._stop_event = threading.Event()
+        self._stoppers: list[tuple[str, Callable[[], None]]] = []
+        self.feedback = FeedbackCounter()
+        self.frame_stats = FrameStats()
+        self.started_at = time.monotonic()
+        self.model_version: str | None = None
+
+        self.loyalty = loyalty or LoyaltyStore(config.loyalty_db_path)
+        if loyalty is None:
+            self._stoppers.append(("loyalty store", self.loyalty.close))
+        if config.loyalty.seed_demo_data:
+            seed_demo_data(self.loyalty)
+        self.offers = OfferEngine(self.loyalty, min_offers=config.offers.min_offers)
+        self.session = KioskSession(config, self.loyalty, self.offers, clock, on_feedback=self.feedback.add)
+
+        self.bridge = KioskBridge()
+        self.window = KioskWindow()
+        translators = {language: load_translator(language) for language in LANGUAGES}
+        wedge = None
+        if config.cards.keyboard_wedge:
+            # short reads still reach the validator, so a bad read gets a friendly message instead of nothing
+            wedge = KeyboardWedge(config.cards.wedge_max_key_gap_ms / 1000.0, min_length=4, max_length=64)
+        self.controller = KioskController(
+            self.window, self.session, self.bridge, translators, config.language,
+            camera_on=config.camera.enabled,
+            broker_on=config.mqtt.enabled,
+            reader=self._reader_kind(),
+            wedge=wedge,
+        )
+        self._fullscreen = config.ui.fullscreen if fullscreen is None else fullscreen
+        self._size = size
+        self.telemetry: Any = None
+        self.vision: Any = None
+        self.reader: Any = None
+        self._health_timer: QTimer | None = None
+
+    def _reader_kind(self) -> str:
+        if self.config.peripheral.enabled or self.config.cards.serial_port:
+            return "connecting"
+        return "keyboard" if self.config.cards.keyboard_wedge else "off"
+
+    # ----- lifecycle ------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start telemetry, then vision, then the card readers; show the window."""
+        try:
+            if self.config.mqtt.enabled:
+                self._start_telemetry()
+            if self.config.camera.enabled:
+                self._start_vision()
+            self._start_reader()
+        except BaseException:
+            self.stop()
+            raise
+        self._stoppers.append(("controller", self.controller.close))
+        self._show()
+
+    def stop(self) -> None:
+        """Stop everything started, newest first; safe to call twice."""
+        self._stop_event.set()
+        while self._stoppers:
+            name, stop = self._stoppers.pop()
+            logger.debug("Stopping %s", name)
+            try:
+                stop()
+            except Exception:  # one failing stop must not leave the rest running
+                logger.exception("Stopping %s failed", name)
+
+    def run(self, duration_s: float | None = None, measure_stalls: bool = True) -> RunResult:
+        """Start, run Qt's event loop until quit / SIGINT / SIGTERM / `duration_s`, stop; report UI stalls."""
+        meter = StallMeter() if measure_stalls else None
+        previous = {sig: signal.signal(sig, lambda *_: self.qt.quit()) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            self.start()
+            if duration_s is not None:
+                QTimer.singleShot(round(duration_s * 1000), self.qt.quit)
+            if meter is not None:
+                meter.start()
+            code = self.qt.exec()
+        finally:
+            if meter is not None:
+                meter.stop()
+            self.stop()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        return RunResult(int(code), meter.report() if meter is not None else None)
+
+    def _show(self) -> None:
+        if self._fullscreen:
+            self.window.showFullScreen()
+            return
+        width, height = self._size or ((1080, 1920) if self.config.ui.orientation == "portrait" else (1920, 1080))
+        self.window.resize(width, height)
+        self.window.show()
+
+    # ----- components -----------------------------------------------------------------------------
+    def _start_telemetry(self) -> None:
+        from kiosk.services.spool import Spool
+        from kiosk.services.telemetry import TelemetryPublisher
+
+        spool = Spool(self.config.spool_path, self.config.mqtt.spool_max_windows)
+        self._stoppers.append(("spool", spool.close))
+        self.telemetry = TelemetryPublisher(
+            self.config.mqtt, self.config.store_id, self.config.kiosk_id, spool, on_state=self.bridge.on_telemetry_state
+        )
+        self.telemetry.start()
+        self._stoppers.append(("telemetry", self.telemetry.stop))
+        timer = QTimer(self.window)
+        timer.setInterval(round(min(self.config.mqtt.health_interval_s, 30) * 1000))
+        timer.timeout.connect(self._report_health)
+        timer.start()
+        self._health_timer = timer
+        self._stoppers.append(("health timer", timer.stop))
+
+    def _report_health(self) -> None:
+        figures: dict[str, Any] = dict(self.frame_stats.take()) if self.config.camera.enabled else {}
+        figures["model_version"] = self.model_version
+        figures["ui_frames_skipped"] = self.bridge.frames_skipped
+        self.telemetry.report_health(figures)
+
+    def _start_vision(self) -> None:
+        """Start the camera pipeline; if it cannot start (missing or corrupt model, no vision package) the
+        kiosk goes on without mood: the service line says so, cards and buttons keep working."""
+        try:
+            from vision.errors import VisionError
+            from vision.pipeline import VisionPipeline
+        except ImportError as exc:
+            logger.error("Camera disabled: the vision package cannot be loaded: %s", exc)
+            self.controller.set_camera_state("down")
+            return
+        try:
+            settings = vision_settings(self.config)
+            self.vision = VisionPipeline(settings, self._on_frame, self._on_window, self.bridge.on_source_event)
+            self.vision.start()
+        except (VisionError, KioskError) as exc:
+            logger.error("Camera disabled: %s", exc)
+            self.vision = None
+            self.controller.set_camera_state("down")
+            return
+        self.model_version = getattr(self.vision, "model_version", None)
+        self._stoppers.append(("vision", self.vision.stop))
+
+    def _on_frame(self, result: Any) -> None:
+        """Vision thread: count it for health, hand it to the UI's one-slot mailbox."""
+        self.frame_stats.add(dict(getattr(result, "timings", {}) or {}))
+        self.bridge.on_frame(result)
+
+    def _on_window(self, window: Any) -> None:
+        """Vision thread: a closed, k-anonymous window goes out with the feedback presses since the last one."""
+        counts = self.feedback.take()
+        if self.telemetry is not None:
+            self.telemetry.submit_window(window, counts, self.model_version or "unknown")
+        self.bridge.on_window(window)
+
+    def _start_reader(self) -> None:
+        peripheral, cards = self.config.peripheral, self.config.cards
+        if peripheral.enabled:
+            from kiosk.services.peripheral import PeripheralLink
+
+            self.reader = PeripheralLink(
+                peripheral.port,
+                on_card=lambda card: self.bridge.on_card(card, "peripheral"),
+                on_button=self.bridge.on_button,
+                on_state=self.bridge.on_reader_state,
+                baudrate=peripheral.baudrate,
+            )
+        elif cards.serial_port:
+            from kiosk.services.serial_cards import SerialCardReader
+
+            self.reader = SerialCardReader(
+                cards.serial_port,
+                on_card=lambda card: self.bridge.on_card(card, "serial"),
+                on_state=self.bridge.on_reader_state,
+                baudrate=cards.serial_baudrate,
+            )
+        else:
+            return
+        self.reader.start()
+        self._stoppers.append(("card reader", self.reader.stop))
+
+
+def vision_settings(config: KioskConfig) -> Any:
+    """Map [camera] and [mood] onto the vision pipeline's settings."""
+    from vision.pipeline import VisionSettings
+
+    if hasattr(VisionSettings, "from_config"):
+        return VisionSettings.from_config(config)
+    raise KioskError("vision.pipeline.VisionSettings has no from_config(config); the vision package is too old")
+
+
+def seed_demo_data(store: LoyaltyStore) -> None:
+    """Fill an empty loyalty store with the bundled fictional demo data (no-op when it has customers)."""
+    from kiosk.demo_data.generate import seed_demo
+
+    with tempfile.TemporaryDirectory(prefix="moodkiosk-demo-") as work_dir:
+        seed_demo(store, Path(work_dir))
