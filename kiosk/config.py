@@ -1,6 +1,7 @@
 """The kiosk's one TOML config: validated pydantic models whose errors name the key and the problem."""
 from __future__ import annotations
 
+import difflib
 import logging
 import os
 import re
@@ -262,6 +263,18 @@ class KioskConfig(_Section):
         return _generated_key(self.data_dir / "card_hash.key")
 
 
+def demo_config(**overrides: object) -> KioskConfig:
+    """The embedded defaults of `moodkiosk demo`: windowed, demo camera, demo loyalty data, no broker."""
+    data: dict[str, object] = {
+        "ui": {"fullscreen": False},
+        "loyalty": {"seed_demo_data": True},
+        "camera": {"source": "demo"},
+        "mqtt": {"enabled": False},
+    }
+    data.update(overrides)
+    return parse_config(data, "demo defaults")
+
+
 def _read_secret(env_name: str, file: Path | None, key: str) -> str | None:
     """Secret from the environment first, then from a file; None if neither is set."""
     value = os.environ.get(env_name)
@@ -309,7 +322,7 @@ def _format_errors(exc: ValidationError) -> list[str]:
         key = ".".join(str(part) for part in err["loc"]) or "(top level)"
         kind = err["type"]
         if kind == "extra_forbidden":
-            problem = "unknown key"
+            problem = "unknown key" + _suggestion(err["loc"])
         elif kind == "missing":
             problem = "required key is missing"
         else:
@@ -318,6 +331,19 @@ def _format_errors(exc: ValidationError) -> list[str]:
                 problem += f" (got {err['input']!r})"
         lines.append(f"{key}: {problem}")
     return lines
+
+
+def _suggestion(loc: tuple[int | str, ...]) -> str:
+    """' (did you mean X?)' for a misspelt key, from the fields of the section it sits in."""
+    model: type[BaseModel] = KioskConfig
+    for part in loc[:-1]:
+        field_info = model.model_fields.get(str(part))
+        annotation = field_info.annotation if field_info else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return ""
+        model = annotation
+    close = difflib.get_close_matches(str(loc[-1]), list(model.model_fields), n=1)
+    return f" (did you mean {close[0]}?)" if close else ""
 
 
 def _resolve_paths(data: dict[str, Any], base: Path) -> dict[str, Any]:

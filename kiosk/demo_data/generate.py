@@ -200,7 +200,23 @@ def _habit_purchases(
         basket.update(rng.sample(consumables, rng.randint(0, 2)))
         for sku in sorted(basket):
             yield card, sku, day
-        day += max(1, round(rng.expovariate(1 / visits_every)))
+        day += max(1, round(rng.expovariate(1 / visits_every)))  # at most one basket a day
+
+
+def _history_of_size(
+    rng: random.Random, card: str, favourites: list[str], today: date, days_back: int, target: float
+) -> list[tuple[str, str, int]]:
+    """A habit history of about `target` lines: the visit rhythm is corrected once from a first try."""
+    state = rng.getstate()
+    visits_every = 7.0
+    rows = list(_habit_purchases(rng, card, favourites, today, days_back, visits_every))
+    for _ in range(3):
+        if not rows or abs(len(rows) - target) <= 0.1 * target:
+            break
+        visits_every = min(max(visits_every * len(rows) / max(target, 1.0), 0.2), 365.0)
+        rng.setstate(state)
+        rows = list(_habit_purchases(rng, card, favourites, today, days_back, visits_every))
+    return rows
 
 
 def _interval(sku: str) -> int:
@@ -250,10 +266,8 @@ def generate(customers: int = 200, purchases: int = 20000, today: date | None = 
         card = card_number(100 + i)
         people.append((card, name, language if i % 4 else None))
         favourites = rng.sample(consumables, rng.randint(6, 14))
-        # visits chosen so the shopper's history has about `per_customer` lines
-        mean_basket = 1 + sum(1 / _interval(s) for s in favourites) * 5
-        visits_every = max(1.0, days_back * mean_basket / max(per_customer, 1))
-        rows.extend(_habit_purchases(rng, card, favourites, today, days_back, visits_every))
+        rows.extend(_history_of_size(random.Random(seed * 100_003 + i), card, favourites, today, days_back,
+                                     per_customer))
         if rng.random() < 0.25:
             durable, day = rng.choice(durables), today.toordinal() - rng.randint(1, days_back)
             rows.append((card, durable, day))

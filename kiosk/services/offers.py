@@ -12,13 +12,14 @@ consumable bought so recently that it is not half-way to due, offers outside the
 """
 from __future__ import annotations
 
+import json
 import logging
 import math
 import time
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 
@@ -38,6 +39,8 @@ MIN_PAIR_BASKETS = 3  # fewer shared baskets is noise
 MIN_LIFT = 2.0  # together at least 2x as often as chance would put them in one basket
 MIN_CATEGORY_SHARE = 0.05
 MAX_PER_CATEGORY = 2
+DENSE_PAIR_TABLE_MAX = 20_000_000  # product-id span squared up to which pairs are counted in a dense table
+MODEL_META_KEY = "offer_model_v1"
 CATEGORY_OFFER_BONUS = 1.5  # an offer on a whole liked category beats one product of it
 
 
@@ -92,6 +95,40 @@ class OfferModel:
     def from_store(cls, store: LoyaltyStore) -> "OfferModel":
         customer, day, product = store.purchase_arrays()
         return cls.from_arrays(store.products(), customer, day, product)
+
+    @classmethod
+    def load_or_learn(cls, store: LoyaltyStore) -> "OfferModel":
+        """The model cached in the store when purchases and products are unchanged, else learn and cache it."""
+        stamp = store.data_stamp()
+        cached = store.get_meta(MODEL_META_KEY)
+        if cached:
+            try:
+                data = json.loads(cached)
+                if data.get("stamp") == stamp:
+                    logger.info("Offer model loaded from the store's cache")
+                    return cls._from_json(store.products(), data)
+            except (ValueError, KeyError, TypeError) as exc:
+                logger.warning("Cached offer model unreadable, learning again: %s", exc)
+        model = cls.from_store(store)
+        store.set_meta(MODEL_META_KEY, json.dumps(model._to_json(stamp)))
+        return model
+
+    def _to_json(self, stamp: str) -> dict[str, object]:
+        return {
+            "stamp": stamp,
+            "buyers": list(self.buyers.items()),
+            "default_interval": list(self.default_interval.items()),
+            "neighbours": [[pid, [list(pair) for pair in pairs]] for pid, pairs in self.neighbours.items()],
+        }
+
+    @classmethod
+    def _from_json(cls, products: dict[int, Product], data: dict[str, Any]) -> "OfferModel":
+        return cls(
+            products,
+            {int(k): int(v) for k, v in data["buyers"]},
+            {int(k): float(v) for k, v in data["default_interval"]},
+            {int(pid): tuple((int(o), float(s)) for o, s in pairs) for pid, pairs in data["neighbours"]},
+        )
 
     def popular_products(self) -> list[int]:
         return sorted(self.buyers, key=lambda pid: (-self.buyers[pid], pid))
@@ -196,7 +233,7 @@ class OfferEngine:
 
     def __init__(self, store: LoyaltyStore, model: OfferModel | None = None, min_offers: int = 3) -> None:
         self._store = store
-        self.model = model or OfferModel.from_store(store)
+        self.model = model or OfferModel.load_or_learn(store)
         self.min_offers = min_offers
         self._catalogue = store.catalogue()
 
@@ -300,11 +337,25 @@ def _pick(ranked: list[tuple[float, Offer]], limit: int, min_offers: int) -> lis
 
 
 # ----- learning from all purchases (vectorised; a million purchases take about a second) -------------------
+def _runs(sorted_values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(values, start indices, counts) of the runs of equal values in a sorted array.
+
+    Faster than np.unique here (numpy 2's hash-based unique is slow on millions of int64).
+    """
+    if len(sorted_values) == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, empty
+    starts = np.flatnonzero(np.r_[True, sorted_values[1:] != sorted_values[:-1]])
+    counts = np.diff(np.r_[starts, len(sorted_values)])
+    return sorted_values[starts], starts, counts
+
+
 def _distinct_buyers(customer: np.ndarray, product: np.ndarray) -> dict[int, int]:
     if len(product) == 0:
         return {}
-    pairs = np.unique(np.stack([product, customer], axis=1), axis=0)
-    ids, counts = np.unique(pairs[:, 0], return_counts=True)
+    span = int(customer.max()) + 1
+    pairs, _, _ = _runs(np.sort(product * span + customer))
+    ids, _, counts = _runs(pairs // span)
     return {int(i): int(c) for i, c in zip(ids, counts)}
 
 
@@ -323,7 +374,7 @@ def _median_intervals(customer: np.ndarray, day: np.ndarray, product: np.ndarray
         return {}
     order = np.lexsort((gaps, gap_products))
     gaps, gap_products = gaps[order], gap_products[order]
-    ids, starts, counts = np.unique(gap_products, return_index=True, return_counts=True)
+    ids, starts, counts = _runs(gap_products)
     result = {}
     for pid, start, count in zip(ids, starts, counts):
         if count >= 3:  # fewer gaps say little about a product's usual interval
@@ -341,23 +392,32 @@ def _neighbours(customer: np.ndarray, day: np.ndarray, product: np.ndarray) -> d
     new_basket = np.ones(len(p), dtype=bool)
     new_basket[1:] = (c[1:] != c[:-1]) | (d[1:] != d[:-1])
     basket = np.cumsum(new_basket) - 1
-    codes = np.unique(basket * span + p)  # one entry per product per basket
+    codes, _, _ = _runs(basket * span + p)  # sorted already: one entry per product per basket
     basket, p = codes // span, codes % span
     baskets_with = np.bincount(p, minlength=span)
+    dense = span * span <= DENSE_PAIR_TABLE_MAX  # few products: count pairs in a dense table, else sort pair codes
+    counts = np.zeros(span * span, dtype=np.int64) if dense else None
     pair_codes = []
     k = 1
     while k < len(p):
         same = basket[k:] == basket[:-k]
         if not same.any():
             break
-        a, b = p[:-k][same], p[k:][same]
-        pair_codes.append(a * span + b)
-        pair_codes.append(b * span + a)
+        codes = p[:-k][same] * span + p[k:][same]  # within a basket p is sorted, so a < b
+        if counts is not None:
+            counts += np.bincount(codes, minlength=span * span)
+        else:
+            pair_codes.append(codes)
         k += 1
-    if not pair_codes:
+    if counts is not None:
+        codes = np.flatnonzero(counts)
+        together = counts[codes]
+    elif pair_codes:
+        codes, _, together = _runs(np.sort(np.concatenate(pair_codes)))
+    else:
         return {}
-    codes, together = np.unique(np.concatenate(pair_codes), return_counts=True)
     a, b = codes // span, codes % span
+    a, b, together = np.concatenate([a, b]), np.concatenate([b, a]), np.concatenate([together, together])
     lift = together * float(basket[-1] + 1) / (baskets_with[a] * baskets_with[b])
     keep = (together >= MIN_PAIR_BASKETS) & (lift >= MIN_LIFT)
     a, b, together = a[keep], b[keep], together[keep]
@@ -365,7 +425,7 @@ def _neighbours(customer: np.ndarray, day: np.ndarray, product: np.ndarray) -> d
     order = np.lexsort((-similarity, a))
     a, b, similarity = a[order], b[order], similarity[order]
     result: dict[int, tuple[tuple[int, float], ...]] = {}
-    ids, starts, counts = np.unique(a, return_index=True, return_counts=True)
+    ids, starts, counts = _runs(a)
     for pid, start, count in zip(ids, starts, counts):
         end = start + min(count, NEIGHBOURS)
         result[int(pid)] = tuple((int(o), round(float(s), 4)) for o, s in zip(b[start:end], similarity[start:end]))

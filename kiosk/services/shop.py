@@ -1,0 +1,43 @@
+"""Opens the loyalty store named by a config (seeding demo data when asked) with its offer engine."""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+from kiosk.config import KioskConfig
+from kiosk.services.loyalty import LoyaltyStore
+from kiosk.services.offers import OfferEngine
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Shop:
+    """The session's loyalty side: `store` implements CustomerLookup, `engine` OfferSource."""
+
+    store: LoyaltyStore
+    engine: OfferEngine
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def open_shop(config: KioskConfig) -> Shop:
+    """Open (and with `loyalty.seed_demo_data`, fill) the store and learn the offer model.
+
+    Learning reads every purchase (about 1-2 s for a million), so call this off the UI thread.
+    """
+    started = time.perf_counter()
+    store = LoyaltyStore(config.loyalty_db_path)
+    if config.loyalty.seed_demo_data:
+        from kiosk.demo_data.generate import seed_demo
+
+        seed_demo(store, config.data_dir / "demo_csv")
+    engine = OfferEngine(store, min_offers=config.offers.min_offers)
+    counts = store.counts()
+    logger.info(
+        "Loyalty store %s ready in %.2f s: %d customers, %d purchases, %d offers",
+        store.path, time.perf_counter() - started, counts["customers"], counts["purchases"], counts["offers"],
+    )
+    return Shop(store, engine)
