@@ -114,12 +114,13 @@ class Board:
                 self.dedup.reset()
             self.outbox.announce()
         elif kind == "LED":
-            if len(payload) != 1 or payload[0] not in LED_STATES:
-                self.bad_frames += 1
+            self._write(encode("ACK", seq))  # acknowledged even when unusable, so it cannot block the host
+            if not self.dedup.is_new(seq):
                 return
-            self._write(encode("ACK", seq))
-            if self.dedup.is_new(seq):
+            if len(payload) == 1 and payload[0] in LED_STATES:
                 self.led.command(payload[0], now)
+            else:
+                self.bad_frames += 1
         elif kind != "HB":
             self.bad_frames += 1  # a board-to-host type coming back: echo or wiring fault
 

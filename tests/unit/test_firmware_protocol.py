@@ -89,3 +89,10 @@ def test_sequence_numbers_wrap_past_zero() -> None:
 def test_uid_validation() -> None:
     assert host.valid_uid("04A1B2C3") and host.valid_uid("04223344556680")
     assert not host.valid_uid("04a1b2c3") and not host.valid_uid("04A1B2") and not host.valid_uid("")
+
+
+def test_frames_quoted_in_protocol_md_are_the_test_vectors() -> None:
+    doc = (Path(__file__).resolve().parents[2] / "firmware" / "PROTOCOL.md").read_text()
+    quoted = [line.split("`")[1] for line in doc.splitlines() if line.startswith("| `") and " *" in line]
+    known = {v["frame"].strip() for v in VECTORS["valid"]} | {v.get("frame", "").strip() for v in VECTORS["invalid"]}
+    assert len(quoted) >= 5 and set(quoted) <= known
