@@ -225,7 +225,7 @@ class KioskApp:
             return
         try:
             settings = vision_settings(self.config)
-            self.vision = VisionPipeline(settings, self._on_frame, self._on_window, self.bridge.on_source_event)
+            self.vision = VisionPipeline(settings, self.on_frame, self.on_window, self.bridge.on_source_event)
             self.vision.start()
         except (VisionError, KioskError) as exc:
             logger.error("Camera disabled: %s", exc)
@@ -235,12 +235,12 @@ class KioskApp:
         self.model_version = getattr(self.vision, "model_version", None)
         self._stoppers.append(("vision", self.vision.stop))
 
-    def _on_frame(self, result: Any) -> None:
+    def on_frame(self, result: Any) -> None:
         """Vision thread: count it for health, hand it to the UI's one-slot mailbox."""
         self.frame_stats.add(dict(getattr(result, "timings", {}) or {}))
         self.bridge.on_frame(result)
 
-    def _on_window(self, window: Any) -> None:
+    def on_window(self, window: Any) -> None:
         """Vision thread: a closed, k-anonymous window goes out with the feedback presses since the last one."""
         counts = self.feedback.take()
         if self.telemetry is not None:

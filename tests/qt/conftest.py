@@ -5,32 +5,11 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
-from PySide6.QtWidgets import QLabel, QWidget
 
 from kiosk.app import KioskApp, seed_demo_data
 from kiosk.config import KioskConfig, parse_config
 from kiosk.services.loyalty import LoyaltyStore
-
-ANNA = "2900000000018"  # demo persona, language de
-CLARA = "2900000000032"  # demo persona, language en
-FELIX_LUHN = "6012000000000060"
-UNKNOWN_EAN = "4006381333931"  # valid EAN-13, not a customer
-BAD_CHECK = "2900000000019"  # Anna's number with a wrong check digit
-
-LANDSCAPE, PORTRAIT = (1920, 1080), (1080, 1920)
-
-
-class ManualClock:
-    """Monotonic clock the test moves by hand, so timeouts need no sleeping."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
+from helpers.kiosk_ui import LANDSCAPE, ManualClock
 
 
 @pytest.fixture(scope="session")
@@ -83,24 +62,3 @@ def start_app(qtbot: Any, clock: ManualClock) -> Iterator[Callable[..., KioskApp
     yield start
     for app in started:
         app.stop()
-
-
-def clipped_texts(root: QWidget) -> list[str]:
-    """Visible labels whose text does not fit: wrapped text taller than the label, or a label off the window."""
-    problems = []
-    window_rect = root.rect()
-    for label in root.findChildren(QLabel):
-        if not label.isVisibleTo(root) or not label.text():
-            continue
-        top_left = label.mapTo(root, label.rect().topLeft())
-        bottom_right = label.mapTo(root, label.rect().bottomRight())
-        if not (window_rect.contains(top_left) and window_rect.contains(bottom_right)):
-            problems.append(f"{label.text()!r} lies outside the window")
-            continue
-        if label.wordWrap():
-            needed = label.heightForWidth(label.width())
-            if needed > label.height() + 1:
-                problems.append(f"{label.text()!r} needs {needed}px, has {label.height()}px")
-        elif label.sizeHint().width() > label.width() + 1:
-            problems.append(f"{label.text()!r} needs {label.sizeHint().width()}px wide, has {label.width()}px")
-    return problems

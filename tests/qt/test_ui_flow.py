@@ -5,13 +5,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
 from kiosk.session import State
-from tests.qt.conftest import ANNA, BAD_CHECK, CLARA, FELIX_LUHN, UNKNOWN_EAN, clipped_texts
-
-
-def wedge_scan(window, text: str) -> None:
-    """What a USB keyboard-wedge reader does: type the digits fast, then Enter."""
-    QTest.keyClicks(window, text)
-    QTest.keyClick(window, Qt.Key.Key_Return)
+from helpers.kiosk_ui import ANNA, BAD_CHECK, CLARA, FELIX_LUHN, UNKNOWN_EAN, clipped_texts, wedge_scan
 
 
 def test_wedge_scan_offers_feedback_thanks_and_timeout(qtbot, make_config, start_app, clock):

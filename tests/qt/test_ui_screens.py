@@ -4,8 +4,7 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import Qt
 
-from tests.qt.conftest import ANNA, LANDSCAPE, PORTRAIT, UNKNOWN_EAN, clipped_texts
-from tests.qt.test_ui_flow import wedge_scan
+from helpers.kiosk_ui import ANNA, LANDSCAPE, PORTRAIT, UNKNOWN_EAN, clipped_texts, wedge_scan
 
 # Ben (en) / Anna (de) have long offer titles in the demo data; max_offers=5 is the fullest screen.
 BEN = "2900000000025"

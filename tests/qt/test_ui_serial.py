@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from kiosk.services.serial_cards import SerialCardReader
-from tests.qt.conftest import CLARA
+from helpers.kiosk_ui import CLARA
 
 
 @pytest.fixture

@@ -1,0 +1,54 @@
+"""Shared bits of the Qt kiosk tests: demo card numbers, a hand-moved clock, the text-fit check, a wedge scan."""
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QLabel, QWidget
+
+ANNA = "2900000000018"  # demo persona, language de
+CLARA = "2900000000032"  # demo persona, language en
+FELIX_LUHN = "6012000000000060"
+UNKNOWN_EAN = "4006381333931"  # valid EAN-13, not a customer
+BAD_CHECK = "2900000000019"  # Anna's number with a wrong check digit
+
+LANDSCAPE, PORTRAIT = (1920, 1080), (1080, 1920)
+
+
+class ManualClock:
+    """Monotonic clock the test moves by hand, so timeouts need no sleeping."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def clipped_texts(root: QWidget) -> list[str]:
+    """Visible labels whose text does not fit: wrapped text taller than the label, or a label off the window."""
+    problems = []
+    window_rect = root.rect()
+    for label in root.findChildren(QLabel):
+        if not label.isVisibleTo(root) or not label.text():
+            continue
+        top_left = label.mapTo(root, label.rect().topLeft())
+        bottom_right = label.mapTo(root, label.rect().bottomRight())
+        if not (window_rect.contains(top_left) and window_rect.contains(bottom_right)):
+            problems.append(f"{label.text()!r} lies outside the window")
+            continue
+        if label.wordWrap():
+            needed = label.heightForWidth(label.width())
+            if needed > label.height() + 1:
+                problems.append(f"{label.text()!r} needs {needed}px, has {label.height()}px")
+        elif label.sizeHint().width() > label.width() + 1:
+            problems.append(f"{label.text()!r} needs {label.sizeHint().width()}px wide, has {label.width()}px")
+    return problems
+
+
+def wedge_scan(window: QWidget, text: str) -> None:
+    """What a USB keyboard-wedge reader does: type the digits fast, then Enter."""
+    QTest.keyClicks(window, text)
+    QTest.keyClick(window, Qt.Key.Key_Return)

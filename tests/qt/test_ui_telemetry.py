@@ -1,0 +1,63 @@
+"""Feedback pressed on screen goes out with the next mood window over a real Mosquitto; the service line follows the broker."""
+from __future__ import annotations
+
+import json
+import threading
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from PySide6.QtCore import Qt
+
+from helpers.kiosk_ui import CLARA, wedge_scan
+from helpers.mosquitto import MosquittoBroker, mosquitto  # noqa: F401  (fixture)
+from helpers.windows import window
+
+
+def subscribe(broker: MosquittoBroker, topic: str) -> tuple[mqtt.Client, list[dict], threading.Event]:
+    received: list[dict] = []
+    got = threading.Event()
+    subscribed = threading.Event()
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="qt-test-listener")
+    client.on_connect = lambda c, *_: c.subscribe(topic, qos=1)
+    client.on_subscribe = lambda *_: subscribed.set()
+
+    def on_message(_client, _userdata, message) -> None:
+        received.append(json.loads(message.payload))
+        got.set()
+
+    client.on_message = on_message
+    client.connect("127.0.0.1", broker.port)
+    client.loop_start()
+    assert subscribed.wait(5)
+    return client, received, got
+
+
+def test_feedback_counts_ride_on_the_next_window(qtbot, make_config, start_app, mosquitto):  # noqa: F811
+    listener, received, got = subscribe(mosquitto, "moodkiosk/v1/+/+/mood")
+    try:
+        app = start_app(make_config(store_id="s7", kiosk_id="k2", mqtt={"enabled": True, "url": mosquitto.url}))
+        w = app.window
+        qtbot.waitUntil(lambda: "Broker: connected" in w.service.text(), timeout=10000)
+
+        wedge_scan(w, CLARA)
+        qtbot.waitUntil(lambda: w.current_screen() is w.offers, timeout=3000)
+        qtbot.mouseClick(w.offers.done, Qt.MouseButton.LeftButton)
+        qtbot.mouseClick(w.feedback.buttons["unhappy"], Qt.MouseButton.LeftButton)
+        assert w.current_screen() is w.thanks
+
+        # the vision pipeline closes a window on its own thread
+        closer = threading.Thread(target=app.on_window, args=(window(0),))
+        closer.start()
+        closer.join(5)
+        assert got.wait(10), "no mood window arrived"
+        doc = received[0]
+        assert (doc["store"], doc["kiosk"]) == ("s7", "k2")
+        assert doc["feedback"] == {"happy": 0, "neutral": 0, "unhappy": 1}
+        assert CLARA not in json.dumps(doc) and "Clara" not in json.dumps(doc)
+        assert app.feedback.take() == {"happy": 0, "neutral": 0, "unhappy": 0}  # counted once, then reset
+
+        mosquitto.kill()
+        qtbot.waitUntil(lambda: "Broker: offline" in w.service.text(), timeout=10000)
+    finally:
+        listener.loop_stop()
+        listener.disconnect()
