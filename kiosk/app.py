@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import logging
 import signal
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Callable
 
 from PySide6.QtCore import QTimer
@@ -24,6 +22,7 @@ from kiosk.i18n import LANGUAGES, load_translator
 from kiosk.services.cards import KeyboardWedge
 from kiosk.services.loyalty import LoyaltyStore
 from kiosk.services.offers import OfferEngine
+from kiosk.services.shop import open_shop
 from kiosk.session import FEEDBACK_FACES, KioskSession
 from kiosk.ui.bridge import KioskBridge
 from kiosk.ui.controllers.kiosk import KioskController
@@ -101,12 +100,12 @@ class KioskApp:
         self.started_at = time.monotonic()
         self.model_version: str | None = None
 
-        self.loyalty = loyalty or LoyaltyStore(config.loyalty_db_path)
         if loyalty is None:
-            self._stoppers.append(("loyalty store", self.loyalty.close))
-        if config.loyalty.seed_demo_data:
-            seed_demo_data(self.loyalty)
-        self.offers = OfferEngine(self.loyalty, min_offers=config.offers.min_offers)
+            shop = open_shop(config)  # before the event loop starts: learning the offer model takes a moment
+            self.loyalty, self.offers = shop.store, shop.engine
+            self._stoppers.append(("loyalty store", shop.close))
+        else:
+            self.loyalty, self.offers = loyalty, OfferEngine(loyalty, min_offers=config.offers.min_offers)
         self.session = KioskSession(config, self.loyalty, self.offers, clock, on_feedback=self.feedback.add)
 
         self.bridge = KioskBridge()
@@ -281,11 +280,3 @@ def vision_settings(config: KioskConfig) -> Any:
     if hasattr(VisionSettings, "from_config"):
         return VisionSettings.from_config(config)
     raise KioskError("vision.pipeline.VisionSettings has no from_config(config); the vision package is too old")
-
-
-def seed_demo_data(store: LoyaltyStore) -> None:
-    """Fill an empty loyalty store with the bundled fictional demo data (no-op when it has customers)."""
-    from kiosk.demo_data.generate import seed_demo
-
-    with tempfile.TemporaryDirectory(prefix="moodkiosk-demo-") as work_dir:
-        seed_demo(store, Path(work_dir))

@@ -5,7 +5,7 @@ import argparse
 import logging
 import re
 
-from kiosk.config import KioskConfig, load_config
+from kiosk.config import KioskConfig, demo_config
 from kiosk.errors import KioskError
 
 logger = logging.getLogger(__name__)
@@ -20,7 +20,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--camera", default=None, metavar="SOURCE",
                         help='camera source instead of "demo": a device index, video file, image folder or rtsp:// URL')
     parser.add_argument("--no-camera", action="store_true", help="run with the camera off (cards and buttons only)")
-    parser.add_argument("--config", default=None, help="start from this config file instead of the embedded defaults")
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -30,31 +29,19 @@ def parse_size(text: str) -> tuple[int, int]:
     return int(match.group(1)), int(match.group(2))
 
 
-def demo_config(args: argparse.Namespace) -> KioskConfig:
-    """The demo's config: embedded defaults, demo data in its own loyalty file, windowed, no broker."""
-    base = load_config(args.config)
-    camera = base.camera.model_copy(update={
-        "enabled": base.camera.enabled and not args.no_camera,
-        "source": args.camera or base.camera.source,
-    })
-    loyalty = base.loyalty
-    if args.config is None:
-        loyalty = loyalty.model_copy(update={"db_path": base.data_dir / "demo-loyalty.sqlite", "seed_demo_data": True})
-    update: dict[str, object] = {
-        "camera": camera,
-        "loyalty": loyalty,
-        "ui": base.ui.model_copy(update={"fullscreen": False}),
-    }
-    if args.config is None:
-        update["mqtt"] = base.mqtt.model_copy(update={"enabled": False})
+def build_config(args: argparse.Namespace) -> KioskConfig:
+    """The embedded demo defaults (kiosk.config.demo_config) with this command's choices on top."""
+    overrides: dict[str, object] = {}
+    if args.no_camera or args.camera:
+        overrides["camera"] = {"enabled": not args.no_camera, "source": args.camera or "demo"}
     if args.language:
-        update["language"] = args.language
-    return base.model_copy(update=update)
+        overrides["language"] = args.language
+    return demo_config(**overrides)
 
 
 def main(args: argparse.Namespace) -> int:
     size = parse_size(args.size) if args.size else None
-    config = demo_config(args)
+    config = build_config(args)
     from kiosk.app import KioskApp
 
     app = KioskApp(config, fullscreen=False, size=size)

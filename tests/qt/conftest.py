@@ -6,8 +6,9 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
-from kiosk.app import KioskApp, seed_demo_data
+from kiosk.app import KioskApp
 from kiosk.config import KioskConfig, parse_config
+from kiosk.demo_data.generate import seed_demo
 from kiosk.services.loyalty import LoyaltyStore
 from helpers.kiosk_ui import LANDSCAPE, ManualClock
 
@@ -16,7 +17,7 @@ from helpers.kiosk_ui import LANDSCAPE, ManualClock
 def demo_store_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("loyalty") / "loyalty.sqlite"
     with LoyaltyStore(path) as store:
-        seed_demo_data(store)
+        seed_demo(store, path.parent / "csv")
     return path
 
 
