@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bench-central": ("central.bench", "benchmark collector ingest and end-to-end latency"),
     "central-user": ("central.users_cli", "add/remove dashboard users of `moodkiosk central` and issue API tokens"),
     "model-eval": ("models.evaluate", "evaluate an expression .onnx model on a FER2013-format .npz split"),
+    "peripheral": ("kiosk.commands.peripheral", "watch the peripheral board (card reader, buttons, light) on its serial port"),
 }
 
 

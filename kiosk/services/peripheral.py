@@ -147,7 +147,9 @@ class PeripheralLink:
             try:
                 port = serial.Serial(self.port, self.baudrate, timeout=self._t.read_poll_s, write_timeout=1.0)
             except (serial.SerialException, OSError, ValueError) as exc:
-                log.info("peripheral port %s not available: %s", self.port, exc)
+                # Once per outage at WARNING; the retries every few seconds only at DEBUG.
+                log.log(logging.DEBUG if self._state == DISCONNECTED else logging.WARNING,
+                        "peripheral port %s not available: %s", self.port, exc)
                 self._set_state(DISCONNECTED)
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, self._t.backoff_max_s)
