@@ -144,3 +144,34 @@ def test_missing_port_is_reported_and_retried_without_raising(tmp_path: Path) ->
     finally:
         link.stop()
     assert kiosk.events == []
+
+
+def test_monitor_command_shows_tap_and_press_without_the_card_number(tmp_path: Path, capsys) -> None:
+    from kiosk.cli import main as cli
+
+    board = PtyBoard(tmp_path)
+    board.start()
+    result: list[int] = []
+    runner = threading.Thread(target=lambda: result.append(cli(["peripheral", "--port", board.port, "--seconds", "3", "--led", "error"])))
+    runner.start()
+    try:
+        wait_until(lambda: board.board.led.base == "error", 5.0, "the monitor to connect and set the light")
+        board.tap()
+        board.press("happy")
+        wait_until(lambda: len(board.board.outbox) == 0, 5.0, "delivery")
+    finally:
+        runner.join(10)
+        board.stop()
+    out = capsys.readouterr().out
+    assert result == [0]
+    assert "state connected (firmware 1.0.0)" in out and "card tap (8 hex digits)" in out and "button happy" in out
+    assert "04A1B2C3" not in out
+    assert "cards 1, buttons 1, duplicates 0" in out
+
+
+def test_monitor_command_on_a_missing_port_is_one_line_error(tmp_path: Path, capsys) -> None:
+    from kiosk.cli import main as cli
+
+    assert cli(["peripheral", "--port", str(tmp_path / "ttyNONE"), "--seconds", "0.5"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == f"moodkiosk peripheral: error: peripheral board on {tmp_path / 'ttyNONE'} never answered the handshake"
