@@ -274,9 +274,7 @@ class KioskApp:
 
 
 def vision_settings(config: KioskConfig) -> Any:
-    """Map [camera] and [mood] onto the vision pipeline's settings."""
-    from vision.pipeline import VisionSettings
+    """Map [camera] and [mood] onto the vision pipeline's settings (vision owns the mapping)."""
+    from vision.settings import VisionSettings
 
-    if hasattr(VisionSettings, "from_config"):
-        return VisionSettings.from_config(config)
-    raise KioskError("vision.pipeline.VisionSettings has no from_config(config); the vision package is too old")
+    return VisionSettings.from_sections(config.camera, config.mood)
