@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import threading
 
 from central.errors import CentralError
@@ -75,6 +76,9 @@ def main(args: argparse.Namespace) -> int:
     threading.Thread(target=log_stats, name="stats-log", daemon=True).start()
     log.info("dashboard on http://%s:%s/ (API docs at /docs), collecting from %s into %s", host, port, args.mqtt,
              args.db.split("@")[-1])
+    # uvicorn handles SIGTERM gracefully and then re-raises it to the handler found at start; a no-op one
+    # lets the clean-up below run (stop the collector, close the database) instead of dying on the spot.
+    signal.signal(signal.SIGTERM, lambda signum, frame: None)
     try:
         server.run()
     finally:

@@ -24,6 +24,7 @@ FEEDBACK_FACES = ("happy", "neutral", "unhappy")
 # CONNACK reasons after which retrying cannot help (MQTT 5 codes; paho maps 3.1.1's 4 and 5 onto them).
 _AUTH_FAILURES = {134: "bad user name or password", 135: "not authorized"}
 _MAX_INFLIGHT = 50  # windows published and not yet acknowledged; more wait in the spool
+_NO_MATCHING_SUBSCRIBERS = 16  # MQTT 5 PUBACK reason: the broker accepted it but nobody (no collector) got it
 
 
 class TelemetryError(KioskError):
@@ -119,6 +120,7 @@ class _Shared:
 
     health: dict[str, Any] = field(default_factory=dict)
     rejected_windows: int = 0
+    submitted: int = 0
 
 
 class TelemetryPublisher:
@@ -161,6 +163,9 @@ class TelemetryPublisher:
         self._client: mqtt.Client | None = None
         self._inflight: dict[int, int] = {}  # paho mid -> spool seq (worker thread only)
         self._last_sent = 0
+        self._spooled = 0  # windows this publisher wrote to the spool (worker thread only)
+        self._resend_at: float | None = None  # paused after an undelivered window until this time
+        self._resend_delay = 0.0
         self._connected = False
         self._state = TelemetryState("stopped", 0, 0)
         self._started_at = time.monotonic()
@@ -205,6 +210,8 @@ class TelemetryPublisher:
                 self._shared.rejected_windows += 1
             log.error("mood window %s..%s not sent: %s", getattr(window, "start", "?"), getattr(window, "end", "?"), exc)
             return False
+        with self._lock:
+            self._shared.submitted += 1
         self._queue.put(("window", (window, dict(feedback_counts), str(model_version))))
         return True
 
@@ -216,6 +223,13 @@ class TelemetryPublisher:
     @property
     def state(self) -> TelemetryState:
         return self._state
+
+    @property
+    def drained(self) -> bool:
+        """True once every submitted window is spooled, published and acknowledged (spool empty)."""
+        with self._lock:
+            submitted = self._shared.submitted
+        return self._spooled == submitted and self._state.spool_depth == 0
 
     # ---- paho callbacks (paho's network thread): only post events ---------------------------------------
 
@@ -245,7 +259,8 @@ class TelemetryPublisher:
         next_health = time.monotonic() + min(5.0, self.settings.health_interval_s)
         try:
             while not self._stop.is_set():
-                timeout = max(0.0, next_health - time.monotonic())
+                wake = next_health if self._resend_at is None else min(next_health, self._resend_at)
+                timeout = max(0.0, wake - time.monotonic())
                 try:
                     self._handle(*self._queue.get(timeout=timeout))
                     while True:
@@ -271,14 +286,23 @@ class TelemetryPublisher:
                     window_document(self.store_id, self.kiosk_id, seq, window, feedback, model_version)
                 )
             )
+            self._refresh_state()  # depth first, then the count `drained` compares with
+            self._spooled += 1
         elif kind == "puback":
             mid, reason = data
             seq = self._inflight.pop(mid, None)
             if seq is None:
                 return  # status/health messages
-            if reason.is_failure:
-                log.error("broker refused mood window seq %s: %s; kept in the spool for the next connection", seq, reason)
+            if reason.is_failure or reason.value == _NO_MATCHING_SUBSCRIBERS:
+                # Kept: e.g. the broker restarted and no collector has subscribed again yet. Pause, then resend
+                # from the oldest spooled window so nothing is lost and the order mostly holds.
+                if self._resend_at is None:
+                    self._resend_delay = min(30.0, self._resend_delay * 2) if self._resend_delay else 1.0
+                    self._resend_at = time.monotonic() + self._resend_delay
+                    log.warning("broker did not deliver mood window seq %s (%s); resending the spool in %.0f s",
+                                seq, reason, self._resend_delay)
                 return
+            self._resend_delay = 0.0
             self.spool.remove(seq)
         elif kind == "connack":
             self._on_connack(data)
@@ -314,6 +338,11 @@ class TelemetryPublisher:
         """Publish spooled windows in seq order while connected, keeping at most _MAX_INFLIGHT unacknowledged."""
         if not self._connected or self._client is None:
             return
+        if self._resend_at is not None:
+            if time.monotonic() < self._resend_at or self._inflight:
+                return
+            self._resend_at = None
+            self._last_sent = 0  # everything still spooled goes again, oldest first
         room = _MAX_INFLIGHT - len(self._inflight)
         if room <= 0:
             return

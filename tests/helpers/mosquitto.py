@@ -42,6 +42,7 @@ class MosquittoBroker:
         if not os.path.exists(MOSQUITTO):
             pytest.skip(f"MOSQUITTO MISSING: {MOSQUITTO} not found; run scripts/setup.sh dev")
         self.dir = Path(workdir or tempfile.mkdtemp(prefix="mk-mosq-"))
+        self.dir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         self.users = users
         self.proc: subprocess.Popen[bytes] | None = None
@@ -63,12 +64,14 @@ class MosquittoBroker:
             "log_type error",
             "log_type warning",
         ]
+        if os.geteuid() == 0:
+            lines.append("user root")  # keep root: the 'mosquitto' user could not read pytest's private tmp dirs
         if self.users:
             pw = self.dir / "passwords"
             pw.write_text("")
             for name, password in self.users.items():
                 subprocess.run(["mosquitto_passwd", "-b", str(pw), name, password], check=True, capture_output=True)
-            os.chmod(pw, 0o644)
+            os.chmod(pw, 0o600)
             lines += ["allow_anonymous false", f"password_file {pw}"]
         else:
             lines += ["allow_anonymous true"]
@@ -78,9 +81,6 @@ class MosquittoBroker:
         """Start (or restart after kill) on the same port and wait until it accepts connections."""
         log = open(self.log_path, "ab")
         cmd = [MOSQUITTO, "-c", str(self.dir / "mosquitto.conf")]
-        if os.geteuid() == 0:
-            # As root mosquitto drops privileges to the 'mosquitto' user; the config stays readable for it.
-            os.chmod(self.dir, 0o755)
         self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
         log.close()
         deadline = time.monotonic() + 10
@@ -111,7 +111,7 @@ class MosquittoBroker:
 @pytest.fixture
 def mosquitto(tmp_path: Path):
     """A started broker for one test; always stopped afterwards."""
-    broker = MosquittoBroker(tmp_path / "mosquitto").start() if (tmp_path / "mosquitto").mkdir() is None else None
+    broker = MosquittoBroker(tmp_path / "mosquitto").start()
     try:
         yield broker
     finally:

@@ -80,3 +80,13 @@ class PostgresServer:
                 self.proc.wait(5)
         self.proc = None
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """One PostgreSQL server per test session (tests create their own databases in it)."""
+    server = PostgresServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -1,0 +1,64 @@
+"""The central collector + dashboard running in-process on free loopback ports, for integration tests."""
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Callable
+
+import uvicorn
+
+from central.auth import UserDirectory
+from central.collector import Collector, CollectorSettings
+from central.store import open_store
+from central.web.app import create_app
+from central.web.events import EventHub
+from helpers.mosquitto import free_port, wait_for_port
+
+PASSWORD = "correct-horse-1"
+
+
+class CentralServer:
+    """open_store + Collector + EventHub + uvicorn (thread); users: admin (all stores), s1mgr (store s1)."""
+
+    def __init__(self, mqtt_url: str, db_url: str, workdir: Path, allowed_stores: frozenset[str] | None = None,
+                 group: str = "tests") -> None:
+        self.store = open_store(db_url)
+        self.users = UserDirectory(workdir / "users.json")
+        self.users.set_user("admin", PASSWORD, ["*"])
+        self.users.set_user("s1mgr", PASSWORD, ["s1"])
+        self.hub = EventHub()
+        self.collector = Collector(
+            CollectorSettings(mqtt_url, group=group, allowed_stores=allowed_stores, client_id=f"collector-{group}"),
+            self.store, on_windows=self.hub.windows, on_kiosk=self.hub.kiosk,
+        )
+        self.port = free_port()
+        app = create_app(self.store, self.users, self.hub, stats=self.collector.stats.snapshot)
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
+                                                    timeout_graceful_shutdown=1, access_log=False))
+        self._thread = threading.Thread(target=self.server.run, name="uvicorn", daemon=True)
+
+    @property
+    def http(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> "CentralServer":
+        self.collector.start()
+        self._thread.start()
+        wait_for_port(self.port, timeout=20)
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self._thread.join(10)
+        self.collector.stop()
+        self.store.close()
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float, what: str, interval: float = 0.02) -> None:
+    """Poll `predicate` until true; fail the test naming `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(interval)

@@ -1,0 +1,209 @@
+"""Kiosk telemetry through a real Mosquitto into the real collector: order, exactly-once, broker and kiosk crashes."""
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from helpers.central import CentralServer, wait_until
+from helpers.mosquitto import MosquittoBroker, free_port, mosquitto  # noqa: F401  (fixture)
+from helpers.windows import window
+from kiosk.services.spool import Spool
+from kiosk.services.telemetry import MqttSettings, TelemetryError, TelemetryPublisher
+
+KIOSK_PROC = Path(__file__).resolve().parent.parent / "helpers" / "kiosk_proc.py"
+pytestmark = pytest.mark.timeout(90)
+
+
+def _stored(central: CentralServer, store: str = "s1", kiosk: str = "k1") -> list[tuple[int, float]]:
+    conn = central.store._conn()
+    rows = conn.execute(
+        "SELECT seq, window_start FROM windows WHERE store_id = ? AND kiosk_id = ? ORDER BY id", (store, kiosk)
+    ).fetchall()
+    return [(int(seq), float(start)) for seq, start in rows]
+
+
+def _report(name: str, expected: int, stored: list[tuple[int, float]], redelivered: int) -> None:
+    seqs = [s for s, _ in stored]
+    lost = len(set(range(1, expected + 1)) - set(seqs))
+    duplicated = len(seqs) - len(set(seqs))
+    print(f"\n[{name}] windows expected={expected} stored={len(seqs)} lost={lost} duplicated={duplicated} "
+          f"redeliveries absorbed by the collector={redelivered}")
+    assert lost == 0 and duplicated == 0 and len(seqs) == expected
+
+
+def test_windows_arrive_in_order_once_with_status_and_health(mosquitto: MosquittoBroker, tmp_path: Path) -> None:
+    central = CentralServer(mosquitto.url, f"sqlite:///{tmp_path / 'central.db'}", tmp_path).start()
+    states = []
+    publisher = TelemetryPublisher(MqttSettings(url=mosquitto.url, health_interval_s=0.2), "s1", "k1",
+                                   Spool(tmp_path / "spool.sqlite", 1000), on_state=states.append)
+    try:
+        publisher.start()
+        publisher.report_health({"fps": 12.5, "inference_ms": 8.1, "model_version": "test-1", "camera": "up"})
+        for i in range(30):
+            assert publisher.submit_window(window(i), {"happy": 1}, "test-1")
+        wait_until(lambda: len(_stored(central)) == 30, 20, "30 windows stored")
+        wait_until(lambda: (central.store.kiosks(["s1"]) or [None])[0] is not None
+                   and central.store.kiosks(["s1"])[0].health is not None, 10, "health stored")
+        kiosk = central.store.kiosks(["s1"])[0]
+        assert kiosk.online is True and kiosk.health["fps"] == 12.5 and kiosk.health["spool_dropped"] == 0
+        assert kiosk.latest is not None and kiosk.latest.seq == 30
+        stored = _stored(central)
+        assert [s for s, _ in stored] == list(range(1, 31))  # arrival order == seq order
+        assert [t for _, t in stored] == sorted(t for _, t in stored)
+        assert any(s.connection == "connected" for s in states)
+        wait_until(lambda: publisher.state.spool_depth == 0, 5, "spool emptied by PUBACKs")
+        publisher.stop()
+        wait_until(lambda: central.store.kiosks(["s1"])[0].online is False, 10, "offline status after stop")
+        _report("in order", 30, _stored(central), central.collector.stats.duplicates)
+    finally:
+        publisher.stop()
+        central.stop()
+
+
+def test_broker_killed_and_restarted_while_publishing(mosquitto: MosquittoBroker, tmp_path: Path) -> None:
+    central = CentralServer(mosquitto.url, f"sqlite:///{tmp_path / 'central.db'}", tmp_path).start()
+    publisher = TelemetryPublisher(MqttSettings(url=mosquitto.url, health_interval_s=3600, reconnect_max_s=1),
+                                   "s1", "k1", Spool(tmp_path / "spool.sqlite", 1000))
+    total = 120
+    try:
+        publisher.start()
+
+        def produce() -> None:
+            for i in range(total):
+                publisher.submit_window(window(i), {"neutral": 1}, "test-1")
+                time.sleep(0.01)
+
+        producer = threading.Thread(target=produce)
+        producer.start()
+        wait_until(lambda: len(_stored(central)) >= 20, 20, "first windows before the crash")
+        mosquitto.kill()  # kill -9 while the kiosk is publishing
+        wait_until(lambda: publisher.state.connection == "disconnected", 10, "publisher noticing the broker is gone")
+        time.sleep(0.5)  # windows closed while the broker is down go to the spool
+        depth_while_down = publisher.state.spool_depth
+        mosquitto.start()  # same port; no persistence: the collector's session is gone and re-created
+        producer.join()
+        wait_until(lambda: len(_stored(central)) >= total, 45, f"all {total} windows after the broker restart")
+        wait_until(lambda: publisher.drained, 10, "kiosk spool drained")
+        print(f"\n[broker crash] spool depth while the broker was down: {depth_while_down}")
+        assert depth_while_down > 0
+        stored = _stored(central)
+        _report("broker crash", total, stored, central.collector.stats.duplicates)
+        assert sorted(stored, key=lambda r: r[0]) == sorted(stored, key=lambda r: r[1])  # seq order == time order
+    finally:
+        publisher.stop()
+        central.stop()
+
+
+def _spooled(spool_path: Path) -> int:
+    """How many windows the kiosk has durably spooled so far (read from its file, as after a power cut)."""
+    try:
+        with sqlite3.connect(f"file:{spool_path}?mode=ro", uri=True, timeout=5) as conn:
+            return int(conn.execute("SELECT value FROM meta WHERE key='next_seq'").fetchone()[0]) - 1
+    except sqlite3.OperationalError:
+        return 0
+
+
+def _kiosk(spool: Path, url: str, first: int, count: int, interval: float, exit_when_sent: bool = False):
+    cmd = [sys.executable, str(KIOSK_PROC), "--spool", str(spool), "--url", url, "--first", str(first),
+           "--count", str(count), "--interval", str(interval)]
+    return subprocess.Popen(cmd + (["--exit-when-sent"] if exit_when_sent else []), stdout=subprocess.PIPE, text=True)
+
+
+def test_kiosk_killed_and_restarted_with_full_spool(tmp_path: Path) -> None:
+    spool = tmp_path / "kiosk-spool.sqlite"
+    broker = MosquittoBroker(tmp_path / "mosq")
+    procs: list[subprocess.Popen[str]] = []
+    central = None
+    try:
+        # 1. Broker down: the kiosk spools; kill -9 it in the middle of writing windows.
+        procs.append(_kiosk(spool, broker.url, 0, 60, 0.01))
+        wait_until(lambda: _spooled(spool) >= 25, 30, "25 windows spooled with the broker down")
+        procs[-1].kill()
+        procs[-1].wait(5)
+        after_first = _spooled(spool)
+        # 2. Broker and collector up; a restarted kiosk sends the full spool and more; kill -9 it mid-send.
+        broker.start()
+        central = CentralServer(broker.url, f"sqlite:///{tmp_path / 'central.db'}", tmp_path).start()
+        procs.append(_kiosk(spool, broker.url, after_first, 60, 0.01))
+        wait_until(lambda: len(_stored(central)) >= after_first + 10, 30, "the spool backlog arriving")
+        procs[-1].kill()
+        procs[-1].wait(5)
+        # 3. Restarted again: it resends what was not acknowledged and finishes cleanly.
+        procs.append(_kiosk(spool, broker.url, _spooled(spool), 10, 0.0, exit_when_sent=True))
+        assert procs[-1].wait(40) == 0
+        expected = _spooled(spool)
+        wait_until(lambda: len(_stored(central)) >= expected, 20, f"all {expected} windows stored")
+        print(f"\n[kiosk kill -9] spooled before the first kill: {after_first}, in total: {expected}")
+        stored = _stored(central)
+        _report("kiosk kill -9", expected, stored, central.collector.stats.duplicates)
+        assert sorted(stored, key=lambda r: r[0]) == sorted(stored, key=lambda r: r[1])
+        assert Spool(spool, 10_000).depth() == 0
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(5)
+        if central is not None:
+            central.stop()
+        broker.stop()
+
+
+def test_bounded_spool_drops_oldest_and_says_so_in_health(mosquitto: MosquittoBroker, tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "spool.sqlite", 5)
+    dead_port = free_port()
+    publisher = TelemetryPublisher(MqttSettings(url=f"mqtt://127.0.0.1:{dead_port}", health_interval_s=0.2),
+                                   "s1", "k1", spool)
+    publisher.start()
+    try:
+        for i in range(8):
+            publisher.submit_window(window(i), {}, "test-1")
+        wait_until(lambda: publisher.state.spool_dropped == 3, 10, "3 windows dropped from a 5-window spool")
+        assert publisher.state.spool_depth == 5
+    finally:
+        publisher.stop()
+    assert [item.seq for item in Spool(tmp_path / "spool.sqlite", 5).peek()] == [4, 5, 6, 7, 8]  # the newest kept
+
+
+def test_bad_credentials_stop_retrying(tmp_path: Path) -> None:
+    broker = MosquittoBroker(tmp_path / "mosq", users={"kiosk": "right-password"}).start()
+    os.environ["MK_TEST_MQTT_PW"] = "wrong-password"
+    states = []
+    publisher = TelemetryPublisher(
+        MqttSettings(url=broker.url, username="kiosk", password_env="MK_TEST_MQTT_PW", protocol="3.1.1"),
+        "s1", "k1", Spool(tmp_path / "spool.sqlite", 100), on_state=states.append,
+    )
+    try:
+        publisher.start()
+        publisher.submit_window(window(0), {}, "test-1")
+        wait_until(lambda: publisher.state.connection == "auth_failed", 10, "auth_failed state")
+        assert "credentials" in publisher.state.message
+        time.sleep(2.5)  # paho's back-off would have retried by now
+        assert [s.connection for s in states].count("auth_failed") == 1
+        assert publisher.state.connection == "auth_failed" and publisher.state.spool_depth == 1  # kept, not lost
+    finally:
+        publisher.stop()
+        broker.stop()
+        os.environ.pop("MK_TEST_MQTT_PW", None)
+
+
+def test_settings_errors_name_the_key(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "spool.sqlite", 10)
+    with pytest.raises(TelemetryError, match="mqtt.url"):
+        TelemetryPublisher(MqttSettings(url="http://broker"), "s1", "k1", spool)
+    with pytest.raises(TelemetryError, match="mqtt.protocol"):
+        TelemetryPublisher(MqttSettings(protocol="4"), "s1", "k1", spool)
+    with pytest.raises(TelemetryError, match="store_id"):
+        TelemetryPublisher(MqttSettings(), "s/1", "k1", spool)
+    with pytest.raises(TelemetryError, match="NOPE_NOT_SET"):
+        TelemetryPublisher(MqttSettings(username="u", password_env="NOPE_NOT_SET"), "s1", "k1", spool)
+    publisher = TelemetryPublisher(MqttSettings(), "s1", "k1", spool)
+    assert publisher.submit_window(replace(window(0), mood_index=3.0), {}, "m") is False  # logged, not raised
+    assert publisher.submit_window(window(0), {"thumbs_up": 1}, "m") is False
