@@ -145,7 +145,11 @@ class PeripheralLink:
         self._set_state(CONNECTING)
         while not self._stop.is_set():
             try:
-                port = serial.Serial(self.port, self.baudrate, timeout=self._t.read_poll_s, write_timeout=1.0)
+                # exclusive: a second program (e.g. `moodkiosk peripheral` while the kiosk runs) must not
+                # steal half the frames; it gets a clear "port busy" instead.
+                port = serial.Serial(
+                    self.port, self.baudrate, timeout=self._t.read_poll_s, write_timeout=1.0, exclusive=True
+                )
             except (serial.SerialException, OSError, ValueError) as exc:
                 # Once per outage at WARNING; the retries every few seconds only at DEBUG.
                 log.log(logging.DEBUG if self._state == DISCONNECTED else logging.WARNING,
@@ -155,8 +159,7 @@ class PeripheralLink:
                 backoff = min(backoff * 2, self._t.backoff_max_s)
                 continue
             try:
-                if self._session(port):
-                    backoff = self._t.backoff_min_s
+                self._session(port)
             except (serial.SerialException, OSError) as exc:
                 log.warning("peripheral port %s lost: %s", self.port, exc)
             except _Lost as exc:
@@ -166,14 +169,16 @@ class PeripheralLink:
                     port.close()
                 except (serial.SerialException, OSError):
                     pass
+            if self._ready:  # the board answered: a later loss starts the back-off afresh
+                backoff = self._t.backoff_min_s
             if not self._stop.is_set():
                 self._set_state(DISCONNECTED)
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, self._t.backoff_max_s)
         self._set_state(DISCONNECTED)
 
-    def _session(self, port: serial.Serial) -> bool:
-        """One connection, from HOST to loss; True when the board answered the handshake."""
+    def _session(self, port: serial.Serial) -> None:
+        """One connection, from HOST until the board is lost (raises) or stop() is called."""
         session_id = secrets.token_hex(4).upper()
         splitter = LineSplitter()
         self._ready = False
@@ -213,7 +218,6 @@ class PeripheralLink:
             elif now - last_write >= self._t.heartbeat_s:
                 port.write(encode(Frame("HB", self._out_seq)))
                 last_write = now
-        return self._ready
 
     def _handle(self, port: serial.Serial, frame: Frame) -> None:
         kind = frame.kind

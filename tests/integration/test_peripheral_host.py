@@ -189,3 +189,20 @@ def test_silent_board_means_reconnect(hand) -> None:
     # say nothing: after peer_timeout the host drops the port and opens it again with a new HOST
     wait_until(lambda: DISCONNECTED in seen["states"][seen["states"].index(CONNECTED):], 3.0, "disconnect")
     assert board.expect("HOST", timeout=3.0).seq == 0
+
+
+def test_a_second_program_cannot_open_the_port_while_the_kiosk_has_it(hand) -> None:
+    board, link, seen = hand
+    _handshake(board)
+    wait_until(lambda: link.state == CONNECTED, 3.0, "connected")
+    states: list[str] = []
+    intruder = PeripheralLink(board.port, print, print, states.append, timings=FAST)
+    intruder.start()
+    try:
+        wait_until(lambda: DISCONNECTED in states, 3.0, "the second opener to be refused")
+    finally:
+        intruder.stop()
+    board.send("BTN", 1, "happy")
+    board.expect("ACK", seq=1)
+    wait_until(lambda: seen["buttons"] == ["happy"], 2.0, "the press on the kiosk's link")
+    assert CONNECTED not in states
