@@ -354,7 +354,7 @@ class LoyaltyStore:
     def import_customers(self, path: str | Path) -> ImportResult:
         """customers.csv: card_id, first_name, language (en/de or empty)."""
         spec = {"card_id": _card, "first_name": _text, "language": _choice(LANGUAGES, optional=True)}
-        rows = _read_csv(path, spec)
+        rows = _read_csv(path, spec, frozenset({"language"}))
         _no_duplicates(path, rows, "card_id")
         self.add_customers((r["card_id"], r["first_name"], r["language"]) for _, r in rows)
         logger.info("Imported %d customers from %s", len(rows), path)
@@ -366,7 +366,7 @@ class LoyaltyStore:
             "sku": _text, "name": _text, "category": _text, "department": _text, "kind": _choice(KINDS),
             "repurchase_days": _optional_positive_float, "durable_days": _int_range(1, 36500, optional=True),
         }
-        rows = _read_csv(path, spec)
+        rows = _read_csv(path, spec, frozenset({"repurchase_days", "durable_days"}))
         _no_duplicates(path, rows, "sku")
         problems = [
             f"row {n}, column durable_days: a durable needs its durable_days"
@@ -381,7 +381,7 @@ class LoyaltyStore:
     def import_transactions(self, path: str | Path) -> ImportResult:
         """transactions.csv: card_id, date (YYYY-MM-DD), sku, quantity (default 1); customers and products must exist."""
         spec = {"card_id": _card, "date": _date, "sku": _text, "quantity": _int_range(1, 10_000, optional=True)}
-        rows = _read_csv(path, spec)
+        rows = _read_csv(path, spec, frozenset({"quantity"}))
         cards, skus = self.card_ids(), self.sku_ids()
         problems: list[str] = []
         for n, r in rows:
@@ -408,7 +408,7 @@ class LoyaltyStore:
             "discount_percent": _int_range(1, 99, optional=True), "valid_from": _date, "valid_until": _date,
             "sku": _optional_text, "category": _optional_text,
         }
-        rows = _read_csv(path, spec)
+        rows = _read_csv(path, spec, frozenset({"price", "discount_percent", "sku", "category"}))
         _no_duplicates(path, rows, "offer_id")
         skus = self.sku_ids()
         problems: list[str] = []
@@ -435,11 +435,13 @@ class LoyaltyStore:
         return ImportResult(str(path), len(rows))
 
 
-def _read_csv(path: str | Path, spec: dict[str, Callable[[str], Any]]) -> list[tuple[int, dict[str, Any]]]:
+def _read_csv(
+    path: str | Path, spec: dict[str, Callable[[str], Any]], optional: frozenset[str] = frozenset()
+) -> list[tuple[int, dict[str, Any]]]:
     """Parse every row with `spec` (column -> parser); raise ImportFileError listing bad values by row and column.
 
     Row numbers are the file's line numbers as a spreadsheet shows them (header = row 1). Columns not in
-    `spec` are ignored; missing required columns are an error (optional parsers may be absent).
+    `spec` are ignored; a missing column is an error unless it is in `optional` (then read as empty).
     """
     file = str(path)
     parsed: list[tuple[int, dict[str, Any]]] = []
@@ -450,7 +452,7 @@ def _read_csv(path: str | Path, spec: dict[str, Callable[[str], Any]]) -> list[t
             reader = csv.DictReader(handle)
             header = [name.strip() for name in (reader.fieldnames or [])]
             reader.fieldnames = header
-            missing = [c for c in spec if c not in header]
+            missing = [c for c in spec if c not in header and c not in optional]
             if missing:
                 raise ImportFileError(file, [f"row 1: missing column(s) {', '.join(missing)}"], 1)
             for row in reader:

@@ -1,0 +1,171 @@
+"""Loyalty store on real SQLite files: WAL, lookups, indices, and CSV imports that are all-or-nothing."""
+from __future__ import annotations
+
+import sqlite3
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from kiosk.errors import KioskError
+from kiosk.services.loyalty import ImportFileError, LoyaltyError, LoyaltyStore
+from kiosk.services.records import Customer
+
+PRODUCTS = """sku,name,category,department,kind,repurchase_days,durable_days
+COF,Filter coffee,coffee,drinks,consumable,7,
+LAP,Laptop,laptops,electronics,durable,,1095
+"""
+CUSTOMERS = """card_id,first_name,language
+4006381333931,Anna,de
+5901234123457,Ben,
+"""
+
+
+def csv_file(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture()
+def store(tmp_path: Path) -> LoyaltyStore:
+    store = LoyaltyStore(tmp_path / "loyalty.sqlite")
+    store.import_products(csv_file(tmp_path, "products.csv", PRODUCTS))
+    store.import_customers(csv_file(tmp_path, "customers.csv", CUSTOMERS))
+    yield store
+    store.close()
+
+
+def test_wal_mode_and_lookups(store: LoyaltyStore, tmp_path: Path) -> None:
+    with sqlite3.connect(store.path) as other:
+        assert other.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    anna = store.find_customer("4006381333931")
+    assert anna == Customer(anna.customer_id, "4006381333931", "Anna", "de")
+    assert store.find_customer("5901234123457").language is None
+    assert store.find_customer("0000000000000") is None
+
+
+def test_transactions_import_and_history(store: LoyaltyStore, tmp_path: Path) -> None:
+    result = store.import_transactions(csv_file(tmp_path, "t.csv", (
+        "card_id,date,sku,quantity\n"
+        "4006381333931,2025-06-10,COF,2\n"
+        "4006381333931,2025-06-01,COF,\n"
+        "5901234123457,2025-05-01,LAP,1\n"
+    )))
+    assert result.rows == 3
+    anna = store.find_customer("4006381333931")
+    history = store.history(anna.customer_id)
+    assert [(date.fromordinal(p.day).isoformat(), p.quantity) for p in history] == [("2025-06-01", 1), ("2025-06-10", 2)]
+
+
+def test_history_lookup_uses_the_index(store: LoyaltyStore) -> None:
+    plan = store._query("EXPLAIN QUERY PLAN SELECT product_id, day, quantity FROM purchases WHERE customer_id = ? ORDER BY day", (1,))
+    assert "purchases_by_customer" in " ".join(str(row) for row in plan)
+    plan = store._query("EXPLAIN QUERY PLAN SELECT customer_id FROM customers WHERE card_id = ?", ("1",))
+    assert "INDEX" in " ".join(str(row) for row in plan)
+
+
+def test_bad_rows_name_row_column_and_problem_and_import_nothing(store: LoyaltyStore, tmp_path: Path) -> None:
+    path = csv_file(tmp_path, "t.csv", (
+        "card_id,date,sku,quantity\n"
+        "4006381333931,2025-06-10,COF,1\n"   # fine, but must not be stored either
+        "4006381333931,2025-13-01,COF,1\n"
+        "4006381333931,2025-06-11,COF,lots\n"
+        "12ab,2025-06-11,COF,1\n"
+    ))
+    with pytest.raises(ImportFileError) as caught:
+        store.import_transactions(path)
+    message = str(caught.value)
+    assert f"{path}: nothing imported, 3 bad value(s)" in message
+    assert "row 3, column date: is not a date YYYY-MM-DD (got '2025-13-01')" in message
+    assert "row 4, column quantity: is not a whole number (got 'lots')" in message
+    assert "row 5, column card_id: is not a card number of 4-64 digits" in message
+    assert isinstance(caught.value, KioskError) and "\n" not in message
+    assert store.counts()["purchases"] == 0
+
+
+def test_references_must_exist(store: LoyaltyStore, tmp_path: Path) -> None:
+    path = csv_file(tmp_path, "t.csv", "card_id,date,sku\n4006381333931,2025-06-10,TEA\n9999999999994,2025-06-10,COF\n")
+    with pytest.raises(ImportFileError) as caught:
+        store.import_transactions(path)
+    assert caught.value.problems == [
+        "row 2, column sku: unknown product 'TEA'",
+        "row 3, column card_id: no customer with this card (import customers first)",
+    ]
+    assert store.counts()["purchases"] == 0
+
+
+def test_structure_problems(store: LoyaltyStore, tmp_path: Path) -> None:
+    with pytest.raises(ImportFileError, match="row 1: missing column\\(s\\) first_name"):
+        store.import_customers(csv_file(tmp_path, "c.csv", "card_id,name\n4006381333931,Anna\n"))
+    with pytest.raises(ImportFileError, match="row 3, column card_id: duplicate of row 2"):
+        store.import_customers(csv_file(tmp_path, "c.csv", "card_id,first_name,language\n11112222,A,en\n11112222,B,de\n"))
+    with pytest.raises(ImportFileError, match="row 2: more values than columns"):
+        store.import_customers(csv_file(tmp_path, "c.csv", "card_id,first_name,language\n11112222,A,en,extra\n"))
+    with pytest.raises(ImportFileError, match="row 2, column language: must be one of en, de \\(got 'fr'\\)"):
+        store.import_customers(csv_file(tmp_path, "c.csv", "card_id,first_name,language\n11112222,A,fr\n"))
+    with pytest.raises(ImportFileError, match="file not found"):
+        store.import_customers(tmp_path / "missing.csv")
+    with pytest.raises(ImportFileError, match="row 2, column durable_days: a durable needs its durable_days"):
+        store.import_products(csv_file(tmp_path, "p.csv", PRODUCTS.splitlines()[0] + "\nTV,TV,tv,electronics,durable,,\n"))
+    assert store.counts()["customers"] == 2
+
+
+def test_many_problems_are_summarised(store: LoyaltyStore, tmp_path: Path) -> None:
+    rows = "".join(f"4006381333931,bad-{i},COF,1\n" for i in range(50))
+    with pytest.raises(ImportFileError) as caught:
+        store.import_transactions(csv_file(tmp_path, "t.csv", "card_id,date,sku,quantity\n" + rows))
+    assert caught.value.total == 50 and len(caught.value.problems) == 20
+    assert str(caught.value).endswith("(and 30 more)")
+
+
+def test_offers_import_rules_and_replacement(store: LoyaltyStore, tmp_path: Path) -> None:
+    header = "offer_id,title,icon,price,discount_percent,valid_from,valid_until,sku,category\n"
+    good = csv_file(tmp_path, "o.csv", header + (
+        "o1,Coffee,coffee,3.99,,2025-06-01,2025-06-30,COF,\n"
+        "o2,All laptops -10%,computer,,10,2025-06-01,2025-06-30,,laptops\n"
+    ))
+    store.import_offers(good)
+    catalogue = store.catalogue()
+    assert [(o.offer_id, o.price_cents, o.discount_percent, o.category) for o in catalogue] == [
+        ("o1", 399, None, None), ("o2", None, 10, "laptops")]
+    assert catalogue[0].valid_on(date(2025, 6, 30)) and not catalogue[0].valid_on(date(2025, 7, 1))
+    bad = csv_file(tmp_path, "bad.csv", header + (
+        "o3,Nothing,star,,,2025-06-01,2025-06-30,COF,\n"
+        "o4,Nowhere,star,1.00,,2025-06-01,2025-06-30,,\n"
+        "o5,Backwards,star,1.00,,2025-06-30,2025-06-01,COF,\n"
+        "o6,Too much,star,,150,2025-06-01,2025-06-30,COF,\n"
+        "o7,Cheap,star,abc,,2025-06-01,2025-06-30,COF,\n"
+    ))
+    with pytest.raises(ImportFileError) as caught:
+        store.import_offers(bad)
+    problems = caught.value.problems
+    assert "row 5, column discount_percent: must be between 1 and 99 (got 150)" in problems
+    assert "row 6, column price: is not a price like 2.49 (got 'abc')" in problems
+    assert len(store.catalogue()) == 2  # the old catalogue is untouched
+    store.import_offers(csv_file(tmp_path, "new.csv", header + "o9,Coffee,coffee,2.99,,2025-07-01,2025-07-31,COF,\n"))
+    assert [o.offer_id for o in store.catalogue()] == ["o9"]
+
+
+def test_customers_import_updates_existing_cards(store: LoyaltyStore, tmp_path: Path) -> None:
+    before = store.find_customer("4006381333931")
+    store.import_customers(csv_file(tmp_path, "c.csv", "card_id,first_name,language\n4006381333931,Annabelle,en\n"))
+    after = store.find_customer("4006381333931")
+    assert (after.customer_id, after.first_name, after.language) == (before.customer_id, "Annabelle", "en")
+
+
+def test_unusable_files_raise_loyalty_errors(tmp_path: Path) -> None:
+    garbage = tmp_path / "garbage.sqlite"
+    garbage.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(LoyaltyError, match="cannot open"):
+        LoyaltyStore(garbage)
+    store = LoyaltyStore(tmp_path / "ok.sqlite")
+    store.close()
+    with pytest.raises(LoyaltyError, match="read failed"):
+        store.find_customer("4006381333931")
+
+
+def test_data_stamp_changes_with_purchases(store: LoyaltyStore) -> None:
+    before = store.data_stamp()
+    store.add_purchases([(1, 1, 700000, 1)])
+    assert store.data_stamp() != before
