@@ -23,7 +23,7 @@ from kiosk.services.cards import KeyboardWedge
 from kiosk.services.loyalty import LoyaltyStore
 from kiosk.services.offers import OfferEngine
 from kiosk.services.shop import open_shop
-from kiosk.session import FEEDBACK_FACES, KioskSession
+from kiosk.session import FEEDBACK_FACES, KioskSession, State
 from kiosk.ui.bridge import KioskBridge
 from kiosk.ui.controllers.kiosk import KioskController
 from kiosk.ui.heartbeat import StallMeter, StallReport
@@ -128,6 +128,7 @@ class KioskApp:
         self.vision: Any = None
         self.reader: Any = None
         self._health_timer: QTimer | None = None
+        self._led = ""
 
     def _reader_kind(self) -> str:
         if self.config.peripheral.enabled or self.config.cards.serial_port:
@@ -253,7 +254,7 @@ class KioskApp:
 
             self.reader = PeripheralLink(
                 peripheral.port,
-                on_card=lambda card: self.bridge.on_card(card, "peripheral"),
+                on_card=lambda uid: self.bridge.on_card(card_number_from_uid(uid), "peripheral"),
                 on_button=self.bridge.on_button,
                 on_state=self.bridge.on_reader_state,
                 baudrate=peripheral.baudrate,
@@ -271,6 +272,28 @@ class KioskApp:
             return
         self.reader.start()
         self._stoppers.append(("card reader", self.reader.stop))
+        if peripheral.enabled:
+            self.session.add_listener(self._show_state_on_led)
+
+    def _show_state_on_led(self, view: Any) -> None:
+        """The peripheral's status light follows the screen (UI thread; set_led only records the wish)."""
+        led = _LED_FOR_STATE.get(view.state, "idle")
+        if led != self._led:
+            self._led = led
+            self.reader.set_led(led)
+
+
+_LED_FOR_STATE = {State.OFFERS: "card", State.GUEST: "card", State.FEEDBACK: "feedback", State.THANKS: "feedback",
+                  State.CARD_ERROR: "error"}
+
+
+def card_number_from_uid(uid_hex: str) -> str:
+    """An RFID card's UID (hex, from the peripheral board) as the decimal number a loyalty system files it
+    under, zero-padded like common RFID wedge readers print it (4-byte UID -> 10 digits). Such numbers
+    carry no check digit: add "digits" to [cards] formats when the store uses RFID cards."""
+    value = int(uid_hex, 16)
+    width = len(str(16 ** len(uid_hex) - 1))
+    return str(value).zfill(width)
 
 
 def vision_settings(config: KioskConfig) -> Any:

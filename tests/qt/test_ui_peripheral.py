@@ -1,0 +1,50 @@
+"""The peripheral board (firmware loop on a real pty) drives the kiosk: RFID tap -> offers, button -> thanks, LED follows."""
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from helpers.pty_board import PtyBoard
+from kiosk.app import card_number_from_uid
+from kiosk.services.loyalty import LoyaltyStore
+
+pytestmark = pytest.mark.timeout(60)
+
+TAP_UID = "04A1B2C3"  # the UID the scripted reader chip reports
+
+
+def test_uid_to_card_number_like_wedge_readers_print_it():
+    assert card_number_from_uid("04A1B2C3") == "0077705923"
+    assert card_number_from_uid("FFFFFFFF") == "4294967295"
+    assert len(card_number_from_uid("04A1B2C3D4E5F6")) == 17
+
+
+def test_board_tap_and_button_drive_the_screens(qtbot, make_config, start_app, demo_store_path, tmp_path):
+    store_path = tmp_path / "loyalty.sqlite"
+    shutil.copy(demo_store_path, store_path)
+    with LoyaltyStore(store_path) as store:
+        store.add_customers([(card_number_from_uid(TAP_UID), "Rita", "en")])
+    board = PtyBoard(tmp_path)
+    board.start()
+    try:
+        app = start_app(make_config(
+            loyalty={"db_path": str(store_path)},
+            cards={"formats": ["ean13", "luhn", "digits"]},
+            peripheral={"enabled": True, "port": board.port},
+        ))
+        w = app.window
+        qtbot.waitUntil(lambda: "Reader: connected" in w.service.text(), timeout=10000)
+        board.tap(hold_s=0.2)
+        qtbot.waitUntil(lambda: w.current_screen() is w.offers, timeout=5000)
+        assert w.offers.greeting.text() == "Hello Rita!"
+        led = lambda: board.board.led.state(board.board.clock.ticks_ms())  # noqa: E731
+        qtbot.waitUntil(lambda: led() == "card", timeout=5000)
+        w.offers.done.click()
+        board.press("happy")
+        qtbot.waitUntil(lambda: w.current_screen() is w.thanks, timeout=5000)
+        assert app.feedback.take()["happy"] == 1
+        qtbot.waitUntil(lambda: led() == "feedback", timeout=5000)
+    finally:
+        board.stop()
+    assert not board.errors, board.errors
