@@ -20,42 +20,63 @@ from app.board import Settings  # noqa: E402
 from kiosk.services.peripheral import CONNECTED, PeripheralLink  # noqa: E402
 
 
+def _figure(name: str, seconds: list[float]) -> None:
+    ms = [x * 1000 for x in seconds]
+    print(f"{name}: median {statistics.median(ms):.1f} ms, max {max(ms):.1f} ms (n={len(ms)})")
+
+
+def _timed(got: list[float], action) -> float:
+    """Seconds from `action()` to the next callback."""
+    before = len(got)
+    start = time.monotonic()
+    action()
+    wait_until(lambda: len(got) > before, 3.0, "the event")
+    return got[-1] - start
+
+
 def main() -> None:
     logging.basicConfig(level=logging.ERROR)
-    tmp = Path(tempfile.mkdtemp())
+    board = PtyBoard(Path(tempfile.mkdtemp()), Settings(button_lockout_ms=50))
+    board.start()
+    got: list[float] = []
+    stamp = lambda _value: got.append(time.monotonic())  # noqa: E731
+    link = PeripheralLink(board.port, stamp, stamp, lambda _state: None)
+    start = time.monotonic()
+    link.start()
+    wait_until(lambda: link.state == CONNECTED, 5.0, "the handshake")
+    print(f"open port -> handshake done: {(time.monotonic() - start) * 1000:.0f} ms")
+    pin = fake_machine.PINS[hal.PINS["happy"]]
 
-    b = PtyBoard(tmp, Settings(button_lockout_ms=50))
-    b.start()
-    got = []
-    link = PeripheralLink(b.port, lambda u: got.append(time.monotonic()), lambda f: got.append(time.monotonic()), lambda s: None)
-    t0 = time.monotonic(); link.start()
-    wait_until(lambda: link.state == CONNECTED, 5)
-    print("handshake s", round(time.monotonic() - t0, 3))
-    lat = []
-    for i in range(20):
-        n = len(got)
-        t = time.monotonic()
-        pin = fake_machine.PINS[hal.PINS["happy"]]; pin.level = 0
-        wait_until(lambda: len(got) > n, 3)
-        lat.append(got[-1] - t); pin.level = 1; time.sleep(0.1)
-    print("press->on_button ms (incl. 25 ms debounce): median %.1f max %.1f" % (statistics.median(lat)*1000, max(lat)*1000))
-    lat=[]
-    for i in range(10):
-        n = len(got)
-        b.link.mangle_next.append(lambda f: f[:-3] + b"00\n")
-        t = time.monotonic(); pin.level = 0
-        wait_until(lambda: len(got) > n, 3)
-        lat.append(got[-1] - t); pin.level = 1; time.sleep(0.1)
-    print("press with first frame CRC-damaged ms: median %.1f max %.1f" % (statistics.median(lat)*1000, max(lat)*1000))
-    lat=[]
-    for i in range(5):
-        n = len(got); b.chip.tap_on(); t = time.monotonic()
-        wait_until(lambda: len(got) > n, 3); lat.append(got[-1]-t); time.sleep(0.2); b.chip.tap_off(); time.sleep(1.0)
-    print("card on reader->on_card ms (100 ms poll): median %.1f max %.1f" % (statistics.median(lat)*1000, max(lat)*1000))
-    b.unplug(); time.sleep(0.3); t = time.monotonic(); b.replug()
-    wait_until(lambda: link.state == CONNECTED, 10)
-    print("replug->connected s", round(time.monotonic() - t, 3), "stats", link.stats)
-    link.stop(); b.stop()
+    def press() -> None:
+        pin.level = 0
+
+    presses, damaged, taps = [], [], []
+    for _ in range(20):
+        presses.append(_timed(got, press))
+        pin.level = 1
+        time.sleep(0.1)
+    _figure("button pressed -> on_button (includes the 25 ms debounce)", presses)
+    for _ in range(10):
+        board.link.mangle_next.append(lambda frame: frame[:-3] + b"00\n")  # first send arrives with a bad CRC
+        damaged.append(_timed(got, press))
+        pin.level = 1
+        time.sleep(0.1)
+    _figure("button pressed, first frame CRC-damaged -> on_button (one 300 ms re-send)", damaged)
+    for _ in range(5):
+        taps.append(_timed(got, board.chip.tap_on))
+        time.sleep(0.2)
+        board.chip.tap_off()
+        time.sleep(1.0)
+    _figure("card on the reader -> on_card (100 ms polling)", taps)
+    board.unplug()
+    time.sleep(0.3)
+    start = time.monotonic()
+    board.replug()
+    wait_until(lambda: link.state == CONNECTED, 10.0, "the reconnect")
+    print(f"replug -> connected: {(time.monotonic() - start) * 1000:.0f} ms")
+    print(f"link counters: {link.stats}")
+    link.stop()
+    board.stop()
 
 
 if __name__ == "__main__":
