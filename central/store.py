@@ -83,6 +83,8 @@ class _SqlStore:
     def __init__(self) -> None:
         self._local = threading.local()
         self._write_lock = threading.Lock()
+        self._conns_lock = threading.Lock()
+        self._conns: list[Any] = []
 
     def _connect(self) -> Any:
         raise NotImplementedError
@@ -92,15 +94,9 @@ class _SqlStore:
         if conn is None:
             conn = self._connect()
             self._local.conn = conn
-            with self._write_lock:
-                self._all_conns.append(conn)
+            with self._conns_lock:
+                self._conns.append(conn)
         return conn
-
-    @property
-    def _all_conns(self) -> list[Any]:
-        if not hasattr(self, "_conns"):
-            self._conns: list[Any] = []
-        return self._conns
 
     def _sql(self, text: str) -> str:
         return text.replace("?", self.placeholder)
@@ -231,12 +227,13 @@ class _SqlStore:
                         sum(b.people for b in buckets), sum(b.windows for b in buckets))
 
     def close(self) -> None:
-        for conn in self._all_conns:
+        with self._conns_lock:
+            conns, self._conns = self._conns, []
+        for conn in conns:
             try:
                 conn.close()
             except Exception:  # closing from another thread may fail for SQLite; the process ends anyway
                 log.debug("closing a database connection failed", exc_info=True)
-        self._all_conns.clear()
 
 
 class SQLiteStore(_SqlStore):

@@ -1,0 +1,122 @@
+"""The collector against a real broker and real databases (SQLite file, PostgreSQL server): rejects, duplicates."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from central.errors import CentralError
+from central.store import StoreError, open_store
+from helpers.central import CentralServer, wait_until
+from helpers.mosquitto import MosquittoBroker, mosquitto  # noqa: F401  (fixture)
+from helpers.postgres import postgres_server  # noqa: F401  (fixture)
+from helpers.windows import mood_document
+
+pytestmark = pytest.mark.timeout(90)
+
+
+def _raw_client(broker: MosquittoBroker) -> mqtt.Client:
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="raw-publisher", protocol=mqtt.MQTTv5)
+    client.connect("127.0.0.1", broker.port)
+    client.loop_start()
+    return client
+
+
+def _publish(client: mqtt.Client, topic: str, payload: bytes | str, retain: bool = False) -> None:
+    client.publish(topic, payload, qos=1, retain=retain).wait_for_publish(5)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'central.db'}"
+    server = request.getfixturevalue("postgres_server")
+    return server.create_database(f"t_{abs(hash(str(tmp_path))) % 10**9}")
+
+
+def test_rejects_are_counted_and_nothing_accepted_is_lost(mosquitto: MosquittoBroker, tmp_path: Path,
+                                                          db_url: str) -> None:
+    central = CentralServer(mosquitto.url, db_url, tmp_path, allowed_stores=frozenset({"s1", "s2"})).start()
+    client = _raw_client(mosquitto)
+    try:
+        good = [mood_document("s1", "k1", seq, seq) for seq in range(1, 7)]
+        bad = [
+            ("moodkiosk/v1/s1/k1/mood", b"{not json", "malformed_json"),
+            ("moodkiosk/v1/s1/k1/mood", json.dumps(dict(good[0], schema_version="mood.v9")), "schema_version"),
+            ("moodkiosk/v1/s1/k1/mood", b"{" + b" " * 5000 + b"}", "oversized"),
+            ("moodkiosk/v1/s2/k1/mood", json.dumps(good[1]), "topic_mismatch"),  # s1's window on s2's topic
+            ("moodkiosk/v1/s9/k1/mood", json.dumps(dict(good[2], store="s9")), "unknown_store"),
+            ("moodkiosk/v1/s1/k1/mood", json.dumps(dict(good[3], mood_index=7)), "schema"),
+            ("moodkiosk/v1/s1/k1/status", "maybe", "schema"),
+            ("moodkiosk/v1/s1/k1/health", b"[]", "schema"),
+        ]
+        for i, doc in enumerate(good):
+            _publish(client, "moodkiosk/v1/s1/k1/mood", json.dumps(doc))
+            if i < len(bad):
+                topic, payload, _ = bad[i]
+                _publish(client, topic, payload)
+        for topic, payload, _ in bad[len(good):]:
+            _publish(client, topic, payload)
+        _publish(client, "moodkiosk/v1/s1/k1/mood", json.dumps(good[2]))  # a redelivery of an accepted window
+        expected = {}
+        for _, _, reason in bad:
+            expected[reason] = expected.get(reason, 0) + 1
+        wait_until(lambda: central.collector.stats.snapshot()["rejected"] == expected, 15, f"rejects {expected}")
+        wait_until(lambda: central.store.count_windows() == len(good), 15, "all good windows stored")
+        # Still alive after all that: a later window is stored too.
+        late = mood_document("s1", "k1", 7, 7)
+        _publish(client, "moodkiosk/v1/s1/k1/mood", json.dumps(late))
+        wait_until(lambda: central.store.count_windows() == len(good) + 1, 15, "a window after the rejects")
+        stats = central.collector.stats.snapshot()
+        print(f"\n[rejects {db_url.split(':')[0]}] {stats}")
+        assert stats["duplicates"] == 1 and stats["stored"] == len(good) + 1
+        latest = central.store.kiosks(["s1"])[0].latest
+        assert latest is not None and latest.seq == 7 and latest.people == late["people"]
+    finally:
+        client.loop_stop()
+        client.disconnect()
+        central.stop()
+
+
+def test_status_is_kept_from_retained_messages(mosquitto: MosquittoBroker, tmp_path: Path) -> None:
+    client = _raw_client(mosquitto)
+    # Retained before the collector starts: it must still learn them (plain subscription for status).
+    _publish(client, "moodkiosk/v1/s1/k1/status", "online", retain=True)
+    _publish(client, "moodkiosk/v1/s1/k2/status", "offline", retain=True)
+    central = CentralServer(mosquitto.url, f"sqlite:///{tmp_path / 'c.db'}", tmp_path).start()
+    try:
+        wait_until(lambda: len(central.store.kiosks()) == 2, 10, "two kiosks known from retained status")
+        assert {k.kiosk: k.online for k in central.store.kiosks()} == {"k1": True, "k2": False}
+        _publish(client, "moodkiosk/v1/s1/k1/status", "offline", retain=True)
+        wait_until(lambda: central.store.kiosks(["s1"])[0].online is False, 10, "k1 offline")
+    finally:
+        client.loop_stop()
+        client.disconnect()
+        central.stop()
+
+
+def test_store_urls_and_migrations(tmp_path: Path, postgres_server) -> None:  # noqa: F811
+    path = tmp_path / "m.db"
+    assert open_store(f"sqlite:///{path}").migrate() == 1
+    assert open_store(str(path)).migrate() == 1  # a plain path is SQLite; re-opening migrates nothing twice
+    with pytest.raises(StoreError, match="scheme 'mysql'"):
+        open_store("mysql://x/y")
+    with pytest.raises(StoreError, match="cannot connect"):
+        open_store(f"postgresql://postgres:secret@127.0.0.1:{postgres_server.port}/no_such_db")
+    url = postgres_server.create_database("migrations")
+    assert open_store(url).migrate() == 1 and open_store(url).migrate() == 1
+    assert issubclass(StoreError, CentralError)
+
+
+def test_collector_start_fails_clearly_without_broker(tmp_path: Path) -> None:
+    from central.collector import Collector, CollectorSettings
+    from helpers.mosquitto import free_port
+
+    store = open_store(f"sqlite:///{tmp_path / 'c.db'}")
+    with pytest.raises(CentralError, match="unreachable"):
+        Collector(CollectorSettings(f"mqtt://127.0.0.1:{free_port()}"), store).start()
+    with pytest.raises(CentralError, match="--mqtt"):
+        Collector(CollectorSettings("http://x"), store)
