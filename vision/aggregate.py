@@ -1,0 +1,144 @@
+"""Mood aggregation: closed time windows of distinct people, people per expression, mood index, k-anonymity.
+
+Mood index: each person of a window gets one label, the confident expression they showed most often in
+that window (``uncertain`` when never confident). The index is the mean valence of the people with a label:
+
+    happy +1.0, surprise +0.5, neutral 0.0, fear -0.75, sad -1.0, angry -1.0, disgust -1.0
+
+(surprise leans positive in a shop: new offers, not shock; fear is weaker evidence of a bad visit than
+anger or sadness). Unknown class names count as 0.0. No labelled person: index 0.0. The index is in [-1, 1].
+
+k-anonymity: a window with fewer than k distinct people is not reported; it is merged into the next
+window(s) until together they reach k (people are counted once across the merged span, by track id). A
+window with no people at all is reported as is (it says nothing about anyone). Windows in which no frame
+was seen (camera down) are skipped: we do not know who was there. A pending merge that never reaches k
+is dropped at shutdown, never reported.
+"""
+from __future__ import annotations
+
+import logging
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Mapping, Sequence
+
+from vision.types import MoodWindow
+
+logger = logging.getLogger(__name__)
+
+UNCERTAIN = "uncertain"
+VALENCE: dict[str, float] = {
+    "happy": 1.0,
+    "surprise": 0.5,
+    "neutral": 0.0,
+    "fear": -0.75,
+    "sad": -1.0,
+    "angry": -1.0,
+    "disgust": -1.0,
+}
+
+
+def mood_index(counts: Mapping[str, int], valence: Mapping[str, float] = VALENCE) -> float:
+    """Mean valence of the labelled people in `counts` (``uncertain`` excluded), 0.0 when there are none."""
+    labelled = {k: v for k, v in counts.items() if k != UNCERTAIN and v > 0}
+    total = sum(labelled.values())
+    if total == 0:
+        return 0.0
+    value = sum(valence.get(k, 0.0) * v for k, v in labelled.items()) / total
+    return max(-1.0, min(1.0, value))
+
+
+@dataclass(slots=True)
+class _Span:
+    """One open base window, or several merged ones waiting to reach k people."""
+
+    start: float
+    end: float
+    frames: int = 0
+    windows: int = 1
+    labels: dict[int, Counter] = field(default_factory=dict)
+
+    def absorb(self, other: _Span) -> None:
+        self.end = other.end
+        self.frames += other.frames
+        self.windows += other.windows
+        for track_id, counter in other.labels.items():
+            self.labels.setdefault(track_id, Counter()).update(counter)
+
+
+class MoodAggregator:
+    """Turns per-frame people (track id -> label or None) into closed, k-anonymous `MoodWindow`s."""
+
+    def __init__(self, window_seconds: float, k: int, classes: Sequence[str] | None) -> None:
+        self._length = float(window_seconds)
+        self._k = k
+        self._classes = tuple(classes or ())
+        self._current: _Span | None = None
+        self._pending: _Span | None = None
+
+    def _window_of(self, ts: float) -> _Span:
+        start = math.floor(ts / self._length) * self._length
+        return _Span(start, start + self._length)
+
+    def observe(self, ts: float, people: Mapping[int, str | None]) -> list[MoodWindow]:
+        """Record one processed frame at time `ts`; returns the windows this closed (usually none)."""
+        closed = self.advance(ts)
+        if self._current is None:
+            self._current = self._window_of(ts)
+        span = self._current
+        span.frames += 1
+        for track_id, label in people.items():
+            span.labels.setdefault(track_id, Counter())[label or UNCERTAIN] += 1
+        return closed
+
+    def advance(self, now: float) -> list[MoodWindow]:
+        """Close the open window if `now` is past its end (call it also when no frames arrive)."""
+        if self._current is None or now < self._current.end:
+            return []
+        span, self._current = self._current, None
+        return self._close(span)
+
+    def flush(self, now: float) -> list[MoodWindow]:
+        """End of input: close the open window early at `now` (a pending merge below k is dropped)."""
+        out: list[MoodWindow] = []
+        if self._current is not None:
+            span, self._current = self._current, None
+            span.end = max(span.start, min(span.end, now))
+            out = self._close(span)
+        if self._pending is not None:
+            logger.info(
+                "dropping %d unreported window(s) with %d people (< k=%d) at shutdown",
+                self._pending.windows, len(self._pending.labels), self._k,
+            )
+            self._pending = None
+        return out
+
+    def _close(self, span: _Span) -> list[MoodWindow]:
+        if span.frames == 0:
+            return []
+        if self._pending is not None:
+            self._pending.absorb(span)
+            span, self._pending = self._pending, None
+        people = len(span.labels)
+        if 0 < people < self._k:
+            self._pending = span
+            logger.debug("window of %d people < k=%d: merged into the next", people, self._k)
+            return []
+        return [self._report(span)]
+
+    def _report(self, span: _Span) -> MoodWindow:
+        counts: dict[str, int] = {name: 0 for name in self._classes}
+        counts[UNCERTAIN] = 0
+        for counter in span.labels.values():
+            confident = [(n, label) for label, n in counter.items() if label != UNCERTAIN]
+            label = max(confident)[1] if confident else UNCERTAIN
+            counts[label] = counts.get(label, 0) + 1
+        return MoodWindow(
+            start=datetime.fromtimestamp(span.start, tz=timezone.utc),
+            end=datetime.fromtimestamp(span.end, tz=timezone.utc),
+            people=len(span.labels),
+            counts=counts,
+            mood_index=round(mood_index(counts), 4),
+            merged_windows=span.windows,
+        )

@@ -1,0 +1,244 @@
+"""The vision pipeline: capture thread -> newest frame -> detect, classify, track, aggregate -> callbacks.
+
+`FrameProcessor` is the synchronous per-frame core (also what `moodkiosk bench` times); `VisionPipeline`
+runs it on a worker thread fed by the capture thread and calls the kiosk back from that worker thread.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import cv2
+import numpy as np
+
+from vision.aggregate import MoodAggregator
+from vision.crop import crop_faces
+from vision.errors import VisionError
+from vision.expression import ExpressionClassifier
+from vision.faces import FaceDetector
+from vision.settings import VisionSettings
+from vision.sources import CaptureThread, Frame, FrameSlot, FrameSource, open_source
+from vision.tracking import Tracker, TrackUpdate
+from vision.types import FrameResult, MoodWindow, SourceEvent
+
+logger = logging.getLogger(__name__)
+
+FrameCallback = Callable[[FrameResult], None]
+WindowCallback = Callable[[MoodWindow], None]
+EventCallback = Callable[[SourceEvent], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Processed:
+    """One processed frame: the public result and the confirmed people (track id -> label) for aggregation."""
+
+    result: FrameResult
+    people: dict[int, str | None]
+
+
+class FrameProcessor:
+    """Detect -> crop -> classify (one batch) -> track, plus throttled QR decoding, for one frame at a time."""
+
+    def __init__(self, settings: VisionSettings, detector: FaceDetector | None = None,
+                 classifier: ExpressionClassifier | None | bool = True) -> None:
+        self.settings = settings
+        self.detector = detector or FaceDetector(
+            settings.detector_path, settings.min_score, settings.min_face_px, settings.max_faces
+        )
+        if classifier is True:
+            classifier = ExpressionClassifier(settings.expression_model, settings.threads) if settings.expression_model else None
+        self.classifier: ExpressionClassifier | None = classifier or None
+        classes = self.classifier.classes if self.classifier else None
+        self.tracker = Tracker(
+            classes,
+            iou=settings.track_iou,
+            center_ratio=settings.track_center_ratio,
+            max_missed_s=settings.track_max_missed_s,
+            min_hits=settings.track_min_hits,
+            tau_s=settings.smoothing_tau_s,
+            threshold=settings.confidence_threshold,
+        )
+        self._qr = cv2.QRCodeDetector() if settings.qr else None
+        self._frames = 0
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return self.classifier.classes if self.classifier else ()
+
+    @property
+    def model_version(self) -> str:
+        return self.classifier.version if self.classifier else "none"
+
+    def process(self, image: np.ndarray, timestamp: float) -> Processed:
+        """Run one BGR frame ``(H, W, 3) uint8`` taken at `timestamp` (epoch seconds)."""
+        t0 = time.perf_counter()
+        rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+        gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+        t1 = time.perf_counter()
+        detections = self.detector.detect(rgb)
+        t2 = time.perf_counter()
+        probs = None
+        if self.classifier is not None and detections:
+            crops = crop_faces(gray, [d.box for d in detections], self.classifier.input_size)
+            probs = self.classifier.classify(crops)
+        t3 = time.perf_counter()
+        update: TrackUpdate = self.tracker.update(detections, probs, timestamp)
+        t4 = time.perf_counter()
+        qr_text = None
+        if self._qr is not None and self._frames % self.settings.qr_every_n == 0:
+            qr_text = self._decode_qr(gray)
+        t5 = time.perf_counter()
+        self._frames += 1
+        timings = {
+            "convert": (t1 - t0) * 1000.0,
+            "detect": (t2 - t1) * 1000.0,
+            "classify": (t3 - t2) * 1000.0,
+            "track": (t4 - t3) * 1000.0,
+            "qr": (t5 - t4) * 1000.0,
+            "total": (t5 - t0) * 1000.0,
+        }
+        return Processed(FrameResult(timestamp, update.faces, qr_text, timings), update.people)
+
+    def _decode_qr(self, gray: np.ndarray) -> str | None:
+        try:
+            text, _points, _ = self._qr.detectAndDecode(gray)  # type: ignore[union-attr]
+        except cv2.error as exc:  # a malformed code must not stop the camera
+            logger.debug("QR decode failed: %s", exc)
+            return None
+        return text or None
+
+    def close(self) -> None:
+        self.detector.close()
+
+
+class VisionPipeline:
+    """Capture and inference in their own threads; results through callbacks called from the worker thread.
+
+    `start()` loads the models first and raises `VisionError` (one-line message) if they are unusable; source
+    problems after that arrive as `SourceEvent`s. `stop()` stops both threads and joins them.
+    """
+
+    def __init__(
+        self,
+        settings: VisionSettings,
+        on_frame: FrameCallback | None = None,
+        on_window: WindowCallback | None = None,
+        on_source_event: EventCallback | None = None,
+        *,
+        source: FrameSource | None = None,
+        epoch: float | None = None,
+    ) -> None:
+        self.settings = settings
+        self._on_frame = on_frame
+        self._on_window = on_window
+        self._on_event = on_source_event
+        self._source = source
+        self._epoch = epoch
+        self._stop = threading.Event()
+        self._done = threading.Event()
+        self._slot = FrameSlot()
+        self._capture: CaptureThread | None = None
+        self._worker: threading.Thread | None = None
+        self._processor: FrameProcessor | None = None
+        self._aggregator: MoodAggregator | None = None
+        self._live = True
+        self._frames = 0
+        self._started_at = 0.0
+        self._ms_total = 0.0
+        self._ms_classify = 0.0
+        self._last_ts: float | None = None
+
+    @property
+    def model_version(self) -> str:
+        return self._processor.model_version if self._processor else "none"
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return self._processor.classes if self._processor else ()
+
+    def start(self) -> None:
+        """Load models, then start the capture and worker threads."""
+        if self._worker is not None:
+            raise RuntimeError("pipeline already started")
+        source = self._source or open_source(self.settings.source, self.settings, self._epoch)
+        self._live = source.live
+        self._processor = FrameProcessor(self.settings)
+        self._aggregator = MoodAggregator(self.settings.window_seconds, self.settings.k_anonymity, self._processor.classes)
+        self._capture = CaptureThread(source, self._slot, self.settings, self._emit_event, self._stop)
+        self._worker = threading.Thread(target=self._work, name="vision-worker", daemon=True)
+        self._started_at = time.monotonic()
+        self._worker.start()
+        self._capture.start()
+        logger.info("vision pipeline started on %s", source.name)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop capture and inference, join both threads (reverse start order), release the models."""
+        self._stop.set()
+        if self._capture is not None:
+            self._capture.join(timeout)
+        if self._worker is not None:
+            self._worker.join(timeout)
+        if self._processor is not None:
+            self._processor.close()
+            self._processor = None
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until a finite source has been processed to its end (or `timeout`); True when done."""
+        return self._done.wait(timeout)
+
+    def health(self) -> dict[str, float | int | str]:
+        """Device figures for the kiosk's health report (nothing about people)."""
+        elapsed = max(time.monotonic() - self._started_at, 1e-6)
+        n = max(self._frames, 1)
+        return {
+            "fps": round(self._frames / elapsed, 2),
+            "inference_ms": round(self._ms_total / n, 2),
+            "classify_ms": round(self._ms_classify / n, 2),
+            "frames": self._frames,
+            "frames_dropped": self._slot.dropped,
+            "model_version": self.model_version,
+        }
+
+    def _emit_event(self, event: SourceEvent) -> None:
+        if self._on_event is not None:
+            self._on_event(event)
+
+    def _deliver(self, windows: list[MoodWindow]) -> None:
+        for window in windows:
+            logger.info("mood window %s..%s: %d people, index %+.2f", window.start, window.end, window.people, window.mood_index)
+            if self._on_window is not None:
+                self._on_window(window)
+
+    def _work(self) -> None:
+        assert self._processor is not None and self._aggregator is not None
+        try:
+            while not self._stop.is_set():
+                frame: Frame | None = self._slot.take(timeout=0.2)
+                if frame is None:
+                    if self._slot.finished:
+                        if self._last_ts is not None:
+                            self._deliver(self._aggregator.flush(self._last_ts))
+                        return
+                    if self._live:  # no frames (camera down): still close windows on time
+                        self._deliver(self._aggregator.advance(time.time()))
+                    continue
+                processed = self._processor.process(frame.image, frame.timestamp)
+                del frame  # the pixels end here
+                self._frames += 1
+                self._ms_total += processed.result.timings["total"]
+                self._ms_classify += processed.result.timings["classify"]
+                self._last_ts = processed.result.timestamp
+                if self._on_frame is not None:
+                    self._on_frame(processed.result)
+                self._deliver(self._aggregator.observe(processed.result.timestamp, processed.people))
+        except VisionError as exc:
+            logger.error("%s", exc)
+            self._emit_event(SourceEvent("down", "vision", str(exc)))
+        except Exception:
+            logger.exception("vision worker crashed")
+            self._emit_event(SourceEvent("down", "vision", "vision worker crashed; see the log"))
+        finally:
+            self._done.set()
