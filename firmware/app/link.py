@@ -37,11 +37,11 @@ class Outbox:
         return len(self._queue) + (1 if self.hello_pending else 0)
 
     def announce(self):
-        """Send HELLO again before anything else (peer asked who we are)."""
-        if not self.hello_pending:
-            self.hello_pending = True
-            self._sent_at = None
-            self._attempts = 0
+        """Send HELLO again, right now and before anything else (the peer asked who we are)."""
+        self.hello_pending = True
+        self._sent_at = None
+        self._attempts = 0
+        self.stalled = False
 
     def push(self, kind, payload, now):
         """Queue an event; returns its sequence number. A full queue drops its oldest entry."""

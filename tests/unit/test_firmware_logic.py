@@ -245,3 +245,11 @@ def test_watchdog_is_fed_every_loop_and_a_restart_says_hello_with_a_new_boot_id(
     assert first != second and len(first) == 8
     with pytest.raises(ValueError):
         fake_machine.WDT(timeout=10000)  # the rp2 limit is honoured by hal's default
+
+
+def test_host_asking_again_gets_hello_at_once_even_mid_resend() -> None:
+    box = Outbox(("B00710AD", "1.0.0", "1"), resend_ms=300)
+    assert box.due(0) is not None
+    assert box.due(10) is None
+    box.announce()  # HOST arrived: answer now, not at the next re-send tick
+    assert decode(box.due(11)[:-1])[0] == "HELLO"
