@@ -45,6 +45,7 @@ def main(args: argparse.Namespace) -> int:
     from central.store import open_store
     from central.web.app import create_app
     from central.web.events import EventHub
+    from central.web.server import DashboardServer
 
     host, port = parse_hostport(args.http)
     users = UserDirectory(args.users)
@@ -64,8 +65,8 @@ def main(args: argparse.Namespace) -> int:
         store, on_windows=hub.windows, on_kiosk=hub.kiosk,
     )
     app = create_app(store, users, hub, stats=collector.stats.snapshot, secure_cookies=args.secure_cookies)
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
-                                           timeout_graceful_shutdown=2, access_log=False))
+    server = DashboardServer(uvicorn.Config(app, host=host, port=port, log_level="warning",
+                                            timeout_graceful_shutdown=2, access_log=False), hub)
     collector.start()
     stats_stop = threading.Event()
 

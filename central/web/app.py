@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 
 from central.auth import Sessions, User, UserDirectory
 from central.store import Store
-from central.web.events import EventHub
+from central.web.events import CLOSE, EventHub
 
 log = logging.getLogger(__name__)
 
@@ -151,6 +151,8 @@ def create_app(
                             return
                         yield ": keep-alive\n\n"
                         continue
+                    if name == CLOSE:
+                        return
                     yield f"event: {name}\ndata: {data}\n\n"
             finally:
                 hub.unsubscribe(sub)

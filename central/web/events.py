@@ -14,6 +14,7 @@ from central.records import WindowRecord
 
 log = logging.getLogger(__name__)
 
+CLOSE = "__close__"  # internal event name: the stream ends
 _QUEUE_MAX = 256  # events a slow browser may lag behind before it is told to reload
 
 
@@ -69,13 +70,22 @@ class EventHub:
         for sub in subs:
             self._send(sub, "kiosk", text)
 
+    def close(self) -> None:
+        """End every open stream (at shutdown, so the web server need not cancel them)."""
+        with self._lock:
+            subs = list(self._subs)
+        for sub in subs:
+            self._send(sub, CLOSE, "")
+
     def _send(self, sub: Subscriber, name: str, data: str) -> None:
         def put() -> None:
-            if sub.lagging:
+            if sub.lagging and name != CLOSE:
                 return
             try:
                 sub.queue.put_nowait((name, data))
             except asyncio.QueueFull:
+                if name == CLOSE:
+                    return
                 sub.lagging = True  # the stream sends "resync" and closes; the page reloads its data
                 log.warning("dashboard client of %s lags behind; asking it to resync", sub.user.name)
 

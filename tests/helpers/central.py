@@ -13,6 +13,7 @@ from central.collector import Collector, CollectorSettings
 from central.store import open_store
 from central.web.app import create_app
 from central.web.events import EventHub
+from central.web.server import DashboardServer
 from helpers.mosquitto import free_port, wait_for_port
 
 PASSWORD = "correct-horse-1"
@@ -34,8 +35,8 @@ class CentralServer:
         )
         self.port = free_port()
         app = create_app(self.store, self.users, self.hub, stats=self.collector.stats.snapshot)
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                                    timeout_graceful_shutdown=1, access_log=False))
+        self.server = DashboardServer(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
+                                                     timeout_graceful_shutdown=1, access_log=False), self.hub)
         self._thread = threading.Thread(target=self.server.run, name="uvicorn", daemon=True)
 
     @property
