@@ -5,10 +5,11 @@ import csv
 import logging
 import sqlite3
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -209,6 +210,7 @@ class LoyaltyStore:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._lock = threading.RLock()
+        self._in_transaction = False
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
@@ -302,18 +304,37 @@ class LoyaltyStore:
         self._write(lambda db: db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value)))
 
     # ----- writes ------------------------------------------------------------------------------
-    def _write(self, work: Callable[[sqlite3.Connection], Any]) -> Any:
-        """Run `work` in one transaction: all of it is stored, or none of it."""
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Everything written inside is stored together or not at all (nests: the outermost one commits)."""
         with self._lock:
+            if self._in_transaction:
+                yield
+                return
             try:
                 self._db.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise LoyaltyError(f"loyalty store {self.path}: write failed: {exc}") from exc
+            self._in_transaction = True
+            try:
+                yield
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            else:
                 try:
-                    result = work(self._db)
-                except BaseException:
+                    self._db.execute("COMMIT")
+                except sqlite3.Error as exc:
                     self._db.execute("ROLLBACK")
-                    raise
-                self._db.execute("COMMIT")
-                return result
+                    raise LoyaltyError(f"loyalty store {self.path}: write failed: {exc}") from exc
+            finally:
+                self._in_transaction = False
+
+    def _write(self, work: Callable[[sqlite3.Connection], Any]) -> Any:
+        """Run `work` in one transaction: all of it is stored, or none of it."""
+        with self.transaction():
+            try:
+                return work(self._db)
             except sqlite3.Error as exc:
                 raise LoyaltyError(f"loyalty store {self.path}: write failed: {exc}") from exc
 
@@ -357,7 +378,7 @@ class LoyaltyStore:
         rows = _read_csv(path, spec, frozenset({"language"}))
         _no_duplicates(path, rows, "card_id")
         self.add_customers((r["card_id"], r["first_name"], r["language"]) for _, r in rows)
-        logger.info("Imported %d customers from %s", len(rows), path)
+        logger.debug("Staged %d customers from %s (stored when the transaction commits)", len(rows), path)
         return ImportResult(str(path), len(rows))
 
     def import_products(self, path: str | Path) -> ImportResult:
@@ -375,7 +396,7 @@ class LoyaltyStore:
         if problems:
             raise ImportFileError(str(path), problems[:MAX_REPORTED_PROBLEMS], len(problems))
         self.add_products(tuple(r[c] for c in spec) for _, r in rows)
-        logger.info("Imported %d products from %s", len(rows), path)
+        logger.debug("Staged %d products from %s (stored when the transaction commits)", len(rows), path)
         return ImportResult(str(path), len(rows))
 
     def import_transactions(self, path: str | Path) -> ImportResult:
@@ -394,7 +415,7 @@ class LoyaltyStore:
         self.add_purchases(
             (cards[r["card_id"]], skus[r["sku"]], r["date"], r["quantity"] or 1) for _, r in rows
         )
-        logger.info("Imported %d purchases from %s", len(rows), path)
+        logger.debug("Staged %d purchases from %s (stored when the transaction commits)", len(rows), path)
         return ImportResult(str(path), len(rows))
 
     def import_offers(self, path: str | Path, replace_all: bool = True) -> ImportResult:
@@ -431,7 +452,7 @@ class LoyaltyStore:
             ),
             replace_all,
         )
-        logger.info("Imported %d offers from %s", len(rows), path)
+        logger.debug("Staged %d offers from %s (stored when the transaction commits)", len(rows), path)
         return ImportResult(str(path), len(rows))
 
 

@@ -169,3 +169,21 @@ def test_data_stamp_changes_with_purchases(store: LoyaltyStore) -> None:
     before = store.data_stamp()
     store.add_purchases([(1, 1, 700000, 1)])
     assert store.data_stamp() != before
+
+
+def test_import_command_is_all_files_or_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from kiosk.cli import main as cli_main
+
+    db = tmp_path / "cmd.sqlite"
+    products = csv_file(tmp_path, "p.csv", PRODUCTS)
+    customers = csv_file(tmp_path, "c.csv", CUSTOMERS)
+    bad = csv_file(tmp_path, "t.csv", "card_id,date,sku\n4006381333931,2025-02-30,COF\n")
+    argv = ["import-loyalty", "--db", str(db), "--products", str(products), "--customers", str(customers)]
+    assert cli_main(argv + ["--transactions", str(bad)]) == 2
+    assert "row 2, column date: is not a date YYYY-MM-DD (got '2025-02-30')" in capsys.readouterr().err
+    with LoyaltyStore(db) as store:
+        assert store.counts() == {"customers": 0, "products": 0, "purchases": 0, "offers": 0}
+    good = csv_file(tmp_path, "t2.csv", "card_id,date,sku\n4006381333931,2025-02-28,COF\n")
+    assert cli_main(argv + ["--transactions", str(good)]) == 0
+    assert "2 customers, 2 products, 1 purchases, 0 offers" in capsys.readouterr().out
+    assert cli_main(["import-loyalty", "--db", str(db)]) == 2  # nothing to import is an error, not a silent pass

@@ -1,0 +1,52 @@
+"""`moodkiosk import-loyalty`: load products, customers, transactions and offers CSV files into the loyalty store."""
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from kiosk.config import load_config
+from kiosk.errors import KioskError
+from kiosk.services.loyalty import LoyaltyStore
+from kiosk.services.offers import OfferModel
+
+logger = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--config", help="kiosk config TOML; its loyalty store is the target (default: demo defaults)")
+    where.add_argument("--db", type=Path, help="loyalty SQLite file to import into (instead of --config)")
+    parser.add_argument("--products", type=Path, help="products.csv: sku,name,category,department,kind,"
+                        "repurchase_days,durable_days")
+    parser.add_argument("--customers", type=Path, help="customers.csv: card_id,first_name,language")
+    parser.add_argument("--transactions", type=Path, help="transactions.csv: card_id,date,sku,quantity")
+    parser.add_argument("--offers", type=Path, help="offers.csv: offer_id,title,icon,price,discount_percent,"
+                        "valid_from,valid_until,sku,category (replaces the catalogue)")
+    parser.add_argument("--keep-offers", action="store_true", help="add/replace offers by id instead of replacing all")
+
+
+def main(args: argparse.Namespace) -> int:
+    files = [args.products, args.customers, args.transactions, args.offers]
+    if not any(files):
+        raise KioskError("nothing to import: give at least one of --products, --customers, --transactions, --offers")
+    path = args.db or load_config(args.config).loyalty_db_path
+    with LoyaltyStore(path) as store:
+        with store.transaction():  # every file or none of them
+            done = []
+            if args.products:
+                done.append(store.import_products(args.products))
+            if args.customers:
+                done.append(store.import_customers(args.customers))
+            if args.transactions:
+                done.append(store.import_transactions(args.transactions))
+            if args.offers:
+                done.append(store.import_offers(args.offers, replace_all=not args.keep_offers))
+        for result in done:
+            print(f"imported {result.rows} rows from {result.file}")
+        if args.products or args.transactions:
+            OfferModel.load_or_learn(store)  # learn now, so the kiosk starts fast
+        counts = store.counts()
+    print(f"{path}: {counts['customers']} customers, {counts['products']} products, "
+          f"{counts['purchases']} purchases, {counts['offers']} offers")
+    return 0
