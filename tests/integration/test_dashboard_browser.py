@@ -1,0 +1,85 @@
+"""The managers' dashboard in headless Chromium: log in, see a window arrive live, see a kiosk go offline."""
+from __future__ import annotations
+
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from helpers.central import PASSWORD, CentralServer
+from helpers.mosquitto import MosquittoBroker, mosquitto  # noqa: F401  (fixture)
+from helpers.windows import window as base_window
+from kiosk.services.spool import Spool
+from kiosk.services.telemetry import MqttSettings, TelemetryPublisher
+
+CHROMIUM = "/usr/bin/chromium"
+TODAY_6AM = datetime.now(timezone.utc).replace(hour=6, minute=0, second=0, microsecond=0)
+
+
+def window(i: int):
+    """Windows of today (the page charts today), from 06:00 UTC on."""
+    return base_window(i, t0=TODAY_6AM)
+pytestmark = pytest.mark.timeout(120)
+
+
+def test_dashboard_live_update_and_offline(mosquitto: MosquittoBroker, tmp_path: Path, artifacts_dir: Path) -> None:
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"CHROMIUM MISSING: {CHROMIUM} not found; run scripts/setup.sh dev")
+    from playwright.sync_api import expect, sync_playwright
+
+    central = CentralServer(mosquitto.url, f"sqlite:///{tmp_path / 'central.db'}", tmp_path).start()
+    publishers = {
+        kiosk: TelemetryPublisher(MqttSettings(url=mosquitto.url, health_interval_s=3600), "s1", kiosk,
+                                  Spool(tmp_path / f"{kiosk}.sqlite", 100))
+        for kiosk in ("k1", "k2")
+    }
+    other_store = TelemetryPublisher(MqttSettings(url=mosquitto.url, health_interval_s=3600), "s2", "k1",
+                                     Spool(tmp_path / "s2.sqlite", 100))
+    try:
+        for pub in (*publishers.values(), other_store):
+            pub.start()
+        for i in range(6):  # a morning of history so the day chart has something to draw
+            publishers["k1"].submit_window(window(i * 15), {"happy": 1}, "test-1")
+        other_store.submit_window(window(0), {}, "test-1")
+        with sync_playwright() as p:
+            browser = p.chromium.launch(
+                executable_path=CHROMIUM, headless=True,
+                args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                      "--disable-component-update", "--disable-sync"],
+            )
+            page = browser.new_page(viewport={"width": 1100, "height": 760}, timezone_id="UTC")
+            page.goto(central.http + "/")
+            page.fill("#username", "s1mgr")
+            page.fill("#password", "wrong-password")
+            page.click("#signin")
+            expect(page.locator("#loginError")).to_have_text("Wrong user name or password.")
+            page.fill("#password", PASSWORD)
+            page.click("#signin")
+            expect(page.locator("#live")).to_have_text("● live", timeout=10_000)
+            k1 = page.locator("#kiosk-s1-k1")
+            expect(k1.locator(".status-text")).to_have_text("online", timeout=10_000)
+            expect(page.locator("#store-s2")).to_have_count(0)  # a manager of s1 never sees s2
+
+            # Published after the page loaded: appears without a reload.
+            page.evaluate("window.__noReload = true")
+            live = window(100)
+            publishers["k2"].submit_window(live, {"happy": 2, "unhappy": 1}, "test-1")
+            k2 = page.locator("#kiosk-s1-k2")
+            expect(k2.locator("[data-testid=mood]")).to_have_text(f"+{live.mood_index:.2f}", timeout=10_000)
+            expect(k2).to_contain_text(f"{live.people} people")
+            expect(k2.locator(".fb")).to_contain_text("😊 2")
+            expect(page.locator("#store-s1 svg.chart circle").first).to_be_visible(timeout=10_000)
+
+            publishers["k1"].stop()  # clean stop publishes the retained `offline`
+            expect(k1.locator(".status-text")).to_have_text("offline", timeout=10_000)
+            assert page.evaluate("window.__noReload") is True  # the same page, updated live
+            page.wait_for_timeout(1800)  # let the debounced day chart refresh finish drawing
+            shot = artifacts_dir / "dashboard.png"
+            page.screenshot(path=str(shot), full_page=True)
+            print(f"\nscreenshot: {shot}")
+            browser.close()
+    finally:
+        for pub in (*publishers.values(), other_store):
+            pub.stop()
+        central.stop()
