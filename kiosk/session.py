@@ -12,7 +12,8 @@ States and inputs (anything not listed is ignored in that state):
 | THANKS     | OFFERS        | CARD_ERROR                 | -                 | ATTRACT  | ignored  | ATTRACT |
 
 * the same read again within `cards.rescan_ignore_s` (a double scan, or a QR code held in front of the
-  camera frame after frame) is one scan: it only extends the current screen's timeout.
+  camera frame after frame) is one scan: it only extends the current screen's timeout. After a touch
+  (done, guest, feedback) a card read again is a new attempt; a QR code still in view stays one scan.
 A feedback press is counted (face only, no identity) through `on_feedback`; presses during THANKS are
 ignored so mashing a button is one vote. The shopper's mood (largest face) may reorder the offers and
 pick the greeting tone when the offers open; it lives only in this object and is dropped with the session.
@@ -182,6 +183,7 @@ class KioskSession:
             State.THANKS: config.timeouts.thanks_s,
         }
         self._last_read: tuple[str, float] | None = None
+        self._last_read_source: str | None = None
         self._shopper_mood: tuple[str | None, float] | None = None
         self._view = SessionView(State.ATTRACT, 0, config.language, MessageKey.ATTRACT)
 
@@ -208,7 +210,7 @@ class KioskSession:
                     logger.debug("QR code that is not a loyalty card ignored")
                     return
                 raw = payload
-            if self._is_repeat(raw, now):
+            if self._is_repeat(raw, source, now):
                 self._extend(now)
                 return
             check = self._validator.check(raw, source)
@@ -222,6 +224,7 @@ class KioskSession:
         with self._lock:
             if self.state not in (State.ATTRACT, State.CARD_ERROR):
                 return
+            self._forget_last_read()
             now = self._clock()
             try:
                 offers = self._offers.guest_offers(self._today(), self._config.offers.max_offers)
@@ -233,6 +236,7 @@ class KioskSession:
     def done(self) -> None:
         with self._lock:
             now = self._clock()
+            self._forget_last_read()
             if self.state in (State.OFFERS, State.GUEST):
                 self._enter(State.FEEDBACK, now, MessageKey.FEEDBACK, language=self._view.language)
             elif self.state in (State.CARD_ERROR, State.FEEDBACK, State.THANKS):
@@ -246,6 +250,7 @@ class KioskSession:
                 return
             if self.state is State.THANKS:
                 return
+            self._forget_last_read()
             if self._on_feedback is not None:
                 try:
                     self._on_feedback(face)
@@ -279,10 +284,16 @@ class KioskSession:
                 self._enter(State.ATTRACT, now, MessageKey.ATTRACT)
 
     # ----- internals -----------------------------------------------------------------------------
-    def _is_repeat(self, raw: str, now: float) -> bool:
+    def _forget_last_read(self) -> None:
+        """After a deliberate touch a card read again is a new attempt; a QR code still in view stays one scan."""
+        if self._last_read_source != "qr":
+            self._last_read = None
+
+    def _is_repeat(self, raw: str, source: str, now: float) -> bool:
         key = raw.strip()
         previous = self._last_read
         self._last_read = (key, now)
+        self._last_read_source = source
         return (
             previous is not None
             and previous[0] == key

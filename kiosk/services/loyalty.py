@@ -363,7 +363,15 @@ class LoyaltyStore:
             if replace_all:
                 db.execute("DELETE FROM offers")
             db.executemany("INSERT OR REPLACE INTO offers VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            db.execute(
+                "INSERT INTO meta(key, value) VALUES ('catalogue_version', '1') ON CONFLICT(key)"
+                " DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)"
+            )
         self._write(work)
+
+    def catalogue_version(self) -> str:
+        """Changes whenever the offer catalogue is written (cheap enough to check on every scan)."""
+        return self.get_meta("catalogue_version") or "0"
 
     def sku_ids(self) -> dict[str, int]:
         return dict(self._query("SELECT sku, product_id FROM products"))

@@ -235,12 +235,15 @@ class OfferEngine:
         self._store = store
         self.model = model or OfferModel.load_or_learn(store)
         self.min_offers = min_offers
+        self._catalogue_version = store.catalogue_version()
         self._catalogue = store.catalogue()
 
-    def reload_catalogue(self) -> None:
-        self._catalogue = self._store.catalogue()
-
     def current_offers(self, today: date) -> list[CatalogueOffer]:
+        """Valid offers today; a catalogue imported while the kiosk runs is picked up at the next scan."""
+        version = self._store.catalogue_version()
+        if version != self._catalogue_version:
+            self._catalogue, self._catalogue_version = self._store.catalogue(), version
+            logger.info("Offer catalogue reloaded (%d offers)", len(self._catalogue))
         return [o for o in self._catalogue if o.valid_on(today)]
 
     def offers_for(self, customer_id: int, today: date, limit: int) -> list[Offer]:

@@ -166,6 +166,15 @@ def test_limit_diversity_and_minimum(shop: Shop) -> None:
     assert engine.offers_for(dora, TODAY, 0) == []
 
 
+def test_catalogue_imported_while_running_is_used_at_the_next_scan(shop: Shop) -> None:
+    new = shop.customer("New", [])
+    shop.offers("MLK")
+    engine = shop.engine()
+    assert ids(engine.offers_for(new, TODAY, 3)) == ["o-MLK"]
+    shop.offers("BRD")
+    assert ids(engine.offers_for(new, TODAY, 3)) == ["o-BRD"]
+
+
 def test_guest_offers_prefer_discounts(shop: Shop) -> None:
     shop.customer("P", [(3, ["MLK", "BRD"])])
     start, end = T - 1, T + 1

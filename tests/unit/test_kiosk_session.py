@@ -171,6 +171,18 @@ def test_a_qr_code_held_up_frame_after_frame_is_one_scan(kiosk: Harness) -> None
     assert kiosk.view.deadline == pytest.approx(kiosk.clock.now - 0.1 + 45.0)  # each repeat extends
 
 
+def test_a_card_read_again_after_a_touch_is_a_new_attempt(kiosk: Harness) -> None:
+    kiosk.session.card_scanned(STRANGER, "wedge")
+    kiosk.session.done()
+    kiosk.session.card_scanned(STRANGER, "wedge")  # at once, well within rescan_ignore_s
+    assert kiosk.view.state is State.CARD_ERROR
+    kiosk.session.card_scanned(f"moodkiosk:card:{ANNA}", "qr")
+    kiosk.session.done()
+    kiosk.session.done()
+    kiosk.session.card_scanned(f"moodkiosk:card:{ANNA}", "qr")  # the phone is still in view
+    assert kiosk.view.state is State.ATTRACT
+
+
 def test_another_card_during_offers_starts_a_new_session(kiosk: Harness) -> None:
     kiosk.to(State.OFFERS)
     kiosk.session.card_scanned(BEN, "wedge")
