@@ -21,6 +21,7 @@ Call every input from one thread (the UI thread); `tick(now)` drives timeouts wi
 """
 from __future__ import annotations
 
+import dataclasses
 import enum
 import logging
 import threading
@@ -226,12 +227,12 @@ class KioskSession:
                 return
             self._forget_last_read()
             now = self._clock()
-            try:
-                offers = self._offers.guest_offers(self._today(), self._config.offers.max_offers)
-            except KioskError as exc:
-                logger.error("Guest offers unavailable: %s", exc)
-                offers = []
-            self._enter(State.GUEST, now, MessageKey.GUEST, offers=tuple(offers))
+            offers = self._safe_guest_offers(self._config.offers.max_offers)
+            tone = Tone.NEUTRAL
+            if self._config.offers.mood_reorder:
+                tone = tone_for(self._fresh_shopper_mood(now))
+                offers = list(order_for_tone(offers, tone))
+            self._enter(State.GUEST, now, MessageKey.GUEST, offers=tuple(offers), tone=tone)
 
     def done(self) -> None:
         with self._lock:
@@ -366,9 +367,7 @@ class KioskSession:
         self._publish(view)
 
     def _replace(self, **changes: Any) -> SessionView:
-        values = {name: getattr(self._view, name) for name in SessionView.__dataclass_fields__}
-        values.update(changes, seq=self._view.seq + 1)
-        return SessionView(**values)
+        return dataclasses.replace(self._view, seq=self._view.seq + 1, **changes)
 
     def _publish(self, view: SessionView) -> None:
         self._view = view

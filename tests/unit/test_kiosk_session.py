@@ -279,6 +279,16 @@ def test_shopper_mood_sets_tone_and_order_within_the_session(kiosk: Harness, moo
     assert kiosk.view.offers[0].rule == "repurchase"  # Anna has no discoveries, so coffee stays first
 
 
+def test_guest_tone_and_mood_reorder_switch(kiosk: Harness, store: LoyaltyStore, clock: Clock, tmp_path: Path) -> None:
+    kiosk.session.mood_update(["sad"], shopper="sad")
+    kiosk.session.continue_as_guest()
+    assert kiosk.view.state is State.GUEST and kiosk.view.tone is Tone.GENTLE
+    off = Harness(parse_config({"data_dir": str(tmp_path), "offers": {"mood_reorder": False}}), store, clock)
+    off.session.mood_update(["happy"], shopper="happy")
+    off.session.card_scanned(ANNA, "wedge")
+    assert off.view.tone is Tone.NEUTRAL
+
+
 def _offer(offer_id: str, rule: str, discount: int | None = None) -> Offer:
     return Offer(offer_id, offer_id, "star", None if discount else 100, discount, TODAY, "c", "why", rule)
 
