@@ -1,6 +1,7 @@
 """The only module touching `machine`: pins, SPI, USB stdio, watchdog and ticks of a Raspberry Pi Pico.
 
-Pin table (see README.md): MFRC522 on SPI0 (SCK GP18, MOSI GP19, MISO GP16, CS GP17, RST GP20);
+Pin table (see README.md): MFRC522 on SPI0 (SCK GP18, MOSI GP19, MISO GP16, CS GP17, RST GP20)
+or PN532 on I2C1 (SDA GP6, SCL GP7);
 buttons to GND with internal pull-ups (happy GP2, neutral GP3, unhappy GP4); RGB LED PWM
 (red GP13, green GP14, blue GP15, common cathode, 220 ohm each).
 """
@@ -32,6 +33,8 @@ PINS = {
     "spi_miso": 16,
     "rfid_cs": 17,
     "rfid_rst": 20,
+    "i2c_sda": 6,  # PN532 alternative on I2C1
+    "i2c_scl": 7,
     "happy": 2,
     "neutral": 3,
     "unhappy": 4,
@@ -40,6 +43,8 @@ PINS = {
     "led_b": 15,
 }
 SPI_BAUD = 1000000
+I2C_FREQ = 100000
+READER = "mfrc522"  # or "pn532" (I2C mode, DIP switches I0=1 I1=0)
 PWM_FREQ = 1000
 WDT_TIMEOUT_MS = 4000  # rp2 allows up to 8388 ms; the loop runs every few ms
 
@@ -107,8 +112,15 @@ class UsbLink:
         self._out.write(frame)
 
 
-def make_reader():
-    """The MFRC522 on SPI0; a PN532 driver with the same init()/read_uid() would be built here instead."""
+def make_reader(kind=READER):
+    """The card-reader chip; both drivers offer init() / read_uid()."""
+    if kind == "pn532":
+        from drivers.pn532 import PN532
+
+        i2c = machine.I2C(1, sda=machine.Pin(PINS["i2c_sda"]), scl=machine.Pin(PINS["i2c_scl"]), freq=I2C_FREQ)
+        return PN532(i2c, sleep_ms)
+    if kind != "mfrc522":
+        raise ValueError("unknown reader " + kind)
     from drivers.mfrc522 import MFRC522
 
     spi = machine.SPI(

@@ -2,7 +2,8 @@
 
 `install()` puts it into sys.modules as `machine` (plus `micropython`) and firmware/ on sys.path.
 Pins are shared by number in `PINS` so a test can press a button (`PINS[2].level = 0`); SPI bus 0
-talks to whatever device the test put in `SPI_DEVICES[0]` (e.g. a transcript replayer).
+(I2C bus 1) talks to whatever device the test put in `SPI_DEVICES[0]` (`I2C_DEVICES[1]`), e.g. a
+transcript replayer.
 """
 from __future__ import annotations
 
@@ -51,6 +52,19 @@ class SPI:
         self.device.write_readinto(bytes(out), into)
 
 
+class I2C:
+    def __init__(self, bus, sda=None, scl=None, freq=400000):
+        self.bus = bus
+        self.freq = freq
+        self.device = I2C_DEVICES[bus]
+
+    def writeto(self, addr, buf):
+        self.device.writeto(addr, bytes(buf))
+
+    def readfrom_into(self, addr, buf):
+        self.device.readfrom_into(addr, buf)
+
+
 class PWM:
     def __init__(self, pin):
         self.pin = pin
@@ -86,6 +100,7 @@ class WDT:
 PINS: dict[int, Pin] = {}
 PWMS: dict[int, PWM] = {}
 SPI_DEVICES: dict[int, object] = {}
+I2C_DEVICES: dict[int, object] = {}
 WDTS: list[WDT] = []
 
 
@@ -93,6 +108,7 @@ def reset_state() -> None:
     PINS.clear()
     PWMS.clear()
     SPI_DEVICES.clear()
+    I2C_DEVICES.clear()
     WDTS.clear()
 
 
@@ -102,7 +118,7 @@ def install() -> types.ModuleType:
     if module is None or not getattr(module, "IS_FAKE", False):
         module = types.ModuleType("machine")
         module.IS_FAKE = True
-        for name in ("Pin", "SPI", "PWM", "WDT", "PINS", "PWMS", "SPI_DEVICES", "WDTS", "reset_state"):
+        for name in ("Pin", "SPI", "I2C", "PWM", "WDT", "PINS", "PWMS", "SPI_DEVICES", "I2C_DEVICES", "WDTS", "reset_state"):
             setattr(module, name, globals()[name])
         sys.modules["machine"] = module
         micro = types.ModuleType("micropython")

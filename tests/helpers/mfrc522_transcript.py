@@ -77,3 +77,42 @@ class ScriptedChip:
 
     def write_readinto(self, out: bytes, into: bytearray) -> None:
         self._current().write_readinto(out, into)
+
+
+PN532_TRANSCRIPTS = json.loads(
+    (Path(__file__).resolve().parents[1] / "unit" / "data" / "pn532_transcripts.json").read_text()
+)
+
+
+class ReplayI2C:
+    """Replays recorded PN532 I2C transfers; a write or read the record does not have fails loudly."""
+
+    def __init__(self, exchanges: list[dict], address: int = 0x24):
+        self.exchanges = list(exchanges)
+        self.pos = 0
+        self.address = address
+
+    def _next(self, op: str, addr: int) -> dict:
+        if addr != self.address:
+            raise TranscriptMismatch(f"transfer {self.pos}: address 0x{addr:02X}, record has 0x{self.address:02X}")
+        if self.pos >= len(self.exchanges):
+            raise TranscriptMismatch(f"transfer {self.pos}: {op} past the end of the record")
+        ex = self.exchanges[self.pos]
+        if ex["op"] != op:
+            raise TranscriptMismatch(f"transfer {self.pos}: driver did a {op}, record has {ex['op']} ({ex['note']})")
+        self.pos += 1
+        return ex
+
+    def writeto(self, addr: int, buf: bytes) -> None:
+        ex = self._next("write", addr)
+        if bytes(buf).hex() != ex["data"]:
+            raise TranscriptMismatch(f"transfer {self.pos - 1}: driver wrote {bytes(buf).hex()}, record has {ex['data']}")
+
+    def readfrom_into(self, addr: int, buf: bytearray) -> None:
+        ex = self._next("read", addr)
+        data = bytes.fromhex(ex["data"])
+        buf[:] = (data + b"\x00" * len(buf))[: len(buf)]  # a short record reads as zeros, like an idle bus
+
+    @property
+    def done(self) -> bool:
+        return self.pos == len(self.exchanges)
