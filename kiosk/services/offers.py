@@ -68,6 +68,11 @@ class OfferModel:
         self.max_buyers = max(buyers.values(), default=1) or 1
         self.default_interval = default_interval
         self.neighbours = neighbours
+        self.category_best: dict[str, int] = {}  # category -> its most bought product
+        for pid, prod in products.items():
+            best = self.category_best.get(prod.category)
+            if best is None or buyers.get(pid, 0) > buyers.get(best, 0):
+                self.category_best[prod.category] = pid
 
     @classmethod
     def from_arrays(
@@ -134,12 +139,13 @@ class OfferModel:
         return sorted(self.buyers, key=lambda pid: (-self.buyers[pid], pid))
 
     def score_products(
-        self, history: Sequence[Purchase], today: int
+        self, history: Sequence[Purchase], today: int, candidates: Iterable[int] | None = None
     ) -> tuple[dict[int, Scored], set[int], set[str], dict[str, float]]:
         """Personal scores for products, products and categories never to offer now, category shares.
 
-        `today` is a date ordinal. Products without a personal rule are not in the scores (popularity
-        is added by the caller so it can also rank products the shopper never bought).
+        `today` is a date ordinal; `candidates` limits the liked-category rule to these products (those
+        with an offer) so a scan stays fast with a large assortment. Products without a personal rule are
+        not in the scores (the caller adds popularity, which also ranks products never bought).
         """
         days_by_product: dict[int, list[int]] = defaultdict(list)
         for purchase in history:
@@ -199,7 +205,10 @@ class OfferModel:
             if prod is not None:
                 shares[prod.category] += 1 / len(history)
         if shares:
-            for pid, prod in self.products.items():
+            for pid in self.products if candidates is None else candidates:
+                prod = self.products.get(pid)
+                if prod is None:
+                    continue
                 share = shares.get(prod.category, 0.0)
                 if share >= MIN_CATEGORY_SHARE and pid not in days_by_product:
                     offer(pid, Scored(
@@ -217,13 +226,16 @@ class OfferModel:
     def recommend_products(self, history: Sequence[Purchase], today: int, k: int) -> list[int]:
         """Top-k products for a shopper (offline evaluation: every product counts as if it had an offer)."""
         scores, blocked, blocked_categories, _ = self.score_products(history, today)
+        def allowed(pid: int) -> bool:
+            prod = self.products.get(pid)
+            return pid not in blocked and (prod is None or prod.category not in blocked_categories)
+
         ranked = sorted(scores, key=lambda pid: -(scores[pid].score + self.popularity(pid).score))
-        picked = [pid for pid in ranked if pid not in blocked][:k]
+        picked = [pid for pid in ranked if allowed(pid)][:k]
         for pid in self.popular_products():
             if len(picked) >= k:
                 break
-            category = self.products[pid].category if pid in self.products else None
-            if pid not in picked and pid not in blocked and category not in blocked_categories:
+            if pid not in picked and allowed(pid):
                 picked.append(pid)
         return picked
 
@@ -248,7 +260,9 @@ class OfferEngine:
 
     def offers_for(self, customer_id: int, today: date, limit: int) -> list[Offer]:
         history = self._store.history(customer_id)
-        scores, blocked, blocked_categories, shares = self.model.score_products(history, today.toordinal())
+        current = self.current_offers(today)
+        candidates = {item.product_id for item in current if item.product_id is not None}
+        scores, blocked, blocked_categories, shares = self.model.score_products(history, today.toordinal(), candidates)
         category_scores = {
             category: Scored(
                 WEIGHT_CATEGORY * CATEGORY_OFFER_BONUS * share, "category",
@@ -257,7 +271,7 @@ class OfferEngine:
             for category, share in shares.items() if share >= MIN_CATEGORY_SHARE
         }
         ranked: list[tuple[float, Offer]] = []
-        for item in self.current_offers(today):
+        for item in current:
             best = self._score_offer(item, scores, blocked, blocked_categories, category_scores)
             if best is not None:
                 ranked.append((best.score, _to_offer(item, best, self._category(item))))
@@ -284,8 +298,7 @@ class OfferEngine:
     def _offer_popularity(self, item: CatalogueOffer) -> Scored:
         if item.product_id is not None:
             return self.model.popularity(item.product_id)
-        members = [pid for pid, p in self.model.products.items() if p.category == item.category]
-        best = max(members, key=lambda pid: self.model.buyers.get(pid, 0), default=None)
+        best = self.model.category_best.get(item.category or "")
         if best is None:
             return Scored(0.0, "popular", "popular: new category")
         scored = self.model.popularity(best)
