@@ -10,7 +10,7 @@ profile="${1:-kiosk}"
 # Shared libraries that Qt's offscreen/xcb platform and OpenCV/mediapipe load at run time.
 apt_runtime=(libgl1 libegl1 libglib2.0-0 libxkbcommon0 libfontconfig1 libdbus-1-3 fonts-dejavu-core)
 # Real services the tests start themselves: MQTT broker, PostgreSQL, headless browser.
-apt_dev=(mosquitto postgresql chromium)
+apt_dev=(mosquitto postgresql chromium opencv-data)
 
 need=()
 want=("${apt_runtime[@]}")

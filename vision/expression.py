@@ -23,14 +23,13 @@ class ExpressionClassifier:
     """
 
     def __init__(self, model_path: Path, threads: int = 1) -> None:
+        if not model_path.is_file():
+            raise ExpressionModelError(f"expression model {model_path}: no such file")
         # Imported here so that reading settings or tracking never loads onnxruntime.
         import onnxruntime as ort
 
         from models.contract import read_contract
         from models.errors import ModelError
-
-        if not model_path.is_file():
-            raise ExpressionModelError(f"expression model {model_path}: no such file")
         try:
             contract = read_contract(model_path)
         except ModelError as exc:

@@ -49,7 +49,13 @@ class FrameProcessor:
             settings.detector_path, settings.min_score, settings.min_face_px, settings.max_faces
         )
         if classifier is True:
-            classifier = ExpressionClassifier(settings.expression_model, settings.threads) if settings.expression_model else None
+            try:
+                classifier = (
+                    ExpressionClassifier(settings.expression_model, settings.threads) if settings.expression_model else None
+                )
+            except BaseException:
+                self.detector.close()  # MediaPipe's own finaliser fails noisily at interpreter exit
+                raise
         self.classifier: ExpressionClassifier | None = classifier or None
         classes = self.classifier.classes if self.classifier else None
         self.tracker = Tracker(
