@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Callable
 
 from helpers import fake_machine
-from helpers.mfrc522_transcript import ScriptedChip
+from helpers.reader_transcripts import ScriptedChip
 
 fake_machine.install()
 

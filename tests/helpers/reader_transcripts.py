@@ -1,4 +1,4 @@
-"""Fake SPI devices that replay the recorded MFRC522 exchanges in tests/unit/data/mfrc522_transcripts.json."""
+"""Fake buses that replay the recorded card-reader exchanges in tests/unit/data/ (MFRC522 over SPI, PN532 over I2C)."""
 from __future__ import annotations
 
 import json

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from helpers import fake_machine
-from helpers.mfrc522_transcript import ScriptedChip
+from helpers.reader_transcripts import ScriptedChip
 
 fake_machine.install()
 

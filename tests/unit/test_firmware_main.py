@@ -19,7 +19,7 @@ LAUNCHER = """
 import io, runpy, sys, types
 sys.path.insert(0, {tests!r})
 from helpers import fake_machine
-from helpers.mfrc522_transcript import ScriptedChip
+from helpers.reader_transcripts import ScriptedChip
 machine = fake_machine.install()
 machine.SPI_DEVICES[0] = ScriptedChip()
 if sys.argv[1] == "safe":

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from helpers.fake_machine import Pin, install
-from helpers.mfrc522_transcript import TRANSCRIPTS, ReplaySPI, TranscriptMismatch
+from helpers.reader_transcripts import TRANSCRIPTS, ReplaySPI, TranscriptMismatch
 
 install()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from helpers.fake_machine import install
-from helpers.mfrc522_transcript import PN532_TRANSCRIPTS as T, ReplayI2C, TranscriptMismatch
+from helpers.reader_transcripts import PN532_TRANSCRIPTS as T, ReplayI2C, TranscriptMismatch
 
 install()
 
