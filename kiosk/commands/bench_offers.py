@@ -58,6 +58,9 @@ def _store(args: argparse.Namespace, today: date) -> tuple[LoyaltyStore, float |
     if store.counts()["customers"]:
         store.close()
         raise KioskError(f"{path} holds an unfinished benchmark store; run again with --rebuild")
+    for stale in args.dir.glob("loyalty-*.sqlite*"):  # stores of other days or sizes: rebuilt when asked for
+        if not stale.name.startswith(path.name):
+            stale.unlink(missing_ok=True)
     started = time.perf_counter()
     bulk_build(store, args.customers, args.purchases, today)
     store.set_meta("bench_complete", "1")
