@@ -213,7 +213,7 @@ class PeripheralLink:
                 continue
             if now - last_heard > self._t.peer_timeout_s:
                 raise _Lost(f"board silent for {self._t.peer_timeout_s:.1f} s")
-            if self._send_led(port, now):
+            if not self._incompatible and self._send_led(port, now):
                 last_write = now
             elif now - last_write >= self._t.heartbeat_s:
                 port.write(encode(Frame("HB", self._out_seq)))
@@ -252,7 +252,9 @@ class PeripheralLink:
         boot_id, fw_version, proto = frame.payload
         self.firmware_version = fw_version
         if proto != str(PROTO_VERSION):
+            # Stay connected (no reconnect churn on the service line) but act on nothing it sends.
             self._incompatible = True
+            self._ready = True
             log.error("peripheral firmware %s speaks protocol %s, this kiosk speaks %s", fw_version, proto, PROTO_VERSION)
             self._set_state(INCOMPATIBLE)
             return

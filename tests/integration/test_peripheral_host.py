@@ -113,7 +113,12 @@ def test_other_protocol_version_is_reported_and_its_events_ignored(hand) -> None
     wait_until(lambda: INCOMPATIBLE in seen["states"], 3.0, "incompatible state")
     board.send("CARD", 1, "04A1B2C3")
     assert not [f for f in board.drain() if f.kind == "ACK" and f.seq == 1]
-    assert seen["cards"] == [] and link.state == INCOMPATIBLE
+    for _ in range(6):  # keeps talking heartbeats for longer than the handshake timeout: no reconnect churn
+        board.send("HB", 0)
+        time.sleep(0.25)
+    frames = board.drain()
+    assert not [f for f in frames if f.kind in ("HOST", "LED")]
+    assert seen["cards"] == [] and link.state == INCOMPATIBLE and DISCONNECTED not in seen["states"]
 
 
 def test_valid_crc_with_bad_payload_is_acked_dropped_and_does_not_block_the_next(hand) -> None:
