@@ -22,6 +22,7 @@ from kiosk.services.loyalty import LoyaltyStore
 logger = logging.getLogger(__name__)
 
 SEED = 20240611
+DEMO_META_KEY = "demo_seeded_on"
 
 # sku, name, category, department, kind, repurchase_days | durable_days, icon, price
 PRODUCTS: tuple[tuple[str, str, str, str, str, int, str, float], ...] = (
@@ -311,13 +312,24 @@ def import_csv(store: LoyaltyStore, files: dict[str, Path]) -> None:
 
 
 def seed_demo(store: LoyaltyStore, work_dir: Path, today: date | None = None) -> bool:
-    """Fill an empty store with the demo data through the CSV import; False if it already has customers."""
-    if store.counts()["customers"]:
+    """Fill an empty store with the demo data through the CSV import; False if it has today's data already.
+
+    The demo stories (what is due, what was just bought) are relative to the day of seeding, so a store
+    this function seeded on an earlier day is seeded afresh. A store with other data is never touched.
+    """
+    today = today or date.today()
+    seeded_on = store.get_meta(DEMO_META_KEY)
+    if store.counts()["customers"] and (seeded_on is None or seeded_on == today.isoformat()):
         return False
     data = generate(today=today)
-    import_csv(store, write_csv(data, work_dir))
-    logger.info("Seeded demo loyalty data into %s (%d customers, %d purchases)",
-                store.path, len(data.customers), len(data.purchases))
+    files = write_csv(data, work_dir)
+    with store.transaction():
+        if seeded_on is not None:
+            store.clear()
+        import_csv(store, files)
+        store.set_meta(DEMO_META_KEY, today.isoformat())
+    logger.info("Seeded demo loyalty data for %s into %s (%d customers, %d purchases)",
+                today, store.path, len(data.customers), len(data.purchases))
     return True
 
 

@@ -373,6 +373,14 @@ class LoyaltyStore:
         """Changes whenever the offer catalogue is written (cheap enough to check on every scan)."""
         return self.get_meta("catalogue_version") or "0"
 
+    def clear(self) -> None:
+        """Delete every customer, product, purchase and offer (used to re-seed a demo store)."""
+        def work(db: sqlite3.Connection) -> None:
+            for table in ("purchases", "offers", "customers", "products"):
+                db.execute(f"DELETE FROM {table}")
+            db.execute("DELETE FROM meta WHERE key != 'schema_version'")
+        self._write(work)
+
     def sku_ids(self) -> dict[str, int]:
         return dict(self._query("SELECT sku, product_id FROM products"))
 

@@ -1,7 +1,7 @@
 """Demo loyalty data: deterministic, valid cards, seeded through the CSV import, personas show their rule; bench-offers runs."""
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -45,6 +45,21 @@ def test_seeding_goes_through_the_import_and_only_once(seeded: LoyaltyStore, tmp
     assert counts["customers"] == 200 and counts["purchases"] > 15_000 and counts["offers"] > 40
     assert seed_demo(seeded, tmp_path, TODAY) is False
     assert seeded.counts() == counts
+
+
+def test_a_demo_store_from_an_earlier_day_is_seeded_afresh_but_real_data_never(tmp_path: Path) -> None:
+    with LoyaltyStore(tmp_path / "demo.sqlite") as store:
+        assert seed_demo(store, tmp_path / "csv", TODAY)
+        anna = store.find_customer(generate(today=TODAY).cards[0].card_id)
+        first_day = max(p.day for p in store.history(anna.customer_id))
+        assert seed_demo(store, tmp_path / "csv", TODAY + timedelta(days=40))
+        assert store.counts()["customers"] == 200
+        anna = store.find_customer(anna.card_id)
+        assert max(p.day for p in store.history(anna.customer_id)) == first_day + 40
+    with LoyaltyStore(tmp_path / "real.sqlite") as store:
+        store.add_customers([("4006381333931", "Real", "en")])
+        assert not seed_demo(store, tmp_path / "csv", TODAY)
+        assert store.counts()["customers"] == 1
 
 
 def offers_of(store: LoyaltyStore, card: str) -> list:
