@@ -22,7 +22,10 @@ from kiosk.services.peripheral_codec import Frame, LineSplitter, decode, encode
 
 pytestmark = pytest.mark.timeout(60)
 
-FAST = LinkTimings(backoff_min_s=0.05, backoff_max_s=0.2, peer_timeout_s=0.8, handshake_s=1.0, heartbeat_s=0.3)
+# The hand-driven board sends no heartbeats, so the kiosk's silence timeout is long here (a busy CI
+# machine must not cause a reconnect mid-test) except in the test about silence itself.
+FAST = LinkTimings(backoff_min_s=0.05, backoff_max_s=0.2, peer_timeout_s=5.0, handshake_s=1.0, heartbeat_s=0.3)
+IMPATIENT = LinkTimings(backoff_min_s=0.05, backoff_max_s=0.2, peer_timeout_s=0.8, handshake_s=1.0)
 
 
 class HandBoard:
@@ -186,14 +189,21 @@ def test_fault_report_reaches_the_service_line(hand) -> None:
     wait_until(lambda: link.state == CONNECTED, 3.0, "fault cleared")
 
 
-def test_silent_board_means_reconnect(hand) -> None:
-    board, link, seen = hand
-    _handshake(board)
-    wait_until(lambda: link.state == CONNECTED, 3.0, "connected")
-    board.drain()  # forget the handshake's HOST frames
-    # say nothing: after peer_timeout the host drops the port and opens it again with a new HOST
-    wait_until(lambda: DISCONNECTED in seen["states"][seen["states"].index(CONNECTED):], 3.0, "disconnect")
-    assert board.expect("HOST", timeout=3.0).seq == 0
+def test_silent_board_means_reconnect(tmp_path: Path) -> None:
+    board = HandBoard(tmp_path)
+    states: list[str] = []
+    link = PeripheralLink(board.port, print, print, states.append, timings=IMPATIENT)
+    link.start()
+    try:
+        _handshake(board)
+        wait_until(lambda: link.state == CONNECTED, 3.0, "connected")
+        board.drain()  # forget the handshake's HOST frames
+        # say nothing: after peer_timeout the host drops the port and opens it again with a new HOST
+        wait_until(lambda: DISCONNECTED in states[states.index(CONNECTED):], 3.0, "disconnect")
+        assert board.expect("HOST", timeout=3.0).seq == 0
+    finally:
+        link.stop()
+        board.close()
 
 
 def test_a_second_program_cannot_open_the_port_while_the_kiosk_has_it(hand) -> None:

@@ -15,7 +15,7 @@ from kiosk.services.peripheral import CONNECTED, DISCONNECTED, LinkTimings, Peri
 
 pytestmark = pytest.mark.timeout(60)
 
-FAST = LinkTimings(backoff_min_s=0.05, backoff_max_s=0.3, peer_timeout_s=1.5, handshake_s=1.0)
+FAST = LinkTimings(backoff_min_s=0.05, backoff_max_s=0.3, peer_timeout_s=3.5, handshake_s=1.0)
 
 
 class Kiosk:
