@@ -8,13 +8,13 @@ import queue
 import resource
 import sys
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from vision.errors import VisionError
 from vision.pipeline import VisionPipeline
 from vision.settings import VisionSettings
-from vision.sources import redact
 from vision.types import FrameResult, MoodWindow, SourceEvent
 
 logger = logging.getLogger(__name__)
@@ -39,7 +39,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--qr", action="store_true", help="decode QR codes too (every 5th frame)")
     parser.add_argument("--realtime", action="store_true", help="pace files at their frame rate (newest frame wins)")
     parser.add_argument("--seconds", type=float, default=None, help="stop after this many seconds (live sources)")
+    parser.add_argument("--start", type=_utc_time, default=None,
+                        help="UTC time of a file's first frame, e.g. 2026-05-01T09:00:00Z (default: now)")
     parser.add_argument("--open-timeout", type=float, default=5.0, help="seconds a stream may take to open (default 5)")
+
+
+def _utc_time(text: str) -> float:
+    """Parse an ISO 8601 time (naive = UTC) into epoch seconds, for argparse."""
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from exc
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.timestamp()
 
 
 def settings_from_args(args: argparse.Namespace) -> VisionSettings:
@@ -118,7 +131,7 @@ def main(args: argparse.Namespace) -> int:
         if args.frames:
             lines.put(frame_record(result))
 
-    pipeline = VisionPipeline(settings, on_frame, lambda w: lines.put(window_record(w)), on_event)
+    pipeline = VisionPipeline(settings, on_frame, lambda w: lines.put(window_record(w)), on_event, epoch=args.start)
     pipeline.start()
     deadline = None if args.seconds is None else time.monotonic() + args.seconds
     try:

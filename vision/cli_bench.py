@@ -179,9 +179,21 @@ def _analyze_rss(clip: Path, model: Path | None) -> float:
 
 
 def main(args: argparse.Namespace) -> int:
-    if not args.all_cores and hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    """Pin to one core (restored afterwards: the bench may run inside a longer-lived process)."""
+    cores = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    threads = cv2.getNumThreads()
+    if cores and not args.all_cores:
+        os.sched_setaffinity(0, {min(cores)})
     cv2.setNumThreads(1)
+    try:
+        return _bench(args)
+    finally:
+        if cores:
+            os.sched_setaffinity(0, cores)
+        cv2.setNumThreads(threads)
+
+
+def _bench(args: argparse.Namespace) -> int:
     base = VisionSettings(source="bench", detector=args.detector, threads=1, min_face_px=48, max_faces=10)
     model = args.model or base.expression_model
     if model is not None and not model.is_file():

@@ -28,8 +28,12 @@ class ExpressionClassifier:
         # Imported here so that reading settings or tracking never loads onnxruntime.
         import onnxruntime as ort
 
-        from models.contract import read_contract
         from models.errors import ModelError
+
+        try:
+            from models.contract import read_contract
+        except ImportError as exc:
+            raise ExpressionModelError(f"expression model {model_path}: contract reader unavailable ({exc})") from exc
         try:
             contract = read_contract(model_path)
         except ModelError as exc:

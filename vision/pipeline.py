@@ -9,7 +9,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 import cv2
 import numpy as np
@@ -208,15 +208,23 @@ class VisionPipeline:
             "model_version": self.model_version,
         }
 
+    @staticmethod
+    def _call(callback: Callable[[Any], None] | None, value: Any) -> None:
+        """Call a kiosk callback; its bug is logged, it must not stop the camera."""
+        if callback is None:
+            return
+        try:
+            callback(value)
+        except Exception:
+            logger.exception("vision callback %s failed", getattr(callback, "__qualname__", callback))
+
     def _emit_event(self, event: SourceEvent) -> None:
-        if self._on_event is not None:
-            self._on_event(event)
+        self._call(self._on_event, event)
 
     def _deliver(self, windows: list[MoodWindow]) -> None:
         for window in windows:
             logger.info("mood window %s..%s: %d people, index %+.2f", window.start, window.end, window.people, window.mood_index)
-            if self._on_window is not None:
-                self._on_window(window)
+            self._call(self._on_window, window)
 
     def _work(self) -> None:
         assert self._processor is not None and self._aggregator is not None
@@ -237,8 +245,7 @@ class VisionPipeline:
                 self._ms_total += processed.result.timings["total"]
                 self._ms_classify += processed.result.timings["classify"]
                 self._last_ts = processed.result.timestamp
-                if self._on_frame is not None:
-                    self._on_frame(processed.result)
+                self._call(self._on_frame, processed.result)
                 self._deliver(self._aggregator.observe(processed.result.timestamp, processed.people))
         except VisionError as exc:
             logger.error("%s", exc)
