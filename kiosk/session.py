@@ -106,9 +106,9 @@ class CustomerLookup(Protocol):
 class OfferSource(Protocol):
     """What the session needs from the offer engine (`kiosk.services.offers.OfferEngine`)."""
 
-    def offers_for(self, customer_id: int, today: date, limit: int) -> list[Offer]: ...
+    def offers_for(self, customer_id: int, today: date, limit: int, language: str | None = None) -> list[Offer]: ...
 
-    def guest_offers(self, today: date, limit: int) -> list[Offer]: ...
+    def guest_offers(self, today: date, limit: int, language: str | None = None) -> list[Offer]: ...
 
 
 def room_mood_from_labels(labels: Iterable[str | None]) -> RoomMood:
@@ -227,7 +227,7 @@ class KioskSession:
                 return
             self._forget_last_read()
             now = self._clock()
-            offers = self._safe_guest_offers(self._config.offers.max_offers)
+            offers = self._safe_guest_offers(self._config.offers.max_offers, self._config.language)
             tone = Tone.NEUTRAL
             if self._config.offers.mood_reorder:
                 tone = tone_for(self._fresh_shopper_mood(now))
@@ -314,26 +314,26 @@ class KioskSession:
             self._enter(State.CARD_ERROR, now, MessageKey.CARD_UNKNOWN)
             return
         limit = self._config.offers.max_offers
+        language = customer.language if customer.language in ("en", "de") else self._config.language
         try:
-            offers = self._offers.offers_for(customer.customer_id, self._today(), limit)
+            offers = self._offers.offers_for(customer.customer_id, self._today(), limit, language)
         except KioskError as exc:
             logger.error("Offers for %s failed, showing generic ones: %s", card, exc)
-            offers = self._safe_guest_offers(limit)
+            offers = self._safe_guest_offers(limit, language)
         tone = Tone.NEUTRAL
         if self._config.offers.mood_reorder:
             tone = tone_for(self._fresh_shopper_mood(now))
             offers = list(order_for_tone(offers, tone))
         for rank, offer in enumerate(offers, 1):
-            logger.info("Offer %d for %s: %s (%s)", rank, card, offer.title, offer.reason)
-        language = customer.language if customer.language in ("en", "de") else self._config.language
+            logger.info("Offer %d for %s: %s %s (%s)", rank, card, offer.offer_id, offer.title, offer.reason)
         self._enter(
             State.OFFERS, now, MessageKey.OFFERS, offers=tuple(offers), greeting_name=customer.first_name,
             tone=tone, language=language,
         )
 
-    def _safe_guest_offers(self, limit: int) -> list[Offer]:
+    def _safe_guest_offers(self, limit: int, language: str) -> list[Offer]:
         try:
-            return self._offers.guest_offers(self._today(), limit)
+            return self._offers.guest_offers(self._today(), limit, language)
         except KioskError as exc:
             logger.error("Guest offers unavailable: %s", exc)
             return []

@@ -98,6 +98,30 @@ PRODUCTS: tuple[tuple[str, str, str, str, str, int, str, float], ...] = (
     ("D010", "Blender", "blenders", "kitchen appliances", "durable", 1095, "tools", 59.99),
 )
 
+GERMAN_NAMES = {
+    "C001": "Filterkaffee 500 g", "C002": "Espressobohnen 1 kg", "C003": "Grüner Tee 20 Beutel",
+    "C004": "Vollmilch 1 l", "C005": "Haferdrink 1 l", "C006": "Butter 250 g", "C007": "Naturjoghurt 500 g",
+    "C008": "Fruchtjoghurt 4er-Pack", "C009": "Bergkäse 200 g", "C010": "Gouda in Scheiben 150 g",
+    "C011": "Ziegenkäse 150 g", "C012": "Freilandeier 10 Stück", "C013": "Sauerteigbrot",
+    "C014": "Vollkornbrötchen 6 Stück", "C015": "Croissants 4 Stück", "C016": "Apfelkuchen",
+    "C017": "Bananen 1 kg", "C018": "Äpfel 1,5 kg", "C019": "Erdbeeren 500 g", "C020": "Tomaten 500 g",
+    "C021": "Salatmischung 200 g", "C022": "Karotten 1 kg", "C023": "Kartoffeln 2,5 kg",
+    "C024": "Hähnchenbrust 400 g", "C025": "Rinderhack 500 g", "C026": "Lachsfilet 250 g",
+    "C027": "Spaghetti 500 g", "C028": "Tomatensoße", "C029": "Geriebener Parmesan 100 g",
+    "C030": "Basmatireis 1 kg", "C031": "Olivenöl 750 ml", "C032": "Müsli 750 g", "C033": "Erdbeerkonfitüre",
+    "C034": "Nuss-Nougat-Creme", "C035": "Zartbitterschokolade", "C036": "Vollmilchschokolade",
+    "C037": "Kartoffelchips", "C038": "Gesalzene Erdnüsse", "C039": "Mineralwasser 6 x 1,5 l",
+    "C040": "Orangensaft 1 l", "C041": "Lagerbier 6er-Pack", "C042": "Rotwein", "C043": "Prosecco",
+    "C044": "Tiefkühlpizza", "C045": "TK-Beeren 500 g", "C046": "Vanilleeis", "C047": "Waschmittel",
+    "C048": "Spülmaschinentabs 40 Stück", "C049": "Küchenrollen 4 Stück", "C050": "Toilettenpapier 10 Rollen",
+    "C051": "Shampoo", "C052": "Zahnpasta", "C053": "Duschgel", "C054": "Handcreme", "C055": "Hundefutter 4 kg",
+    "C056": "Katzenfutter 12 Beutel", "C057": "Babybrei", "C058": "Windeln 44 Stück",
+    "C059": "Entkalker für Kaffeemaschinen", "C060": "Blumenstrauß", "D001": "Laptop 14 Zoll",
+    "D002": "Tablet 11 Zoll", "D003": "Kabellose Kopfhörer", "D004": "Smartphone", "D005": "LED-Fernseher 50 Zoll",
+    "D006": "Laptoptasche", "D007": "Kaffeemaschine", "D008": "Wasserkocher", "D009": "Toaster",
+    "D010": "Standmixer",
+}
+
 # Things people buy together (the generator puts them in the same basket), for "bought together".
 BUNDLES: tuple[tuple[str, ...], ...] = (
     ("C027", "C028", "C029"),        # spaghetti, sauce, parmesan
@@ -162,7 +186,10 @@ def product_rows() -> list[tuple[str, str, str, str, str, float | None, int | No
 
 
 def offer_rows(today: date) -> list[tuple[str, str, str, int | None, int | None, int, int, str | None, str | None]]:
-    """A current catalogue: about two thirds of the products on offer, plus a few category offers and one expired."""
+    """A current catalogue: about two thirds of the products on offer, plus a few category offers and one expired.
+
+    Titles are names only: the screen shows the price or discount beside them.
+    """
     rng = random.Random(SEED + 1)
     start, end = (today - timedelta(days=7)).toordinal(), (today + timedelta(days=21)).toordinal()
     rows = []
@@ -171,16 +198,24 @@ def offer_rows(today: date) -> list[tuple[str, str, str, int | None, int | None,
             continue
         if i % 2:
             discount = rng.choice((10, 15, 20, 25, 30))
-            rows.append((f"O{sku}", f"{name} {discount}% off", icon, None, discount, start, end, sku, None))
+            rows.append((f"O{sku}", name, icon, None, discount, start, end, sku, None))
         else:
             offer_price = round(price * rng.choice((0.7, 0.75, 0.8, 0.85)) * 100) - 1
             rows.append((f"O{sku}", name, icon, max(offer_price, 9), None, start, end, sku, None))
-    rows.append(("OCAT-cheese", "All cheese 20% off", "star", None, 20, start, end, None, "cheese"))
-    rows.append(("OCAT-fruit", "Fresh fruit 15% off", "summer", None, 15, start, end, None, "fruit"))
-    rows.append(("OCAT-care", "Body care 2 for 1", "care", None, 50, start, end, None, "body care"))
+    rows.append(("OCAT-cheese", "All cheese", "star", None, 20, start, end, None, "cheese"))
+    rows.append(("OCAT-fruit", "All fresh fruit", "summer", None, 15, start, end, None, "fruit"))
+    rows.append(("OCAT-care", "Body care: 2 for 1", "care", None, 50, start, end, None, "body care"))
     past = (today - timedelta(days=30)).toordinal(), (today - timedelta(days=10)).toordinal()
     rows.append(("OEXPIRED", "Last month's BBQ week", "summer", None, 30, past[0], past[1], "C025", None))
     return rows
+
+
+def german_titles() -> dict[str, str]:
+    """offer_id -> German title of every demo offer."""
+    titles = {f"O{sku}": name for sku, name in GERMAN_NAMES.items()}
+    titles.update({"OCAT-cheese": "Alle Käsesorten", "OCAT-fruit": "Alles frische Obst",
+                   "OCAT-care": "Körperpflege: 2 für 1", "OEXPIRED": "Grillwoche vom letzten Monat"})
+    return titles
 
 
 def _habit_purchases(
@@ -296,11 +331,12 @@ def write_csv(data: DemoData, out: Path) -> dict[str, Path]:
     with open(files["offers"], "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(["offer_id", "title", "icon", "price", "discount_percent", "valid_from", "valid_until",
-                         "sku", "category"])
+                         "sku", "category", "title_de"])
+        german = german_titles()
         for oid, title, icon, cents, discount, start, end, sku, category in data.offers:
             writer.writerow((oid, title, icon, "" if cents is None else f"{cents / 100:.2f}",
                              "" if discount is None else discount, date.fromordinal(start).isoformat(),
-                             date.fromordinal(end).isoformat(), sku or "", category or ""))
+                             date.fromordinal(end).isoformat(), sku or "", category or "", german.get(oid, "")))
     return files
 
 
@@ -340,9 +376,11 @@ def bulk_build(store: LoyaltyStore, customers: int, purchases: int, today: date 
     store.add_customers(data.customers)
     cards, skus = store.card_ids(), store.sku_ids()
     store.add_purchases((cards[c], skus[s], d, 1) for c, s, d in data.purchases)
+    german = german_titles()
     store.replace_offers(
-        (oid, title, icon, cents, discount, start, end, skus[sku] if sku else None, category)
-        for oid, title, icon, cents, discount, start, end, sku, category in data.offers
+        [(oid, title, icon, cents, discount, start, end, skus[sku] if sku else None, category)
+         for oid, title, icon, cents, discount, start, end, sku, category in data.offers],
+        titles=[(row[0], "de", german[row[0]]) for row in data.offers if row[0] in german],
     )
     return data
 

@@ -61,6 +61,12 @@ CREATE TABLE IF NOT EXISTS offers (
     CHECK (price_cents IS NOT NULL OR discount_percent IS NOT NULL)
 );
 CREATE INDEX IF NOT EXISTS offers_by_validity ON offers(valid_until, valid_from);
+CREATE TABLE IF NOT EXISTS offer_titles (      -- an offer's title in other languages than the catalogue's own
+    offer_id TEXT NOT NULL REFERENCES offers(offer_id) ON DELETE CASCADE,
+    language TEXT NOT NULL,
+    title    TEXT NOT NULL,
+    PRIMARY KEY (offer_id, language)
+);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
@@ -105,9 +111,13 @@ class CatalogueOffer:
     valid_until: date
     product_id: int | None
     category: str | None
+    titles: tuple[tuple[str, str], ...] = ()  # (language, title) beside the catalogue's own `title`
 
     def valid_on(self, day: date) -> bool:
         return self.valid_from <= day <= self.valid_until
+
+    def title_in(self, language: str | None) -> str:
+        return next((title for lang, title in self.titles if lang == language), self.title)
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,12 +270,16 @@ class LoyaltyStore:
         return {row[0]: Product(*row) for row in rows}
 
     def catalogue(self) -> list[CatalogueOffer]:
+        titles: dict[str, list[tuple[str, str]]] = {}
+        for offer_id, language, title in self._query("SELECT offer_id, language, title FROM offer_titles ORDER BY 1, 2"):
+            titles.setdefault(offer_id, []).append((language, title))
         rows = self._query(
             "SELECT offer_id, title, icon, price_cents, discount_percent, valid_from, valid_until, product_id,"
             " category FROM offers ORDER BY offer_id"
         )
         return [
-            CatalogueOffer(r[0], r[1], r[2], r[3], r[4], date.fromordinal(r[5]), date.fromordinal(r[6]), r[7], r[8])
+            CatalogueOffer(r[0], r[1], r[2], r[3], r[4], date.fromordinal(r[5]), date.fromordinal(r[6]), r[7], r[8],
+                           tuple(titles.get(r[0], ())))
             for r in rows
         ]
 
@@ -357,12 +371,21 @@ class LoyaltyStore:
         self._write(lambda db: db.executemany(
             "INSERT INTO purchases(customer_id, product_id, day, quantity) VALUES (?, ?, ?, ?)", rows))
 
-    def replace_offers(self, rows: Iterable[tuple[Any, ...]], replace_all: bool = True) -> None:
-        """(offer_id, title, icon, price_cents, discount_percent, valid_from, valid_until, product_id, category)."""
+    def replace_offers(
+        self, rows: Iterable[tuple[Any, ...]], replace_all: bool = True, titles: Iterable[tuple[str, str, str]] = ()
+    ) -> None:
+        """(offer_id, title, icon, price_cents, discount_percent, valid_from, valid_until, product_id, category)
+        rows, and (offer_id, language, title) translations of their titles."""
+        rows = list(rows)
+
         def work(db: sqlite3.Connection) -> None:
             if replace_all:
+                db.execute("DELETE FROM offer_titles")
                 db.execute("DELETE FROM offers")
+            else:
+                db.executemany("DELETE FROM offer_titles WHERE offer_id = ?", ((row[0],) for row in rows))
             db.executemany("INSERT OR REPLACE INTO offers VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            db.executemany("INSERT INTO offer_titles(offer_id, language, title) VALUES (?, ?, ?)", titles)
             db.execute(
                 "INSERT INTO meta(key, value) VALUES ('catalogue_version', '1') ON CONFLICT(key)"
                 " DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)"
@@ -376,7 +399,7 @@ class LoyaltyStore:
     def clear(self) -> None:
         """Delete every customer, product, purchase and offer (used to re-seed a demo store)."""
         def work(db: sqlite3.Connection) -> None:
-            for table in ("purchases", "offers", "customers", "products"):
+            for table in ("purchases", "offer_titles", "offers", "customers", "products"):
                 db.execute(f"DELETE FROM {table}")
             db.execute("DELETE FROM meta WHERE key != 'schema_version'")
         self._write(work)
@@ -435,17 +458,20 @@ class LoyaltyStore:
         return ImportResult(str(path), len(rows))
 
     def import_offers(self, path: str | Path, replace_all: bool = True) -> ImportResult:
-        """offers.csv: offer_id, title, icon, price, discount_percent, valid_from, valid_until, sku, category.
+        """offers.csv: offer_id, title, icon, price, discount_percent, valid_from, valid_until, sku, category
+        and optionally title_en / title_de (the title for shoppers of that language).
 
         Each offer has a price or a discount, and a product (sku) or a category. By default the file
         replaces the whole catalogue (it is the store's current list).
         """
-        spec = {
+        title_columns = {f"title_{language}": language for language in LANGUAGES}
+        spec: dict[str, Callable[[str], Any]] = {
             "offer_id": _text, "title": _text, "icon": _text, "price": _price_cents,
             "discount_percent": _int_range(1, 99, optional=True), "valid_from": _date, "valid_until": _date,
-            "sku": _optional_text, "category": _optional_text,
+            "sku": _optional_text, "category": _optional_text, **{column: _optional_text for column in title_columns},
         }
-        rows = _read_csv(path, spec, frozenset({"price", "discount_percent", "sku", "category"}))
+        optional = frozenset({"price", "discount_percent", "sku", "category", *title_columns})
+        rows = _read_csv(path, spec, optional)
         _no_duplicates(path, rows, "offer_id")
         skus = self.sku_ids()
         problems: list[str] = []
@@ -467,6 +493,8 @@ class LoyaltyStore:
                 for _, r in rows
             ),
             replace_all,
+            [(r["offer_id"], language, r[column]) for _, r in rows
+             for column, language in title_columns.items() if r[column]],
         )
         logger.debug("Staged %d offers from %s (stored when the transaction commits)", len(rows), path)
         return ImportResult(str(path), len(rows))

@@ -258,7 +258,8 @@ class OfferEngine:
             logger.info("Offer catalogue reloaded (%d offers)", len(self._catalogue))
         return [o for o in self._catalogue if o.valid_on(today)]
 
-    def offers_for(self, customer_id: int, today: date, limit: int) -> list[Offer]:
+    def offers_for(self, customer_id: int, today: date, limit: int, language: str | None = None) -> list[Offer]:
+        """Up to `limit` personal offers, best first, titled in `language` where the catalogue has it."""
         history = self._store.history(customer_id)
         current = self.current_offers(today)
         candidates = {item.product_id for item in current if item.product_id is not None}
@@ -274,11 +275,11 @@ class OfferEngine:
         for item in current:
             best = self._score_offer(item, scores, blocked, blocked_categories, category_scores)
             if best is not None:
-                ranked.append((best.score, _to_offer(item, best, self._category(item))))
+                ranked.append((best.score, _to_offer(item, best, self._category(item), language)))
         ranked.sort(key=lambda pair: (-pair[0], pair[1].offer_id))
         return _pick(ranked, max(limit, 0), self.min_offers)
 
-    def guest_offers(self, today: date, limit: int) -> list[Offer]:
+    def guest_offers(self, today: date, limit: int, language: str | None = None) -> list[Offer]:
         """Generic offers for a shopper without a card: biggest discounts and most popular first."""
         ranked = []
         for item in self.current_offers(today):
@@ -286,7 +287,7 @@ class OfferEngine:
             discount = (item.discount_percent or 0) / 100
             reason = f"guest: {pop.reason}" + (f", {item.discount_percent}% off" if item.discount_percent else "")
             scored = Scored(pop.score + discount, "popular", reason)
-            ranked.append((scored.score, _to_offer(item, scored, self._category(item))))
+            ranked.append((scored.score, _to_offer(item, scored, self._category(item), language)))
         ranked.sort(key=lambda pair: (-pair[0], pair[1].offer_id))
         return _pick(ranked, max(limit, 0), 0)
 
@@ -326,9 +327,9 @@ class OfferEngine:
         return Scored(personal.score + popular.score, personal.rule, personal.reason)
 
 
-def _to_offer(item: CatalogueOffer, scored: Scored, category: str) -> Offer:
+def _to_offer(item: CatalogueOffer, scored: Scored, category: str, language: str | None) -> Offer:
     return Offer(
-        offer_id=item.offer_id, title=item.title, icon=item.icon, price_cents=item.price_cents,
+        offer_id=item.offer_id, title=item.title_in(language), icon=item.icon, price_cents=item.price_cents,
         discount_percent=item.discount_percent, valid_until=item.valid_until, category=category,
         reason=scored.reason, rule=scored.rule, score=round(scored.score, 4),
     )

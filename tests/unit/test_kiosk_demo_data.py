@@ -71,6 +71,8 @@ def test_personas_show_their_rule(seeded: LoyaltyStore) -> None:
     cards = {c.first_name: c.card_id for c in generate(today=TODAY).cards}
     anna = offers_of(seeded, cards["Anna"])
     assert anna[0].title.startswith("Filter coffee") and anna[0].rule == "repurchase"
+    customer = seeded.find_customer(cards["Anna"])
+    assert OfferEngine(seeded).offers_for(customer.customer_id, TODAY, 4, "de")[0].title == "Filterkaffee 500 g"
     ben = offers_of(seeded, cards["Ben"])
     assert not any(o.title.startswith("Laptop 14") for o in ben)
     assert any(o.title.startswith("Laptop sleeve") and o.rule == "together" for o in ben)

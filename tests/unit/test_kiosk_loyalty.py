@@ -147,6 +147,20 @@ def test_offers_import_rules_and_replacement(store: LoyaltyStore, tmp_path: Path
     assert [o.offer_id for o in store.catalogue()] == ["o9"]
 
 
+def test_offer_titles_per_language(store: LoyaltyStore, tmp_path: Path) -> None:
+    header = "offer_id,title,icon,price,valid_from,valid_until,sku,title_de\n"
+    store.import_offers(csv_file(tmp_path, "o.csv", header + (
+        "o1,Coffee,coffee,3.99,2025-06-01,2025-06-30,COF,Kaffee\n"
+        "o2,Laptop,computer,499,2025-06-01,2025-06-30,LAP,\n"
+    )))
+    first, second = store.catalogue()
+    assert (first.title_in("de"), first.title_in("en"), first.title_in(None)) == ("Kaffee", "Coffee", "Coffee")
+    assert second.title_in("de") == "Laptop" and second.titles == ()
+    store.import_offers(csv_file(tmp_path, "o2.csv", header + "o1,Coffee,coffee,2.99,2025-06-01,2025-06-30,COF,\n"),
+                        replace_all=False)
+    assert [o.title_in("de") for o in store.catalogue()] == ["Coffee", "Laptop"]  # old translation gone with it
+
+
 def test_customers_import_updates_existing_cards(store: LoyaltyStore, tmp_path: Path) -> None:
     before = store.find_customer("4006381333931")
     store.import_customers(csv_file(tmp_path, "c.csv", "card_id,first_name,language\n4006381333931,Annabelle,en\n"))

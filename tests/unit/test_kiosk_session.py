@@ -67,7 +67,7 @@ def store(tmp_path: Path) -> LoyaltyStore:
         ("o-brd", "Bread -10%", "home", None, 10, start, end, ids["BRD"], None),
         ("o-jam", "Jam", "home", 149, None, start, end, ids["JAM"], None),
         ("o-lap", "Laptop", "computer", 69900, None, start, end, ids["LAP"], None),
-    ])
+    ], titles=[("o-cof", "de", "Kaffee"), ("o-mlk", "de", "Milch -20%")])
     yield store
     store.close()
 
@@ -128,6 +128,7 @@ def test_known_card_opens_personal_offers_in_the_shoppers_language(kiosk: Harnes
     assert view.greeting_name == "Anna" and view.language == "de"
     assert 3 <= len(view.offers) <= 4
     assert view.offers[0].offer_id == "o-cof" and view.offers[0].rule == "repurchase"
+    assert view.offers[0].title == "Kaffee"  # Anna reads German: the catalogue's German title
     assert "o-chs" not in [o.offer_id for o in view.offers]  # Gouda bought 3 days ago: not due
     assert view.deadline == pytest.approx(kiosk.clock.now + 45.0)
     assert kiosk.views[-1] is view
@@ -145,6 +146,7 @@ def test_unknown_card_then_guest(kiosk: Harness) -> None:
     assert (kiosk.view.state, kiosk.view.message_key) == (State.CARD_ERROR, MessageKey.CARD_UNKNOWN)
     kiosk.session.continue_as_guest()
     assert kiosk.view.state is State.GUEST and kiosk.view.greeting_name is None
+    assert "Coffee" in [o.title for o in kiosk.view.offers]  # in the kiosk's language, English
     assert len(kiosk.view.offers) == 4 and {o.rule for o in kiosk.view.offers} == {"popular"}
 
 
