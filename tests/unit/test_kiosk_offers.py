@@ -1,6 +1,7 @@
 """Offer engine rules, each shown on a purchase history written for it, plus the offline metric and model cache."""
 from __future__ import annotations
 
+import os
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -226,7 +227,8 @@ def test_hit_rate_metric_separates_a_habit_from_popularity() -> None:
     assert result.popularity == 0.5  # B is the most bought product: right for half of them
 
 
-GROCERIES = Path(__file__).resolve().parents[3] / "shared" / "data" / "groceries_transactions.csv"
+SHARED = Path(os.environ.get("MOODKIOSK_SHARED_DATA") or Path(__file__).resolve().parents[3] / "shared" / "data")
+GROCERIES = SHARED / "groceries_transactions.csv"
 
 
 @pytest.mark.skipif(not GROCERIES.exists(), reason="shared Groceries data not present")
