@@ -50,29 +50,6 @@ class FeedbackCounter:
         return counts
 
 
-class FrameStats:
-    """Frames per second and mean inference time for health reports (updated on the vision thread)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._frames = 0
-        self._infer_ms = 0.0
-        self._since = time.monotonic()
-
-    def add(self, timings: dict[str, float]) -> None:
-        with self._lock:
-            self._frames += 1
-            self._infer_ms += float(sum(timings.values())) if timings else 0.0
-
-    def take(self) -> dict[str, float | None]:
-        with self._lock:
-            now = time.monotonic()
-            frames, infer, since = self._frames, self._infer_ms, self._since
-            self._frames, self._infer_ms, self._since = 0, 0.0, now
-        seconds = max(1e-6, now - since)
-        return {"fps": round(frames / seconds, 2), "inference_ms": round(infer / frames, 2) if frames else None}
-
-
 @dataclass(frozen=True)
 class RunResult:
     exit_code: int
@@ -89,6 +66,7 @@ class KioskApp:
         fullscreen: bool | None = None,
         size: tuple[int, int] | None = None,
         loyalty: LoyaltyStore | None = None,
+        vision: Any = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.config = config
@@ -96,7 +74,6 @@ class KioskApp:
         self._stop_event = threading.Event()
         self._stoppers: list[tuple[str, Callable[[], None]]] = []
         self.feedback = FeedbackCounter()
-        self.frame_stats = FrameStats()
         self.started_at = time.monotonic()
         self.model_version: str | None = None
 
@@ -123,6 +100,7 @@ class KioskApp:
             wedge=wedge,
         )
         self._fullscreen = config.ui.fullscreen if fullscreen is None else fullscreen
+        self._vision_settings = vision  # a vision.settings.VisionSettings overriding the config's mapping
         self._size = size
         self.telemetry: Any = None
         self.vision: Any = None
@@ -208,36 +186,49 @@ class KioskApp:
         self._stoppers.append(("health timer", timer.stop))
 
     def _report_health(self) -> None:
-        figures: dict[str, Any] = dict(self.frame_stats.take()) if self.config.camera.enabled else {}
+        """Device figures only (nothing about people); telemetry sends the latest on its own schedule."""
+        figures: dict[str, Any] = dict(self.vision.health()) if self.vision is not None else {}
         figures["model_version"] = self.model_version
         figures["ui_frames_skipped"] = self.bridge.frames_skipped
         self.telemetry.report_health(figures)
 
     def _start_vision(self) -> None:
-        """Start the camera pipeline; if it cannot start (missing or corrupt model, no vision package) the
-        kiosk goes on without mood: the service line says so, cards and buttons keep working."""
+        """Start the camera pipeline. Without a usable expression model it runs detection only (people count
+        and QR cards still work); if it cannot start at all the kiosk goes on without the camera. Either way
+        the service line and the log say why; cards and buttons keep working."""
         try:
             from vision.errors import VisionError
+            from vision.expression import ExpressionModelError
             from vision.pipeline import VisionPipeline
         except ImportError as exc:
             logger.error("Camera disabled: the vision package cannot be loaded: %s", exc)
             self.controller.set_camera_state("down")
             return
+        settings = self._vision_settings or vision_settings(self.config)
+        state = "ok"
         try:
-            settings = vision_settings(self.config)
-            self.vision = VisionPipeline(settings, self.on_frame, self.on_window, self.bridge.on_source_event)
-            self.vision.start()
-        except (VisionError, KioskError) as exc:
+            try:
+                self.vision = self._make_pipeline(VisionPipeline, settings)
+            except ExpressionModelError as exc:
+                logger.error("Mood model unusable, camera runs without mood (people count and QR only): %s", exc)
+                self.vision = self._make_pipeline(VisionPipeline, settings.with_(expression_model=None))
+                state = "no_model"
+        except VisionError as exc:
             logger.error("Camera disabled: %s", exc)
             self.vision = None
             self.controller.set_camera_state("down")
             return
-        self.model_version = getattr(self.vision, "model_version", None)
+        self.model_version = self.vision.model_version
         self._stoppers.append(("vision", self.vision.stop))
+        self.controller.set_camera_state(state)
+
+    def _make_pipeline(self, pipeline_type: Any, settings: Any) -> Any:
+        pipeline = pipeline_type(settings, self.on_frame, self.on_window, self.bridge.on_source_event)
+        pipeline.start()
+        return pipeline
 
     def on_frame(self, result: Any) -> None:
-        """Vision thread: count it for health, hand it to the UI's one-slot mailbox."""
-        self.frame_stats.add(dict(getattr(result, "timings", {}) or {}))
+        """Vision thread: hand the frame result (faces, QR text; never pixels) to the UI's one-slot mailbox."""
         self.bridge.on_frame(result)
 
     def on_window(self, window: Any) -> None:

@@ -52,8 +52,8 @@ def start_app(qtbot: Any, clock: ManualClock) -> Iterator[Callable[..., KioskApp
     """Start a KioskApp (windowed, given size); it is stopped after the test whatever happens."""
     started: list[KioskApp] = []
 
-    def start(config: KioskConfig, size: tuple[int, int] = LANDSCAPE) -> KioskApp:
-        app = KioskApp(config, fullscreen=False, size=size, clock=clock)
+    def start(config: KioskConfig, size: tuple[int, int] = LANDSCAPE, vision: Any = None) -> KioskApp:
+        app = KioskApp(config, fullscreen=False, size=size, clock=clock, vision=vision)
         started.append(app)
         qtbot.addWidget(app.window)
         app.start()

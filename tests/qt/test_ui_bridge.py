@@ -95,7 +95,7 @@ def test_camera_down_and_up_on_the_service_line(qtbot, ui):
     qtbot.waitUntil(lambda: "Camera: not available" in window.service.text(), timeout=3000)
     assert window.attract.people.text() == "Nobody in view"  # no stale mood while blind
     run_in_thread(lambda: bridge.on_source_event(SourceEvent("ended", "clip.mp4", "end of file")))
-    qtbot.waitUntil(lambda: "Camera: stream ended" in window.service.text(), timeout=3000)
+    qtbot.waitUntil(lambda: "Camera: input ended" in window.service.text(), timeout=3000)
     run_in_thread(lambda: bridge.on_source_event(SourceEvent("up", "camera 0", "")))
     qtbot.waitUntil(lambda: "Camera: ok" in window.service.text(), timeout=3000)
 

@@ -52,6 +52,7 @@ class KioskController(QObject):
             "reader": reader,
         }
         self._spool_depth = 0
+        self._no_mood_model = False
         self._shown: tuple[Any, ...] | None = None
         self._wedge_filter: WedgeKeyFilter | None = None
         if wedge is not None:
@@ -112,9 +113,13 @@ class KioskController(QObject):
         self.set_camera_state(state)
 
     def set_camera_state(self, state: str) -> None:
-        """"ok", "down", "ended" or "off" on the service line; without a picture the room's mood is unknown."""
-        if state != "ok":
-            self.session.mood_update([], None)
+        """"ok", "no_model" (camera without mood), "down", "ended" or "off" on the service line."""
+        if state == "no_model":
+            self._no_mood_model = True
+        elif state == "ok" and self._no_mood_model:
+            state = "no_model"
+        if state not in ("ok", "no_model"):
+            self.session.mood_update([], None)  # without a picture the room's mood is unknown, not "as before"
         self._service["camera"] = state
         self._render_service()
 
