@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable, Iterator
 
 import cv2
 import numpy as np
@@ -72,12 +72,11 @@ def _patch() -> np.ndarray:
     return cv2.resize(person, (198, 234), interpolation=cv2.INTER_AREA)
 
 
-def _frames(faces: int, count: int, patch: np.ndarray) -> list[np.ndarray]:
+def _frames(faces: int, count: int, patch: np.ndarray) -> Iterator[np.ndarray]:
     """`count` frames with `faces` people, each moving a few pixels per frame (so tracking does real work)."""
     wall = np.full((H, W, 3), 180, np.uint8)
     wall[:, :, 0] = np.linspace(170, 140, H, dtype=np.uint8)[:, None]
     spots = {0: (), 1: ((221, 120),), 5: FIVE}[faces]
-    out = []
     for i in range(count):
         frame = wall.copy()
         dx = int(6 * np.sin(i / 8.0))
@@ -85,11 +84,10 @@ def _frames(faces: int, count: int, patch: np.ndarray) -> list[np.ndarray]:
             p = cv2.flip(patch, 1) if j % 2 else patch
             x0 = min(max(x + dx, 0), W - p.shape[1])
             frame[y : y + p.shape[0], x0 : x0 + p.shape[1]] = p
-        out.append(frame)
-    return out
+        yield frame
 
 
-def _write_clip(frames: list[np.ndarray], path: Path) -> None:
+def _write_clip(frames: Iterable[np.ndarray], path: Path) -> None:
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), FPS, (W, H))
     if not writer.isOpened():
         raise BenchError(f"{path}: OpenCV cannot write mp4v video here")
