@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
 from kiosk.config import KioskConfig
@@ -160,6 +160,8 @@ class KioskApp:
 
     def _show(self) -> None:
         if self._fullscreen:
+            self.qt.setOverrideCursor(Qt.CursorShape.BlankCursor)  # a touch kiosk shows no mouse pointer
+            self._stoppers.append(("cursor", self.qt.restoreOverrideCursor))
             self.window.showFullScreen()
             return
         width, height = self._size or ((1080, 1920) if self.config.ui.orientation == "portrait" else (1920, 1080))

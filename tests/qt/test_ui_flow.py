@@ -106,3 +106,17 @@ def test_camera_off_says_so_and_cards_still_work(qtbot, make_config, start_app):
     wedge_scan(w, CLARA)
     qtbot.waitUntil(lambda: w.current_screen() is w.offers, timeout=3000)
 
+
+
+def test_touching_the_offers_screen_restarts_its_timeout(qtbot, make_config, start_app, clock):
+    app = start_app(make_config())
+    w = app.window
+    wedge_scan(w, CLARA)
+    qtbot.waitUntil(lambda: w.current_screen() is w.offers, timeout=3000)
+    clock.advance(app.config.timeouts.offers_s - 2)
+    qtbot.mouseClick(w.offers.cards[0], Qt.MouseButton.LeftButton)  # the shopper reads an offer
+    clock.advance(5)
+    QTest.qWait(300)
+    assert w.current_screen() is w.offers
+    clock.advance(app.config.timeouts.offers_s)
+    qtbot.waitUntil(lambda: w.current_screen() is w.attract, timeout=3000)

@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QApplication
 from kiosk.i18n import Translator
 from kiosk.services.cards import KeyboardWedge
 from kiosk.session import KioskSession, SessionView, State, Tone, mood_from_faces
+from kiosk.ui.activity import ActivityFilter
 from kiosk.ui.bridge import KioskBridge
 from kiosk.ui.wedge import WedgeKeyFilter
 from kiosk.ui.window import KioskWindow
@@ -58,6 +59,8 @@ class KioskController(QObject):
         if wedge is not None:
             self._wedge_filter = WedgeKeyFilter(window, wedge, lambda text: session.card_scanned(text, "wedge"))
             QApplication.instance().installEventFilter(self._wedge_filter)
+        self._activity = ActivityFilter(window, session.activity)
+        QApplication.instance().installEventFilter(self._activity)
         self._connect_screens()
         self._connect_bridge()
         session.add_listener(self.render)
@@ -74,6 +77,7 @@ class KioskController(QObject):
     def close(self) -> None:
         """Stop the timer and the key filter (the window stays for whoever owns it)."""
         self._tick.stop()
+        QApplication.instance().removeEventFilter(self._activity)
         if self._wedge_filter is not None:
             QApplication.instance().removeEventFilter(self._wedge_filter)
 
