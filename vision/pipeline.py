@@ -187,6 +187,9 @@ class VisionPipeline:
             self._capture.join(timeout)
         if self._worker is not None:
             self._worker.join(timeout)
+            if self._worker.is_alive():  # stuck in a frame: leave the models to the process exit
+                logger.warning("vision worker did not stop within %.1f s", timeout)
+                return
         if self._processor is not None:
             self._processor.close()
             self._processor = None
