@@ -17,7 +17,6 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
 from kiosk.config import KioskConfig
-from kiosk.errors import KioskError
 from kiosk.i18n import LANGUAGES, load_translator
 from kiosk.services.cards import KeyboardWedge
 from kiosk.services.loyalty import LoyaltyStore
@@ -71,10 +70,8 @@ class KioskApp:
     ) -> None:
         self.config = config
         self.qt = QApplication.instance() or QApplication([])
-        self._stop_event = threading.Event()
         self._stoppers: list[tuple[str, Callable[[], None]]] = []
         self.feedback = FeedbackCounter()
-        self.started_at = time.monotonic()
         self.model_version: str | None = None
 
         if loyalty is None:
@@ -130,7 +127,6 @@ class KioskApp:
 
     def stop(self) -> None:
         """Stop everything started, newest first; safe to call twice."""
-        self._stop_event.set()
         while self._stoppers:
             name, stop = self._stoppers.pop()
             logger.debug("Stopping %s", name)
