@@ -156,6 +156,27 @@ def _run(processor: FrameProcessor, clip: Path) -> dict[str, Any]:
     }
 
 
+def _qr_figures(patch: np.ndarray, repeats: int = 30) -> dict[str, Any]:
+    """ms to decode a loyalty QR code in a 640x480 frame beside a face, and per frame at the default throttle."""
+    code = cv2.QRCodeEncoder.create().encode("moodkiosk:card:4006381333931")
+    code = cv2.resize(code, None, fx=5, fy=5, interpolation=cv2.INTER_NEAREST)
+    code = cv2.copyMakeBorder(code, 20, 20, 20, 20, cv2.BORDER_CONSTANT, value=255)
+    frame = next(_frames(1, 1, patch))
+    frame[H - 10 - code.shape[0] : H - 10, 10 : 10 + code.shape[1]] = code[:, :, None]
+    gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+    settings = VisionSettings(source="bench", qr=True)
+    detector = cv2.QRCodeDetector()
+    texts, times = set(), []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        text, _, _ = detector.detectAndDecode(gray)
+        times.append((time.perf_counter() - t0) * 1000.0)
+        texts.add(text)
+    ms = statistics.median(times)
+    return {"decoded": texts == {"moodkiosk:card:4006381333931"}, "ms_per_decode": round(ms, 2),
+            "every_n": settings.qr_every_n, "ms_per_frame": round(ms / settings.qr_every_n, 2)}
+
+
 def _reset(processor: FrameProcessor, settings: VisionSettings) -> None:
     classes = processor.classifier.classes if processor.classifier else None
     processor.tracker = Tracker(classes, settings.track_iou, settings.track_center_ratio, settings.track_max_missed_s,
@@ -219,6 +240,7 @@ def _bench(args: argparse.Namespace) -> int:
                 figures["scenarios"][str(faces)] = _run(processor, clip)
                 _reset(haar, settings)
                 figures["haar"][str(faces)] = _run(haar, clip)
+            figures["qr"] = _qr_figures(patch)
             if not args.no_rss:
                 figures["analyze_peak_rss_mb"] = round(_analyze_rss(Path(tmp) / "faces5.mp4", model), 1)
     finally:
@@ -253,6 +275,10 @@ def _table(fig: dict[str, Any]) -> str:
     lines.append("")
     for key, r in fig["haar_over_blazeface"].items():
         lines.append(f"haar / blazeface, {key} face(s): detect {r['detect']}x, detect+classify+track {r['detect_classify_track']}x")
+    if "qr" in fig:
+        q = fig["qr"]
+        lines.append(f"QR decode: {q['ms_per_decode']} ms ({'ok' if q['decoded'] else 'NOT decoded'}), "
+                     f"every {q['every_n']}th frame = {q['ms_per_frame']} ms per frame")
     if "analyze_peak_rss_mb" in fig:
         lines.append(f"peak RSS: moodkiosk analyze {fig['analyze_peak_rss_mb']} MB, this bench {fig['bench_peak_rss_mb']} MB")
     return "\n".join(lines)

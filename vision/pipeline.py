@@ -95,7 +95,7 @@ class FrameProcessor:
         t4 = time.perf_counter()
         qr_text = None
         if self._qr is not None and self._frames % self.settings.qr_every_n == 0:
-            qr_text = self._decode_qr(gray)
+            qr_text = self.decode_qr(gray)
         t5 = time.perf_counter()
         self._frames += 1
         timings = {
@@ -108,9 +108,12 @@ class FrameProcessor:
         }
         return Processed(FrameResult(timestamp, update.faces, qr_text, timings), update.people)
 
-    def _decode_qr(self, gray: np.ndarray) -> str | None:
+    def decode_qr(self, gray: np.ndarray) -> str | None:
+        """The text of a QR code in a gray frame, or None (also when QR decoding is off)."""
+        if self._qr is None:
+            return None
         try:
-            text, _points, _ = self._qr.detectAndDecode(gray)  # type: ignore[union-attr]
+            text, _points, _ = self._qr.detectAndDecode(gray)
         except cv2.error as exc:  # a malformed code must not stop the camera
             logger.debug("QR decode failed: %s", exc)
             return None

@@ -93,3 +93,14 @@ def test_bench_reports_stages_haar_ratio_and_finds_the_faces(capsys):
         assert scenario["fps"] > 0
     assert figures["haar_over_blazeface"]["1"]["detect"] > 0
     assert figures["bench_peak_rss_mb"] > 0
+    assert figures["qr"]["decoded"] and figures["qr"]["ms_per_decode"] > 0
+
+
+def test_analyze_demo_source_runs_live_and_closes_windows_on_the_clock(capsys):
+    rc, lines, _ = run(capsys, "analyze", "demo", "--json", "--no-expression", "--window", "1", "--k", "1",
+                       "--seconds", "2.5")
+    assert rc == 0
+    records = [json.loads(line) for line in lines]
+    windows = [r for r in records if r["type"] == "window"]
+    assert records[0] == {"type": "source", "kind": "up", "message": "demo clip: frames flowing"}
+    assert windows and all(w["people"] >= 1 for w in windows)  # the clip opens with the astronaut in view
