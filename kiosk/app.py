@@ -7,7 +7,9 @@ only through `KioskBridge` (queued signals); the UI thread never waits on camera
 from __future__ import annotations
 
 import logging
+import os
 import signal
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -17,6 +19,7 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
 from kiosk.config import KioskConfig
+from kiosk.errors import KioskError
 from kiosk.i18n import LANGUAGES, load_translator
 from kiosk.services.cards import KeyboardWedge
 from kiosk.services.loyalty import LoyaltyStore
@@ -69,6 +72,8 @@ class KioskApp:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.config = config
+        if QApplication.instance() is None:
+            ensure_screen()
         self.qt = QApplication.instance() or QApplication([])
         self._stoppers: list[tuple[str, Callable[[], None]]] = []
         self.feedback = FeedbackCounter()
@@ -274,6 +279,16 @@ class KioskApp:
 
 _LED_FOR_STATE = {State.OFFERS: "card", State.GUEST: "card", State.FEEDBACK: "feedback", State.THANKS: "feedback",
                   State.CARD_ERROR: "error"}
+
+
+def ensure_screen() -> None:
+    """Fail with one clear line instead of Qt aborting the process when there is no screen to draw on."""
+    if sys.platform.startswith("linux") and not os.environ.get("QT_QPA_PLATFORM"):
+        if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+            raise KioskError(
+                "no screen: neither DISPLAY nor WAYLAND_DISPLAY is set; start it in a desktop session, or set "
+                "QT_QPA_PLATFORM (eglfs or linuxfb on a kiosk without a desktop, offscreen for a headless test)"
+            )
 
 
 def card_number_from_uid(uid_hex: str) -> str:

@@ -42,3 +42,13 @@ def test_demo_bad_size_is_a_clear_error(tmp_path):
     result = moodkiosk(tmp_path, "demo", "--size", "big")
     assert result.returncode == 2
     assert result.stderr.strip() == "moodkiosk demo: error: --size: expected WIDTHxHEIGHT like 1080x1920, got 'big'"
+
+
+def test_no_screen_is_one_clear_line(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("QT_QPA_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY")}
+    env["MOODKIOSK_DATA_DIR"] = str(tmp_path / "data")
+    result = subprocess.run([sys.executable, "-m", "kiosk", "demo", "--no-camera", "--duration", "1"], cwd=REPO,
+                            env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith("moodkiosk demo: error: no screen:")
+    assert "Traceback" not in result.stderr
