@@ -67,6 +67,7 @@ def test_qr_text_in_a_frame_opens_offers_once(qtbot, ui):
     window, bridge, session = ui
     seen: list[State] = []
     session.add_listener(lambda view: seen.append(view.state))
+    session.add_listener(lambda view: threading.current_thread() is threading.main_thread() or seen.append(None))
 
     def camera() -> None:  # the QR code stays in view for many frames
         for i in range(20):
@@ -102,9 +103,12 @@ def test_camera_down_and_up_on_the_service_line(qtbot, ui):
 
 def test_peripheral_card_and_buttons_from_a_worker(qtbot, ui):
     window, bridge, session = ui
+    threads: set[str] = set()
+    session.add_listener(lambda view: threads.add(threading.current_thread().name))
     run_in_thread(lambda: bridge.on_card(CLARA, "peripheral"))
     qtbot.waitUntil(lambda: window.current_screen() is window.offers, timeout=3000)
     run_in_thread(lambda: bridge.on_button("neutral"))
     qtbot.waitUntil(lambda: window.current_screen() is window.thanks, timeout=3000)
     run_in_thread(lambda: bridge.on_reader_state("reader-fault"))
     qtbot.waitUntil(lambda: "Reader: card reader fault" in window.service.text(), timeout=3000)
+    assert threads == {threading.main_thread().name}  # the session and the widgets only ever ran on the UI thread
