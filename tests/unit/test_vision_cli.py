@@ -103,4 +103,6 @@ def test_analyze_demo_source_runs_live_and_closes_windows_on_the_clock(capsys):
     records = [json.loads(line) for line in lines]
     windows = [r for r in records if r["type"] == "window"]
     assert records[0] == {"type": "source", "kind": "up", "message": "demo clip: frames flowing"}
-    assert windows and all(w["people"] >= 1 for w in windows)  # the clip opens with the astronaut in view
+    # The clip opens with the astronaut alone; a window cut short at the start may close before her track
+    # is confirmed (3 detections), so it can say 0 people, never more than 1.
+    assert len(windows) >= 2 and max(w["people"] for w in windows) == 1
