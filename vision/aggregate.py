@@ -76,13 +76,19 @@ class MoodAggregator:
         self._classes = tuple(classes or ())
         self._current: _Span | None = None
         self._pending: _Span | None = None
+        self._closed_until = float("-inf")  # end of the last closed window: no window may open before it
 
     def _window_of(self, ts: float) -> _Span:
         start = math.floor(ts / self._length) * self._length
         return _Span(start, start + self._length)
 
     def observe(self, ts: float, people: Mapping[int, str | None]) -> list[MoodWindow]:
-        """Record one processed frame at time `ts`; returns the windows this closed (usually none)."""
+        """Record one processed frame at time `ts`; returns the windows this closed (usually none).
+
+        A frame captured just before a window closed on the clock but processed after it joins the open
+        window instead of reopening the closed one (a window is reported once, never twice).
+        """
+        ts = max(ts, self._closed_until)
         closed = self.advance(ts)
         if self._current is None:
             self._current = self._window_of(ts)
@@ -97,6 +103,7 @@ class MoodAggregator:
         if self._current is None or now < self._current.end:
             return []
         span, self._current = self._current, None
+        self._closed_until = span.end
         return self._close(span)
 
     def flush(self, now: float) -> list[MoodWindow]:

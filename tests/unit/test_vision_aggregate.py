@@ -76,3 +76,12 @@ def test_mood_index_mapping_stays_in_range():
     assert mood_index({"fear": 1, "surprise": 1}) == -0.125
     assert mood_index({UNCERTAIN: 4}) == 0.0
     assert mood_index({"happy": 1, "neutral": 1, "unknown_class": 2}) == 0.25
+
+
+def test_late_frame_never_reopens_a_closed_window():
+    agg = MoodAggregator(10, k=1, classes=CLASSES)
+    feed(agg, 0.0, 9.0, {1: "happy"})
+    (first,) = agg.advance(10.2)  # closed on the clock while a frame was still in flight
+    assert agg.observe(9.95, {1: "happy"}) == []  # that frame was captured at 9.95 s
+    (second,) = agg.advance(20.0)
+    assert first.start.timestamp() == 0.0 and second.start.timestamp() == 10.0
