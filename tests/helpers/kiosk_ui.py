@@ -1,7 +1,7 @@
 """Shared bits of the Qt kiosk tests: demo card numbers, a hand-moved clock, the text-fit check, a wedge scan."""
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QRect, Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QLabel, QWidget
 
@@ -31,6 +31,7 @@ def clipped_texts(root: QWidget) -> list[str]:
     """Visible labels whose text does not fit: wrapped text taller than the label, or a label off the window."""
     problems = []
     window_rect = root.rect()
+    placed: list[tuple[QLabel, QRect]] = []
     for label in root.findChildren(QLabel):
         if not label.isVisibleTo(root) or not label.text():
             continue
@@ -39,6 +40,11 @@ def clipped_texts(root: QWidget) -> list[str]:
         if not (window_rect.contains(top_left) and window_rect.contains(bottom_right)):
             problems.append(f"{label.text()!r} lies outside the window")
             continue
+        rect = QRect(top_left, bottom_right)
+        for other, other_rect in placed:
+            if rect.intersects(other_rect):
+                problems.append(f"{label.text()!r} overlaps {other.text()!r}")
+        placed.append((label, rect))
         if label.wordWrap():
             needed = label.heightForWidth(label.width())
             if needed > label.height() + 1:

@@ -118,8 +118,10 @@ class KioskController(QObject):
 
     def set_camera_state(self, state: str) -> None:
         """"ok", "no_model" (camera without mood), "down", "ended" or "off" on the service line."""
-        if state == "no_model":
+        if state == "no_model" and not self._no_mood_model:
             self._no_mood_model = True
+            self._shown = None
+            self.render(self.session.view)
         elif state == "ok" and self._no_mood_model:
             state = "no_model"
         if state not in ("ok", "no_model"):
@@ -143,7 +145,7 @@ class KioskController(QObject):
         key = (view.state, view.language, view.message_key, view.greeting_name, view.offers, view.tone)
         w = self.window
         if view.state is State.ATTRACT:
-            w.attract.render(t, self._camera_on, view.room.people, view.room.mood_index)
+            w.attract.render(t, self._camera_on, view.room.people, view.room.mood_index, not self._no_mood_model)
         if key == self._shown:
             return
         self._shown = key

@@ -52,7 +52,9 @@ class AttractView(QWidget):
         self.mood_panel.setFixedWidth(round(unit * (80 if portrait else 100)))
         self._layout.setAlignment(self.mood_panel, Qt.AlignmentFlag.AlignHCenter)
 
-    def render(self, t: Translator, camera_on: bool, people: int, mood_index: float | None) -> None:
+    def render(
+        self, t: Translator, camera_on: bool, people: int, mood_index: float | None, mood_model: bool = True
+    ) -> None:
         self.title.setText(t("attract.title"))
         self.invite.setText(t("attract.invite"))
         self.how.setText(t("attract.how" if camera_on else "attract.how_no_camera"))
@@ -66,7 +68,9 @@ class AttractView(QWidget):
             return
         self.gauge.set_index(mood_index if people else None)
         self.people.setText(t.people(people))
-        if people and mood_index is not None:
+        if not mood_model:
+            self.mood_level.setText(t("mood.unavailable"))
+        elif people and mood_index is not None:
             self.mood_level.setText(t(level_key(mood_index)))
         else:
             self.mood_level.setText(t("mood.waiting") if people else "–")
