@@ -1,0 +1,264 @@
+"""Train the expression CNN on FER2013 (CPU by default): seeded, per-epoch progress and checkpoints, resumable.
+
+Run: ``.venv/bin/python -m models.train --epochs 30 --out runs/expression`` (``--resume`` continues ``last.pt``).
+Augmentation runs as tensor ops on whole batches (random affine via one ``grid_sample``, flip, random erasing),
+so the two CPU cores spend their time in the convolutions, not in per-image Python.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import json
+import logging
+import math
+import random
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from models.data import PUBLIC_TEST_FILE, TRAIN_FILE, FerSplit, default_split_path, load_split
+from models.errors import ModelError
+from models.net import ExpressionNet, NetConfig, count_macs
+
+logger = logging.getLogger(__name__)
+
+
+class CheckpointError(ModelError):
+    """A checkpoint to resume from or export is missing or unreadable."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that defines a run; stored in each checkpoint so a resume continues the same run."""
+
+    epochs: int = 30
+    batch_size: int = 64
+    lr: float = 3e-3
+    weight_decay: float = 0.05
+    label_smoothing: float = 0.1
+    max_rotate_deg: float = 10.0
+    max_shift: float = 0.08          # fraction of the side
+    scale_range: tuple[float, float] = (0.9, 1.1)
+    erase_prob: float = 0.5
+    seed: int = 13
+    bf16: bool = True
+    threads: int = 2
+    max_batches: int = 0             # > 0: stop each epoch after this many batches (smoke runs, tests)
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def augment(x: torch.Tensor, cfg: TrainConfig, gen: torch.Generator) -> torch.Tensor:
+    """Random rotation/scale/shift + horizontal flip (one affine grid per image) and random erasing, ``x (N,1,S,S)``."""
+    n = x.shape[0]
+    angle = (torch.rand(n, generator=gen) * 2 - 1) * math.radians(cfg.max_rotate_deg)
+    lo, hi = cfg.scale_range
+    scale = lo + torch.rand(n, generator=gen) * (hi - lo)
+    flip = torch.where(torch.rand(n, generator=gen) < 0.5, -1.0, 1.0)
+    shift = (torch.rand(n, 2, generator=gen) * 2 - 1) * cfg.max_shift * 2  # grid units span 2 per side
+    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
+    theta = torch.stack([torch.stack([cos * flip, -sin, shift[:, 0]], 1), torch.stack([sin * flip, cos, shift[:, 1]], 1)], 1)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    out = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    if cfg.erase_prob > 0:
+        side = x.shape[-1]
+        erase = torch.rand(n, generator=gen) < cfg.erase_prob
+        h = (torch.rand(n, generator=gen) * 0.3 + 0.1) * side
+        w = (torch.rand(n, generator=gen) * 0.3 + 0.1) * side
+        cy = torch.rand(n, generator=gen) * side
+        cx = torch.rand(n, generator=gen) * side
+        ys = torch.arange(side).view(1, side, 1)
+        xs = torch.arange(side).view(1, 1, side)
+        box = ((ys - cy.view(-1, 1, 1)).abs() < h.view(-1, 1, 1) / 2) & ((xs - cx.view(-1, 1, 1)).abs() < w.view(-1, 1, 1) / 2)
+        box &= erase.view(-1, 1, 1)
+        noise = torch.randn(out.shape, generator=gen)
+        out = torch.where(box.unsqueeze(1), noise, out)
+    return out
+
+
+def normalise(x_uint8: np.ndarray, mean: float, std: float) -> torch.Tensor:
+    """``(N,S,S) uint8`` -> ``(N,1,S,S) float32`` as the model contract says: (pixel/255 - mean)/std."""
+    return ((torch.from_numpy(x_uint8).float() / 255.0 - mean) / std).unsqueeze(1)
+
+
+@torch.no_grad()
+def predict(model: torch.nn.Module, x: torch.Tensor, batch: int = 512, flip_tta: bool = False) -> torch.Tensor:
+    """Softmax probabilities ``(N, C)``; with ``flip_tta`` averaged with the mirrored faces."""
+    model.eval()
+    outs = []
+    for start in range(0, x.shape[0], batch):
+        chunk = x[start:start + batch]
+        p = model(chunk).float().softmax(1)
+        if flip_tta:
+            p = (p + model(chunk.flip(-1)).float().softmax(1)) / 2
+        outs.append(p)
+    return torch.cat(outs)
+
+
+def _save(path: Path, state: dict) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    tmp.replace(path)
+
+
+def load_checkpoint(path: Path) -> dict:
+    """Read a checkpoint written by this module; one-line `CheckpointError` if it is missing or broken."""
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path}: no such file")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except (OSError, RuntimeError, EOFError, ValueError) as exc:
+        raise CheckpointError(f"checkpoint {path}: unreadable ({exc})") from exc
+    if not isinstance(state, dict) or "model" not in state or "net" not in state:
+        raise CheckpointError(f"checkpoint {path}: not an expression-model checkpoint (missing 'model'/'net')")
+    return state
+
+
+def build_model(state: dict) -> ExpressionNet:
+    """Rebuild the net of a checkpoint with its weights."""
+    net = state["net"]
+    config = NetConfig(stages=tuple(tuple(s) for s in net["stages"]), num_classes=net["num_classes"], dropout=net["dropout"])
+    model = ExpressionNet(config)
+    model.load_state_dict(state["model"])
+    return model
+
+
+def train(cfg: TrainConfig, train_split: FerSplit, val_split: FerSplit, out_dir: Path, resume: bool = False,
+          net_config: NetConfig = NetConfig()) -> dict:
+    """Run (or continue) training; writes ``last.pt`` every epoch and ``best.pt`` on a new best val accuracy."""
+    torch.set_num_threads(cfg.threads)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    last_path, best_path = out_dir / "last.pt", out_dir / "best.pt"
+    if train_split.classes != val_split.classes:
+        raise ModelError(f"class names differ: {train_split.path} {list(train_split.classes)} vs {val_split.path} {list(val_split.classes)}")
+
+    state = load_checkpoint(last_path) if resume else None
+    if state is not None:
+        cfg = TrainConfig(**{**dataclasses.asdict(TrainConfig()), **state["train"], "max_batches": cfg.max_batches,
+                             "threads": cfg.threads, "scale_range": tuple(state["train"]["scale_range"])})
+        net_config = NetConfig(stages=tuple(tuple(s) for s in state["net"]["stages"]), num_classes=state["net"]["num_classes"],
+                               dropout=state["net"]["dropout"])
+    _seed_everything(cfg.seed)
+    net_config = dataclasses.replace(net_config, num_classes=len(train_split.classes))
+    model = ExpressionNet(net_config).to(memory_format=torch.channels_last)
+    mean = float(train_split.x.mean() / 255.0) if state is None else state["mean"]
+    std = float(train_split.x.std() / 255.0) if state is None else state["std"]
+    x_train = normalise(train_split.x, mean, std)
+    y_train = torch.from_numpy(train_split.y)
+    x_val = normalise(val_split.x, mean, std).contiguous(memory_format=torch.channels_last)
+    y_val = torch.from_numpy(val_split.y)
+
+    steps_per_epoch = math.ceil(len(train_split) / cfg.batch_size)
+    if cfg.max_batches:
+        steps_per_epoch = min(steps_per_epoch, cfg.max_batches)
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        (no_decay if p.ndim <= 1 else decay).append(p)
+    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=cfg.lr, epochs=cfg.epochs, steps_per_epoch=steps_per_epoch,
+                                                    pct_start=0.15, div_factor=20, final_div_factor=200)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    start_epoch, best_acc, history, elapsed = 0, 0.0, [], 0.0
+    if state is not None:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        gen.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])
+        start_epoch, best_acc, history, elapsed = state["epoch"], state["best_acc"], state["history"], state["elapsed_s"]
+        logger.info("resuming %s at epoch %d/%d (best val %.4f)", last_path, start_epoch + 1, cfg.epochs, best_acc)
+    else:
+        logger.info("model: %d params, %.1f M MACs per face; train %d faces, val %d; mean %.4f std %.4f",
+                    sum(p.numel() for p in model.parameters()), count_macs(model) / 1e6, len(train_split), len(val_split), mean, std)
+    criterion = torch.nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
+    autocast = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if cfg.bf16 else contextlib.nullcontext
+
+    for epoch in range(start_epoch, cfg.epochs):
+        t0 = time.monotonic()
+        model.train()
+        order = torch.randperm(len(train_split), generator=gen)
+        total_loss, seen = 0.0, 0
+        for step in range(steps_per_epoch):
+            idx = order[step * cfg.batch_size:(step + 1) * cfg.batch_size]
+            xb = augment(x_train[idx], cfg, gen).contiguous(memory_format=torch.channels_last)
+            yb = y_train[idx]
+            with autocast():
+                loss = criterion(model(xb).float(), yb)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            total_loss += loss.item() * len(idx)
+            seen += len(idx)
+        with autocast():
+            probs = predict(model, x_val)
+            probs_tta = predict(model, x_val, flip_tta=True)
+        acc = float((probs.argmax(1) == y_val).float().mean())
+        acc_tta = float((probs_tta.argmax(1) == y_val).float().mean())
+        epoch_s = time.monotonic() - t0
+        elapsed += epoch_s
+        done = epoch + 1
+        eta_s = elapsed / (done - start_epoch if state is None else max(done - start_epoch, 1)) * (cfg.epochs - done) if state is None else epoch_s * (cfg.epochs - done)
+        history.append({"epoch": done, "loss": total_loss / seen, "val_acc": acc, "val_acc_flip": acc_tta, "epoch_s": epoch_s})
+        improved = acc > best_acc
+        best_acc = max(best_acc, acc)
+        logger.info("epoch %d/%d loss %.4f val acc %.4f (flip-avg %.4f) best %.4f | %.0f s/epoch, ETA %.1f min%s",
+                    done, cfg.epochs, total_loss / seen, acc, acc_tta, best_acc, epoch_s, eta_s / 60, " *" if improved else "")
+        ckpt = {
+            "model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+            "generator": gen.get_state(), "torch_rng": torch.get_rng_state(), "epoch": done, "best_acc": best_acc,
+            "val_acc": acc, "history": history, "elapsed_s": elapsed, "mean": mean, "std": std,
+            "classes": list(train_split.classes), "train": dataclasses.asdict(cfg), "net": dataclasses.asdict(net_config),
+            "trained_on": f"{train_split.path.name} ({len(train_split)} faces)", "val_on": val_split.path.name,
+        }
+        _save(last_path, ckpt)
+        if improved:
+            _save(best_path, ckpt)
+    (out_dir / "history.json").write_text(json.dumps(history, indent=1))
+    return {"best_acc": best_acc, "epochs": cfg.epochs, "elapsed_s": elapsed}
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m models.train", description=__doc__.splitlines()[0])
+    p.add_argument("--train", type=Path, default=None, help=f"training split (default $MOODKIOSK_FER_DIR or ../shared/data/{TRAIN_FILE})")
+    p.add_argument("--val", type=Path, default=None, help=f"validation split (default ../shared/data/{PUBLIC_TEST_FILE})")
+    p.add_argument("--out", type=Path, default=Path("runs/expression"), help="folder for last.pt, best.pt, history.json")
+    p.add_argument("--epochs", type=int, default=TrainConfig.epochs)
+    p.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
+    p.add_argument("--lr", type=float, default=TrainConfig.lr)
+    p.add_argument("--seed", type=int, default=TrainConfig.seed)
+    p.add_argument("--threads", type=int, default=TrainConfig.threads, help="torch CPU threads")
+    p.add_argument("--no-bf16", action="store_true", help="train in float32 instead of bfloat16 autocast")
+    p.add_argument("--max-batches", type=int, default=0, help="cap batches per epoch (smoke runs)")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt with its stored settings")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stdout)
+    cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed, threads=args.threads,
+                      bf16=not args.no_bf16, max_batches=args.max_batches)
+    try:
+        train_split = load_split(args.train or default_split_path(TRAIN_FILE))
+        val_split = load_split(args.val or default_split_path(PUBLIC_TEST_FILE))
+        result = train(cfg, train_split, val_split, args.out, resume=args.resume)
+    except ModelError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    logger.info("done: best val acc %.4f in %.1f min", result["best_acc"], result["elapsed_s"] / 60)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
