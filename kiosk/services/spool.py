@@ -104,6 +104,10 @@ class Spool:
         """Windows waiting for a PUBACK."""
         return int(self._db.execute("SELECT count(*) FROM windows").fetchone()[0])
 
+    def last_seq(self) -> int:
+        """The seq of the newest window ever spooled (0 for a new spool), sent or not."""
+        return int(self._db.execute("SELECT value FROM meta WHERE key='next_seq'").fetchone()[0]) - 1
+
     def dropped(self) -> int:
         """Windows dropped to keep the bound since the spool file was created."""
         return int(self._db.execute("SELECT value FROM meta WHERE key='dropped'").fetchone()[0])

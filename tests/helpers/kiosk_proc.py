@@ -20,7 +20,8 @@ def main() -> int:
     parser.add_argument("--url", required=True)
     parser.add_argument("--store", default="s1")
     parser.add_argument("--kiosk", default="k1")
-    parser.add_argument("--first", type=int, default=0)
+    parser.add_argument("--first", type=int, default=-1,
+                        help="index of the first window; -1: continue after the last one in the spool")
     parser.add_argument("--count", type=int, default=10)
     parser.add_argument("--interval", type=float, default=0.0)
     parser.add_argument("--exit-when-sent", action="store_true", help="stop cleanly once the spool is empty")
@@ -29,8 +30,9 @@ def main() -> int:
     spool = Spool(args.spool, 10_000)
     publisher = TelemetryPublisher(MqttSettings(url=args.url, health_interval_s=3600, reconnect_max_s=1),
                                    args.store, args.kiosk, spool)
+    first = spool.last_seq() if args.first < 0 else args.first  # window i always gets seq i + 1
     publisher.start()
-    for i in range(args.first, args.first + args.count):
+    for i in range(first, first + args.count):
         publisher.submit_window(window(i), {"happy": i % 2, "neutral": 0, "unhappy": 0}, "test-1")
         if args.interval:
             time.sleep(args.interval)

@@ -34,8 +34,9 @@ def _report(name: str, expected: int, stored: list[tuple[int, float]], redeliver
     seqs = [s for s, _ in stored]
     lost = len(set(range(1, expected + 1)) - set(seqs))
     duplicated = len(seqs) - len(set(seqs))
+    missing = sorted(set(range(1, expected + 1)) - set(seqs))[:20]
     print(f"\n[{name}] windows expected={expected} stored={len(seqs)} lost={lost} duplicated={duplicated} "
-          f"redeliveries absorbed by the collector={redelivered}")
+          f"redeliveries absorbed by the collector={redelivered}" + (f" missing seqs={missing}" if missing else ""))
     assert lost == 0 and duplicated == 0 and len(seqs) == expected
 
 
@@ -103,16 +104,21 @@ def test_broker_killed_and_restarted_while_publishing(mosquitto: MosquittoBroker
 
 
 def _spooled(spool_path: Path) -> int:
-    """How many windows the kiosk has durably spooled so far (read from its file, as after a power cut)."""
+    """How many windows the kiosk has durably spooled so far, read from its file. (A read-only connection
+    can miss the last transactions of a killed writer: it may not rebuild the WAL index.)"""
     try:
-        with sqlite3.connect(f"file:{spool_path}?mode=ro", uri=True, timeout=5) as conn:
+        conn = sqlite3.connect(spool_path, timeout=5)
+        try:
             return int(conn.execute("SELECT value FROM meta WHERE key='next_seq'").fetchone()[0]) - 1
-    except sqlite3.OperationalError:
+        finally:
+            conn.close()
+    except (sqlite3.OperationalError, TypeError):
         return 0
 
 
-def _kiosk(spool: Path, url: str, first: int, count: int, interval: float, exit_when_sent: bool = False):
-    cmd = [sys.executable, str(KIOSK_PROC), "--spool", str(spool), "--url", url, "--first", str(first),
+def _kiosk(spool: Path, url: str, count: int, interval: float, exit_when_sent: bool = False):
+    """A kiosk process continuing after the last window in its spool (window i gets seq i + 1)."""
+    cmd = [sys.executable, str(KIOSK_PROC), "--spool", str(spool), "--url", url,
            "--count", str(count), "--interval", str(interval)]
     return subprocess.Popen(cmd + (["--exit-when-sent"] if exit_when_sent else []), stdout=subprocess.PIPE, text=True)
 
@@ -124,7 +130,7 @@ def test_kiosk_killed_and_restarted_with_full_spool(tmp_path: Path) -> None:
     central = None
     try:
         # 1. Broker down: the kiosk spools; kill -9 it in the middle of writing windows.
-        procs.append(_kiosk(spool, broker.url, 0, 60, 0.01))
+        procs.append(_kiosk(spool, broker.url, 60, 0.01))
         wait_until(lambda: _spooled(spool) >= 25, 30, "25 windows spooled with the broker down")
         procs[-1].kill()
         procs[-1].wait(5)
@@ -132,19 +138,24 @@ def test_kiosk_killed_and_restarted_with_full_spool(tmp_path: Path) -> None:
         # 2. Broker and collector up; a restarted kiosk sends the full spool and more; kill -9 it mid-send.
         broker.start()
         central = CentralServer(broker.url, f"sqlite:///{tmp_path / 'central.db'}", tmp_path).start()
-        procs.append(_kiosk(spool, broker.url, after_first, 60, 0.01))
+        procs.append(_kiosk(spool, broker.url, 60, 0.01))
         wait_until(lambda: len(_stored(central)) >= after_first + 10, 30, "the spool backlog arriving")
         procs[-1].kill()
         procs[-1].wait(5)
         # 3. Restarted again: it resends what was not acknowledged and finishes cleanly.
-        procs.append(_kiosk(spool, broker.url, _spooled(spool), 10, 0.0, exit_when_sent=True))
+        procs.append(_kiosk(spool, broker.url, 10, 0.0, exit_when_sent=True))
         assert procs[-1].wait(40) == 0
         expected = _spooled(spool)
-        wait_until(lambda: len(_stored(central)) >= expected, 20, f"all {expected} windows stored")
+        try:
+            wait_until(lambda: len(_stored(central)) >= expected, 20, f"all {expected} windows stored")
+        except AssertionError:
+            pass  # _report below names what is missing
         print(f"\n[kiosk kill -9] spooled before the first kill: {after_first}, in total: {expected}")
         stored = _stored(central)
+        print(f"[kiosk kill -9] collector: {central.collector.stats.snapshot()}")
         _report("kiosk kill -9", expected, stored, central.collector.stats.duplicates)
-        assert sorted(stored, key=lambda r: r[0]) == sorted(stored, key=lambda r: r[1])
+        t0 = window(0).start.timestamp()
+        assert all(int((start - t0) // 60) == seq - 1 for seq, start in stored)  # window i carries seq i + 1
         assert Spool(spool, 10_000).depth() == 0
     finally:
         for proc in procs:
