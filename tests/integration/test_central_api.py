@@ -131,3 +131,39 @@ def test_sse_stream_carries_only_own_store(central: CentralServer, mosquitto: Mo
         stop.set()
         raw.loop_stop()
         raw.disconnect()
+
+
+def test_central_command_starts_serves_and_stops_cleanly(mosquitto: MosquittoBroker, tmp_path: Path) -> None:
+    """`moodkiosk central` as an operator runs it: users file from `central-user`, SIGTERM ends it with 0."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from helpers.mosquitto import free_port, wait_for_port
+
+    env = dict(os.environ, MK_PW=PASSWORD)
+    users = tmp_path / "users.json"
+    cli = [sys.executable, "-m", "kiosk.cli"]
+    added = subprocess.run(cli + ["central-user", "add", "mgr", "--store", "s1", "--password-env", "MK_PW",
+                                  "--users", str(users)], env=env, capture_output=True, text=True, timeout=60)
+    assert added.returncode == 0 and "mgr may see s1" in added.stdout
+    bad = subprocess.run(cli + ["central-user", "add", "x y", "--store", "s1", "--password-env", "MK_PW",
+                                "--users", str(users)], env=env, capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr and "user name 'x y'" in bad.stderr
+    port = free_port()
+    proc = subprocess.Popen(cli + ["central", "--mqtt", mosquitto.url, "--db", f"sqlite:///{tmp_path / 'c.db'}",
+                                   "--http", f"127.0.0.1:{port}", "--users", str(users)],
+                            env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for_port(port, 30)
+        client = _login(f"http://127.0.0.1:{port}", "mgr")
+        assert client.get("/api/kiosks").json() == []
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err[-2000:]
+    assert "collector stopped" in err
+    wrong = subprocess.run(cli + ["central", "--db", "mysql://x/y", "--users", str(users)], env=env,
+                           capture_output=True, text=True, timeout=60)
+    assert wrong.returncode == 2 and "Traceback" not in wrong.stderr and "scheme 'mysql'" in wrong.stderr

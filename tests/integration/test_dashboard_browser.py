@@ -30,7 +30,7 @@ def test_dashboard_live_update_and_offline(mosquitto: MosquittoBroker, tmp_path:
 
     central = CentralServer(mosquitto.url, f"sqlite:///{tmp_path / 'central.db'}", tmp_path).start()
     publishers = {
-        kiosk: TelemetryPublisher(MqttSettings(url=mosquitto.url, health_interval_s=3600), "s1", kiosk,
+        kiosk: TelemetryPublisher(MqttSettings(url=mosquitto.url, health_interval_s=1), "s1", kiosk,
                                   Spool(tmp_path / f"{kiosk}.sqlite", 100))
         for kiosk in ("k1", "k2")
     }
@@ -39,6 +39,7 @@ def test_dashboard_live_update_and_offline(mosquitto: MosquittoBroker, tmp_path:
     try:
         for pub in (*publishers.values(), other_store):
             pub.start()
+        publishers["k2"].report_health({"fps": 14.2, "inference_ms": 9.5})
         for i in range(6):  # a morning of history so the day chart has something to draw
             publishers["k1"].submit_window(window(i * 15), {"happy": 1}, "test-1")
         other_store.submit_window(window(0), {}, "test-1")
@@ -70,6 +71,7 @@ def test_dashboard_live_update_and_offline(mosquitto: MosquittoBroker, tmp_path:
             expect(k2).to_contain_text(f"{live.people} people")
             expect(k2.locator(".fb")).to_contain_text("😊 2")
             expect(page.locator("#store-s1 svg.chart circle").first).to_be_visible(timeout=10_000)
+            expect(k2.locator(".health")).to_have_text("14.2 fps · spool 0", timeout=10_000)
 
             publishers["k1"].stop()  # clean stop publishes the retained `offline`
             expect(k1.locator(".status-text")).to_have_text("offline", timeout=10_000)
