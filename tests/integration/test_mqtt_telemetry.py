@@ -218,3 +218,27 @@ def test_settings_errors_name_the_key(tmp_path: Path) -> None:
     publisher = TelemetryPublisher(MqttSettings(), "s1", "k1", spool)
     assert publisher.submit_window(replace(window(0), mood_index=3.0), {}, "m") is False  # logged, not raised
     assert publisher.submit_window(window(0), {"thumbs_up": 1}, "m") is False
+
+
+def test_publisher_takes_the_kiosk_config_section(tmp_path: Path) -> None:
+    """The real [mqtt] section of kiosk.config (password from its env var) drives a login at a real broker."""
+    from kiosk.config import KioskConfig
+
+    broker = MosquittoBroker(tmp_path / "mosq", users={"kiosk-7": "s3cret-pass"}).start()
+    os.environ["MK_TEST_KIOSK_PW"] = "s3cret-pass"
+    config = KioskConfig.model_validate({
+        "store_id": "s1", "kiosk_id": "k7", "data_dir": str(tmp_path),
+        "mqtt": {"enabled": True, "url": broker.url, "username": "kiosk-7", "password_env": "MK_TEST_KIOSK_PW",
+                 "protocol": "3.1.1", "health_interval_s": 5},
+    })
+    publisher = TelemetryPublisher(config.mqtt, config.store_id, config.kiosk_id,
+                                   Spool(config.spool_path, config.mqtt.spool_max_windows))
+    try:
+        publisher.start()
+        publisher.submit_window(window(0), {"happy": 1}, "test-1")
+        wait_until(lambda: publisher.drained and publisher.state.connection == "connected", 10,
+                   "window acknowledged after login")
+    finally:
+        publisher.stop()
+        broker.stop()
+        os.environ.pop("MK_TEST_KIOSK_PW", None)
