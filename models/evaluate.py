@@ -1,0 +1,175 @@
+"""``moodkiosk model-eval``: accuracy, per-class recall, confusion matrix and ms/face of an expression .onnx model.
+
+Speed is measured the way the kiosk runs the model: onnxruntime, CPU, ONE intra-op thread, batch 1 and batch 8,
+median of repeated runs after a warm-up. With ``--checkpoint`` (needs torch) it also checks that the ONNX graph
+reproduces the PyTorch checkpoint's scores on the evaluated faces.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from models.contract import ModelContract, read_contract
+from models.data import PUBLIC_TEST_FILE, default_split_path, load_split
+from models.errors import ModelError
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MODEL = Path(__file__).resolve().parent / "expression.onnx"
+
+
+class EvaluationError(ModelError):
+    """The model and the data do not fit together (classes or face size), or the ONNX/PyTorch check failed."""
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """How closely the ONNX graph reproduces the PyTorch checkpoint on the same inputs."""
+
+    checkpoint: str
+    max_abs_diff: float
+    argmax_agreement: float
+    ok: bool
+
+
+@dataclass(frozen=True)
+class EvalReport:
+    """Everything ``model-eval`` prints; ``--json`` emits it as one object."""
+
+    model: str
+    version: str
+    data: str
+    faces: int
+    classes: tuple[str, ...]
+    accuracy: float
+    recall: dict[str, float]
+    confusion: list[list[int]]
+    ms_per_face_batch1: float
+    ms_per_batch8: float
+    ms_per_face_batch8: float
+    file_bytes: int
+    agreement: Agreement | None
+
+
+def _session(path: Path, threads: int):
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.log_severity_level = 3
+    # No busy-waiting pool threads: on a 2-core kiosk they would steal the core being timed.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def preprocess(x: np.ndarray, contract: ModelContract) -> np.ndarray:
+    """``(N,S,S) uint8`` faces -> ``(N,1,S,S) float32`` per the contract: (pixel/255 - mean)/std."""
+    return ((x.astype(np.float32) / 255.0 - contract.mean) / contract.std)[:, None]
+
+
+def time_batch(session, name: str, batch: np.ndarray, repeats: int) -> float:
+    """Median milliseconds of one ``session.run`` on ``batch`` after a warm-up."""
+    for _ in range(max(5, repeats // 10)):
+        session.run(None, {name: batch})
+    samples = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        session.run(None, {name: batch})
+        samples.append(time.perf_counter() - t0)
+    return float(np.median(samples) * 1000.0)
+
+
+def _agreement(checkpoint: Path, inputs: np.ndarray, onnx_scores: np.ndarray) -> Agreement:
+    try:
+        import torch
+    except ImportError as exc:
+        raise EvaluationError(f"checkpoint {checkpoint}: the ONNX/PyTorch check needs torch (pip install -e .[train]): {exc}") from exc
+    from models.train import build_model, load_checkpoint
+
+    model = build_model(load_checkpoint(checkpoint)).eval()
+    outs = []
+    with torch.no_grad():
+        for start in range(0, len(inputs), 512):
+            outs.append(model(torch.from_numpy(inputs[start:start + 512])).numpy())
+    ref = np.concatenate(outs)
+    diff = float(np.abs(ref - onnx_scores).max())
+    agree = float((ref.argmax(1) == onnx_scores.argmax(1)).mean())
+    return Agreement(str(checkpoint), diff, agree, diff < 1e-3 and agree >= 0.999)
+
+
+def evaluate(model_path: Path, data_path: Path, checkpoint: Path | None = None, repeats: int = 200) -> EvalReport:
+    """Score ``model_path`` on the split at ``data_path``; times batch 1 and 8 on one thread."""
+    contract = read_contract(model_path)
+    split = load_split(data_path)
+    if split.x.shape[1] != contract.input_size:
+        raise EvaluationError(f"data file {data_path}: faces are {split.x.shape[1]} px but model {model_path} takes {contract.input_size} px")
+    if tuple(split.classes) != contract.classes:
+        raise EvaluationError(f"data file {data_path}: classes {list(split.classes)} differ from model {model_path} {list(contract.classes)}")
+    inputs = preprocess(split.x, contract)
+    batch_session = _session(model_path, threads=2)
+    scores = np.concatenate([batch_session.run(None, {contract.input_name: inputs[s:s + 256]})[0] for s in range(0, len(inputs), 256)])
+    del batch_session  # free its thread pool before timing on one thread
+    pred = scores.argmax(1)
+    n = len(contract.classes)
+    confusion = np.zeros((n, n), dtype=np.int64)
+    np.add.at(confusion, (split.y, pred), 1)
+    support = confusion.sum(1)
+    recall = {c: (float(confusion[i, i] / support[i]) if support[i] else float("nan")) for i, c in enumerate(contract.classes)}
+    one_thread = _session(model_path, threads=1)
+    ms1 = time_batch(one_thread, contract.input_name, inputs[:1], repeats)
+    ms8 = time_batch(one_thread, contract.input_name, inputs[:8], max(repeats // 2, 20))
+    agreement = _agreement(checkpoint, inputs, scores) if checkpoint is not None else None
+    return EvalReport(
+        model=str(model_path), version=contract.version, data=str(data_path), faces=len(split), classes=contract.classes,
+        accuracy=float((pred == split.y).mean()), recall=recall, confusion=confusion.tolist(),
+        ms_per_face_batch1=ms1, ms_per_batch8=ms8, ms_per_face_batch8=ms8 / 8, file_bytes=model_path.stat().st_size,
+        agreement=agreement,
+    )
+
+
+def format_report(r: EvalReport) -> str:
+    """Human-readable report: headline figures, per-class recall and the confusion matrix (rows = true class)."""
+    width = max(len(c) for c in r.classes)
+    lines = [
+        f"model    {r.model} (version {r.version}, {r.file_bytes / 1e6:.2f} MB)",
+        f"data     {r.data} ({r.faces} faces)",
+        f"accuracy {r.accuracy * 100:.2f} %",
+        f"speed    {r.ms_per_face_batch1:.3f} ms/face at batch 1; {r.ms_per_batch8:.3f} ms per batch of 8 "
+        f"({r.ms_per_face_batch8:.3f} ms/face); onnxruntime CPU, 1 thread, median",
+        "",
+        "per-class recall:",
+    ]
+    lines += [f"  {c.ljust(width)}  {r.recall[c] * 100:6.2f} %  (n={sum(r.confusion[i])})" for i, c in enumerate(r.classes)]
+    lines += ["", "confusion matrix (rows: true, columns: predicted):",
+              " " * (width + 2) + " ".join(c[:5].rjust(5) for c in r.classes)]
+    lines += [f"  {c.ljust(width)}" + " ".join(f"{v:5d}" for v in r.confusion[i]) for i, c in enumerate(r.classes)]
+    if r.agreement is None:
+        lines += ["", "ONNX vs PyTorch: not checked (pass --checkpoint runs/expression/best.pt; needs torch)"]
+    else:
+        a = r.agreement
+        lines += ["", f"ONNX vs PyTorch ({a.checkpoint}): max |score diff| {a.max_abs_diff:.2e}, "
+                      f"same top class on {a.argmax_agreement * 100:.2f} % -> {'OK' if a.ok else 'MISMATCH'}"]
+    return "\n".join(lines)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="expression .onnx (default models/expression.onnx)")
+    parser.add_argument("--data", type=Path, default=None, help=f"FER2013-format .npz split (default shared {PUBLIC_TEST_FILE})")
+    parser.add_argument("--checkpoint", type=Path, default=None, help="PyTorch checkpoint to check the ONNX scores against")
+    parser.add_argument("--repeats", type=int, default=200, help="timed runs per batch size")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of the text report")
+
+
+def main(args: argparse.Namespace) -> int:
+    report = evaluate(args.model, args.data or default_split_path(PUBLIC_TEST_FILE), args.checkpoint, args.repeats)
+    print(json.dumps(asdict(report), indent=1) if args.json else format_report(report))
+    return 1 if report.agreement is not None and not report.agreement.ok else 0
