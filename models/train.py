@@ -134,8 +134,12 @@ def build_model(state: dict) -> ExpressionNet:
 
 
 def train(cfg: TrainConfig, train_split: FerSplit, val_split: FerSplit, out_dir: Path, resume: bool = False,
-          net_config: NetConfig = NetConfig()) -> dict:
-    """Run (or continue) training; writes ``last.pt`` every epoch and ``best.pt`` on a new best val accuracy."""
+          net_config: NetConfig = NetConfig(), stop_after: int | None = None) -> dict:
+    """Run (or continue) training; writes ``last.pt`` every epoch and ``best.pt`` on a new best val accuracy.
+
+    ``stop_after``: end this process after that many epochs (the schedule still spans ``cfg.epochs``), so a long
+    run can be done in chunks with ``resume``; the result is the same as one uninterrupted run.
+    """
     torch.set_num_threads(cfg.threads)
     out_dir.mkdir(parents=True, exist_ok=True)
     last_path, best_path = out_dir / "last.pt", out_dir / "best.pt"
@@ -181,9 +185,11 @@ def train(cfg: TrainConfig, train_split: FerSplit, val_split: FerSplit, out_dir:
         logger.info("model: %d params, %.1f M MACs per face; train %d faces, val %d; mean %.4f std %.4f",
                     sum(p.numel() for p in model.parameters()), count_macs(model) / 1e6, len(train_split), len(val_split), mean, std)
     criterion = torch.nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
+    run_t0 = time.monotonic()
     autocast = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if cfg.bf16 else contextlib.nullcontext
 
-    for epoch in range(start_epoch, cfg.epochs):
+    end_epoch = cfg.epochs if stop_after is None else min(cfg.epochs, start_epoch + stop_after)
+    for epoch in range(start_epoch, end_epoch):
         t0 = time.monotonic()
         model.train()
         order = torch.randperm(len(train_split), generator=gen)
@@ -208,7 +214,8 @@ def train(cfg: TrainConfig, train_split: FerSplit, val_split: FerSplit, out_dir:
         epoch_s = time.monotonic() - t0
         elapsed += epoch_s
         done = epoch + 1
-        eta_s = elapsed / (done - start_epoch if state is None else max(done - start_epoch, 1)) * (cfg.epochs - done) if state is None else epoch_s * (cfg.epochs - done)
+        run_s = time.monotonic() - run_t0
+        eta_s = run_s / (done - start_epoch) * (cfg.epochs - done)
         history.append({"epoch": done, "loss": total_loss / seen, "val_acc": acc, "val_acc_flip": acc_tta, "epoch_s": epoch_s})
         improved = acc > best_acc
         best_acc = max(best_acc, acc)
@@ -225,7 +232,7 @@ def train(cfg: TrainConfig, train_split: FerSplit, val_split: FerSplit, out_dir:
         if improved:
             _save(best_path, ckpt)
     (out_dir / "history.json").write_text(json.dumps(history, indent=1))
-    return {"best_acc": best_acc, "epochs": cfg.epochs, "elapsed_s": elapsed}
+    return {"best_acc": best_acc, "epochs_done": len(history), "epochs": cfg.epochs, "elapsed_s": elapsed}
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -241,6 +248,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--no-bf16", action="store_true", help="train in float32 instead of bfloat16 autocast")
     p.add_argument("--max-batches", type=int, default=0, help="cap batches per epoch (smoke runs)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt with its stored settings")
+    p.add_argument("--stop-after", type=int, default=None, help="stop this process after N epochs (resume later)")
     return p.parse_args(argv)
 
 
@@ -252,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         train_split = load_split(args.train or default_split_path(TRAIN_FILE))
         val_split = load_split(args.val or default_split_path(PUBLIC_TEST_FILE))
-        result = train(cfg, train_split, val_split, args.out, resume=args.resume)
+        result = train(cfg, train_split, val_split, args.out, resume=args.resume, stop_after=args.stop_after)
     except ModelError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
