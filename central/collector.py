@@ -121,6 +121,7 @@ class Collector:
         self._on_windows = on_windows
         self._on_kiosk = on_kiosk
         self._queue: queue.Queue[tuple[str, Any, int, int, int]] = queue.Queue()
+        self._refused: str | None = None
         self._generation = 0  # bumped per connection: a packet id is only meaningful on its own connection
         self._stop = threading.Event()
         self._writer: threading.Thread | None = None
@@ -166,7 +167,9 @@ class Collector:
             time.sleep(0.01)
         if not self.stats.connected:
             self.stop()
-            raise CentralError(f"MQTT broker {self._host}:{self._port} did not accept the collector's connection")
+            why = f"refused it: {self._refused}" if self._refused else f"did not answer within {connect_timeout:.0f} s"
+            raise CentralError(f"MQTT broker {self._host}:{self._port} {why} (check --mqtt-username/--mqtt-password-env)"
+                               if self._refused else f"MQTT broker {self._host}:{self._port} {why}")
 
     def stop(self) -> None:
         """Stop taking messages, store and acknowledge what is queued, disconnect."""
@@ -184,6 +187,7 @@ class Collector:
 
     def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
         if reason.is_failure:
+            self._refused = str(reason)
             log.error("MQTT broker refused the collector: %s", reason)
             if reason.value in (134, 135):
                 self._stop.set()

@@ -51,8 +51,13 @@ class EventHub:
         """A committed batch of windows (one event per subscriber and batch, filtered by store)."""
         with self._lock:
             subs = list(self._subs)
+        if not subs:
+            return
+        by_store: dict[str, list[dict[str, Any]]] = {}
+        for record in records:
+            by_store.setdefault(record.store, []).append(record.as_json())
         for sub in subs:
-            visible = [r.as_json() for r in records if sub.user.may_see(r.store)]
+            visible = [w for store, docs in by_store.items() if sub.user.may_see(store) for w in docs]
             if visible:
                 self._send(sub, "windows", json.dumps(visible, separators=(",", ":")))
 

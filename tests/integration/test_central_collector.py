@@ -120,3 +120,16 @@ def test_collector_start_fails_clearly_without_broker(tmp_path: Path) -> None:
         Collector(CollectorSettings(f"mqtt://127.0.0.1:{free_port()}"), store).start()
     with pytest.raises(CentralError, match="--mqtt"):
         Collector(CollectorSettings("http://x"), store)
+
+
+def test_collector_says_when_the_broker_refuses_its_login(tmp_path: Path) -> None:
+    from central.collector import Collector, CollectorSettings
+
+    broker = MosquittoBroker(tmp_path / "mosq", users={"collector": "right"}).start()
+    try:
+        store = open_store(f"sqlite:///{tmp_path / 'c.db'}")
+        settings = CollectorSettings(broker.url, username="collector", password="wrong")
+        with pytest.raises(CentralError, match="refused it: .*(password|authori)"):
+            Collector(settings, store).start(connect_timeout=5)
+    finally:
+        broker.stop()
