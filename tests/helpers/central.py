@@ -25,6 +25,7 @@ class CentralServer:
     def __init__(self, mqtt_url: str, db_url: str, workdir: Path, allowed_stores: frozenset[str] | None = None,
                  group: str = "tests") -> None:
         self.store = open_store(db_url)
+        workdir.mkdir(parents=True, exist_ok=True)
         self.users = UserDirectory(workdir / "users.json")
         self.users.set_user("admin", PASSWORD, ["*"])
         self.users.set_user("s1mgr", PASSWORD, ["s1"])

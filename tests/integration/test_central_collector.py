@@ -133,3 +133,23 @@ def test_collector_says_when_the_broker_refuses_its_login(tmp_path: Path) -> Non
             Collector(settings, store).start(connect_timeout=5)
     finally:
         broker.stop()
+
+
+def test_windows_published_while_the_collector_restarts_are_not_lost(mosquitto: MosquittoBroker,
+                                                                    tmp_path: Path) -> None:
+    """The collector's persistent session keeps its shared subscription: the broker queues windows meanwhile."""
+    db = f"sqlite:///{tmp_path / 'c.db'}"
+    first = CentralServer(mosquitto.url, db, tmp_path / "a").start()
+    first.stop()
+    client = _raw_client(mosquitto)
+    try:
+        for seq in range(1, 21):
+            _publish(client, "moodkiosk/v1/s1/k1/mood", json.dumps(mood_document("s1", "k1", seq, seq)))
+        second = CentralServer(mosquitto.url, db, tmp_path / "b").start()  # same group, same client id
+        try:
+            wait_until(lambda: second.store.count_windows() == 20, 15, "the 20 windows queued at the broker")
+        finally:
+            second.stop()
+    finally:
+        client.loop_stop()
+        client.disconnect()
