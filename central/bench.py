@@ -131,31 +131,72 @@ def _publisher(host: str, port: int, kiosks: list[int], seqs: list[int], connect
 
 # ---- the collector side --------------------------------------------------------------------------------
 
-class _SseClock:
-    """Reads the dashboard's SSE stream and notes when each window was first seen."""
+def _sse_clock_main(base: str, token: str, commands: Any, out: Any) -> None:
+    """In its own process (like a browser, not competing with the collector for the GIL): read the SSE
+    stream, note when each window was first seen, answer "dump" with the notes so far."""
+    import httpx
 
-    def __init__(self, base: str, token: str) -> None:
-        self.seen: dict[tuple[str, str, int], float] = {}
-        self._base, self._token = base, token
-        self.ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="sse-clock", daemon=True)
-        self._thread.start()
+    seen: dict[tuple[str, str, int], float] = {}
+    lock = threading.Lock()
+    ready = threading.Event()
 
-    def _run(self) -> None:
-        import httpx
-
-        headers = {"Authorization": f"Bearer {self._token}"}
-        with httpx.Client(base_url=self._base, timeout=httpx.Timeout(10, read=None)) as client:
+    def read() -> None:
+        headers = {"Authorization": f"Bearer {token}"}
+        with httpx.Client(base_url=base, timeout=httpx.Timeout(10, read=None)) as client:
             with client.stream("GET", "/api/events", headers=headers) as response:
-                self.ready.set()
+                ready.set()
                 event = None
                 for line in response.iter_lines():
                     if line.startswith("event: "):
                         event = line[7:]
                     elif line.startswith("data: ") and event == "windows":
                         now = time.time()
-                        for w in json.loads(line[6:]):
-                            self.seen.setdefault((w["store"], w["kiosk"], w["seq"]), now)
+                        with lock:
+                            for w in json.loads(line[6:]):
+                                seen.setdefault((w["store"], w["kiosk"], w["seq"]), now)
+
+    threading.Thread(target=read, daemon=True).start()
+    ready.wait(20)
+    out.put("ready")
+    while True:
+        command = commands.get()
+        with lock:
+            out.put(dict(seen))
+        if command == "exit":
+            return
+
+
+class _SseClock:
+    """The parent's handle on the SSE-reading process."""
+
+    def __init__(self, ctx: Any, base: str, token: str) -> None:
+        self._commands, self._out = ctx.Queue(), ctx.Queue()
+        self._proc = ctx.Process(target=_sse_clock_main, args=(base, token, self._commands, self._out), daemon=True)
+        self._proc.start()
+        if self._out.get(timeout=60) != "ready":
+            raise RuntimeError("SSE reader did not start")
+
+    def snapshot(self) -> dict[tuple[str, str, int], float]:
+        self._commands.put("dump")
+        return self._out.get(timeout=60)
+
+    def wait_for(self, keys: Any, timeout: float) -> dict[tuple[str, str, int], float]:
+        """Poll (twice a second, cheap for the collector) until every key was seen or timeout."""
+        deadline = time.time() + timeout
+        while True:
+            seen = self.snapshot()
+            if all(k in seen for k in keys) or time.time() > deadline:
+                return seen
+            time.sleep(0.5)
+
+    def close(self) -> None:
+        self._commands.put("exit")
+        try:
+            self._out.get(timeout=10)
+        finally:
+            self._proc.join(5)
+            if self._proc.is_alive():
+                self._proc.kill()
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -211,10 +252,9 @@ def _bench_one(db: str, db_url: str, broker_url: str, args: argparse.Namespace, 
     collector.start()
     web.start()
     wait_for_port(port, 20)
-    sse = _SseClock(f"http://127.0.0.1:{port}", token)
-    sse.ready.wait(10)
     host, mqtt_port = broker_url.split("//", 1)[1].rsplit(":", 1)
     ctx = mp.get_context("spawn")
+    sse = _SseClock(ctx, f"http://127.0.0.1:{port}", token)
     try:
         total = args.kiosks * args.windows_per_kiosk
         seqs = list(range(1, args.windows_per_kiosk + 1))
@@ -226,7 +266,8 @@ def _bench_one(db: str, db_url: str, broker_url: str, args: argparse.Namespace, 
             time.sleep(0.005)
         t_stored = time.time()
         stats = collector.stats.snapshot()
-        burst = [(sse.seen[k] - t) * 1000 for k, t in sent.items() if k in sse.seen]
+        seen = sse.wait_for(sent, 30)
+        burst = [(seen[k] - t) * 1000 for k, t in sent.items() if k in seen]
 
         # Backlog: the collector is away (its session and shared subscription persist at the broker), the
         # kiosks publish, the collector comes back: the drain rate is the collector's own ingest capacity,
@@ -252,10 +293,8 @@ def _bench_one(db: str, db_url: str, broker_url: str, args: argparse.Namespace, 
         log.info("%s: latency run, %s windows at %s/s", db, per_kiosk * args.kiosks, args.latency_rate)
         _, _, _, lat_sent = _run_publishers(ctx, host, int(mqtt_port), args.kiosks, lat_seqs, args.processes,
                                             args.connections, args.latency_rate)
-        deadline = time.time() + 30
-        while any(k not in sse.seen for k in lat_sent) and time.time() < deadline:
-            time.sleep(0.01)
-        latencies = [(sse.seen[k] - t) * 1000 for k, t in lat_sent.items() if k in sse.seen]
+        seen = sse.wait_for(lat_sent, 30)
+        latencies = [(seen[k] - t) * 1000 for k, t in lat_sent.items() if k in seen]
         kiosk_path = _kiosk_path(broker_url, sse, workdir / f"kiosk-spool-{db}.sqlite", args.kiosk_path_windows)
         final = collector.stats.snapshot()
         expected = total + drain_total + len(lat_sent) + args.kiosk_path_windows
@@ -277,6 +316,7 @@ def _bench_one(db: str, db_url: str, broker_url: str, args: argparse.Namespace, 
             kiosk_path_p95_ms=round(_percentile(kiosk_path, 0.95), 1),
         )
     finally:
+        sse.close()
         server.should_exit = True
         web.join(10)
         collector.stop()
@@ -320,12 +360,10 @@ def _kiosk_path(broker_url: str, sse: _SseClock, spool_path: Path, count: int, r
             publisher.submit_window(_Window(start, start + timedelta(minutes=1), 5, {"happy": 3, "neutral": 2}, 0.6),
                                     {"happy": 1}, "bench")
             time.sleep(1.0 / rate)
-        deadline = time.time() + 20
-        while any(k not in sse.seen for k in submitted) and time.time() < deadline:
-            time.sleep(0.01)
+        seen = sse.wait_for(submitted, 20)
     finally:
         publisher.stop()
-    return [(sse.seen[k] - t) * 1000 for k, t in submitted.items() if k in sse.seen]
+    return [(seen[k] - t) * 1000 for k, t in submitted.items() if k in seen]
 
 
 def _table(results: list[BenchResult]) -> str:
