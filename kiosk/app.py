@@ -226,8 +226,23 @@ class KioskApp:
         self.controller.set_camera_state(state)
 
     def _make_pipeline(self, pipeline_type: Any, settings: Any) -> Any:
+        """Start the pipeline from a helper thread running at a lower CPU priority: the capture, worker and
+        inference threads it creates inherit that priority (Linux), so on a busy CPU the UI thread wins."""
         pipeline = pipeline_type(settings, self.on_frame, self.on_window, self.bridge.on_source_event)
-        pipeline.start()
+        failure: list[BaseException] = []
+
+        def start_lower() -> None:
+            lower_thread_priority(VISION_NICE)
+            try:
+                pipeline.start()
+            except BaseException as exc:  # handed back to the UI thread below
+                failure.append(exc)
+
+        starter = threading.Thread(target=start_lower, name="vision-start")
+        starter.start()
+        starter.join()
+        if failure:
+            raise failure[0]
         return pipeline
 
     def on_frame(self, result: Any) -> None:
@@ -279,6 +294,20 @@ class KioskApp:
 
 _LED_FOR_STATE = {State.OFFERS: "card", State.GUEST: "card", State.FEEDBACK: "feedback", State.THANKS: "feedback",
                   State.CARD_ERROR: "error"}
+
+
+VISION_NICE = 10  # camera and inference yield the CPU to the UI thread (0 = same priority)
+
+
+def lower_thread_priority(nice: int) -> None:
+    """Raise the calling thread's nice value (Linux: per thread, inherited by threads it starts)."""
+    if nice <= 0 or not hasattr(os, "setpriority"):
+        return
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, max(os.getpriority(os.PRIO_PROCESS, tid), nice))
+    except OSError as exc:
+        logger.warning("Could not lower the camera threads' priority: %s", exc)
 
 
 def ensure_screen() -> None:

@@ -1,6 +1,8 @@
 """The real vision pipeline feeding the kiosk: a loyalty-app QR code in the camera frames, a camera that is gone."""
 from __future__ import annotations
 
+import os
+import threading
 from pathlib import Path
 
 import cv2
@@ -8,6 +10,7 @@ import numpy as np
 import pytest
 
 from helpers.kiosk_ui import CLARA, wedge_scan
+from kiosk.app import VISION_NICE
 from vision.settings import VisionSettings
 
 pytestmark = pytest.mark.timeout(120)
@@ -32,6 +35,9 @@ def test_qr_code_in_the_camera_frames_opens_offers(qtbot, make_config, start_app
     app = start_app(make_config(camera={"enabled": True}), vision=settings)
     w = app.window
     assert app.vision is not None
+    workers = [t for t in threading.enumerate() if t.name == "vision-worker"]
+    assert workers and all(os.getpriority(os.PRIO_PROCESS, t.native_id) >= VISION_NICE for t in workers)
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) < VISION_NICE  # the UI thread keeps its own
     qtbot.waitUntil(lambda: w.current_screen() is w.offers, timeout=20000)
     assert w.offers.greeting.text() == "Hello Clara!"
     qtbot.waitUntil(lambda: "Camera: input ended" in w.service.text(), timeout=20000)
