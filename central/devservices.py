@@ -174,13 +174,18 @@ class LocalPostgres:
             conn.execute(f'CREATE DATABASE "{name}"')
         return f"postgresql://postgres@127.0.0.1:{self.port}/{name}"
 
-    def stop(self) -> None:
+    def stop_server(self) -> None:
+        """Stop the server (fast shutdown: clients are disconnected) but keep its data; start() restarts it."""
         if self.proc and self.proc.poll() is None:
-            self.proc.terminate()  # runuser forwards SIGTERM: smart shutdown
+            subprocess.run(_as_pg_user([str(PG_BIN / "pg_ctl"), "stop", "-D", str(self.dir / "data"), "-m", "fast",
+                                        "-w", "-t", "30"]), capture_output=True, check=False)
             try:
-                self.proc.wait(20)
+                self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
         self.proc = None
+
+    def stop(self) -> None:
+        self.stop_server()
         shutil.rmtree(self.dir, ignore_errors=True)

@@ -89,8 +89,18 @@ class _SqlStore:
     def _connect(self) -> Any:
         raise NotImplementedError
 
+    def _usable(self, conn: Any) -> bool:
+        """False for a connection that must be replaced (PostgreSQL: server restarted or network cut)."""
+        return True
+
     def _conn(self) -> Any:
         conn = getattr(self._local, "conn", None)
+        if conn is not None and not self._usable(conn):
+            log.warning("database connection lost; reconnecting")
+            with self._conns_lock:
+                if conn in self._conns:
+                    self._conns.remove(conn)
+            conn = None
         if conn is None:
             conn = self._connect()
             self._local.conn = conn
@@ -309,7 +319,10 @@ class PostgresStore(_SqlStore):
             raise StoreError(f"database {_redact(url)}: cannot connect ({str(exc).strip().splitlines()[0]})") from exc
 
     def _connect(self) -> Any:
-        return self._psycopg.connect(self.url, autocommit=True)
+        return self._psycopg.connect(self.url, autocommit=True, connect_timeout=10)
+
+    def _usable(self, conn: Any) -> bool:
+        return not (conn.closed or conn.broken)
 
     def _execute_script(self, conn: Any, statements: list[str], last_params: tuple[Any, ...] = ()) -> None:
         with conn.transaction():
@@ -339,10 +352,20 @@ class PostgresStore(_SqlStore):
             return int(cur.rowcount)
 
     def _write(self, sql: str, params: Sequence[Any]) -> None:
-        self._conn().execute(self._sql(sql), params)
+        self._retrying(lambda conn: conn.execute(self._sql(sql), params))
 
     def _fetch(self, conn: Any, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        return conn.execute(self._sql(sql), params or None).fetchall()
+        return self._retrying(lambda c: c.execute(self._sql(sql), params or None).fetchall(), conn)
+
+    def _retrying(self, run: Callable[[Any], Any], conn: Any = None) -> Any:
+        """Run once more on a fresh connection when the server dropped this one (restart, failover)."""
+        conn = conn or self._conn()
+        try:
+            return run(conn)
+        except self._psycopg.OperationalError:
+            if self._usable(conn):
+                raise
+            return run(self._conn())
 
 
 def _redact(url: str) -> str:

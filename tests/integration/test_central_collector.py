@@ -153,3 +153,30 @@ def test_windows_published_while_the_collector_restarts_are_not_lost(mosquitto: 
     finally:
         client.loop_stop()
         client.disconnect()
+
+
+def test_collector_survives_a_postgresql_restart(mosquitto: MosquittoBroker, tmp_path: Path) -> None:
+    """Database gone for a while: batches stay unacknowledged and are retried; nothing lost, no crash."""
+    from helpers.postgres import PostgresServer
+
+    pg = PostgresServer().start()
+    central = None
+    client = _raw_client(mosquitto)
+    try:
+        central = CentralServer(mosquitto.url, pg.create_database("restart"), tmp_path).start()
+        for seq in range(1, 6):
+            _publish(client, "moodkiosk/v1/s1/k1/mood", json.dumps(mood_document("s1", "k1", seq, seq)))
+        wait_until(lambda: central.store.count_windows() == 5, 15, "5 windows before the restart")
+        pg.stop_server()
+        for seq in range(6, 11):
+            _publish(client, "moodkiosk/v1/s1/k1/mood", json.dumps(mood_document("s1", "k1", seq, seq)))
+        wait_until(lambda: central.collector.stats.snapshot()["db_errors"] >= 1, 15, "a failed insert")
+        pg.start()
+        wait_until(lambda: central.store.count_windows() == 10, 30, "all 10 windows after the database is back")
+        print(f"\n[postgresql restart] {central.collector.stats.snapshot()}")
+    finally:
+        client.loop_stop()
+        client.disconnect()
+        if central is not None:
+            central.stop()
+        pg.stop()
