@@ -183,3 +183,34 @@ class Sessions:
     def drop(self, token: str) -> None:
         with self._lock:
             self._by_token.pop(token, None)
+
+
+class LoginThrottle:
+    """After `limit` failed logins for one user name within `window_s`, refuse that name until the window
+    passes: scrypt makes each guess slow, this caps how many guesses one account gets."""
+
+    def __init__(self, limit: int = 5, window_s: float = 600.0) -> None:
+        self.limit = limit
+        self.window_s = window_s
+        self._lock = threading.Lock()
+        self._failures: dict[str, list[float]] = {}
+
+    def retry_after(self, name: str) -> float:
+        """Seconds until `name` may try again (0 = now)."""
+        now = time.monotonic()
+        with self._lock:
+            recent = [t for t in self._failures.get(name, []) if now - t < self.window_s]
+            self._failures[name] = recent
+            if len(recent) < self.limit:
+                return 0.0
+            return self.window_s - (now - recent[0])
+
+    def failed(self, name: str) -> None:
+        with self._lock:
+            self._failures.setdefault(name, []).append(time.monotonic())
+            if len(self._failures) > 10_000:  # bound memory against made-up names
+                self._failures.pop(next(iter(self._failures)))
+
+    def succeeded(self, name: str) -> None:
+        with self._lock:
+            self._failures.pop(name, None)

@@ -12,7 +12,7 @@ from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
 from fastapi.responses import HTMLResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
-from central.auth import Sessions, User, UserDirectory
+from central.auth import LoginThrottle, Sessions, User, UserDirectory
 from central.store import Store
 from central.web.events import CLOSE, EventHub
 
@@ -45,6 +45,7 @@ def create_app(
         description="Anonymous mood aggregates of the kiosks. Only aggregates: no images, no people, no cards.",
     )
     sessions = Sessions()
+    throttle = LoginThrottle()
 
     def current_user(request: Request) -> User:
         header = request.headers.get("authorization", "")
@@ -66,11 +67,17 @@ def create_app(
 
     @app.post("/api/login", response_model=UserOut, tags=["auth"])
     def login(body: LoginRequest, response: Response) -> dict[str, Any]:
-        """Check name and password; sets an HttpOnly session cookie."""
+        """Check name and password; sets an HttpOnly session cookie. 429 after 5 failures in 10 minutes."""
+        wait = throttle.retry_after(body.username)
+        if wait > 0:
+            raise HTTPException(429, f"too many failed logins for {body.username!r}; try again in {wait:.0f} s",
+                                headers={"Retry-After": str(int(wait) + 1)})
         user = users.authenticate(body.username, body.password)
         if user is None:
+            throttle.failed(body.username)
             log.warning("failed dashboard login for %r", body.username[:64])
             raise HTTPException(401, "wrong user name or password")
+        throttle.succeeded(body.username)
         response.set_cookie(SESSION_COOKIE, sessions.create(user), httponly=True, samesite="strict",
                             secure=secure_cookies, max_age=int(sessions.ttl_s))
         return user.as_json()

@@ -98,6 +98,12 @@ def test_login_token_and_store_scoping(central: CentralServer, mosquitto: Mosqui
     manager.post("/api/logout")
     assert manager.get("/api/kiosks").status_code == 401
 
+    for _ in range(5):  # guessing the admin's password: 5 tries, then even the right one is refused
+        assert anonymous.post("/api/login", json={"username": "admin", "password": "guess"}).status_code == 401
+    locked = anonymous.post("/api/login", json={"username": "admin", "password": PASSWORD})
+    assert locked.status_code == 429 and int(locked.headers["retry-after"]) > 0
+    assert _login(base, "s1mgr")  # other accounts are not affected
+
 
 def test_sse_stream_carries_only_own_store(central: CentralServer, mosquitto: MosquittoBroker, tmp_path: Path) -> None:
     token = central.users.new_token("s1mgr")
