@@ -1,0 +1,60 @@
+"""Dashboard users file: scrypt hashes, hashed tokens, private file mode, clear errors."""
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+
+import pytest
+
+from central.auth import LoginThrottle, UserDirectory, UsersFileError, verify_password
+
+
+def test_users_file_keeps_only_hashes(tmp_path: Path) -> None:
+    path = tmp_path / "users.json"
+    users = UserDirectory(path)
+    users.set_user("berlin", "a long password", ["s001", "s002"])
+    users.set_user("it", "another long one", ["*"])
+    token = users.new_token("berlin")
+    text = path.read_text()
+    assert "a long password" not in text and token not in text
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    entry = json.loads(text)["users"]["berlin"]
+    assert entry["password"].startswith("scrypt$") and verify_password("a long password", entry["password"])
+
+    again = UserDirectory(path)  # what the collector loads at start
+    assert again.authenticate("berlin", "a long password").stores == frozenset({"s001", "s002"})
+    assert again.authenticate("berlin", "wrong") is None and again.authenticate("nobody", "x" * 10) is None
+    assert again.by_token(token).name == "berlin" and again.by_token(token + "x") is None
+    assert again.authenticate("it", "another long one").stores is None  # every store
+    again.remove_user("berlin")
+    assert UserDirectory(path).by_token(token) is None
+
+
+@pytest.mark.parametrize(
+    ("name", "password", "stores", "message"),
+    [("x y", "long enough", ["s1"], "user name 'x y'"), ("ok", "short", ["s1"], "shorter than 8"),
+     ("ok", "long enough", [], "at least one --store"), ("ok", "long enough", ["s/1"], "store 's/1'")],
+)
+def test_bad_user_changes_name_the_problem(tmp_path: Path, name: str, password: str, stores: list[str],
+                                           message: str) -> None:
+    with pytest.raises(UsersFileError, match=message):
+        UserDirectory(tmp_path / "u.json").set_user(name, password, stores)
+
+
+def test_unreadable_users_file_is_one_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "u.json"
+    path.write_text("{not json")
+    with pytest.raises(UsersFileError, match="not a moodkiosk users file"):
+        UserDirectory(path)
+
+
+def test_login_throttle_window() -> None:
+    throttle = LoginThrottle(limit=3, window_s=0.3)
+    for _ in range(3):
+        assert throttle.retry_after("a") == 0
+        throttle.failed("a")
+    assert throttle.retry_after("a") > 0 and throttle.retry_after("b") == 0
+    import time
+    time.sleep(0.35)
+    assert throttle.retry_after("a") == 0
