@@ -3,7 +3,8 @@
 The contract lives in the model's ONNX ``metadata_props`` (written by ``models/export.py``):
 ``classes`` (JSON list, output order), ``input_size`` (square side, px), ``color`` (``gray``), ``mean`` and ``std``
 (input = (pixel/255 - mean)/std), ``version``, ``trained_on``, ``val_accuracy``; optional ``output``
-(``scores`` (default, logits) or ``probabilities``). Input is float32 NCHW ``[N, 1, S, S]``, output ``[N, C]``.
+(``scores`` (default, logits) or ``probabilities``) and ``precision`` (``fp32`` (default) or ``int8``: weights and
+activations quantised inside the graph; the input and output stay float32). Input is float32 NCHW ``[N, 1, S, S]``, output ``[N, C]``.
 Only onnxruntime is needed (a kiosk runtime dependency), not the ``onnx`` package.
 """
 from __future__ import annotations
@@ -21,6 +22,7 @@ logger = logging.getLogger(__name__)
 REQUIRED_KEYS: tuple[str, ...] = ("classes", "input_size", "color", "mean", "std", "version", "trained_on", "val_accuracy")
 COLORS: tuple[str, ...] = ("gray",)
 OUTPUTS: tuple[str, ...] = ("scores", "probabilities")
+PRECISIONS: tuple[str, ...] = ("fp32", "int8")
 
 
 class ContractError(ModelError):
@@ -41,6 +43,7 @@ class ModelContract:
     trained_on: str
     val_accuracy: float
     output: str = "scores"
+    precision: str = "fp32"
     input_name: str = "input"
 
     @property
@@ -90,10 +93,14 @@ def parse_metadata(path: Path, meta: dict[str, str]) -> ModelContract:
     output = meta.get("output", "scores")
     if output not in OUTPUTS:
         raise ContractError(f"model {path}: metadata 'output' must be one of {list(OUTPUTS)}, got {output!r}")
+    precision = meta.get("precision", "fp32")
+    if precision not in PRECISIONS:
+        raise ContractError(f"model {path}: metadata 'precision' must be one of {list(PRECISIONS)}, got {precision!r}")
     if not meta["version"].strip():
         raise ContractError(f"model {path}: metadata 'version' is empty")
     return ModelContract(path=path, classes=tuple(classes), input_size=input_size, color=color, mean=mean, std=std,
-                         version=meta["version"].strip(), trained_on=meta["trained_on"], val_accuracy=val_accuracy, output=output)
+                         version=meta["version"].strip(), trained_on=meta["trained_on"], val_accuracy=val_accuracy, output=output,
+                         precision=precision)
 
 
 def read_contract(path: Path | str) -> ModelContract:

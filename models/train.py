@@ -249,7 +249,17 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--max-batches", type=int, default=0, help="cap batches per epoch (smoke runs)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt with its stored settings")
     p.add_argument("--stop-after", type=int, default=None, help="stop this process after N epochs (resume later)")
+    p.add_argument("--stages", type=parse_stages, default=NetConfig.stages,
+                   help="conv widths per resolution, stages split by '/', convs by ',' (default %(default)s as '24/48/96/192/256')")
     return p.parse_args(argv)
+
+
+def parse_stages(text: str) -> tuple[tuple[int, ...], ...]:
+    """``"32/32,32/64,64"`` -> ``((32,), (32, 32), (64, 64))``; argparse turns a ValueError into a usage error."""
+    stages = tuple(tuple(int(w) for w in stage.split(",")) for stage in text.split("/"))
+    if not stages or any(not stage or min(stage) < 1 for stage in stages):
+        raise ValueError(f"bad --stages {text!r}")
+    return stages
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -260,7 +270,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         train_split = load_split(args.train or default_split_path(TRAIN_FILE))
         val_split = load_split(args.val or default_split_path(PUBLIC_TEST_FILE))
-        result = train(cfg, train_split, val_split, args.out, resume=args.resume, stop_after=args.stop_after)
+        result = train(cfg, train_split, val_split, args.out, resume=args.resume, stop_after=args.stop_after,
+                       net_config=NetConfig(stages=args.stages))
     except ModelError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

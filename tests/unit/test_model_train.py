@@ -61,3 +61,25 @@ def test_export_writes_a_contract_model_that_matches_torch(tmp_path, tiny):
 
 def test_shipped_architecture_fits_the_speed_budget():
     assert count_macs(ExpressionNet()) < 25e6  # ~22 M: keeps a batch of 8 under ~4 ms on one ORT thread
+
+
+def test_int8_export_keeps_the_contract_and_the_top_class(tmp_path, tiny):
+    pytest.importorskip("onnx", reason="export needs onnx (pip install -e .[train])")
+    from models.evaluate import evaluate
+    from models.export import export
+
+    train(dataclasses.replace(CFG, epochs=1), *tiny, tmp_path / "run", net_config=TINY_NET)
+    contract = export(tmp_path / "run" / "best.pt", tmp_path / "m8.onnx", version="tiny-int8", calibration=load_split(FIXTURE).x)
+    assert contract.precision == "int8" and contract.version == "tiny-int8"
+    report = evaluate(tmp_path / "m8.onnx", FIXTURE, checkpoint=tmp_path / "run" / "best.pt", repeats=3)
+    assert report.precision == "int8" and report.agreement is not None and report.agreement.ok, report.agreement
+
+
+def test_int8_export_refuses_too_few_calibration_faces(tmp_path, tiny):
+    pytest.importorskip("onnx", reason="export needs onnx (pip install -e .[train])")
+    from models.export import ExportError, export
+
+    train(dataclasses.replace(CFG, epochs=1), *tiny, tmp_path / "run", net_config=TINY_NET)
+    with pytest.raises(ExportError, match=r"calibration needs >= 64 faces"):
+        export(tmp_path / "run" / "best.pt", tmp_path / "m8.onnx", calibration=load_split(FIXTURE).x[:10])
+    assert not (tmp_path / "m8.onnx").exists() and not list(tmp_path.glob("m8*.onnx"))
