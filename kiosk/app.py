@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any, Callable
 
 from PySide6.QtCore import Qt, QTimer
@@ -25,31 +26,14 @@ from kiosk.services.cards import KeyboardWedge
 from kiosk.services.loyalty import LoyaltyStore
 from kiosk.services.offers import OfferEngine
 from kiosk.services.shop import open_shop
-from kiosk.session import FEEDBACK_FACES, KioskSession, State
+from kiosk.services.feedback import FeedbackCounter, FeedbackOnlyWindows
+from kiosk.session import KioskSession, State
 from kiosk.ui.bridge import KioskBridge
 from kiosk.ui.controllers.kiosk import KioskController
 from kiosk.ui.heartbeat import StallMeter, StallReport
 from kiosk.ui.window import KioskWindow
 
 logger = logging.getLogger(__name__)
-
-
-class FeedbackCounter:
-    """Counts feedback presses per face between two mood windows; faces only, never who pressed."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._counts = dict.fromkeys(FEEDBACK_FACES, 0)
-
-    def add(self, face: str) -> None:
-        with self._lock:
-            self._counts[face] = self._counts.get(face, 0) + 1
-
-    def take(self) -> dict[str, int]:
-        """The counts since the last take, resetting them (called when a window closes)."""
-        with self._lock:
-            counts, self._counts = self._counts, dict.fromkeys(FEEDBACK_FACES, 0)
-        return counts
 
 
 @dataclass(frozen=True)
@@ -123,6 +107,8 @@ class KioskApp:
                 self._start_telemetry()
             if self.config.camera.enabled:
                 self._start_vision()
+            if self.vision is None and self.telemetry is not None:
+                self._start_feedback_only_windows()
             self._start_reader()
         except BaseException:
             self.stop()
@@ -255,6 +241,23 @@ class KioskApp:
         if self.telemetry is not None:
             self.telemetry.submit_window(window, counts, self.model_version or "unknown")
         self.bridge.on_window(window)
+
+    def _start_feedback_only_windows(self) -> None:
+        """No camera, so no mood windows: close feedback-only windows on the window clock (UI thread; submitting
+        only queues the window for the telemetry thread)."""
+        windows = FeedbackOnlyWindows(self.feedback, datetime.now(timezone.utc))
+
+        def close() -> None:
+            closed = windows.close(datetime.now(timezone.utc))
+            if closed is not None:
+                self.telemetry.submit_window(*closed, model_version="none")
+
+        timer = QTimer(self.window)
+        timer.setInterval(self.config.mood.window_seconds * 1000)
+        timer.timeout.connect(close)
+        timer.start()
+        self._stoppers.append(("feedback-only windows", lambda: (timer.stop(), close())))
+        logger.info("No camera: feedback presses go out in feedback-only windows every %d s", self.config.mood.window_seconds)
 
     def _start_reader(self) -> None:
         peripheral, cards = self.config.peripheral, self.config.cards

@@ -61,3 +61,27 @@ def test_feedback_counts_ride_on_the_next_window(qtbot, make_config, start_app, 
     finally:
         listener.loop_stop()
         listener.disconnect()
+
+
+def test_without_a_camera_feedback_goes_out_in_feedback_only_windows(qtbot, make_config, start_app, mosquitto):  # noqa: F811
+    listener, received, got = subscribe(mosquitto, "moodkiosk/v1/+/+/mood")
+    try:
+        app = start_app(make_config(store_id="s7", kiosk_id="k3", mood={"window_seconds": 5},
+                                    mqtt={"enabled": True, "url": mosquitto.url}))
+        w = app.window
+        assert app.vision is None
+        qtbot.waitUntil(lambda: "Broker: connected" in w.service.text(), timeout=10000)
+        wedge_scan(w, CLARA)
+        qtbot.waitUntil(lambda: w.current_screen() is w.offers, timeout=3000)
+        qtbot.mouseClick(w.offers.done, Qt.MouseButton.LeftButton)
+        qtbot.mouseClick(w.feedback.buttons["happy"], Qt.MouseButton.LeftButton)
+
+        qtbot.waitUntil(got.is_set, timeout=12000)  # the 5 s window clock, run by the UI thread's timer
+        doc = received[0]
+        assert doc["feedback"] == {"happy": 1, "neutral": 0, "unhappy": 0}
+        assert (doc["people"], doc["counts"], doc["kiosk"]) == (0, {}, "k3")
+        qtbot.wait(5500)
+        assert len(received) == 1, "a window without presses was sent"
+    finally:
+        listener.loop_stop()
+        listener.disconnect()
