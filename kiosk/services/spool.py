@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -33,13 +34,15 @@ class SpoolItem:
 class Spool:
     """Bounded FIFO of encoded windows in SQLite (WAL, synchronous=FULL), so a kill -9 or power cut loses
     nothing that `append` returned for. Sequence numbers are allocated here and never reused, which gives
-    the contract's per-kiosk monotonically increasing `seq`. Use from one thread."""
+    the contract's per-kiosk monotonically increasing `seq`. Thread-safe: the caller that closes a window
+    appends while the telemetry worker peeks and removes (one lock keeps their transactions apart)."""
 
     def __init__(self, path: str | Path, max_windows: int) -> None:
         if max_windows < 1:
             raise SpoolError(f"spool_max_windows must be at least 1, got {max_windows}")
         self.path = Path(path)
         self.max_windows = max_windows
+        self._lock = threading.RLock()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
@@ -55,19 +58,21 @@ class Spool:
 
         Returns the seq. Everything happens in one transaction: a crash leaves either all or nothing."""
         try:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                (seq,) = self._db.execute("SELECT value FROM meta WHERE key='next_seq'").fetchone()
-                payload = build_payload(seq)
-                self._db.execute(
-                    "INSERT INTO windows (seq, payload, spooled_at) VALUES (?, ?, strftime('%s','now'))", (seq, payload)
-                )
-                self._db.execute("UPDATE meta SET value=? WHERE key='next_seq'", (seq + 1,))
-                dropped = self._enforce_bound()
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+            with self._lock:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    (seq,) = self._db.execute("SELECT value FROM meta WHERE key='next_seq'").fetchone()
+                    payload = build_payload(seq)
+                    self._db.execute(
+                        "INSERT INTO windows (seq, payload, spooled_at) VALUES (?, ?, strftime('%s','now'))",
+                        (seq, payload),
+                    )
+                    self._db.execute("UPDATE meta SET value=? WHERE key='next_seq'", (seq + 1,))
+                    dropped = self._enforce_bound()
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
         except sqlite3.Error as exc:
             raise SpoolError(f"spool {self.path}: cannot write a window ({exc})") from exc
         if dropped:
@@ -88,29 +93,35 @@ class Spool:
 
     def peek(self, after_seq: int = 0, limit: int = 100) -> list[SpoolItem]:
         """The oldest spooled windows with seq > after_seq, in order."""
-        rows = self._db.execute(
-            "SELECT seq, payload FROM windows WHERE seq > ? ORDER BY seq LIMIT ?", (after_seq, limit)
-        ).fetchall()
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT seq, payload FROM windows WHERE seq > ? ORDER BY seq LIMIT ?", (after_seq, limit)
+            ).fetchall()
         return [SpoolItem(seq, bytes(payload)) for seq, payload in rows]
 
     def remove(self, seq: int) -> None:
         """Forget a window the broker acknowledged (idempotent)."""
         try:
-            self._db.execute("DELETE FROM windows WHERE seq=?", (seq,))
+            with self._lock:
+                self._db.execute("DELETE FROM windows WHERE seq=?", (seq,))
         except sqlite3.Error as exc:
             raise SpoolError(f"spool {self.path}: cannot remove window {seq} ({exc})") from exc
 
     def depth(self) -> int:
         """Windows waiting for a PUBACK."""
-        return int(self._db.execute("SELECT count(*) FROM windows").fetchone()[0])
+        with self._lock:
+            return int(self._db.execute("SELECT count(*) FROM windows").fetchone()[0])
 
     def last_seq(self) -> int:
         """The seq of the newest window ever spooled (0 for a new spool), sent or not."""
-        return int(self._db.execute("SELECT value FROM meta WHERE key='next_seq'").fetchone()[0]) - 1
+        with self._lock:
+            return int(self._db.execute("SELECT value FROM meta WHERE key='next_seq'").fetchone()[0]) - 1
 
     def dropped(self) -> int:
         """Windows dropped to keep the bound since the spool file was created."""
-        return int(self._db.execute("SELECT value FROM meta WHERE key='dropped'").fetchone()[0])
+        with self._lock:
+            return int(self._db.execute("SELECT value FROM meta WHERE key='dropped'").fetchone()[0])
 
     def close(self) -> None:
-        self._db.close()
+        with self._lock:
+            self._db.close()

@@ -16,7 +16,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 import contract
 from kiosk.errors import KioskError
-from kiosk.services.spool import Spool
+from kiosk.services.spool import Spool, SpoolError
 
 log = logging.getLogger(__name__)
 
@@ -121,15 +121,20 @@ class _Shared:
     health: dict[str, Any] = field(default_factory=dict)
     rejected_windows: int = 0
     submitted: int = 0
+    spooled: int = 0  # of the submitted windows, those written to the spool
 
 
 class TelemetryPublisher:
     """Publishes a kiosk's windows, status and health; all network and disk work runs on its own thread.
 
-    `submit_window` and `report_health` only put work on a queue, so the UI and camera never wait. The
-    worker writes each window to the spool first, publishes up to 50 ahead in seq order, and removes a
-    window only on its PUBACK; paho resends unacknowledged ones after a reconnect, and after a restart the
-    spool is sent again from its oldest entry (the collector de-duplicates)."""
+    `submit_window` writes the window to the on-disk spool before it returns when called off the UI thread
+    (the vision worker, which closes windows once a minute; the camera capture thread keeps filling its
+    own newest-frame slot meanwhile), so a kiosk killed right after a window closed still has it. Called on
+    the main (Qt UI) thread it only queues the window and the worker spools it within milliseconds: an
+    fsync must never stall the screen. `report_health` only records figures. The worker publishes up to 50
+    ahead in seq order and removes a window only on its PUBACK; paho resends unacknowledged ones after a
+    reconnect, and after a restart the spool is sent again from its oldest entry (the collector
+    de-duplicates)."""
 
     def __init__(
         self,
@@ -163,7 +168,6 @@ class TelemetryPublisher:
         self._client: mqtt.Client | None = None
         self._inflight: dict[int, int] = {}  # paho mid -> spool seq (worker thread only)
         self._last_sent = 0
-        self._spooled = 0  # windows this publisher wrote to the spool (worker thread only)
         self._resend_at: float | None = None  # paused after an undelivered window until this time
         self._resend_delay = 0.0
         self._connected = False
@@ -179,7 +183,7 @@ class TelemetryPublisher:
             raise TelemetryError(f"mqtt.password_env names ${name}, which is not set")
         return value
 
-    # ---- caller side (any thread, never blocks) -------------------------------------------------------
+    # ---- caller side (any thread; never blocks the UI thread) ----------------------------------------
 
     def start(self) -> None:
         """Connect in the background and start the worker; returns at once even if the broker is down."""
@@ -201,19 +205,51 @@ class TelemetryPublisher:
             log.warning("telemetry worker did not stop within %.1f s", timeout)
         self._thread = None
 
-    def submit_window(self, window: MoodWindowLike, feedback_counts: Mapping[str, int], model_version: str) -> bool:
-        """Queue one closed window for spooling and sending; False (and a log line) if it breaks the contract."""
+    def submit_window(
+        self,
+        window: MoodWindowLike,
+        feedback_counts: Mapping[str, int],
+        model_version: str,
+        spool_now: bool | None = None,
+    ) -> bool:
+        """Spool one closed window for sending; False (and a log line) if it breaks the contract or the spool
+        cannot be written.
+
+        `spool_now` True: written to disk (one SQLite commit with fsync) before this returns; False: queued
+        for the worker thread to write; None (default): True unless called on the main thread, which in
+        the kiosk is the Qt UI thread."""
+        feedback = dict(feedback_counts)
         try:
-            contract.validate_mood(window_document(self.store_id, self.kiosk_id, 1, window, feedback_counts, model_version))
+            contract.validate_mood(window_document(self.store_id, self.kiosk_id, 1, window, feedback, model_version))
         except (contract.ContractError, AttributeError, TypeError, ValueError) as exc:
             with self._lock:
                 self._shared.rejected_windows += 1
             log.error("mood window %s..%s not sent: %s", getattr(window, "start", "?"), getattr(window, "end", "?"), exc)
             return False
+        if spool_now is None:
+            spool_now = threading.current_thread() is not threading.main_thread()
         with self._lock:
             self._shared.submitted += 1
-        self._queue.put(("window", (window, dict(feedback_counts), str(model_version))))
+        if not spool_now:
+            self._queue.put(("window", (window, feedback, str(model_version))))
+            return True
+        try:
+            self._spool_window(window, feedback, str(model_version))
+        except SpoolError as exc:
+            with self._lock:
+                self._shared.submitted -= 1
+            log.error("mood window %s..%s lost: %s", window.start, window.end, exc)
+            return False
+        self._queue.put(("spooled", None))  # wake the worker to send it
         return True
+
+    def _spool_window(self, window: MoodWindowLike, feedback: Mapping[str, int], model_version: str) -> None:
+        """Write one window to the spool (the spool assigns its seq); any thread."""
+        self.spool.append(
+            lambda seq: contract.encode(window_document(self.store_id, self.kiosk_id, seq, window, feedback, model_version))
+        )
+        with self._lock:
+            self._shared.spooled += 1
 
     def report_health(self, figures: Mapping[str, Any]) -> None:
         """Latest device figures (fps, inference_ms, model_version, ...) for the next periodic health message."""
@@ -228,8 +264,8 @@ class TelemetryPublisher:
     def drained(self) -> bool:
         """True once every submitted window is spooled, published and acknowledged (spool empty)."""
         with self._lock:
-            submitted = self._shared.submitted
-        return self._spooled == submitted and self._state.spool_depth == 0
+            complete = self._shared.spooled == self._shared.submitted
+        return complete and self.spool.depth() == 0
 
     # ---- paho callbacks (paho's network thread): only post events ---------------------------------------
 
@@ -280,14 +316,9 @@ class TelemetryPublisher:
 
     def _handle(self, kind: str, data: Any) -> None:
         if kind == "window":
-            window, feedback, model_version = data
-            self.spool.append(
-                lambda seq: contract.encode(
-                    window_document(self.store_id, self.kiosk_id, seq, window, feedback, model_version)
-                )
-            )
-            self._refresh_state()  # depth first, then the count `drained` compares with
-            self._spooled += 1
+            self._spool_window(*data)
+        elif kind == "spooled":
+            pass  # written by the submitting thread; the loop sends it and refreshes the depth
         elif kind == "puback":
             mid, reason = data
             seq = self._inflight.pop(mid, None)

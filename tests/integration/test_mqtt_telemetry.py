@@ -242,3 +242,51 @@ def test_publisher_takes_the_kiosk_config_section(tmp_path: Path) -> None:
         publisher.stop()
         broker.stop()
         os.environ.pop("MK_TEST_KIOSK_PW", None)
+
+
+_KILLED_AFTER_SUBMIT = """
+import os, signal, sys, threading
+sys.path.insert(0, sys.argv[3])
+from helpers.windows import window
+from kiosk.services.spool import Spool
+from kiosk.services.telemetry import MqttSettings, TelemetryPublisher
+publisher = TelemetryPublisher(MqttSettings(url=sys.argv[2], health_interval_s=3600), "s1", "k1", Spool(sys.argv[1], 100))
+publisher.start()
+accepted = []
+def vision_worker():  # like kiosk.app.on_window: called on the camera pipeline's worker thread
+    for i in range(8):
+        accepted.append(publisher.submit_window(window(i), {"happy": 1}, "test-1"))
+thread = threading.Thread(target=vision_worker, name="vision-worker")
+thread.start()
+thread.join()
+assert accepted == [True] * 8, accepted
+os.kill(os.getpid(), signal.SIGKILL)  # power cut the moment the last window was handed over
+"""
+
+
+def test_window_submitted_from_the_vision_thread_survives_a_kill_right_after(tmp_path: Path) -> None:
+    """submit_window off the UI thread returns only once the window is in the spool on disk, so a kiosk
+    killed (or its power cut) right after a window closed still sends that window after the restart."""
+    spool = tmp_path / "spool.sqlite"
+    dead = f"mqtt://127.0.0.1:{free_port()}"
+    proc = subprocess.run([sys.executable, "-c", _KILLED_AFTER_SUBMIT, str(spool), dead,
+                           str(Path(__file__).resolve().parent.parent)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == -9, proc.stderr[-2000:]
+    kept = Spool(spool, 100).peek()
+    print(f"\n[kill -9 after submit] windows submitted=8 in the spool after the kill={len(kept)}")
+    assert [item.seq for item in kept] == list(range(1, 9))
+
+
+def test_window_submitted_on_the_ui_thread_is_only_queued(tmp_path: Path) -> None:
+    """On the main (Qt UI) thread submit_window leaves the disk write to the worker: no fsync on the UI."""
+    spool = Spool(tmp_path / "spool.sqlite", 100)
+    publisher = TelemetryPublisher(MqttSettings(url=f"mqtt://127.0.0.1:{free_port()}"), "s1", "k1", spool)
+    assert publisher.submit_window(window(0), {}, "test-1") is True  # worker not started: still in memory
+    assert spool.depth() == 0 and not publisher.drained
+    assert publisher.submit_window(window(1), {}, "test-1", spool_now=True) is True
+    assert [item.seq for item in spool.peek()] == [1]
+    publisher.start()
+    try:
+        wait_until(lambda: spool.depth() == 2, 10, "the worker spooling the queued window")
+    finally:
+        publisher.stop()
