@@ -48,6 +48,9 @@ def main(args: argparse.Namespace) -> int:
     from central.web.server import DashboardServer
 
     host, port = parse_hostport(args.http)
+    if not os.path.isfile(args.users):  # a mistyped path would start a dashboard nobody can log in to
+        raise CentralError(f"users file {args.users} does not exist; create it with "
+                           f"`moodkiosk central-user add NAME --store STORE --users {args.users}`")
     users = UserDirectory(args.users)
     if not len(users):
         log.warning("users file %s has no users: nobody can log in; add one with `moodkiosk central-user add`",

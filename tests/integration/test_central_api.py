@@ -173,3 +173,30 @@ def test_central_command_starts_serves_and_stops_cleanly(mosquitto: MosquittoBro
     wrong = subprocess.run(cli + ["central", "--db", "mysql://x/y", "--users", str(users)], env=env,
                            capture_output=True, text=True, timeout=60)
     assert wrong.returncode == 2 and "Traceback" not in wrong.stderr and "scheme 'mysql'" in wrong.stderr
+
+
+def test_central_command_bad_input_is_one_error_line(tmp_path: Path) -> None:
+    """Operator mistakes end with exit 2 and one `moodkiosk central: error: ...` line naming the problem."""
+    import os
+    import subprocess
+    import sys
+
+    from central.auth import UserDirectory
+    from helpers.mosquitto import free_port
+
+    users = tmp_path / "users.json"
+    UserDirectory(users).set_user("mgr", PASSWORD, ["s1"])
+    db = f"sqlite:///{tmp_path / 'c.db'}"
+    dead = f"mqtt://127.0.0.1:{free_port()}"
+    cases = [
+        (["--users", str(tmp_path / "typo.json"), "--db", db], "users file " + str(tmp_path / "typo.json") + " does not exist"),
+        (["--users", str(users), "--http", "8080"], "--http '8080' must be HOST:PORT"),
+        (["--users", str(users), "--db", "postgresql://nobody@127.0.0.1:1/x"], "cannot connect"),
+        (["--users", str(users), "--db", db, "--mqtt", dead], f"MQTT broker 127.0.0.1:{dead.rsplit(':', 1)[1]} unreachable"),
+    ]
+    for args, expected in cases:
+        run = subprocess.run([sys.executable, "-m", "kiosk.cli", "central", *args], capture_output=True, text=True,
+                             timeout=60, env=dict(os.environ))
+        errors = [line for line in run.stderr.splitlines() if "error" in line.lower()]
+        assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr[-2000:]
+        assert len(errors) == 1 and errors[0].startswith("moodkiosk central: error: ") and expected in errors[0], run.stderr
