@@ -38,7 +38,8 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 def test_rejects_are_counted_and_nothing_accepted_is_lost(mosquitto: MosquittoBroker, tmp_path: Path,
-                                                          db_url: str) -> None:
+                                                          db_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("WARNING", logger="central.collector")
     central = CentralServer(mosquitto.url, db_url, tmp_path, allowed_stores=frozenset({"s1", "s2"})).start()
     client = _raw_client(mosquitto)
     try:
@@ -65,6 +66,10 @@ def test_rejects_are_counted_and_nothing_accepted_is_lost(mosquitto: MosquittoBr
         for _, _, reason in bad:
             expected[reason] = expected.get(reason, 0) + 1
         wait_until(lambda: central.collector.stats.snapshot()["rejected"] == expected, 15, f"rejects {expected}")
+        logged = [r.getMessage() for r in caplog.records if r.getMessage().startswith("rejected message on ")]
+        for topic, _, reason in bad:  # one log line per reject, naming the topic and the reason
+            assert any(line.startswith(f"rejected message on {topic} ({reason}): ") for line in logged), (reason, logged)
+        assert len(logged) == len(bad)
         wait_until(lambda: central.store.count_windows() == len(good), 15, "all good windows stored")
         # Still alive after all that: a later window is stored too.
         late = mood_document("s1", "k1", 7, 7)
