@@ -72,9 +72,19 @@ def test_dashboard_live_update_and_offline(mosquitto: MosquittoBroker, tmp_path:
             expect(k2.locator(".fb")).to_contain_text("😊 2")
             expect(page.locator("#store-s1 svg.chart circle").first).to_be_visible(timeout=10_000)
             expect(k2.locator(".health")).to_have_text("14.2 fps · spool 0", timeout=10_000)
+            expect(k2.locator(".mixtext")).to_have_text(
+                " · ".join(f"{label} {round(100 * n / live.people)}%"
+                           for label, n in sorted(live.counts.items(), key=lambda kv: -kv[1]) if n))
+            now = page.locator("#store-s1 [data-testid=store-now]")
+            expect(now).to_contain_text("2/2kiosks online")
 
             publishers["k1"].stop()  # clean stop publishes the retained `offline`
             expect(k1.locator(".status-text")).to_have_text("offline", timeout=10_000)
+            expect(k1.locator(".state")).to_contain_text("offline since")
+            # The store's mood now counts only kiosks still online: k2's latest window.
+            expect(now).to_contain_text("1/2kiosks online")
+            expect(now.locator(".big").first).to_have_text(f"+{live.mood_index:.2f}")
+            expect(now).to_contain_text(f"{live.people}people in the latest windows")
             assert page.evaluate("window.__noReload") is True  # the same page, updated live
             page.wait_for_timeout(1800)  # let the debounced day chart refresh finish drawing
             shot = artifacts_dir / "dashboard.png"
