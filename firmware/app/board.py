@@ -118,7 +118,7 @@ class Board:
             if not self.dedup.is_new(seq):
                 return
             if len(payload) == 1 and payload[0] in LED_STATES:
-                self.led.command(payload[0], now)
+                self.led.host_command(payload[0], now)
             else:
                 self.bad_frames += 1
         elif kind != "HB":

@@ -37,6 +37,13 @@ class Led:
             self.base = state
             self._flash = None
 
+    def host_command(self, state, now):
+        """The kiosk's wish (`LED` frame). Its flashes mean the screen moved on, so they also set the base
+        back to idle: a red `error` must not outlive the card-error screen under a later green flash."""
+        self.command(state, now)
+        if state in FLASHES:
+            self.base = "idle"
+
     def state(self, now):
         """The state shown now, by priority: flash > reader fault > no host > base."""
         if self._flash is not None:

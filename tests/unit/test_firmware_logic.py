@@ -253,3 +253,15 @@ def test_host_asking_again_gets_hello_at_once_even_mid_resend() -> None:
     assert box.due(10) is None
     box.announce()  # HOST arrived: answer now, not at the next re-send tick
     assert decode(box.due(11)[:-1])[0] == "HELLO"
+
+
+def test_kiosk_flash_ends_the_kiosk_error_but_a_local_flash_does_not() -> None:
+    led = Led(flash_ms=1500, blink_ms=500)
+    led.host_ok = True
+    led.host_command("error", 0)
+    led.command("card", 100)  # a tap on the board itself: the kiosk has not answered yet
+    assert led.state(200) == "card" and led.state(1700) == "error"
+    led.host_command("card", 1800)  # the kiosk's screen moved on (offers)
+    assert led.state(1900) == "card" and led.state(3400) == "idle" and led.base == "idle"
+    led.host_command("idle", 3500)
+    assert led.state(3600) == "idle"
