@@ -264,6 +264,10 @@ class PeripheralLink:
                 log.info("peripheral board restarted (new boot id); sequence numbers start over")
             self._boot_id = boot_id
             self._seen.clear()
+            # A restarted board forgot the light it was told: send the wanted state again, also when the
+            # restart happened behind a port that stayed open (the connection is still "ready").
+            self._led_acked = -1
+            self._led_sent = None
         if not self._ready:
             self._ready = True
             self._led_acked = -1  # re-send the wanted LED state on every new connection

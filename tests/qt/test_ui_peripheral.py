@@ -48,3 +48,32 @@ def test_board_tap_and_button_drive_the_screens(qtbot, make_config, start_app, d
     finally:
         board.stop()
     assert not board.errors, board.errors
+
+
+def test_light_follows_the_screen_after_a_card_error_and_a_board_reset(qtbot, make_config, start_app, tmp_path):
+    """Red on the card-error screen, red again after the board restarts behind an open port, and no red left
+    under the guest screen that follows (the kiosk's green flash also ends the error)."""
+    board = PtyBoard(tmp_path)
+    board.start()
+    try:
+        app = start_app(make_config(
+            cards={"formats": ["ean13", "luhn", "digits"]},
+            peripheral={"enabled": True, "port": board.port},
+        ))
+        w = app.window
+        qtbot.waitUntil(lambda: "Reader: connected" in w.service.text(), timeout=10000)
+        led = lambda: board.board.led.state(board.board.clock.ticks_ms())  # noqa: E731
+        board.tap(hold_s=0.2)  # TAP_UID is nobody's card in this store
+        qtbot.waitUntil(lambda: w.current_screen() is w.card_error, timeout=5000)
+        qtbot.waitUntil(lambda: led() == "error", timeout=5000)
+        board.reset()  # watchdog restart: the board forgets the light, the port stays open
+        qtbot.waitUntil(lambda: app.reader.stats.board_resets == 1, timeout=5000)
+        qtbot.waitUntil(lambda: led() == "error", timeout=5000)
+        w.card_error.guest.click()
+        assert w.current_screen() is w.offers
+        qtbot.waitUntil(lambda: led() == "card", timeout=5000)
+        qtbot.waitUntil(lambda: led() == "idle", timeout=5000)  # after the flash: not red any more
+        assert board.board.led.base == "idle"
+    finally:
+        board.stop()
+    assert not board.errors, board.errors
