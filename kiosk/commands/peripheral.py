@@ -5,9 +5,13 @@ arrive, optionally sets the status light, and ends with the link's counters."""
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
+import os
 import queue
 import time
+
+import serial
 
 from kiosk.errors import KioskError
 from kiosk.services.peripheral import CONNECTED, PeripheralLink
@@ -26,13 +30,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    port, baudrate = args.port, args.baudrate
+    port, baudrate, where = args.port, args.baudrate, "--port"
     if port is None:
         from kiosk.config import load_config
 
         config = load_config(args.config)
         port = config.peripheral.port
         baudrate = baudrate or config.peripheral.baudrate
+        where = f"{args.config or 'demo defaults'}: peripheral.port"
+    probe_port(port, baudrate or 115200, where)
     lines: queue.Queue[str] = queue.Queue()
     link = PeripheralLink(
         port,
@@ -70,3 +76,19 @@ def main(args: argparse.Namespace) -> int:
     if not ever_connected:
         raise KioskError(f"peripheral board on {port} never answered the handshake")
     return 0
+
+
+def probe_port(port: str, baudrate: int, where: str) -> None:
+    """Open and close the port once, so a wrong or missing one is one clear line, not an endless retry.
+    (Once watching, an unplug is retried: that is what the installer wants to see.)"""
+    try:
+        serial.Serial(port, baudrate, exclusive=True).close()
+    except (serial.SerialException, OSError, ValueError) as exc:
+        code = getattr(exc, "errno", None)
+        reason = os.strerror(code) if isinstance(code, int) else str(exc)
+        hint = ""
+        if code == errno.ENOENT:
+            hint = " (is the board plugged in? see ls /dev/serial/by-id/)"
+        elif code in (errno.EAGAIN, errno.EWOULDBLOCK):
+            hint = " (in use by another program: is the kiosk running?)"
+        raise KioskError(f"{where}: cannot open serial port {port}: {reason}{hint}") from exc

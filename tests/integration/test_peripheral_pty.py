@@ -172,6 +172,40 @@ def test_monitor_command_shows_tap_and_press_without_the_card_number(tmp_path: P
 def test_monitor_command_on_a_missing_port_is_one_line_error(tmp_path: Path, capsys) -> None:
     from kiosk.cli import main as cli
 
-    assert cli(["peripheral", "--port", str(tmp_path / "ttyNONE"), "--seconds", "0.5"]) == 2
+    port = tmp_path / "ttyNONE"
+    assert cli(["peripheral", "--port", str(port)]) == 2  # no --seconds: fails at once instead of retrying forever
+    captured = capsys.readouterr()
+    assert captured.err.strip().splitlines() == [
+        f"moodkiosk peripheral: error: --port: cannot open serial port {port}: No such file or directory "
+        "(is the board plugged in? see ls /dev/serial/by-id/)"
+    ]
+    assert "watching" not in captured.out
+
+
+def test_monitor_command_names_the_config_key_of_a_missing_port(tmp_path: Path, capsys) -> None:
+    from kiosk.cli import main as cli
+
+    config = tmp_path / "kiosk.toml"
+    config.write_text(f'data_dir = "{tmp_path}"\n[peripheral]\nenabled = true\nport = "{tmp_path / "ttyNONE"}"\n')
+    assert cli(["peripheral", "--config", str(config), "--log-level", "WARNING"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err[-1] == f"moodkiosk peripheral: error: peripheral board on {tmp_path / 'ttyNONE'} never answered the handshake"
+    assert err == [f"moodkiosk peripheral: error: {config}: peripheral.port: cannot open serial port "
+                   f"{tmp_path / 'ttyNONE'}: No such file or directory (is the board plugged in? see ls /dev/serial/by-id/)"]
+
+
+def test_monitor_command_on_a_port_the_kiosk_holds_says_it_is_busy(tmp_path: Path, capsys) -> None:
+    import serial
+
+    from kiosk.cli import main as cli
+
+    board = PtyBoard(tmp_path)
+    board.start()
+    held = serial.Serial(board.port, 115200, exclusive=True)  # the running kiosk has the port
+    try:
+        assert cli(["peripheral", "--port", board.port]) == 2
+    finally:
+        held.close()
+        board.stop()
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"moodkiosk peripheral: error: --port: cannot open serial port {board.port}: ")
+    assert err[0].endswith("(in use by another program: is the kiosk running?)")
