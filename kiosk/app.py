@@ -84,6 +84,7 @@ class KioskApp:
             broker_on=config.mqtt.enabled,
             reader=self._reader_kind(),
             wedge=wedge,
+            mood_offers=config.offers.mood_reorder,
         )
         self._fullscreen = config.ui.fullscreen if fullscreen is None else fullscreen
         self._vision_settings = vision  # a vision.settings.VisionSettings overriding the config's mapping

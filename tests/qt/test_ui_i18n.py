@@ -36,11 +36,23 @@ def test_every_key_used_in_code_exists():
 
 
 def test_camera_notice_is_the_agreed_text():
+    """Issue 4: moods estimated on this device, no images kept, and what the moods are used for."""
     assert read_texts("en")["privacy.camera_on"] == (
-        "This kiosk's camera estimates moods on this device. No images are stored or sent. "
-        "Only anonymous counts leave the kiosk."
+        "This kiosk's camera estimates moods on this device, to show the mood in the store and improve our "
+        "service. No images are stored or sent. Only anonymous counts leave the kiosk."
     )
-    assert "keine Bilder" in read_texts("de")["privacy.camera_on"]
+    assert "during your visit only, to order your offers" in read_texts("en")["privacy.camera_on_offers"]
+    for key in ("privacy.camera_on", "privacy.camera_on_offers"):
+        assert "keine Bilder" in read_texts("de")[key] and "Service zu verbessern" in read_texts("de")[key]
+    assert "Ihre Angebote zu ordnen" in read_texts("de")["privacy.camera_on_offers"]
+
+
+@pytest.mark.parametrize("reorder", [True, False])
+def test_shown_notice_says_what_the_moods_are_used_for(qtbot, make_config, start_app, reorder):
+    app = start_app(make_config(camera={"enabled": True}, offers={"mood_reorder": reorder}))
+    notice = app.window.notice.text()
+    assert "to show the mood in the store" in notice and "No images are stored or sent" in notice
+    assert ("order your offers" in notice) is reorder
 
 
 def test_money_dates_and_people_per_language():

@@ -38,6 +38,7 @@ class KioskController(QObject):
         broker_on: bool,
         reader: str,
         wedge: KeyboardWedge | None,
+        mood_offers: bool = False,
         tick_ms: int = 200,
     ) -> None:
         super().__init__(window)
@@ -47,6 +48,7 @@ class KioskController(QObject):
         self._translators = dict(translators)
         self._language = language
         self._camera_on = camera_on
+        self._mood_offers = mood_offers  # the notice must say when the mood may order the shopper's offers
         self._service = {
             "camera": "starting" if camera_on else "off",
             "broker": "connecting" if broker_on else "off",
@@ -166,7 +168,13 @@ class KioskController(QObject):
         elif view.state is State.THANKS:
             w.thanks.render(t)
             w.show_screen(w.thanks)
-        w.notice.setText(t("privacy.camera_on" if self._camera_on else "privacy.camera_off"))
+        w.notice.setText(self._notice(t))
+
+    def _notice(self, t: Translator) -> str:
+        """The camera notice: what the camera does, that it keeps no images, and what the moods are used for."""
+        if not self._camera_on:
+            return t("privacy.camera_off")
+        return t("privacy.camera_on_offers") if self._mood_offers else t("privacy.camera_on")
 
     def _render_service(self) -> None:
         t = self.translator()
