@@ -320,12 +320,14 @@ class KioskSession:
         except KioskError as exc:
             logger.error("Offers for %s failed, showing generic ones: %s", card, exc)
             offers = self._safe_guest_offers(limit, language)
+        # Logged in the engine's order, before the mood may reorder them: the log keeps the card's (hashed)
+        # identity, so nothing in it may let one read the shopper's mood back.
+        for rank, offer in enumerate(offers, 1):
+            logger.info("Offer %d for %s: %s %s (%s)", rank, card, offer.offer_id, offer.title, offer.reason)
         tone = Tone.NEUTRAL
         if self._config.offers.mood_reorder:
             tone = tone_for(self._fresh_shopper_mood(now))
             offers = list(order_for_tone(offers, tone))
-        for rank, offer in enumerate(offers, 1):
-            logger.info("Offer %d for %s: %s %s (%s)", rank, card, offer.offer_id, offer.title, offer.reason)
         self._enter(
             State.OFFERS, now, MessageKey.OFFERS, offers=tuple(offers), greeting_name=customer.first_name,
             tone=tone, language=language,

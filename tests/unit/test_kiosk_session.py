@@ -368,3 +368,28 @@ def test_a_failing_listener_does_not_break_the_session(kiosk: Harness) -> None:
     kiosk.session.add_listener(broken)
     kiosk.session.card_scanned(ANNA, "wedge")
     assert kiosk.view.state is State.OFFERS and kiosk.views[-1].state is State.OFFERS
+
+
+@pytest.mark.parametrize("mood", ["happy", "sad", None])
+def test_logged_offers_do_not_reveal_the_shoppers_mood(
+    config: KioskConfig, tmp_path: Path, caplog: pytest.LogCaptureFixture, mood: str | None
+) -> None:
+    """The log names the (hashed) card, so it lists the engine's ranking, never the mood-reordered one.
+    On the demo data Anna gets a due coffee and category picks, which a happy mood moves to the front."""
+    from kiosk.demo_data.generate import seed_demo
+
+    anna = "2900000000018"
+    with LoyaltyStore(tmp_path / "demo.sqlite") as store:
+        seed_demo(store, tmp_path / "csv")
+        engine = OfferEngine(store)
+        ranked = [o.offer_id for o in engine.offers_for(store.find_customer(anna).customer_id, date.today(), 4, "de")]
+        session = KioskSession(config, store, engine, Clock(), hasher=CardHasher(b"k" * 32))
+        caplog.set_level(logging.INFO, logger="kiosk.session")
+        if mood is not None:
+            session.mood_update([mood], shopper=mood)
+        session.card_scanned(anna, "wedge")
+        shown = [o.offer_id for o in session.view.offers]
+    logged = [r.args[2] for r in caplog.records if r.getMessage().startswith("Offer ")]
+    assert logged == ranked and sorted(shown) == sorted(ranked)
+    if mood == "happy":  # the screen's order did change, so the check above means something
+        assert shown != ranked
