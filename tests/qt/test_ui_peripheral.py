@@ -77,3 +77,22 @@ def test_light_follows_the_screen_after_a_card_error_and_a_board_reset(qtbot, ma
     finally:
         board.stop()
     assert not board.errors, board.errors
+
+
+def test_unplugging_the_board_shows_on_the_service_line_and_replugging_recovers(qtbot, make_config, start_app, tmp_path):
+    board = PtyBoard(tmp_path)
+    board.start()
+    try:
+        app = start_app(make_config(peripheral={"enabled": True, "port": board.port}))
+        service = app.window.service
+        qtbot.waitUntil(lambda: "Reader: connected" in service.text(), timeout=10000)
+        board.unplug()
+        qtbot.waitUntil(lambda: "Reader: not connected – retrying" in service.text(), timeout=8000)
+        board.press("neutral")  # pressed while the cable is out: arrives after the replug
+        board.replug()
+        qtbot.waitUntil(lambda: "Reader: connected" in service.text(), timeout=10000)
+        qtbot.waitUntil(lambda: app.window.current_screen() is app.window.thanks, timeout=8000)
+        assert app.feedback.take()["neutral"] == 1
+    finally:
+        board.stop()
+    assert not board.errors, board.errors
