@@ -7,6 +7,7 @@ from pathlib import Path
 
 from kiosk.config import load_config
 from kiosk.errors import KioskError
+from kiosk.services.cards import CardValidator
 from kiosk.services.loyalty import LoyaltyStore
 from kiosk.services.offers import OfferModel
 
@@ -16,7 +17,8 @@ logger = logging.getLogger(__name__)
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--config", help="kiosk config TOML; its loyalty store is the target (default: demo defaults)")
-    where.add_argument("--db", type=Path, help="loyalty SQLite file to import into (instead of --config)")
+    where.add_argument("--db", type=Path, help="loyalty SQLite file to import into (instead of --config; card numbers "
+                       "are then not checked against the config's [cards] formats)")
     parser.add_argument("--products", type=Path, help="products.csv: sku,name,category,department,kind,"
                         "repurchase_days,durable_days")
     parser.add_argument("--customers", type=Path, help="customers.csv: card_id,first_name,language")
@@ -30,14 +32,25 @@ def main(args: argparse.Namespace) -> int:
     files = [args.products, args.customers, args.transactions, args.offers]
     if not any(files):
         raise KioskError("nothing to import: give at least one of --products, --customers, --transactions, --offers")
-    path = args.db or load_config(args.config).loyalty_db_path
+    card_problem = None
+    if args.db:
+        path = args.db  # no config: card numbers are checked for digits only, not for the kiosk's formats
+    else:
+        config = load_config(args.config)
+        path = config.loyalty_db_path
+        validator = CardValidator.from_config(config.cards)
+        where = f"[cards] in {args.config}" if args.config else "[cards] of the demo defaults"
+
+        def card_problem(card_id: str) -> str | None:
+            reason = validator.check(card_id, "import").reason
+            return None if reason is None else f"{reason} ({where})"
     with LoyaltyStore(path) as store:
         with store.transaction():  # every file or none of them
             done = []
             if args.products:
                 done.append(store.import_products(args.products))
             if args.customers:
-                done.append(store.import_customers(args.customers))
+                done.append(store.import_customers(args.customers, card_problem))
             if args.transactions:
                 done.append(store.import_transactions(args.transactions))
             if args.offers:

@@ -411,10 +411,18 @@ class LoyaltyStore:
         return dict(self._query("SELECT card_id, customer_id FROM customers"))
 
     # ----- CSV imports (all rows or nothing) ------------------------------------------------------
-    def import_customers(self, path: str | Path) -> ImportResult:
-        """customers.csv: card_id, first_name, language (en/de or empty)."""
+    def import_customers(self, path: str | Path, card_problem: Callable[[str], str | None] | None = None) -> ImportResult:
+        """customers.csv: card_id, first_name, language (en/de or empty). `card_problem(card_id)` says why the
+        kiosk would reject a card (the configured formats and check digits), None when it would accept it."""
         spec = {"card_id": _card, "first_name": _text, "language": _choice(LANGUAGES, optional=True)}
         rows = _read_csv(path, spec, frozenset({"language"}))
+        if card_problem is not None:
+            problems = [
+                f"row {n}, column card_id: {problem}; the kiosk would reject this card"
+                for n, r in rows if (problem := card_problem(r["card_id"])) is not None
+            ]
+            if problems:
+                raise ImportFileError(str(path), problems[:MAX_REPORTED_PROBLEMS], len(problems))
         _no_duplicates(path, rows, "card_id")
         self.add_customers((r["card_id"], r["first_name"], r["language"]) for _, r in rows)
         logger.debug("Staged %d customers from %s (stored when the transaction commits)", len(rows), path)

@@ -201,3 +201,24 @@ def test_import_command_is_all_files_or_nothing(tmp_path: Path, capsys: pytest.C
     assert cli_main(argv + ["--transactions", str(good)]) == 0
     assert "2 customers, 2 products, 1 purchases, 0 offers" in capsys.readouterr().out
     assert cli_main(["import-loyalty", "--db", str(db)]) == 2  # nothing to import is an error, not a silent pass
+
+
+def test_import_with_a_config_refuses_cards_the_kiosk_would_reject(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A customer whose number fails the kiosk's [cards] formats could never scan in: a bad row, not a silent import."""
+    from kiosk.cli import main as cli_main
+
+    config = tmp_path / "kiosk.toml"
+    config.write_text(f'data_dir = "{tmp_path / "data"}"\n[cards]\nformats = ["ean13"]\n')
+    customers = csv_file(tmp_path, "c.csv", "card_id,first_name\n4006381333931,Anna\n4006381333930,Bob\n79927398713,Cleo\n")
+    argv = ["import-loyalty", "--config", str(config), "--customers", str(customers), "--log-level", "WARNING"]
+    assert cli_main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        f"moodkiosk import-loyalty: error: {customers}: nothing imported, 2 bad value(s): "
+        f"row 3, column card_id: check digit fails for ean13 ([cards] in {config}); the kiosk would reject this card; "
+        f"row 4, column card_id: check digit fails for ean13 ([cards] in {config}); the kiosk would reject this card"
+    ]
+    config.write_text(f'data_dir = "{tmp_path / "data"}"\n[cards]\nformats = ["ean13", "luhn"]\n')
+    fixed = csv_file(tmp_path, "c2.csv", "card_id,first_name\n4006381333931,Anna\n79927398713,Cleo\n")
+    assert cli_main(["import-loyalty", "--config", str(config), "--customers", str(fixed)]) == 0
+    assert "2 customers" in capsys.readouterr().out
