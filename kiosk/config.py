@@ -241,6 +241,16 @@ class KioskConfig(_Section):
             raise ValueError(f"must be 1-64 letters, digits, - or _ starting with a letter or digit (got {value!r})")
         return value
 
+    @model_validator(mode="after")
+    def _one_card_reader_port(self) -> "KioskConfig":
+        # The message names its own key (cross-section checks have no single location of their own).
+        if self.peripheral.enabled and self.cards.serial_port:
+            raise ValueError(
+                f"cards.serial_port: set to {self.cards.serial_port!r} while peripheral.enabled = true, whose board "
+                "reads the cards; the kiosk would ignore it: remove cards.serial_port or disable [peripheral]"
+            )
+        return self
+
     @property
     def loyalty_db_path(self) -> Path:
         return self.loyalty.db_path or self.data_dir / "loyalty.sqlite"
@@ -329,7 +339,7 @@ def _format_errors(exc: ValidationError) -> list[str]:
             problem = re.sub(r"^Value error, ", "", err["msg"])
             if "input" in err and kind not in ("value_error",) and not isinstance(err["input"], dict):
                 problem += f" (got {err['input']!r})"
-        lines.append(f"{key}: {problem}")
+        lines.append(problem if not err["loc"] and kind == "value_error" else f"{key}: {problem}")
     return lines
 
 

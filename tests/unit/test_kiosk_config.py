@@ -68,6 +68,8 @@ def test_every_field_is_described_and_in_the_example() -> None:
     ('[cards]\nmin_length = 20\nmax_length = 10', "cards: min_length (20) is greater than max_length (10)"),
     ('[mood]\nk_anonymity = "three"', "mood.k_anonymity: Input should be a valid integer"),
     ('camera = 3', "camera: Input should be a valid dictionary or instance of CameraConfig"),
+    ('[cards]\nserial_port = "/dev/ttyUSB0"\n[peripheral]\nenabled = true',
+     "cards.serial_port: set to '/dev/ttyUSB0' while peripheral.enabled = true, whose board reads the cards"),
 ])
 def test_errors_name_the_key_and_the_problem(tmp_path: Path, text: str, expected: str) -> None:
     with pytest.raises(ConfigError) as caught:
