@@ -107,7 +107,8 @@ def test_open_shop_seeds_when_configured(tmp_path: Path) -> None:
 
 
 def test_bench_offers_command_prints_percentiles(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    argv = ["bench-offers", "--customers", "300", "--purchases", "15000", "--scans", "40", "--dir", str(tmp_path)]
+    argv = ["bench-offers", "--customers", "300", "--purchases", "15000", "--scans", "40", "--no-ui",
+            "--dir", str(tmp_path)]  # the screen path is timed in tests/qt/test_ui_scan_bench.py
     assert cli_main(argv) == 0
     out = capsys.readouterr().out
     assert "customers 300" in out and "40 scans: p50" in out and "meets p95 <= 100 ms" in out
