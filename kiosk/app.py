@@ -158,10 +158,13 @@ class KioskApp:
 
     # ----- components -----------------------------------------------------------------------------
     def _start_telemetry(self) -> None:
-        from kiosk.services.spool import Spool
+        from kiosk.services.spool import Spool, SpoolError
         from kiosk.services.telemetry import TelemetryPublisher
 
-        spool = Spool(self.config.spool_path, self.config.mqtt.spool_max_windows)
+        try:
+            spool = Spool(self.config.spool_path, self.config.mqtt.spool_max_windows)
+        except SpoolError as exc:  # name the config key, so IT knows what to fix
+            raise SpoolError(f"[mqtt] spool_path: {exc}") from exc
         self._stoppers.append(("spool", spool.close))
         self.telemetry = TelemetryPublisher(
             self.config.mqtt, self.config.store_id, self.config.kiosk_id, spool, on_state=self.bridge.on_telemetry_state

@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass
 
 from kiosk.config import KioskConfig
-from kiosk.services.loyalty import LoyaltyStore
+from kiosk.services.loyalty import LoyaltyError, LoyaltyStore
 from kiosk.services.offers import OfferEngine
 
 logger = logging.getLogger(__name__)
@@ -29,7 +29,10 @@ def open_shop(config: KioskConfig) -> Shop:
     Learning reads every purchase (about 1-2 s for a million), so call this off the UI thread.
     """
     started = time.perf_counter()
-    store = LoyaltyStore(config.loyalty_db_path)
+    try:
+        store = LoyaltyStore(config.loyalty_db_path)
+    except LoyaltyError as exc:  # name the config key, so IT knows what to fix
+        raise LoyaltyError(f"[loyalty] db_path: {exc}") from exc
     if config.loyalty.seed_demo_data:
         from kiosk.demo_data.generate import seed_demo
 

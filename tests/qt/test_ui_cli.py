@@ -38,6 +38,19 @@ def test_run_with_a_bad_config_is_one_line_without_traceback(tmp_path):
     assert line.startswith("moodkiosk run: error:") and "language" in line and "camera.fps: unknown key" in line
 
 
+def test_run_with_a_corrupt_loyalty_db_names_the_key_and_the_file(tmp_path):
+    garbage = tmp_path / "loyalty.sqlite"
+    garbage.write_bytes(b"not a database" * 100)
+    config = tmp_path / "kiosk.toml"
+    config.write_text('store_id = "s1"\nkiosk_id = "k1"\n[camera]\nenabled = false\n[loyalty]\ndb_path = "loyalty.sqlite"\n',
+                      encoding="utf-8")
+    result = moodkiosk(tmp_path, "run", "--config", str(config), "--duration", "5")
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"moodkiosk run: error: [loyalty] db_path: loyalty store {garbage}: cannot open: file is not a database")
+    assert garbage.read_bytes() == b"not a database" * 100  # the shop's file is left as it was
+
+
 def test_demo_bad_size_is_a_clear_error(tmp_path):
     result = moodkiosk(tmp_path, "demo", "--size", "big")
     assert result.returncode == 2
