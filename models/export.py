@@ -135,8 +135,10 @@ def _quantise(path: Path, faces: np.ndarray, mean: float, std: float, checkpoint
     pre, q8 = path.with_suffix(".pre.onnx"), path.with_suffix(".int8.onnx")
     try:
         quant_pre_process(str(path), str(pre))
+        # reduce_range: 7-bit weights. Without it, CPUs lacking VNNI (AVX2, plain AVX512) saturate the u8*s8
+        # pair sums in int16: measured on an AVX2 kiosk-class CPU, 73 % top-class agreement vs 99.4 % with it.
         quantize_static(str(pre), str(q8), _Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, reduce_range=True)
 
         def top(model: Path) -> np.ndarray:
             session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])

@@ -262,7 +262,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt with its stored settings")
     p.add_argument("--stop-after", type=int, default=None, help="stop this process after N epochs (resume later)")
     p.add_argument("--stages", type=parse_stages, default=NetConfig.stages,
-                   help="conv widths per resolution, stages split by '/', convs by ',' (default %(default)s as '24/48/96/192/256')")
+                   help="conv widths per resolution, stages split by '/', convs by ',' (default '32/32,32/64,64/128,128/256,256', the shipped net)")
     return p.parse_args(argv)
 
 
