@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -38,16 +40,20 @@ def test_run_with_a_bad_config_is_one_line_without_traceback(tmp_path):
     assert line.startswith("moodkiosk run: error:") and "language" in line and "camera.fps: unknown key" in line
 
 
-def test_run_with_a_corrupt_loyalty_db_names_the_key_and_the_file(tmp_path):
-    garbage = tmp_path / "loyalty.sqlite"
+@pytest.mark.parametrize("section, extra, expected", [
+    ("loyalty", "", "[loyalty] db_path: loyalty store {file}: cannot open: file is not a database"),
+    ("mqtt", "enabled = true\nurl = \"mqtt://127.0.0.1:1\"\n", "[mqtt] spool_path: spool {file}: cannot open (file is not a database)"),
+])
+def test_run_with_a_corrupt_data_file_names_the_key_and_the_file(tmp_path, section, extra, expected):
+    garbage = tmp_path / "corrupt.sqlite"
     garbage.write_bytes(b"not a database" * 100)
+    key = "db_path" if section == "loyalty" else "spool_path"
     config = tmp_path / "kiosk.toml"
-    config.write_text('store_id = "s1"\nkiosk_id = "k1"\n[camera]\nenabled = false\n[loyalty]\ndb_path = "loyalty.sqlite"\n',
+    config.write_text(f'store_id = "s1"\nkiosk_id = "k1"\n[camera]\nenabled = false\n[{section}]\n{extra}{key} = "corrupt.sqlite"\n',
                       encoding="utf-8")
     result = moodkiosk(tmp_path, "run", "--config", str(config), "--duration", "5")
     assert result.returncode != 0 and "Traceback" not in result.stderr
-    assert result.stderr.strip().splitlines()[-1] == (
-        f"moodkiosk run: error: [loyalty] db_path: loyalty store {garbage}: cannot open: file is not a database")
+    assert result.stderr.strip().splitlines()[-1] == "moodkiosk run: error: " + expected.format(file=garbage)
     assert garbage.read_bytes() == b"not a database" * 100  # the shop's file is left as it was
 
 
