@@ -1,4 +1,4 @@
-"""The expression CNN: a compact VGG-style net for 48x48 gray faces, sized for ~0.5 ms per face (int8) on one CPU thread."""
+"""The expression CNN: a compact VGG-style net for 48x48 gray faces, sized for < 1 ms per face (int8) on one CPU thread."""
 from __future__ import annotations
 
 from dataclasses import dataclass
