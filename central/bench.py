@@ -14,9 +14,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-log = logging.getLogger(__name__)
+from central.loadgen import publish_windows
 
-_T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z: simulated windows are one minute apart from here
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,7 @@ class BenchResult:
     db: str
     kiosks: int
     connections: int
+    ingest_processes: int
     windows: int
     stored: int
     lost: int
@@ -48,8 +49,8 @@ class BenchResult:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kiosks", type=int, default=1000, help="simulated kiosks (100 stores x 10 kiosks by default)")
     parser.add_argument("--windows-per-kiosk", type=int, default=20, help="windows each kiosk sends in the ingest run")
-    parser.add_argument("--processes", type=int, default=2, help="publisher processes")
-    parser.add_argument("--connections", type=int, default=4, help="MQTT connections per publisher process")
+    parser.add_argument("--processes", type=int, default=1,
+                        help="load-generator processes (each kiosk has its own MQTT connection in one of them)")
     parser.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="both")
     parser.add_argument("--mqtt", default=None, help="broker URL; default: start a private mosquitto")
     parser.add_argument("--pg-url", default=None, help="PostgreSQL server URL (an empty database is created in it); "
@@ -58,75 +59,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--latency-seconds", type=float, default=5.0, help="length of the paced latency run")
     parser.add_argument("--kiosk-path-windows", type=int, default=100,
                         help="windows a real kiosk TelemetryPublisher sends (10/s) for the full-path latency")
+    parser.add_argument("--ingest-processes", type=int, default=None, metavar="N",
+                        help="collector processes, as `moodkiosk central --ingest-processes` (default: CPU count, max 4)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
-
-
-# ---- publisher processes -------------------------------------------------------------------------------
-
-def _kiosk_ids(index: int) -> tuple[str, str]:
-    return f"b{index // 10:03d}", f"k{index % 10}"
-
-
-def _payload(index: int, seq: int) -> tuple[str, bytes]:
-    store, kiosk = _kiosk_ids(index)
-    start = _T0 + 60 * seq
-    people = 3 + (index + seq) % 6
-    happy = (index * 7 + seq) % (people + 1)
-    doc = {
-        "schema_version": "mood.v1", "store": store, "kiosk": kiosk, "seq": seq,
-        "window_start": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(start)),
-        "window_end": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(start + 60)),
-        "people": people, "counts": {"happy": happy, "neutral": people - happy},
-        "mood_index": round(happy / people, 3), "feedback": {"happy": seq % 2, "neutral": 0, "unhappy": 0},
-        "model_version": "bench", "merged_windows": 1,
-    }
-    return f"moodkiosk/v1/{store}/{kiosk}/mood", json.dumps(doc, separators=(",", ":")).encode()
-
-
-def _publisher(host: str, port: int, kiosks: list[int], seqs: list[int], connections: int, rate: float,
-               go: Any, out: Any) -> None:
-    """Publish window `seq` of every kiosk for each seq, over `connections` clients; rate 0 = flat out.
-    Puts (acked, first_publish_t, last_puback_t, {(store, kiosk, seq): publish_t}) on `out`."""
-    import paho.mqtt.client as mqtt
-    from paho.mqtt.enums import CallbackAPIVersion
-
-    acked = [0]
-    last = [0.0]
-    lock = threading.Lock()
-
-    def on_publish(client: Any, userdata: Any, mid: int, reason: Any, props: Any) -> None:
-        with lock:
-            acked[0] += 1
-            last[0] = time.time()
-
-    clients = []
-    for n in range(connections):
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-{kiosks[0]}-{n}", protocol=mqtt.MQTTv5)
-        client.max_inflight_messages_set(2000)
-        client.max_queued_messages_set(0)
-        client.on_publish = on_publish
-        client.connect(host, port)
-        client.loop_start()
-        clients.append(client)
-    messages = [(k, s, *_payload(k, s)) for s in seqs for k in kiosks]
-    sent: dict[tuple[str, str, int], float] = {}
-    go.wait()
-    first = time.time()
-    interval = 1.0 / rate if rate else 0.0
-    for i, (k, s, topic, payload) in enumerate(messages):
-        if interval:
-            delay = first + i * interval - time.time()
-            if delay > 0:
-                time.sleep(delay)
-        sent[(*_kiosk_ids(k), s)] = time.time()
-        clients[k % connections].publish(topic, payload, qos=1)
-    deadline = time.time() + 120
-    while acked[0] < len(messages) and time.time() < deadline:
-        time.sleep(0.005)
-    for client in clients:
-        client.disconnect()
-        client.loop_stop()
-    out.put((acked[0], first, last[0], sent))
 
 
 # ---- the collector side --------------------------------------------------------------------------------
@@ -207,30 +142,39 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 def _run_publishers(ctx: Any, host: str, port: int, n_kiosks: int, seqs: list[int], processes: int,
-                    connections: int, rate: float) -> tuple[int, float, float, dict[tuple[str, str, int], float]]:
+                    rate: float) -> tuple[int, float, float, dict[tuple[str, str, int], float]]:
+    """Simulated kiosks (central.loadgen) in their own processes; returns (acked, first publish t,
+    last PUBACK t, publish time per window). Raises when the broker refused any window."""
     go, out = ctx.Event(), ctx.Queue()
     procs = []
     for p in range(processes):
         kiosks = list(range(p, n_kiosks, processes))
-        proc = ctx.Process(target=_publisher, args=(host, port, kiosks, seqs, connections, rate / processes, go, out))
+        proc = ctx.Process(target=publish_windows, args=(host, port, kiosks, seqs, rate / processes, go, out))
         proc.start()
         procs.append(proc)
-    time.sleep(1.0)  # connections up and payloads built before the clock starts
+    for _ in procs:  # every kiosk connected and its payloads built before the clock starts
+        if out.get(timeout=120) != "ready":
+            raise RuntimeError("a load-generator process failed before it was ready")
     go.set()
     results = [out.get(timeout=300) for _ in procs]
     for proc in procs:
         proc.join(10)
+    failed = sum(r[1] for r in results)
+    if failed:
+        raise RuntimeError(f"the broker refused {failed} simulated windows (PUBACK reason code >= 0x80)")
     sent: dict[tuple[str, str, int], float] = {}
-    for _, _, _, s in results:
-        sent.update(s)
-    return (sum(r[0] for r in results), min(r[1] for r in results), max(r[2] for r in results), sent)
+    for r in results:
+        sent.update(r[4])
+    return (sum(r[0] for r in results), min(r[2] for r in results), max(r[3] for r in results), sent)
 
 
 def _bench_one(db: str, db_url: str, broker_url: str, args: argparse.Namespace, workdir: Path) -> BenchResult:
     import uvicorn
 
     from central.auth import UserDirectory
-    from central.collector import Collector, CollectorSettings
+    from central.cli import default_ingest_processes
+    from central.collector import CollectorSettings
+    from central.collector_group import CollectorGroup
     from central.devservices import free_port, wait_for_port
     from central.store import open_store
     from central.web.app import create_app
@@ -242,10 +186,11 @@ def _bench_one(db: str, db_url: str, broker_url: str, args: argparse.Namespace, 
     users.set_user("bench", "bench-password", ["*"])
     token = users.new_token("bench")
     hub = EventHub()
-    collector = Collector(CollectorSettings(broker_url, group=f"bench-{db}", client_id=f"bench-collector-{db}"),
-                          store, on_windows=hub.windows, on_kiosk=hub.kiosk)
+    processes = args.ingest_processes or default_ingest_processes()
+    settings = CollectorSettings(broker_url, group=f"bench-{db}", client_id=f"bench-collector-{db}")
+    collector = CollectorGroup(settings, db_url, store, processes, on_windows=hub.windows, on_kiosk=hub.kiosk)
     port = free_port()
-    server = DashboardServer(uvicorn.Config(create_app(store, users, hub, stats=collector.stats.snapshot),
+    server = DashboardServer(uvicorn.Config(create_app(store, users, hub, stats=collector.snapshot),
                                             host="127.0.0.1", port=port, log_level="warning", access_log=False,
                                             timeout_graceful_shutdown=1), hub)
     web = threading.Thread(target=server.run, name="uvicorn", daemon=True)
@@ -260,12 +205,12 @@ def _bench_one(db: str, db_url: str, broker_url: str, args: argparse.Namespace, 
         seqs = list(range(1, args.windows_per_kiosk + 1))
         log.info("%s: ingest run, %s kiosks x %s windows", db, args.kiosks, args.windows_per_kiosk)
         acked, t_first, t_acked, sent = _run_publishers(ctx, host, int(mqtt_port), args.kiosks, seqs,
-                                                        args.processes, args.connections, 0.0)
+                                                        args.processes, 0.0)
         deadline = time.time() + 120
-        while collector.stats.snapshot()["stored"] < total and time.time() < deadline:
+        while collector.snapshot()["stored"] < total and time.time() < deadline:
             time.sleep(0.005)
         t_stored = time.time()
-        stats = collector.stats.snapshot()
+        stats = collector.snapshot()
         seen = sse.wait_for(sent, 30)
         burst = [(seen[k] - t) * 1000 for k, t in sent.items() if k in seen]
 
@@ -275,32 +220,39 @@ def _bench_one(db: str, db_url: str, broker_url: str, args: argparse.Namespace, 
         collector.stop()
         drain_seqs = list(range(args.windows_per_kiosk + 1, 2 * args.windows_per_kiosk + 1))
         log.info("%s: backlog run, %s windows queued while the collector is away", db, len(drain_seqs) * args.kiosks)
-        _run_publishers(ctx, host, int(mqtt_port), args.kiosks, drain_seqs, args.processes, args.connections, 0.0)
-        collector = Collector(collector.settings, store, on_windows=hub.windows, on_kiosk=hub.kiosk)
+        _run_publishers(ctx, host, int(mqtt_port), args.kiosks, drain_seqs, args.processes, 0.0)
+        collector = CollectorGroup(settings, db_url, store, processes, on_windows=hub.windows, on_kiosk=hub.kiosk)
         before = store.count_windows()
         t_reconnect = time.time()
         collector.start()
         drain_total = len(drain_seqs) * args.kiosks
         deadline = time.time() + 120
-        while collector.stats.snapshot()["stored"] < drain_total and time.time() < deadline:
+        t10 = t90 = None  # sustained rate between 10 % and 90 % drained: process start-up left out
+        while (stored_now := collector.snapshot()["stored"]) < drain_total and time.time() < deadline:
+            if t10 is None and stored_now >= 0.1 * drain_total:
+                t10 = time.time()
+            if t90 is None and stored_now >= 0.9 * drain_total:
+                t90 = time.time()
             time.sleep(0.005)
-        drain_rate = collector.stats.snapshot()["stored"] / max(1e-9, time.time() - t_reconnect)
-        log.info("%s: drained %s windows (%s before)", db, collector.stats.snapshot()["stored"], before)
+        t_end = time.time()
+        t10, t90 = t10 or t_reconnect, t90 or t_end
+        drain_rate = 0.8 * drain_total / max(1e-9, t90 - t10)
+        log.info("%s: drained %s windows (%s before)", db, collector.snapshot()["stored"], before)
 
         n_lat = max(1, int(args.latency_rate * args.latency_seconds))
         per_kiosk = max(1, -(-n_lat // args.kiosks))
         lat_seqs = list(range(2 * args.windows_per_kiosk + 1, 2 * args.windows_per_kiosk + 1 + per_kiosk))
         log.info("%s: latency run, %s windows at %s/s", db, per_kiosk * args.kiosks, args.latency_rate)
         _, _, _, lat_sent = _run_publishers(ctx, host, int(mqtt_port), args.kiosks, lat_seqs, args.processes,
-                                            args.connections, args.latency_rate)
+                                            args.latency_rate)
         seen = sse.wait_for(lat_sent, 30)
         latencies = [(seen[k] - t) * 1000 for k, t in lat_sent.items() if k in seen]
         kiosk_path = _kiosk_path(broker_url, sse, workdir / f"kiosk-spool-{db}.sqlite", args.kiosk_path_windows)
-        final = collector.stats.snapshot()
+        final = collector.snapshot()
         expected = total + drain_total + len(lat_sent) + args.kiosk_path_windows
         stored_rows = store.count_windows()
         return BenchResult(
-            db=db, kiosks=args.kiosks, connections=args.processes * args.connections, windows=expected,
+            db=db, kiosks=args.kiosks, connections=args.kiosks, ingest_processes=processes, windows=expected,
             stored=stored_rows, lost=expected - stored_rows, duplicates=stats["duplicates"] + final["duplicates"],
             publish_rate=round(acked / max(1e-9, t_acked - t_first), 1),
             ingest_rate=round(stats["stored"] / max(1e-9, t_stored - t_first), 1),
@@ -367,10 +319,10 @@ def _kiosk_path(broker_url: str, sse: _SseClock, spool_path: Path, count: int, r
 
 
 def _table(results: list[BenchResult]) -> str:
-    rows = [("db", "kiosks", "conns", "windows", "lost", "dup", "publish/s", "ingest/s", "drain/s", "burst p95 ms",
+    rows = [("db", "kiosks", "conns", "collectors", "windows", "lost", "dup", "publish/s", "ingest/s", "drain/s", "burst p95 ms",
              "paced p50 ms", "paced p95 ms", "paced p99 ms", "kiosk p95 ms")]
     for r in results:
-        rows.append((r.db, str(r.kiosks), str(r.connections), str(r.windows), str(r.lost), str(r.duplicates),
+        rows.append((r.db, str(r.kiosks), str(r.connections), str(r.ingest_processes), str(r.windows), str(r.lost), str(r.duplicates),
                      f"{r.publish_rate:,.0f}", f"{r.ingest_rate:,.0f}", f"{r.drain_rate:,.0f}",
                      f"{r.burst_latency_p95_ms:,.0f}",
                      f"{r.latency_p50_ms:.1f}", f"{r.latency_p95_ms:.1f}", f"{r.latency_p99_ms:.1f}",
@@ -414,9 +366,10 @@ def main(args: argparse.Namespace) -> int:
     else:
         print(_table(results))
         print(f"ingest/s: windows stored per second from the first publish to the last commit "
-              f"({args.kiosks} kiosks over {args.processes * args.connections} MQTT connections, QoS 1).")
-        print("drain/s: windows stored per second when the collector reconnects to a backlog queued at the broker "
-              "(its own capacity, no publishers competing for the CPU).")
+              f"({args.kiosks} simulated kiosks, one MQTT 5 connection each, QoS 1).")
+        print("drain/s: windows stored per second (10 % to 90 % of the backlog) when the collectors reconnect to a "
+              "backlog queued at the broker (their own capacity, no publishers competing for the CPU).")
+        print("collectors: collector processes in one shared-subscription group (`moodkiosk central --ingest-processes`).")
         print(f"paced: {args.latency_rate:.0f} windows/s; latency = publish -> window seen on the dashboard's SSE "
               "stream; burst = the same during the flat-out ingest run (queueing included).")
         print(f"kiosk: {args.kiosk_path_windows} windows from a real kiosk TelemetryPublisher at 10/s, "

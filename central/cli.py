@@ -19,6 +19,11 @@ def parse_hostport(text: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
+def default_ingest_processes() -> int:
+    """One collector process per core, up to 4 (past that the broker and the database are the limit)."""
+    return max(1, min(4, os.cpu_count() or 1))
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mqtt", default="mqtt://127.0.0.1:1883", help="broker URL, mqtt://host:port or mqtts://...")
     parser.add_argument("--db", default="sqlite:///var/central.db",
@@ -34,6 +39,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mqtt-password-env", default="MOODKIOSK_CENTRAL_MQTT_PASSWORD",
                         help="environment variable with the broker password")
     parser.add_argument("--ca-file", default=None, help="CA bundle for mqtts://")
+    parser.add_argument("--ingest-processes", type=int, default=None, metavar="N",
+                        help="collector processes sharing the ingest (one per core scales it; default: the CPU count, "
+                             "at most 4)")
     parser.add_argument("--secure-cookies", action="store_true", help="mark the session cookie Secure (behind HTTPS)")
 
 
@@ -41,7 +49,8 @@ def main(args: argparse.Namespace) -> int:
     import uvicorn
 
     from central.auth import UserDirectory
-    from central.collector import Collector, CollectorSettings
+    from central.collector import CollectorSettings
+    from central.collector_group import CollectorGroup
     from central.store import open_store
     from central.web.app import create_app
     from central.web.events import EventHub
@@ -58,16 +67,19 @@ def main(args: argparse.Namespace) -> int:
     password = os.environ.get(args.mqtt_password_env) if args.mqtt_username else None
     if args.mqtt_username and password is None:
         raise CentralError(f"--mqtt-username is set but ${args.mqtt_password_env} is not")
+    processes = args.ingest_processes if args.ingest_processes is not None else default_ingest_processes()
+    if processes < 1:
+        raise CentralError(f"--ingest-processes must be at least 1, got {processes}")
     store = open_store(args.db)
     hub = EventHub()
-    collector = Collector(
+    collector = CollectorGroup(
         CollectorSettings(
             args.mqtt, group=args.group, username=args.mqtt_username, password=password, ca_file=args.ca_file,
             allowed_stores=frozenset(args.allow_store) if args.allow_store else None,
         ),
-        store, on_windows=hub.windows, on_kiosk=hub.kiosk,
+        args.db, store, processes=processes, on_windows=hub.windows, on_kiosk=hub.kiosk,
     )
-    app = create_app(store, users, hub, stats=collector.stats.snapshot, secure_cookies=args.secure_cookies)
+    app = create_app(store, users, hub, stats=collector.snapshot, secure_cookies=args.secure_cookies)
     server = DashboardServer(uvicorn.Config(app, host=host, port=port, log_level="warning",
                                             timeout_graceful_shutdown=2, access_log=False), hub)
     collector.start()
@@ -75,11 +87,11 @@ def main(args: argparse.Namespace) -> int:
 
     def log_stats() -> None:
         while not stats_stop.wait(60):
-            log.info("collector: %s", collector.stats.snapshot())
+            log.info("collector: %s", collector.snapshot())
 
     threading.Thread(target=log_stats, name="stats-log", daemon=True).start()
-    log.info("dashboard on http://%s:%s/ (API docs at /docs), collecting from %s into %s", host, port, args.mqtt,
-             args.db.split("@")[-1])
+    log.info("dashboard on http://%s:%s/ (API docs at /docs), collecting from %s into %s with %s process(es)", host,
+             port, args.mqtt, args.db.split("@")[-1], processes)
     # uvicorn handles SIGTERM gracefully and then re-raises it to the handler found at start; a no-op one
     # lets the clean-up below run (stop the collector, close the database) instead of dying on the spot.
     signal.signal(signal.SIGTERM, lambda signum, frame: None)
@@ -89,5 +101,5 @@ def main(args: argparse.Namespace) -> int:
         stats_stop.set()
         collector.stop()
         store.close()
-        log.info("collector stopped: %s", collector.stats.snapshot())
+        log.info("collector stopped: %s", collector.snapshot())
     return 0
