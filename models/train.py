@@ -142,11 +142,13 @@ def build_model(state: dict) -> ExpressionNet:
 
 
 def train(cfg: TrainConfig, train_split: FerSplit, val_split: FerSplit, out_dir: Path, resume: bool = False,
-          net_config: NetConfig = NetConfig(), stop_after: int | None = None) -> dict:
+          net_config: NetConfig = NetConfig(), stop_after: int | None = None, init_from: Path | None = None) -> dict:
     """Run (or continue) training; writes ``last.pt`` every epoch and ``best.pt`` on a new best val accuracy.
 
     ``stop_after``: end this process after that many epochs (the schedule still spans ``cfg.epochs``), so a long
     run can be done in chunks with ``resume``; the result is the same as one uninterrupted run.
+    ``init_from``: start from that checkpoint's weights (and its net and normalisation) with a fresh optimizer and
+    schedule -- a warm restart, which is how a trained model gets more epochs when one long run does not fit.
     """
     torch.set_num_threads(cfg.threads)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -160,11 +162,16 @@ def train(cfg: TrainConfig, train_split: FerSplit, val_split: FerSplit, out_dir:
                              "threads": cfg.threads, "scale_range": tuple(state["train"]["scale_range"])})
         net_config = NetConfig(stages=tuple(tuple(s) for s in state["net"]["stages"]), num_classes=state["net"]["num_classes"],
                                dropout=state["net"]["dropout"])
+    init = load_checkpoint(init_from) if init_from is not None and state is None else None
+    if init is not None:
+        net_config = NetConfig(stages=tuple(tuple(s) for s in init["net"]["stages"]), num_classes=init["net"]["num_classes"],
+                               dropout=init["net"]["dropout"])
     _seed_everything(cfg.seed)
     net_config = dataclasses.replace(net_config, num_classes=len(train_split.classes))
     model = ExpressionNet(net_config).to(memory_format=torch.channels_last)
-    mean = float(train_split.x.mean() / 255.0) if state is None else state["mean"]
-    std = float(train_split.x.std() / 255.0) if state is None else state["std"]
+    stored = state or init
+    mean = float(train_split.x.mean() / 255.0) if stored is None else stored["mean"]
+    std = float(train_split.x.std() / 255.0) if stored is None else stored["std"]
     x_train = normalise(train_split.x, mean, std)
     y_train = torch.from_numpy(train_split.y)
     x_val = normalise(val_split.x, mean, std).contiguous(memory_format=torch.channels_last)
@@ -190,6 +197,9 @@ def train(cfg: TrainConfig, train_split: FerSplit, val_split: FerSplit, out_dir:
         start_epoch, best_acc, history, elapsed = state["epoch"], state["best_acc"], state["history"], state["elapsed_s"]
         logger.info("resuming %s at epoch %d/%d (best val %.4f)", last_path, start_epoch + 1, cfg.epochs, best_acc)
     else:
+        if init is not None:
+            model.load_state_dict(init["model"])
+            logger.info("warm restart from %s (epoch %d, val acc %.4f)", init_from, init["epoch"], init["val_acc"])
         logger.info("model: %d params, %.1f M MACs per face; train %d faces, val %d; mean %.4f std %.4f",
                     sum(p.numel() for p in model.parameters()), count_macs(model) / 1e6, len(train_split), len(val_split), mean, std)
     criterion = torch.nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
@@ -239,6 +249,8 @@ def train(cfg: TrainConfig, train_split: FerSplit, val_split: FerSplit, out_dir:
             "val_acc": acc, "history": history, "elapsed_s": elapsed, "mean": mean, "std": std,
             "classes": list(train_split.classes), "train": dataclasses.asdict(cfg), "net": dataclasses.asdict(net_config),
             "trained_on": f"{train_split.path.name} ({len(train_split)} faces)", "val_on": val_split.path.name,
+            "init_from": (state or {}).get("init_from") or (str(init_from) if init is not None else None),
+            "init_epochs": (state or {}).get("init_epochs") or (init["epoch"] if init is not None else 0),
         }
         _save(last_path, ckpt)
         if improved:
@@ -260,6 +272,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--no-bf16", action="store_true", help="train in float32 even where the CPU has native bfloat16 (bf16 is used only there)")
     p.add_argument("--max-batches", type=int, default=0, help="cap batches per epoch (smoke runs)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt with its stored settings")
+    p.add_argument("--init-from", type=Path, default=None, help="warm restart: start from this checkpoint's weights with a new schedule")
     p.add_argument("--stop-after", type=int, default=None, help="stop this process after N epochs (resume later)")
     p.add_argument("--stages", type=parse_stages, default=NetConfig.stages,
                    help="conv widths per resolution, stages split by '/', convs by ',' (default '32/32,32/64,64/128,128/256,256', the shipped net)")
@@ -283,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
         train_split = load_split(args.train or default_split_path(TRAIN_FILE))
         val_split = load_split(args.val or default_split_path(PUBLIC_TEST_FILE))
         result = train(cfg, train_split, val_split, args.out, resume=args.resume, stop_after=args.stop_after,
-                       net_config=NetConfig(stages=args.stages))
+                       init_from=args.init_from, net_config=NetConfig(stages=args.stages))
     except ModelError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
