@@ -83,3 +83,19 @@ def test_int8_export_refuses_too_few_calibration_faces(tmp_path, tiny):
     with pytest.raises(ExportError, match=r"calibration needs >= 64 faces"):
         export(tmp_path / "run" / "best.pt", tmp_path / "m8.onnx", calibration=load_split(FIXTURE).x[:10])
     assert not (tmp_path / "m8.onnx").exists() and not list(tmp_path.glob("m8*.onnx"))
+
+
+def test_warm_restart_starts_from_the_checkpoint_weights_with_a_new_schedule(tmp_path, tiny):
+    train_split, val_split = tiny
+    train(CFG, train_split, val_split, tmp_path / "first", net_config=TINY_NET)
+    first = load_checkpoint(tmp_path / "first" / "last.pt")
+    zero_steps = dataclasses.replace(CFG, epochs=1, max_batches=1, lr=1e-12)  # one step that cannot move the weights
+    train(zero_steps, train_split, val_split, tmp_path / "warm", init_from=tmp_path / "first" / "last.pt")
+    warm = load_checkpoint(tmp_path / "warm" / "last.pt")
+    assert warm["net"] == first["net"] and warm["mean"] == first["mean"]  # the net and contract come along
+    assert warm["init_from"] == str(tmp_path / "first" / "last.pt") and warm["init_epochs"] == 2 and warm["epoch"] == 1
+    for name, value in first["model"].items():
+        if value.is_floating_point() and "running" not in name:  # BN running stats move in train mode
+            assert torch.allclose(warm["model"][name], value, atol=1e-6), name
+    with pytest.raises(CheckpointError, match="no such file"):
+        train(zero_steps, train_split, val_split, tmp_path / "x", init_from=tmp_path / "missing.pt")
