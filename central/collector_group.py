@@ -14,6 +14,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 import multiprocessing as mp
+import os
+import signal
 import threading
 import time
 from multiprocessing.connection import Connection, wait
@@ -37,7 +39,13 @@ def worker_settings(settings: CollectorSettings, index: int) -> CollectorSetting
 
 
 def _worker_main(settings: CollectorSettings, db_url: str, conn: Connection, stop: Any, log_level: int) -> None:
-    """A worker process: one collector whose committed windows, events and counters go up the pipe."""
+    """A worker process: one collector whose committed windows, events and counters go up the pipe.
+
+    It ignores SIGINT/SIGTERM (Ctrl-C and systemd signal the whole process group) and stops when the parent
+    says so, after storing and acknowledging what it holds; it also stops if the parent is gone."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    parent = os.getppid()
     logging.basicConfig(level=log_level, format="%(asctime)s %(levelname)s %(name)s[worker]: %(message)s")
     send_lock = threading.Lock()
     collector: Collector | None = None
@@ -61,12 +69,17 @@ def _worker_main(settings: CollectorSettings, db_url: str, conn: Connection, sto
         return
     send(("started", collector.stats.snapshot()))
     try:
-        while not stop.wait(STATS_INTERVAL_S):
+        while not stop.wait(STATS_INTERVAL_S) and os.getppid() == parent:
             send(("stats", collector.stats.snapshot()))
+    except (BrokenPipeError, OSError):
+        pass  # the parent is gone; stop below
     finally:
         collector.stop()
         store.close()
-        send(("stopped", collector.stats.snapshot()))
+        try:
+            send(("stopped", collector.stats.snapshot()))
+        except OSError:
+            pass
 
 
 class _Worker:
