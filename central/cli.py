@@ -68,8 +68,6 @@ def main(args: argparse.Namespace) -> int:
     if args.mqtt_username and password is None:
         raise CentralError(f"--mqtt-username is set but ${args.mqtt_password_env} is not")
     processes = args.ingest_processes if args.ingest_processes is not None else default_ingest_processes()
-    if processes < 1:
-        raise CentralError(f"--ingest-processes must be at least 1, got {processes}")
     store = open_store(args.db)
     hub = EventHub()
     collector = CollectorGroup(

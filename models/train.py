@@ -132,11 +132,15 @@ def load_checkpoint(path: Path) -> dict:
     return state
 
 
+def net_config_of(state: dict) -> NetConfig:
+    """The architecture a checkpoint was trained with."""
+    net = state["net"]
+    return NetConfig(stages=tuple(tuple(s) for s in net["stages"]), num_classes=net["num_classes"], dropout=net["dropout"])
+
+
 def build_model(state: dict) -> ExpressionNet:
     """Rebuild the net of a checkpoint with its weights."""
-    net = state["net"]
-    config = NetConfig(stages=tuple(tuple(s) for s in net["stages"]), num_classes=net["num_classes"], dropout=net["dropout"])
-    model = ExpressionNet(config)
+    model = ExpressionNet(net_config_of(state))
     model.load_state_dict(state["model"])
     return model
 
@@ -160,12 +164,10 @@ def train(cfg: TrainConfig, train_split: FerSplit, val_split: FerSplit, out_dir:
     if state is not None:
         cfg = TrainConfig(**{**dataclasses.asdict(TrainConfig()), **state["train"], "max_batches": cfg.max_batches,
                              "threads": cfg.threads, "scale_range": tuple(state["train"]["scale_range"])})
-        net_config = NetConfig(stages=tuple(tuple(s) for s in state["net"]["stages"]), num_classes=state["net"]["num_classes"],
-                               dropout=state["net"]["dropout"])
+        net_config = net_config_of(state)
     init = load_checkpoint(init_from) if init_from is not None and state is None else None
     if init is not None:
-        net_config = NetConfig(stages=tuple(tuple(s) for s in init["net"]["stages"]), num_classes=init["net"]["num_classes"],
-                               dropout=init["net"]["dropout"])
+        net_config = net_config_of(init)
     _seed_everything(cfg.seed)
     net_config = dataclasses.replace(net_config, num_classes=len(train_split.classes))
     model = ExpressionNet(net_config).to(memory_format=torch.channels_last)
