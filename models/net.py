@@ -18,6 +18,7 @@ class NetConfig:
     stages: tuple[tuple[int, ...], ...] = ((32,), (32, 32), (64, 64), (128, 128), (256, 256))  # shipped model 2.0.0
     num_classes: int = 7
     dropout: float = 0.3
+    stem_stride: int = 1  # 2: the first conv samples every other pixel, so stages start at half the input side
 
 
 class ExpressionNet(nn.Module):
@@ -26,11 +27,11 @@ class ExpressionNet(nn.Module):
     def __init__(self, config: NetConfig = NetConfig()) -> None:
         super().__init__()
         layers: list[nn.Module] = []
-        cin = 1
+        cin, stride = 1, config.stem_stride
         for index, widths in enumerate(config.stages):
             for cout in widths:
-                layers += [nn.Conv2d(cin, cout, 3, 1, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
-                cin = cout
+                layers += [nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+                cin, stride = cout, 1
             if index < len(config.stages) - 1:
                 layers.append(nn.MaxPool2d(2))
         self.features = nn.Sequential(*layers)

@@ -50,6 +50,7 @@ class TrainConfig:
     bf16: bool = True
     threads: int = 2
     max_batches: int = 0             # > 0: stop each epoch after this many batches (smoke runs, tests)
+    distill_weight: float = 0.7      # share of the teachers' probabilities in the target (when teachers are given)
 
 
 def cpu_has_native_bf16() -> bool:
@@ -113,6 +114,25 @@ def predict(model: torch.nn.Module, x: torch.Tensor, batch: int = 512, flip_tta:
     return torch.cat(outs)
 
 
+def teacher_probs(teachers: list[Path], x_uint8: np.ndarray) -> torch.Tensor:
+    """Flip-averaged softmax of each teacher on the clean faces, averaged over teachers ``(N, C)``.
+
+    Computed once per run (offline distillation): the ensemble costs nothing per step, and its soft labels carry the
+    ambiguity of FER2013's noisy labels (fear/sad/neutral) that one-hot labels do not.
+    """
+    total = None
+    for path in teachers:
+        state = load_checkpoint(path)
+        probs = predict(build_model(state), normalise(x_uint8, state["mean"], state["std"]), flip_tta=True)
+        total = probs if total is None else total + probs
+    return total / len(teachers)
+
+
+def soft_cross_entropy(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy against a probability target ``(N, C)``."""
+    return -(target * logits.log_softmax(1)).sum(1).mean()
+
+
 def _save(path: Path, state: dict) -> None:
     tmp = path.with_suffix(".tmp")
     torch.save(state, tmp)
@@ -135,7 +155,8 @@ def load_checkpoint(path: Path) -> dict:
 def net_config_of(state: dict) -> NetConfig:
     """The architecture a checkpoint was trained with."""
     net = state["net"]
-    return NetConfig(stages=tuple(tuple(s) for s in net["stages"]), num_classes=net["num_classes"], dropout=net["dropout"])
+    return NetConfig(stages=tuple(tuple(s) for s in net["stages"]), num_classes=net["num_classes"], dropout=net["dropout"],
+                     stem_stride=net.get("stem_stride", 1))
 
 
 def build_model(state: dict) -> ExpressionNet:
@@ -146,13 +167,16 @@ def build_model(state: dict) -> ExpressionNet:
 
 
 def train(cfg: TrainConfig, train_split: FerSplit, val_split: FerSplit, out_dir: Path, resume: bool = False,
-          net_config: NetConfig = NetConfig(), stop_after: int | None = None, init_from: Path | None = None) -> dict:
+          net_config: NetConfig = NetConfig(), stop_after: int | None = None, init_from: Path | None = None,
+          teachers: list[Path] | None = None) -> dict:
     """Run (or continue) training; writes ``last.pt`` every epoch and ``best.pt`` on a new best val accuracy.
 
     ``stop_after``: end this process after that many epochs (the schedule still spans ``cfg.epochs``), so a long
     run can be done in chunks with ``resume``; the result is the same as one uninterrupted run.
     ``init_from``: start from that checkpoint's weights (and its net and normalisation) with a fresh optimizer and
     schedule -- a warm restart, which is how a trained model gets more epochs when one long run does not fit.
+    ``teachers``: checkpoints whose flip-averaged ensemble is distilled into this net: the target is
+    ``distill_weight`` x their probabilities + the rest x the label-smoothed label.
     """
     torch.set_num_threads(cfg.threads)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -165,6 +189,7 @@ def train(cfg: TrainConfig, train_split: FerSplit, val_split: FerSplit, out_dir:
         cfg = TrainConfig(**{**dataclasses.asdict(TrainConfig()), **state["train"], "max_batches": cfg.max_batches,
                              "threads": cfg.threads, "scale_range": tuple(state["train"]["scale_range"])})
         net_config = net_config_of(state)
+        teachers = [Path(t) for t in state.get("teachers") or []]
     init = load_checkpoint(init_from) if init_from is not None and state is None else None
     if init is not None:
         net_config = net_config_of(init)
@@ -178,6 +203,20 @@ def train(cfg: TrainConfig, train_split: FerSplit, val_split: FerSplit, out_dir:
     y_train = torch.from_numpy(train_split.y)
     x_val = normalise(val_split.x, mean, std).contiguous(memory_format=torch.channels_last)
     y_val = torch.from_numpy(val_split.y)
+    soft_train = None
+    if teachers:
+        t0 = time.monotonic()
+        cache = out_dir / "teacher_probs.pt"
+        key = {"teachers": [str(t) for t in teachers], "faces": len(train_split)}
+        cached = torch.load(cache, weights_only=False) if cache.is_file() else None
+        if cached is not None and cached.get("key") == key:
+            soft_train = cached["probs"]
+        else:
+            soft_train = teacher_probs(teachers, train_split.x)
+            torch.save({"key": key, "probs": soft_train}, cache)
+        agree = float((soft_train.argmax(1) == y_train).float().mean())
+        logger.info("distilling %d teacher(s) (weight %.2f): their flip-averaged ensemble agrees with %.1f %% of the "
+                    "training labels (%.0f s)", len(teachers), cfg.distill_weight, agree * 100, time.monotonic() - t0)
 
     steps_per_epoch = math.ceil(len(train_split) / cfg.batch_size)
     if cfg.max_batches:
@@ -223,7 +262,10 @@ def train(cfg: TrainConfig, train_split: FerSplit, val_split: FerSplit, out_dir:
             xb = augment(x_train[idx], cfg, gen).contiguous(memory_format=torch.channels_last)
             yb = y_train[idx]
             with autocast():
-                loss = criterion(model(xb).float(), yb)
+                logits = model(xb).float()
+                loss = criterion(logits, yb)
+                if soft_train is not None:
+                    loss = (1 - cfg.distill_weight) * loss + cfg.distill_weight * soft_cross_entropy(logits, soft_train[idx])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -253,6 +295,7 @@ def train(cfg: TrainConfig, train_split: FerSplit, val_split: FerSplit, out_dir:
             "trained_on": f"{train_split.path.name} ({len(train_split)} faces)", "val_on": val_split.path.name,
             "init_from": (state or {}).get("init_from") or (str(init_from) if init is not None else None),
             "init_epochs": (state or {}).get("init_epochs") or (init["epoch"] if init is not None else 0),
+            "teachers": [str(t) for t in teachers or []],
         }
         _save(last_path, ckpt)
         if improved:
@@ -275,6 +318,12 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--max-batches", type=int, default=0, help="cap batches per epoch (smoke runs)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt with its stored settings")
     p.add_argument("--init-from", type=Path, default=None, help="warm restart: start from this checkpoint's weights with a new schedule")
+    p.add_argument("--distill-from", type=Path, nargs="+", default=None, metavar="CKPT",
+                   help="teacher checkpoints: distil their flip-averaged ensemble into the new net")
+    p.add_argument("--distill-weight", type=float, default=TrainConfig.distill_weight,
+                   help="share of the teachers' probabilities in the training target")
+    p.add_argument("--stem-stride", type=int, choices=(1, 2), default=NetConfig.stem_stride,
+                   help="2: the first conv strides, so the net starts at half the input side (cheaper)")
     p.add_argument("--stop-after", type=int, default=None, help="stop this process after N epochs (resume later)")
     p.add_argument("--stages", type=parse_stages, default=NetConfig.stages,
                    help="conv widths per resolution, stages split by '/', convs by ',' (default '32/32,32/64,64/128,128/256,256', the shipped net)")
@@ -293,12 +342,13 @@ def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stdout)
     cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed, threads=args.threads,
-                      bf16=not args.no_bf16, max_batches=args.max_batches)
+                      bf16=not args.no_bf16, max_batches=args.max_batches, distill_weight=args.distill_weight)
     try:
         train_split = load_split(args.train or default_split_path(TRAIN_FILE))
         val_split = load_split(args.val or default_split_path(PUBLIC_TEST_FILE))
         result = train(cfg, train_split, val_split, args.out, resume=args.resume, stop_after=args.stop_after,
-                       init_from=args.init_from, net_config=NetConfig(stages=args.stages))
+                       init_from=args.init_from, net_config=NetConfig(stages=args.stages, stem_stride=args.stem_stride),
+                       teachers=args.distill_from)
     except ModelError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

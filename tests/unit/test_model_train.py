@@ -12,7 +12,8 @@ torch = pytest.importorskip("torch", reason="training needs torch (pip install -
 from models.contract import read_contract  # noqa: E402
 from models.data import FerSplit, load_split  # noqa: E402
 from models.net import ExpressionNet, NetConfig, count_macs  # noqa: E402
-from models.train import CheckpointError, TrainConfig, load_checkpoint, train  # noqa: E402
+from models.train import (CheckpointError, TrainConfig, build_model, load_checkpoint, normalise, soft_cross_entropy,  # noqa: E402
+                          teacher_probs, train)
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "fer_faces.npz"
 TINY_NET = NetConfig(stages=((4,), (8,), (8,), (8,), (8,)))
@@ -99,3 +100,53 @@ def test_warm_restart_starts_from_the_checkpoint_weights_with_a_new_schedule(tmp
             assert torch.allclose(warm["model"][name], value, atol=1e-6), name
     with pytest.raises(CheckpointError, match="no such file"):
         train(zero_steps, train_split, val_split, tmp_path / "x", init_from=tmp_path / "missing.pt")
+
+
+def test_strided_stem_halves_the_side_and_survives_checkpoint_and_export(tmp_path, tiny):
+    strided = NetConfig(stages=((8, 8), (8,), (8,), (8,)), stem_stride=2)
+    assert count_macs(ExpressionNet(strided)) < count_macs(ExpressionNet(dataclasses.replace(strided, stem_stride=1))) / 3
+    assert ExpressionNet(strided)(torch.zeros(2, 1, 48, 48)).shape == (2, 7)
+    train(dataclasses.replace(CFG, epochs=1), *tiny, tmp_path / "run", net_config=strided)
+    state = load_checkpoint(tmp_path / "run" / "best.pt")
+    assert state["net"]["stem_stride"] == 2 and build_model(state).features[0].stride == (2, 2)
+    legacy = {**state, "net": {k: v for k, v in state["net"].items() if k != "stem_stride"}}
+    assert build_model({**legacy, "model": ExpressionNet(dataclasses.replace(TINY_NET, num_classes=7)).state_dict(),
+                        "net": {**legacy["net"], "stages": [list(s) for s in TINY_NET.stages]}}).features[0].stride == (1, 1)
+    pytest.importorskip("onnx", reason="export needs onnx (pip install -e .[train])")
+    from models.export import export
+
+    export(tmp_path / "run" / "best.pt", tmp_path / "s2.onnx", version="tiny-s2")  # raises if ORT and torch disagree
+
+
+def test_soft_cross_entropy_of_a_one_hot_target_is_cross_entropy():
+    logits = torch.randn(5, 7, generator=torch.Generator().manual_seed(0))
+    labels = torch.tensor([0, 3, 6, 2, 2])
+    one_hot = torch.nn.functional.one_hot(labels, 7).float()
+    assert soft_cross_entropy(logits, one_hot).item() == pytest.approx(torch.nn.functional.cross_entropy(logits, labels).item(), rel=1e-6)
+
+
+def test_distillation_learns_from_the_teachers_and_resumes_with_them(tmp_path, tiny):
+    train_split, val_split = tiny
+    train(CFG, train_split, val_split, tmp_path / "t1", net_config=TINY_NET)
+    train(dataclasses.replace(CFG, seed=5), train_split, val_split, tmp_path / "t2", net_config=TINY_NET)
+    teachers = [tmp_path / "t1" / "last.pt", tmp_path / "t2" / "last.pt"]
+    probs = teacher_probs(teachers, train_split.x)
+    one = load_checkpoint(teachers[0])
+    model = build_model(one).eval()
+    x = normalise(train_split.x, one["mean"], one["std"])
+    with torch.no_grad():
+        flip_avg = (model(x).softmax(1) + model(x.flip(-1)).softmax(1)) / 2
+    assert probs.shape == (len(train_split), 7) and torch.allclose(probs.sum(1), torch.ones(len(train_split)), atol=1e-5)
+    assert not torch.allclose(probs, flip_avg, atol=1e-4)  # the second teacher counts
+    assert torch.allclose(teacher_probs(teachers[:1], train_split.x), flip_avg, atol=1e-5)
+
+    pure = dataclasses.replace(CFG, distill_weight=1.0)
+    train(pure, train_split, val_split, tmp_path / "whole", net_config=TINY_NET, teachers=teachers)
+    train(dataclasses.replace(pure, distill_weight=0.0), train_split, val_split, tmp_path / "labels", net_config=TINY_NET, teachers=teachers)
+    train(pure, train_split, val_split, tmp_path / "chunks", net_config=TINY_NET, teachers=teachers, stop_after=1)
+    train(pure, train_split, val_split, tmp_path / "chunks", resume=True)  # the teachers come from the checkpoint
+    whole, labels, chunks = (_weights(tmp_path / d / "last.pt") for d in ("whole", "labels", "chunks"))
+    assert load_checkpoint(tmp_path / "chunks" / "last.pt")["teachers"] == [str(t) for t in teachers]
+    assert any(not torch.allclose(whole[k].float(), labels[k].float(), atol=1e-4) for k in whole if whole[k].is_floating_point())
+    for key in whole:
+        assert torch.allclose(whole[key].float(), chunks[key].float(), atol=1e-5), key
