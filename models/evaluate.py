@@ -139,6 +139,50 @@ def evaluate(model_path: Path, data_path: Path, checkpoint: Path | None = None, 
     )
 
 
+@dataclass(frozen=True)
+class SpeedComparison:
+    """Two models timed in alternating rounds of one run, so machine noise hits both alike; ms are medians of rounds."""
+
+    model: str
+    baseline: str
+    rounds: int
+    ms_batch1: float
+    ms_batch8: float
+    baseline_ms_batch1: float
+    baseline_ms_batch8: float
+
+    @property
+    def speedup_batch8(self) -> float:
+        return self.baseline_ms_batch8 / self.ms_batch8
+
+    @property
+    def speedup_batch1(self) -> float:
+        return self.baseline_ms_batch1 / self.ms_batch1
+
+
+def compare_speed(model_path: Path, baseline_path: Path, repeats: int = 200, rounds: int = 5) -> SpeedComparison:
+    """Time ``model_path`` and ``baseline_path`` (one thread, batch 1 and 8) in ``rounds`` alternating rounds."""
+    timings: dict[Path, list[tuple[float, float]]] = {model_path: [], baseline_path: []}
+    rng = np.random.default_rng(0)
+    sessions = {}
+    for path in timings:
+        contract = read_contract(path)
+        sessions[path] = (_session(path, threads=1), contract.input_name,
+                          rng.normal(0, 1, (8, 1, contract.input_size, contract.input_size)).astype(np.float32))
+    for _ in range(rounds):
+        for path, (session, name, batch) in sessions.items():
+            timings[path].append((time_batch(session, name, batch[:1], repeats), time_batch(session, name, batch, max(repeats // 2, 20))))
+    med = {path: np.median(np.array(t), axis=0) for path, t in timings.items()}
+    return SpeedComparison(str(model_path), str(baseline_path), rounds, float(med[model_path][0]), float(med[model_path][1]),
+                           float(med[baseline_path][0]), float(med[baseline_path][1]))
+
+
+def format_comparison(c: SpeedComparison) -> str:
+    return (f"speed vs {c.baseline} ({c.rounds} alternating rounds, 1 thread, median): "
+            f"batch 1 {c.ms_batch1:.3f} vs {c.baseline_ms_batch1:.3f} ms ({c.speedup_batch1:.2f}x), "
+            f"batch 8 {c.ms_batch8:.3f} vs {c.baseline_ms_batch8:.3f} ms ({c.speedup_batch8:.2f}x)")
+
+
 def format_report(r: EvalReport) -> str:
     """Human-readable report: headline figures, per-class recall and the confusion matrix (rows = true class)."""
     width = max(len(c) for c in r.classes)
@@ -170,10 +214,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", type=Path, default=None, help=f"FER2013-format .npz split (default shared {PUBLIC_TEST_FILE})")
     parser.add_argument("--checkpoint", type=Path, default=None, help="PyTorch checkpoint to check the ONNX scores against")
     parser.add_argument("--repeats", type=int, default=200, help="timed runs per batch size")
+    parser.add_argument("--baseline", type=Path, default=None,
+                        help="another .onnx to time against in alternating rounds of the same run (prints the speed ratio)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the text report")
 
 
 def main(args: argparse.Namespace) -> int:
     report = evaluate(args.model, args.data or default_split_path(PUBLIC_TEST_FILE), args.checkpoint, args.repeats)
-    print(json.dumps(asdict(report), indent=1) if args.json else format_report(report))
+    comparison = compare_speed(args.model, args.baseline, args.repeats) if args.baseline is not None else None
+    if args.json:
+        print(json.dumps({**asdict(report), "vs_baseline": asdict(comparison) if comparison else None}, indent=1))
+    else:
+        print(format_report(report) + ("\n\n" + format_comparison(comparison) if comparison else ""))
     return 1 if report.agreement is not None and not report.agreement.ok else 0

@@ -18,3 +18,16 @@ def test_shipped_model_is_sane_on_the_fixture():
     assert report.accuracy >= 0.55, text
     assert report.recall["happy"] >= 0.8 and report.recall["surprise"] >= 0.6, text
     assert "confusion matrix" in text and "ms/face at batch 1" in text
+
+
+def test_model_eval_times_a_baseline_in_the_same_run(capsys, tmp_path):
+    from kiosk.cli import main
+
+    assert main(["model-eval", "--data", str(FIXTURE), "--repeats", "5", "--baseline", str(SHIPPED)]) == 0
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert line.startswith(f"speed vs {SHIPPED} (5 alternating rounds") and "batch 8" in line and "x)" in line, line
+    broken = tmp_path / "broken.onnx"
+    broken.write_bytes(b"not onnx")
+    assert main(["model-eval", "--data", str(FIXTURE), "--repeats", "5", "--baseline", str(broken)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and str(broken) in err
