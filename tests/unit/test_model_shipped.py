@@ -24,10 +24,22 @@ def test_model_eval_times_a_baseline_in_the_same_run(capsys, tmp_path):
     from kiosk.cli import main
 
     assert main(["model-eval", "--data", str(FIXTURE), "--repeats", "5", "--baseline", str(SHIPPED)]) == 0
-    line = capsys.readouterr().out.strip().splitlines()[-1]
-    assert line.startswith(f"speed vs {SHIPPED} (5 alternating rounds") and "batch 8" in line and "x)" in line, line
+    paired, line = capsys.readouterr().out.strip().splitlines()[-2:]
+    assert "only this model right on 0, only the baseline on 0; McNemar p = 1.000" in paired, paired  # itself
+    assert line.startswith(f"speed vs {SHIPPED} (6 alternating rounds") and "batch 8" in line and "x)" in line, line
     broken = tmp_path / "broken.onnx"
     broken.write_bytes(b"not onnx")
     assert main(["model-eval", "--data", str(FIXTURE), "--repeats", "5", "--baseline", str(broken)]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and str(broken) in err
+
+
+
+def test_mcnemar_p_values():
+    import pytest
+    from models.evaluate import mcnemar_p
+
+    assert mcnemar_p(0, 0) == 1.0 and mcnemar_p(5, 5) == 1.0 and mcnemar_p(3, 4) == 1.0
+    assert mcnemar_p(10, 0) == pytest.approx(0.004427, abs=1e-5)  # chi2 = 8.1
+    assert mcnemar_p(196, 177) == pytest.approx(0.3513, abs=1e-3)
+    assert mcnemar_p(196, 177) == mcnemar_p(177, 196)
