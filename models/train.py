@@ -12,6 +12,7 @@ import dataclasses
 import json
 import logging
 import math
+import pickle
 import random
 import sys
 import time
@@ -204,12 +205,17 @@ def train(cfg: TrainConfig, train_split: FerSplit, val_split: FerSplit, out_dir:
     x_val = normalise(val_split.x, mean, std).contiguous(memory_format=torch.channels_last)
     y_val = torch.from_numpy(val_split.y)
     soft_train = None
+    if teachers and not 0.0 <= cfg.distill_weight <= 1.0:
+        raise ModelError(f"--distill-weight {cfg.distill_weight}: must be between 0 and 1")
     if teachers:
         t0 = time.monotonic()
         cache = out_dir / "teacher_probs.pt"
         key = {"teachers": [str(t) for t in teachers], "faces": len(train_split)}
-        cached = torch.load(cache, weights_only=False) if cache.is_file() else None
-        if cached is not None and cached.get("key") == key:
+        try:
+            cached = torch.load(cache, weights_only=False) if cache.is_file() else None
+        except (OSError, RuntimeError, EOFError, ValueError, pickle.UnpicklingError):
+            cached = None  # a cache cut short by a crash is recomputed, not an error
+        if isinstance(cached, dict) and cached.get("key") == key:
             soft_train = cached["probs"]
         else:
             soft_train = teacher_probs(teachers, train_split.x)

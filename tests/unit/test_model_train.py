@@ -11,6 +11,7 @@ torch = pytest.importorskip("torch", reason="training needs torch (pip install -
 
 from models.contract import read_contract  # noqa: E402
 from models.data import FerSplit, load_split  # noqa: E402
+from models.errors import ModelError  # noqa: E402
 from models.net import ExpressionNet, NetConfig, count_macs  # noqa: E402
 from models.train import (CheckpointError, TrainConfig, build_model, load_checkpoint, normalise, soft_cross_entropy,  # noqa: E402
                           teacher_probs, train)
@@ -145,6 +146,11 @@ def test_distillation_learns_from_the_teachers_and_resumes_with_them(tmp_path, t
     train(dataclasses.replace(pure, distill_weight=0.0), train_split, val_split, tmp_path / "labels", net_config=TINY_NET, teachers=teachers)
     train(pure, train_split, val_split, tmp_path / "chunks", net_config=TINY_NET, teachers=teachers, stop_after=1)
     train(pure, train_split, val_split, tmp_path / "chunks", resume=True)  # the teachers come from the checkpoint
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "teacher_probs.pt").write_bytes(b"cut short")  # recomputed, not an error
+    train(dataclasses.replace(pure, epochs=1), train_split, val_split, tmp_path / "broken", net_config=TINY_NET, teachers=teachers)
+    with pytest.raises(ModelError, match="--distill-weight 1.5: must be between 0 and 1"):
+        train(dataclasses.replace(pure, distill_weight=1.5), train_split, val_split, tmp_path / "w", net_config=TINY_NET, teachers=teachers)
     whole, labels, chunks = (_weights(tmp_path / d / "last.pt") for d in ("whole", "labels", "chunks"))
     assert load_checkpoint(tmp_path / "chunks" / "last.pt")["teachers"] == [str(t) for t in teachers]
     assert any(not torch.allclose(whole[k].float(), labels[k].float(), atol=1e-4) for k in whole if whole[k].is_floating_point())
