@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from models.contract import ModelContract, read_contract
-from models.data import PUBLIC_TEST_FILE, default_split_path, load_split
+from models.data import PUBLIC_TEST_FILE, FerSplit, default_split_path, load_split
 from models.errors import ModelError
 
 logger = logging.getLogger(__name__)
@@ -110,6 +110,16 @@ def _agreement(checkpoint: Path, inputs: np.ndarray, onnx_scores: np.ndarray, pr
     return Agreement(str(checkpoint), diff, agree, ok)
 
 
+def _model_inputs(model_path: Path, split: FerSplit, data_path: Path) -> tuple[ModelContract, np.ndarray]:
+    """The model's contract and the split's faces preprocessed for it, after checking the two fit together."""
+    contract = read_contract(model_path)
+    if split.x.shape[1] != contract.input_size:
+        raise EvaluationError(f"data file {data_path}: faces are {split.x.shape[1]} px but model {model_path} takes {contract.input_size} px")
+    if tuple(split.classes) != contract.classes:
+        raise EvaluationError(f"data file {data_path}: classes {list(split.classes)} differ from model {model_path} {list(contract.classes)}")
+    return contract, preprocess(split.x, contract)
+
+
 def _scores(model_path: Path, contract: ModelContract, inputs: np.ndarray) -> np.ndarray:
     """All scores in chunks of 256 on two threads; the session (and its thread pool) is gone before any timing."""
     session = _session(model_path, threads=2)
@@ -118,13 +128,8 @@ def _scores(model_path: Path, contract: ModelContract, inputs: np.ndarray) -> np
 
 def evaluate(model_path: Path, data_path: Path, checkpoint: Path | None = None, repeats: int = 200) -> EvalReport:
     """Score ``model_path`` on the split at ``data_path``; times batch 1 and 8 on one thread."""
-    contract = read_contract(model_path)
     split = load_split(data_path)
-    if split.x.shape[1] != contract.input_size:
-        raise EvaluationError(f"data file {data_path}: faces are {split.x.shape[1]} px but model {model_path} takes {contract.input_size} px")
-    if tuple(split.classes) != contract.classes:
-        raise EvaluationError(f"data file {data_path}: classes {list(split.classes)} differ from model {model_path} {list(contract.classes)}")
-    inputs = preprocess(split.x, contract)
+    contract, inputs = _model_inputs(model_path, split, data_path)
     scores = _scores(model_path, contract, inputs)
     pred = scores.argmax(1)
     n = len(contract.classes)
@@ -167,23 +172,21 @@ class SpeedComparison:
 
 def compare_speed(model_path: Path, baseline_path: Path, repeats: int = 200, rounds: int = 6) -> SpeedComparison:
     """Time ``model_path`` and ``baseline_path`` (one thread, batch 1 and 8) in ``rounds`` alternating rounds."""
-    timings: dict[Path, list[tuple[float, float]]] = {model_path: [], baseline_path: []}
     rng = np.random.default_rng(0)
-    sessions = {}
-    for path in timings:
+    sessions = []  # by position, not by path: a model timed against a copy of itself gets two sessions
+    for path in (model_path, baseline_path):
         contract = read_contract(path)
-        sessions[path] = (_session(path, threads=1), contract.input_name,
-                          rng.normal(0, 1, (8, 1, contract.input_size, contract.input_size)).astype(np.float32))
-    order = list(sessions)
+        sessions.append((_session(path, threads=1), contract.input_name,
+                         rng.normal(0, 1, (8, 1, contract.input_size, contract.input_size)).astype(np.float32)))
+    timings: list[list[tuple[float, float]]] = [[], []]
     for round_index in range(rounds):
         # The order flips every round so a position effect cannot favour one side (two copies of one file timed
         # in a fixed order came out 1.13-1.16x apart at batch 1 here).
-        for path in order if round_index % 2 == 0 else order[::-1]:
-            session, name, batch = sessions[path]
-            timings[path].append((time_batch(session, name, batch[:1], repeats), time_batch(session, name, batch, max(repeats // 2, 20))))
-    med = {path: np.median(np.array(t), axis=0) for path, t in timings.items()}
-    return SpeedComparison(str(model_path), str(baseline_path), rounds, float(med[model_path][0]), float(med[model_path][1]),
-                           float(med[baseline_path][0]), float(med[baseline_path][1]))
+        for i in (0, 1) if round_index % 2 == 0 else (1, 0):
+            session, name, batch = sessions[i]
+            timings[i].append((time_batch(session, name, batch[:1], repeats), time_batch(session, name, batch, max(repeats // 2, 20))))
+    (ms1, ms8), (base1, base8) = (np.median(np.array(t), axis=0) for t in timings)
+    return SpeedComparison(str(model_path), str(baseline_path), rounds, float(ms1), float(ms8), float(base1), float(base8))
 
 
 @dataclass(frozen=True)
@@ -206,10 +209,8 @@ def paired_accuracy(model_path: Path, baseline_path: Path, data_path: Path) -> P
     split = load_split(data_path)
     right = []
     for path in (model_path, baseline_path):
-        contract = read_contract(path)
-        if tuple(split.classes) != contract.classes or split.x.shape[1] != contract.input_size:
-            raise EvaluationError(f"model {path}: classes or face size differ from data file {data_path}")
-        right.append(_scores(path, contract, preprocess(split.x, contract)).argmax(1) == split.y)
+        contract, inputs = _model_inputs(path, split, data_path)
+        right.append(_scores(path, contract, inputs).argmax(1) == split.y)
     only_model, only_base = int((right[0] & ~right[1]).sum()), int((~right[0] & right[1]).sum())
     return PairedAccuracy(float(right[0].mean()), float(right[1].mean()), only_model, only_base, mcnemar_p(only_model, only_base))
 

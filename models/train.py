@@ -210,7 +210,9 @@ def train(cfg: TrainConfig, train_split: FerSplit, val_split: FerSplit, out_dir:
     if teachers:
         t0 = time.monotonic()
         cache = out_dir / "teacher_probs.pt"
-        key = {"teachers": [str(t) for t in teachers], "faces": len(train_split)}
+        # A teacher retrained in place (same path, new file) must not reuse the old probabilities.
+        key = {"teachers": [(str(t), t.stat().st_size, t.stat().st_mtime_ns) if t.is_file() else str(t) for t in teachers],
+               "faces": len(train_split)}
         try:
             cached = torch.load(cache, weights_only=False) if cache.is_file() else None
         except (OSError, RuntimeError, EOFError, ValueError, pickle.UnpicklingError):

@@ -34,7 +34,6 @@ def test_model_eval_times_a_baseline_in_the_same_run(capsys, tmp_path):
     assert "\n" not in err and str(broken) in err
 
 
-
 def test_mcnemar_p_values():
     import pytest
     from models.evaluate import mcnemar_p

@@ -13,8 +13,8 @@ from models.contract import read_contract  # noqa: E402
 from models.data import FerSplit, load_split  # noqa: E402
 from models.errors import ModelError  # noqa: E402
 from models.net import ExpressionNet, NetConfig, count_macs  # noqa: E402
-from models.train import (CheckpointError, TrainConfig, build_model, load_checkpoint, normalise, soft_cross_entropy,  # noqa: E402
-                          teacher_probs, train)
+from models.train import (CheckpointError, TrainConfig, build_model, load_checkpoint, net_config_of, normalise,  # noqa: E402
+                          soft_cross_entropy, teacher_probs, train)
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "fer_faces.npz"
 TINY_NET = NetConfig(stages=((4,), (8,), (8,), (8,), (8,)))
@@ -110,9 +110,8 @@ def test_strided_stem_halves_the_side_and_survives_checkpoint_and_export(tmp_pat
     train(dataclasses.replace(CFG, epochs=1), *tiny, tmp_path / "run", net_config=strided)
     state = load_checkpoint(tmp_path / "run" / "best.pt")
     assert state["net"]["stem_stride"] == 2 and build_model(state).features[0].stride == (2, 2)
-    legacy = {**state, "net": {k: v for k, v in state["net"].items() if k != "stem_stride"}}
-    assert build_model({**legacy, "model": ExpressionNet(dataclasses.replace(TINY_NET, num_classes=7)).state_dict(),
-                        "net": {**legacy["net"], "stages": [list(s) for s in TINY_NET.stages]}}).features[0].stride == (1, 1)
+    legacy = {"net": {k: v for k, v in state["net"].items() if k != "stem_stride"}}  # checkpoints before stem_stride
+    assert net_config_of(legacy).stem_stride == 1
     pytest.importorskip("onnx", reason="export needs onnx (pip install -e .[train])")
     from models.export import export
 
@@ -149,6 +148,7 @@ def test_distillation_learns_from_the_teachers_and_resumes_with_them(tmp_path, t
     (tmp_path / "broken").mkdir()
     (tmp_path / "broken" / "teacher_probs.pt").write_bytes(b"cut short")  # recomputed, not an error
     train(dataclasses.replace(pure, epochs=1), train_split, val_split, tmp_path / "broken", net_config=TINY_NET, teachers=teachers)
+    assert torch.allclose(torch.load(tmp_path / "broken" / "teacher_probs.pt", weights_only=False)["probs"], probs)
     with pytest.raises(ModelError, match="--distill-weight 1.5: must be between 0 and 1"):
         train(dataclasses.replace(pure, distill_weight=1.5), train_split, val_split, tmp_path / "w", net_config=TINY_NET, teachers=teachers)
     whole, labels, chunks = (_weights(tmp_path / d / "last.pt") for d in ("whole", "labels", "chunks"))
@@ -156,3 +156,21 @@ def test_distillation_learns_from_the_teachers_and_resumes_with_them(tmp_path, t
     assert any(not torch.allclose(whole[k].float(), labels[k].float(), atol=1e-4) for k in whole if whole[k].is_floating_point())
     for key in whole:
         assert torch.allclose(whole[key].float(), chunks[key].float(), atol=1e-5), key
+
+
+def test_paired_accuracy_of_two_different_models(tmp_path, tiny):
+    pytest.importorskip("onnx", reason="export needs onnx (pip install -e .[train])")
+    from models.evaluate import compare_speed, evaluate, mcnemar_p, paired_accuracy
+    from models.export import export
+
+    shipped = Path(__file__).resolve().parents[2] / "models" / "expression.onnx"
+    train(dataclasses.replace(CFG, epochs=1), *tiny, tmp_path / "run", net_config=TINY_NET)
+    export(tmp_path / "run" / "best.pt", tmp_path / "tiny.onnx", version="tiny")
+    paired = paired_accuracy(tmp_path / "tiny.onnx", shipped, FIXTURE)
+    tiny_acc, shipped_acc = (evaluate(m, FIXTURE, repeats=3).accuracy for m in (tmp_path / "tiny.onnx", shipped))
+    assert (paired.accuracy, paired.baseline_accuracy) == (tiny_acc, shipped_acc)
+    n = len(load_split(FIXTURE))
+    assert paired.only_model_right - paired.only_baseline_right == round((tiny_acc - shipped_acc) * n)
+    assert paired.only_baseline_right > 0 and paired.p_value == mcnemar_p(paired.only_model_right, paired.only_baseline_right)
+    speed = compare_speed(tmp_path / "tiny.onnx", shipped, repeats=5, rounds=2)
+    assert speed.ms_batch8 < speed.baseline_ms_batch8  # a ~10 k MAC net against 35 M MACs: two distinct sessions
