@@ -21,7 +21,7 @@ import math
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Mapping, Sequence
+from typing import Iterable, Mapping, Sequence
 
 from vision.types import MoodWindow
 
@@ -97,6 +97,18 @@ class MoodAggregator:
         for track_id, label in people.items():
             span.labels.setdefault(track_id, Counter())[label or UNCERTAIN] += 1
         return closed
+
+    def drop_tracks(self, track_ids: Iterable[int]) -> int:
+        """Remove these tracks from the open window and from a pending merge (a shopper who paused mood
+        reading, staff found dwelling too long); returns how many entries were removed."""
+        removed = 0
+        for span in (self._current, self._pending):
+            if span is None:
+                continue
+            for track_id in track_ids:
+                if span.labels.pop(track_id, None) is not None:
+                    removed += 1
+        return removed
 
     def advance(self, now: float) -> list[MoodWindow]:
         """Close the open window if `now` is past its end (call it also when no frames arrive)."""

@@ -15,7 +15,9 @@ import cv2
 import numpy as np
 
 from vision.aggregate import MoodAggregator
+from vision.analysis_gate import AnalysisGate, GateState
 from vision.crop import crop_faces
+from vision.dwell import DwellFilter
 from vision.errors import VisionError
 from vision.expression import ExpressionClassifier
 from vision.faces import FaceDetector
@@ -37,6 +39,7 @@ class Processed:
 
     result: FrameResult
     people: dict[int, str | None]
+    dropped: frozenset[int] = frozenset()  # tracks found dwelling too long at this frame: out of the windows
 
 
 class FrameProcessor:
@@ -69,6 +72,7 @@ class FrameProcessor:
         )
         self._qr = cv2.QRCodeDetector() if settings.qr else None
         self._frames = 0
+        self.dwell = DwellFilter(settings.max_dwell_s)
 
     @property
     def classes(self) -> tuple[str, ...]:
@@ -81,6 +85,7 @@ class FrameProcessor:
     def process(self, image: np.ndarray, timestamp: float) -> Processed:
         """Run one BGR frame ``(H, W, 3) uint8`` taken at `timestamp` (epoch seconds)."""
         t0 = time.perf_counter()
+        image = self.settings.privacy_zones.blank(image)  # a till or staff area is never analysed
         rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
         gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
         t1 = time.perf_counter()
@@ -106,7 +111,17 @@ class FrameProcessor:
             "qr": (t5 - t4) * 1000.0,
             "total": (t5 - t0) * 1000.0,
         }
-        return Processed(FrameResult(timestamp, update.faces, qr_text, timings), update.people)
+        people, dropped = self.dwell.apply(update.people, self.tracker.first_seen(), timestamp)
+        return Processed(FrameResult(timestamp, update.faces, qr_text, timings), people, dropped)
+
+    def withhold(self, image: np.ndarray, timestamp: float) -> FrameResult:
+        """A frame that must not be analysed (mood reading paused, store closed): no detection, no tracking;
+        only a loyalty-app QR code the shopper holds up is still read (outside the privacy zones)."""
+        qr_text = None
+        if self._qr is not None and self._frames % self.settings.qr_every_n == 0:
+            qr_text = self.decode_qr(cv2.cvtColor(self.settings.privacy_zones.blank(image), cv2.COLOR_BGR2GRAY))
+        self._frames += 1
+        return FrameResult(timestamp, (), qr_text, {"total": 0.0, "classify": 0.0})
 
     def decode_qr(self, gray: np.ndarray) -> str | None:
         """The text of a QR code in a gray frame, or None (also when QR decoding is off)."""
@@ -139,6 +154,7 @@ class VisionPipeline:
         *,
         source: FrameSource | None = None,
         epoch: float | None = None,
+        gate: AnalysisGate | None = None,
     ) -> None:
         self.settings = settings
         self._on_frame = on_frame
@@ -146,6 +162,9 @@ class VisionPipeline:
         self._on_event = on_source_event
         self._source = source
         self._epoch = epoch
+        self._gate = gate  # None: always analyse (e.g. `moodkiosk analyze`)
+        self._withheld = 0
+        self._gate_state = GateState.OPEN
         self._stop = threading.Event()
         self._done = threading.Event()
         self._slot = FrameSlot()
@@ -211,6 +230,7 @@ class VisionPipeline:
             "classify_ms": round(self._ms_classify / n, 2),
             "frames": self._frames,
             "frames_dropped": self._slot.dropped,
+            "frames_withheld": self._withheld,
             "model_version": self.model_version,
         }
 
@@ -232,6 +252,28 @@ class VisionPipeline:
             logger.info("mood window %s..%s: %d people, index %+.2f", window.start, window.end, window.people, window.mood_index)
             self._call(self._on_window, window)
 
+    def _withhold(self, frame: Frame) -> bool:
+        """True when the gate says this frame must not be analysed; then it reaches neither the detector nor
+        the aggregator. On pausing, the people in view leave the open window: a window closed during a
+        shopper's pause holds none of their frames."""
+        assert self._processor is not None and self._aggregator is not None
+        state = self._gate.state(frame.timestamp) if self._gate is not None else GateState.OPEN
+        previous, self._gate_state = self._gate_state, state
+        if state is GateState.OPEN:
+            return False
+        if previous is GateState.OPEN:
+            in_view = list(self._processor.tracker.first_seen())
+            removed = self._aggregator.drop_tracks(in_view)
+            self._processor.tracker.reset()
+            logger.info("analysis %s: %d people in view left out of the open window", state.value, removed)
+        result = self._processor.withhold(frame.image, frame.timestamp)
+        del frame
+        self._withheld += 1
+        self._last_ts = result.timestamp
+        self._call(self._on_frame, result)
+        self._deliver(self._aggregator.advance(result.timestamp))
+        return True
+
     def _work(self) -> None:
         assert self._processor is not None and self._aggregator is not None
         try:
@@ -245,8 +287,12 @@ class VisionPipeline:
                     if self._live:  # no frames (camera down): still close windows on time
                         self._deliver(self._aggregator.advance(time.time()))
                     continue
+                if self._gate is not None and self._withhold(frame):
+                    continue
                 processed = self._processor.process(frame.image, frame.timestamp)
                 del frame  # the pixels end here
+                if processed.dropped:
+                    self._aggregator.drop_tracks(processed.dropped)
                 self._frames += 1
                 self._ms_total += processed.result.timings["total"]
                 self._ms_classify += processed.result.timings["classify"]

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from vision.errors import VisionError
+from vision.privacy_zones import PrivacyZones
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 DETECTOR_MODELS: dict[str, Path] = {
@@ -58,6 +59,9 @@ class VisionSettings:
     # Aggregation.
     window_seconds: float = 60.0
     k_anonymity: int = 3
+    # Privacy (staff are not measured): zones blanked before detection, long dwellers left out of windows.
+    privacy_zones: PrivacyZones = PrivacyZones()
+    max_dwell_s: float | None = None  # a face in view longer than this is staff: dropped from the windows
 
     def __post_init__(self) -> None:
         checks: list[tuple[bool, str]] = [
@@ -81,6 +85,8 @@ class VisionSettings:
             (self.qr_every_n >= 1, f"qr_every_n: must be >= 1, got {self.qr_every_n}"),
             (self.window_seconds > 0, f"window_seconds: must be > 0, got {self.window_seconds}"),
             (self.k_anonymity >= 1, f"k_anonymity: must be >= 1, got {self.k_anonymity}"),
+            (isinstance(self.privacy_zones, PrivacyZones), "privacy_zones: must be PrivacyZones (use PrivacyZones.parse)"),
+            (self.max_dwell_s is None or self.max_dwell_s > 0, f"max_dwell_s: must be > 0 or None, got {self.max_dwell_s}"),
         ]
         for ok, message in checks:
             if not ok:
@@ -111,5 +117,7 @@ class VisionSettings:
         for path_field in ("detector_model", "expression_model"):
             if values.get(path_field) is not None:
                 values[path_field] = Path(values[path_field])
+        if values.get("privacy_zones") is not None and not isinstance(values["privacy_zones"], PrivacyZones):
+            values["privacy_zones"] = PrivacyZones.parse(values["privacy_zones"], "camera.privacy_zones")
         values.update(overrides)
         return cls(**values)

@@ -69,6 +69,14 @@ class Tracker:
         """Tracks currently alive (seen within `max_missed_s`)."""
         return len(self._tracks)
 
+    def first_seen(self) -> dict[int, float]:
+        """When each live track was first seen (track id -> timestamp): how long someone has been in view."""
+        return {t.track_id: t.first_seen for t in self._tracks}
+
+    def reset(self) -> None:
+        """Forget every live track (analysis paused): a face seen again afterwards is a new track."""
+        self._tracks = []
+
     def _match(self, detections: Sequence[Detection]) -> dict[int, int]:
         """Detection index -> track index, greedily best pair first."""
         pairs: list[tuple[float, int, int]] = []
