@@ -9,6 +9,7 @@ COLORS = {
     "feedback": (255, 255, 255),
     "error": (255, 0, 0),
     "nohost": (255, 80, 0),
+    "private": (120, 0, 200),  # a shopper switched mood reading off: the camera analyses nothing
 }
 OFF = (0, 0, 0)
 FLASHES = ("card", "feedback")

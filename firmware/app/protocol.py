@@ -11,7 +11,7 @@ CONTROL = ("ACK", "HB")
 TYPES = SEQUENCED + CONTROL
 
 FACES = ("happy", "neutral", "unhappy")
-LED_STATES = ("idle", "card", "feedback", "error", "nohost")
+LED_STATES = ("idle", "card", "feedback", "error", "nohost", "private")
 
 
 class ProtocolError(ValueError):

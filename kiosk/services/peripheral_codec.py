@@ -14,7 +14,7 @@ MAX_SEQ = 65535
 SEQUENCED = frozenset({"HELLO", "HOST", "CARD", "BTN", "LED", "FAULT"})
 TYPES = SEQUENCED | {"ACK", "HB"}
 FACES = ("happy", "neutral", "unhappy")
-LED_STATES = ("idle", "card", "feedback", "error", "nohost")
+LED_STATES = ("idle", "card", "feedback", "error", "nohost", "private")
 _UID = re.compile(r"(?:[0-9A-F]{8}|[0-9A-F]{14}|[0-9A-F]{20})")
 _LINE = re.compile(rb"([A-Z]{2,8}) (0|[1-9][0-9]{0,4})((?: [\x21-\x29\x2b-\x7e]+)*) \*([0-9A-F]{4})")
 
