@@ -85,12 +85,14 @@ class KioskApp:
             reader=self._reader_kind(),
             wedge=wedge,
             mood_offers=config.offers.mood_reorder,
+            privacy=config.privacy,
         )
         self._fullscreen = config.ui.fullscreen if fullscreen is None else fullscreen
         self._vision_settings = vision  # a vision.settings.VisionSettings overriding the config's mapping
         self._size = size
         self.telemetry: Any = None
         self.vision: Any = None
+        self.gate: Any = None  # vision.analysis_gate.AnalysisGate while the camera runs
         self.reader: Any = None
         self._health_timer: QTimer | None = None
         self._led = ""
@@ -190,14 +192,19 @@ class KioskApp:
         and QR cards still work); if it cannot start at all the kiosk goes on without the camera. Either way
         the service line and the log say why; cards and buttons keep working."""
         try:
+            from vision.analysis_gate import AnalysisGate
             from vision.errors import VisionError
             from vision.expression import ExpressionModelError
+            from vision.opening_hours import OpeningHours
             from vision.pipeline import VisionPipeline
         except ImportError as exc:
             logger.error("Camera disabled: the vision package cannot be loaded: %s", exc)
             self.controller.set_camera_state("down")
             return
         settings = self._vision_settings or vision_settings(self.config)
+        privacy = self.config.privacy
+        self.gate = AnalysisGate(OpeningHours.parse(privacy.opening_hours, privacy.timezone, "privacy.opening_hours"))
+        self.session.add_listener(self._apply_mood_pause)
         state = "ok"
         try:
             try:
@@ -218,7 +225,7 @@ class KioskApp:
     def _make_pipeline(self, pipeline_type: Any, settings: Any) -> Any:
         """Start the pipeline from a helper thread running at a lower CPU priority: the capture, worker and
         inference threads it creates inherit that priority (Linux), so on a busy CPU the UI thread wins."""
-        pipeline = pipeline_type(settings, self.on_frame, self.on_window, self.bridge.on_source_event)
+        pipeline = pipeline_type(settings, self.on_frame, self.on_window, self.bridge.on_source_event, gate=self.gate)
         failure: list[BaseException] = []
 
         def start_lower() -> None:
@@ -234,6 +241,14 @@ class KioskApp:
         if failure:
             raise failure[0]
         return pipeline
+
+    def _apply_mood_pause(self, view: Any) -> None:
+        """The shopper's "without mood reading" closes the vision gate at once (UI thread; the worker reads it
+        before each frame)."""
+        if view.mood_paused and not self.gate.paused:
+            self.gate.pause()
+        elif not view.mood_paused and self.gate.paused:
+            self.gate.resume()
 
     def on_frame(self, result: Any) -> None:
         """Vision thread: hand the frame result (faces, QR text; never pixels) to the UI's one-slot mailbox."""
@@ -294,6 +309,8 @@ class KioskApp:
     def _show_state_on_led(self, view: Any) -> None:
         """The peripheral's status light follows the screen (UI thread; set_led only records the wish)."""
         led = _LED_FOR_STATE.get(view.state, "idle")
+        if view.mood_paused and led != "error":
+            led = "private"  # violet for the whole pause: the light says reading is off
         if led != self._led:
             self._led = led
             self.reader.set_led(led)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from kiosk.errors import KioskError
 
@@ -57,6 +57,21 @@ class CameraConfig(_Section):
     min_score: float = Field(0.5, gt=0.0, le=1.0, description="Face detector score threshold.")
     threads: int = Field(2, ge=1, le=16, description="Inference threads for the expression model.")
     qr: bool = Field(True, description="Decode loyalty-app QR codes from the camera frames (on the device).")
+    privacy_zones: tuple[Any, ...] = Field(
+        (), description="Polygons blanked before face detection (a till, a staff area): a list of zones, each a "
+        "list of [x, y] points as fractions of the frame (0..1, x from the left, y from the top). Check them with "
+        "`moodkiosk privacy-zones`.",
+    )
+
+    @field_validator("privacy_zones", mode="before")
+    @classmethod
+    def _zones(cls, value: Any) -> tuple[Any, ...]:
+        from vision.privacy_zones import PrivacyZones, ZoneError
+
+        try:
+            return PrivacyZones.parse(value, "").polygons
+        except ZoneError as exc:
+            raise ValueError(str(exc)) from None
 
 
 class MoodConfig(_Section):
@@ -66,6 +81,10 @@ class MoodConfig(_Section):
     )
     confidence_threshold: float = Field(
         0.5, ge=0.0, le=1.0, description="Below this smoothed probability a face's expression counts as uncertain."
+    )
+    max_dwell_s: float | None = Field(
+        600.0, gt=0.0, le=86_400.0, description="A face in view longer than this (seconds) is staff, not a shopper: "
+        "it is dropped from the mood windows. Unset: no limit.",
     )
 
 
@@ -120,6 +139,57 @@ class PrivacyConfig(_Section):
         description="File holding that secret, used when the variable is unset. If neither is set a random key "
         "is created once in data_dir/card_hash.key (mode 0600).",
     )
+    controller: str = Field(
+        "Demo Store GmbH, Musterstraße 1, 10115 Berlin", min_length=3, max_length=160,
+        description="The controller (GDPR Art. 4(7)) named on the screen notice and the printed sign: the store's legal name and address.",
+    )
+    contact: str = Field(
+        "privacy@demo-store.example", min_length=3, max_length=120,
+        description="Where shoppers ask about their data (e-mail or phone of the store's data protection contact).",
+    )
+    privacy_url: str = Field(
+        "https://demo-store.example/privacy", min_length=8, max_length=200,
+        description="The store's privacy page; the screen notice and the sign carry it as a QR code.",
+    )
+    mood_pause_after_s: float = Field(
+        120.0, ge=0.0, le=3600.0, description='After a shopper chose "without mood reading", analysis stays off for '
+        "their visit and this many seconds after it.",
+    )
+    timezone: str = Field("UTC", description="IANA time zone of the opening hours, e.g. Europe/Berlin.")
+    opening_hours: tuple[str, ...] = Field(
+        (), description='The camera analyses only within these hours, one span per entry, e.g. "mon-fri 08:00-20:00", '
+        '"sat 09:00-14:00" (24:00 ends a day). Empty: no limit.',
+    )
+
+    @field_validator("privacy_url")
+    @classmethod
+    def _https(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("https", "http") or not parts.hostname:
+            raise ValueError(f"must be an http(s):// address of the privacy page (got {value!r})")
+        return value
+
+    @field_validator("opening_hours")
+    @classmethod
+    def _hours(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        from vision.opening_hours import OpeningHours, OpeningHoursError
+
+        try:
+            OpeningHours.parse(value, info.data.get("timezone", "UTC"), "")
+        except OpeningHoursError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        from vision.opening_hours import OpeningHours, OpeningHoursError
+
+        try:
+            OpeningHours.parse((), value, "")
+        except OpeningHoursError:
+            raise ValueError(f"unknown time zone {value!r} (an IANA name like Europe/Berlin)") from None
+        return value
 
 
 class LoyaltyConfig(_Section):
@@ -127,13 +197,18 @@ class LoyaltyConfig(_Section):
     seed_demo_data: bool = Field(
         False, description="Fill an empty loyalty store with the bundled fictional demo data on start."
     )
+    purchase_retention_days: int = Field(
+        730, ge=0, le=3650, description="Purchases older than this many days are deleted at start and by "
+        "`moodkiosk loyalty prune`; 0 keeps them until deleted.",
+    )
 
 
 class OffersConfig(_Section):
     max_offers: int = Field(4, ge=1, le=5, description="Offers shown to a known shopper (3-5 recommended).")
     min_offers: int = Field(3, ge=1, le=5, description="Fill up with popular offers until at least this many.")
     mood_reorder: bool = Field(
-        True, description="Let the shopper's current mood reorder offers within their own session (never stored)."
+        False, description="Offer shoppers an on-screen opt-in, per visit, to let their current mood reorder their "
+        "own offers (never stored). Off: mood never touches offers.",
     )
 
     @model_validator(mode="after")

@@ -15,8 +15,13 @@ States and inputs (anything not listed is ignored in that state):
   camera frame after frame) is one scan: it only extends the current screen's timeout. After a touch
   (done, guest, feedback) a card read again is a new attempt; a QR code still in view stays one scan.
 A feedback press is counted (face only, no identity) through `on_feedback`; presses during THANKS are
-ignored so mashing a button is one vote. The shopper's mood (largest face) may reorder the offers and
-pick the greeting tone when the offers open; it lives only in this object and is dropped with the session.
+ignored so mashing a button is one vote.
+
+Privacy inputs, in every state: `pause_mood_reading()` ("without mood reading") switches the camera's analysis
+off for this visit and `privacy.mood_pause_after_s` after it (`SessionView.mood_paused`; the app closes the
+vision gate and sets the board's light); `opt_in_mood()` on the offers screen (only when the store set
+`offers.mood_reorder`, never while paused) lets the shopper's current mood (largest face) reorder their offers
+and pick the subtitle's tone. Neither choice is stored: both live in this object and end with the visit.
 Call every input from one thread (the UI thread); `tick(now)` drives timeouts with an injectable clock.
 """
 from __future__ import annotations
@@ -32,6 +37,7 @@ from typing import Any, Callable, Iterable, Protocol, Sequence
 
 from kiosk.config import KioskConfig
 from kiosk.errors import KioskError
+from kiosk.mood_pause import MoodPause
 from kiosk.services.cards import CardHasher, CardValidator, parse_qr_payload
 from kiosk.services.records import Customer, Offer
 
@@ -95,6 +101,8 @@ class SessionView:
     tone: Tone = Tone.NEUTRAL
     deadline: float | None = None  # clock time at which this screen times out
     room: RoomMood = field(default_factory=RoomMood)
+    mood_paused: bool = False  # the shopper chose "without mood reading": nothing is analysed
+    mood_opt_in: bool = False  # the shopper let their mood order their offers (this visit only)
 
 
 class CustomerLookup(Protocol):
@@ -186,6 +194,8 @@ class KioskSession:
         self._last_read: tuple[str, float] | None = None
         self._last_read_source: str | None = None
         self._shopper_mood: tuple[str | None, float] | None = None
+        self._pause = MoodPause(config.privacy.mood_pause_after_s)
+        self._ranked: tuple[Offer, ...] = ()  # the engine's order of the offers shown, before an opt-in reordered them
         self._view = SessionView(State.ATTRACT, 0, config.language, MessageKey.ATTRACT)
 
     # ----- outputs -------------------------------------------------------------------------------
@@ -228,11 +238,7 @@ class KioskSession:
             self._forget_last_read()
             now = self._clock()
             offers = self._safe_guest_offers(self._config.offers.max_offers, self._config.language)
-            tone = Tone.NEUTRAL
-            if self._config.offers.mood_reorder:
-                tone = tone_for(self._fresh_shopper_mood(now))
-                offers = list(order_for_tone(offers, tone))
-            self._enter(State.GUEST, now, MessageKey.GUEST, offers=tuple(offers), tone=tone)
+            self._enter(State.GUEST, now, MessageKey.GUEST, offers=tuple(offers))
 
     def done(self) -> None:
         with self._lock:
@@ -266,10 +272,42 @@ class KioskSession:
         with self._lock:
             self._extend(self._clock())
 
+    def pause_mood_reading(self) -> None:
+        """The shopper pressed "without mood reading": analysis stops for their visit and a while after it."""
+        with self._lock:
+            now = self._clock()
+            self._pause.start(now, self.state is not State.ATTRACT)
+            self._shopper_mood = None
+            logger.info("Mood reading paused by a shopper")  # no identity: not even the hashed card
+            offers = self._ranked if self._view.mood_opt_in else self._view.offers  # the engine's order again
+            self._publish(self._replace(
+                mood_paused=True, mood_opt_in=False, room=RoomMood(), tone=Tone.NEUTRAL, offers=offers
+            ))
+            self._extend(now)
+
+    def opt_in_mood(self) -> None:
+        """The shopper agreed, for this visit, that their current mood may order their offers."""
+        with self._lock:
+            if (
+                not self._config.offers.mood_reorder
+                or self._pause.active
+                or self.state not in (State.OFFERS, State.GUEST)
+                or self._view.mood_opt_in
+            ):
+                return
+            now = self._clock()
+            tone = tone_for(self._fresh_shopper_mood(now))
+            self._ranked = self._view.offers
+            offers = order_for_tone(self._view.offers, tone)
+            self._publish(self._replace(offers=offers, tone=tone, mood_opt_in=True))
+            self._extend(now)
+
     def mood_update(self, labels: Sequence[str | None], shopper: str | None = None) -> None:
         """Current faces' labels (room) and the label of the person at the screen (largest face)."""
         with self._lock:
             now = self._clock()
+            if self._pause.active:  # nothing is analysed while paused; a late frame says nothing either
+                return
             self._shopper_mood = (shopper, now) if shopper is not None else self._shopper_mood
             room = room_mood_from_labels(labels)
             if room != self._view.room:
@@ -279,6 +317,9 @@ class KioskSession:
         """Apply timeouts as of `now` (default: the clock)."""
         with self._lock:
             now = self._clock() if now is None else now
+            if self._pause.expire(now):
+                logger.info("Mood reading resumed after the shopper's pause")
+                self._publish(self._replace(mood_paused=False))
             deadline = self._view.deadline
             if deadline is not None and now >= deadline:
                 logger.debug("Screen %s timed out", self.state.value)
@@ -324,13 +365,9 @@ class KioskSession:
         # identity, so nothing in it may let one read the shopper's mood back.
         for rank, offer in enumerate(offers, 1):
             logger.info("Offer %d for %s: %s %s (%s)", rank, card, offer.offer_id, offer.title, offer.reason)
-        tone = Tone.NEUTRAL
-        if self._config.offers.mood_reorder:
-            tone = tone_for(self._fresh_shopper_mood(now))
-            offers = list(order_for_tone(offers, tone))
         self._enter(
             State.OFFERS, now, MessageKey.OFFERS, offers=tuple(offers), greeting_name=customer.first_name,
-            tone=tone, language=language,
+            language=language,
         )
 
     def _safe_guest_offers(self, limit: int, language: str) -> list[Offer]:
@@ -355,6 +392,10 @@ class KioskSession:
         """Switch screens; anything about the previous shopper (name, offers, mood) is dropped."""
         if state in (State.ATTRACT, State.THANKS, State.CARD_ERROR):
             self._shopper_mood = None
+        if state is State.ATTRACT:
+            self._pause.visit_ended(now)
+        else:
+            self._pause.visit_goes_on()
         timeout = self._timeouts.get(state)
         view = SessionView(
             state=state,
@@ -363,6 +404,8 @@ class KioskSession:
             message_key=message_key,
             deadline=None if timeout is None else now + timeout,
             room=self._view.room,
+            mood_paused=self._pause.active,
+            mood_opt_in=False,  # the opt-in holds for the offers shown; any new screen asks again
             **fields,
         )
         logger.debug("Session %s -> %s", self._view.state.value, state.value)

@@ -16,6 +16,13 @@ ERROR = "#B3261E"
 FACE_COLORS = {"happy": QColor("#2E9E5B"), "neutral": QColor("#E0A526"), "unhappy": QColor("#D0503C")}
 
 
+# The camera notice's font size in units. On a 43-inch 16:9 panel one unit is 5.35 mm at either orientation
+# (1/100 of the 535 mm short side), so 3.2 units give DejaVu Sans capitals about 12.9 mm high (26 px at 1080
+# lines): 22 arcminutes at 2 m, above the 20' that ISO 9241-303 recommends for characters on a display
+# (measured from the label's font metrics at 1920x1080 and 1080x1920 by tests/qt/test_privacy_screen.py).
+NOTICE_FONT_UNITS = 3.2
+
+
 def unit_for(width: int, height: int) -> float:
     """One size unit in pixels: 1/100 of the short side (10.8 px on a 1080p screen either way round)."""
     return max(4.0, min(width, height) / 100.0)
@@ -41,7 +48,7 @@ def stylesheet(unit: float) -> str:
     QLabel[role="offerPrice"] {{ font-size: {px(3.6)}px; font-weight: bold; color: {ACCENT}; }}
     QLabel[role="offerValid"] {{ font-size: {px(2.2)}px; color: {MUTED}; }}
     QLabel[role="faceLabel"] {{ font-size: {px(3.2)}px; font-weight: bold; }}
-    QLabel[role="notice"] {{ font-size: {px(2.3)}px; color: {NOTICE_INK}; }}
+    QLabel[role="notice"] {{ font-size: {px(NOTICE_FONT_UNITS)}px; color: {NOTICE_INK}; }}
     QLabel[role="service"] {{ font-size: {px(1.5)}px; color: {MUTED}; }}
     QFrame#notice {{ background: {NOTICE_BG}; border-radius: {px(1.2)}px; }}
     QFrame#offerCard {{ background: {SURFACE}; border-radius: {px(1.6)}px; border: 1px solid #D9D4C7; }}
@@ -51,5 +58,6 @@ def stylesheet(unit: float) -> str:
     }}
     QPushButton[role="primary"] {{ background: {ACCENT}; color: {ACCENT_INK}; font-weight: bold;
         font-size: {px(4.4)}px; padding: {px(2.0)}px {px(8)}px; }}
+    QPushButton[role="choice"] {{ font-size: {px(2.6)}px; padding: {px(1.2)}px {px(2.4)}px; }}
     QPushButton:pressed {{ background: #CFE3DA; }}
     """

@@ -186,3 +186,41 @@ class OfferIcon(QWidget):
         painter.setFont(font)
         painter.setPen(QColor("#FFFFFF"))
         painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, self.symbol)
+
+
+class QrCode(QWidget):
+    """A QR code painted module by module (crisp at any size); the store's privacy page on the notice."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("privacyQr")
+        self._modules: tuple[tuple[bool, ...], ...] = ()
+        self.text = ""
+
+    def set_text(self, text: str) -> None:
+        from kiosk.qr import qr_modules
+
+        if text != self.text:
+            self.text = text
+            self._modules = qr_modules(text) if text else ()
+            self.update()
+
+    @property
+    def modules(self) -> int:
+        return len(self._modules)
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 (Qt name)
+        if not self._modules:
+            return
+        n = len(self._modules)
+        side = min(self.width(), self.height())
+        cell = side / n
+        painter = QPainter(self)
+        painter.fillRect(QRectF(0, 0, side, side), QColor("#FFFFFF"))
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor("#000000"))
+        for r, row in enumerate(self._modules):
+            for c, dark in enumerate(row):
+                if dark:
+                    painter.drawRect(QRectF(c * cell, r * cell, cell + 0.5, cell + 0.5))
+        painter.end()

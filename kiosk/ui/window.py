@@ -1,8 +1,9 @@
 """The kiosk's one window: a stack of screens above a permanent camera notice and a small service line."""
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QResizeEvent
-from PySide6.QtWidgets import QFrame, QLayout, QStackedWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLayout, QStackedWidget, QVBoxLayout, QWidget
 
 from kiosk.ui import theme
 from kiosk.ui.views import make_label
@@ -11,6 +12,7 @@ from kiosk.ui.views.card_error import CardErrorView
 from kiosk.ui.views.feedback import FeedbackView
 from kiosk.ui.views.offers import OffersView
 from kiosk.ui.views.thanks import ThanksView
+from kiosk.ui.widgets import QrCode
 
 
 class KioskWindow(QWidget):
@@ -32,8 +34,11 @@ class KioskWindow(QWidget):
         self.notice_frame.setObjectName("notice")
         self.notice = make_label("notice")
         self.notice.setObjectName("privacyNotice")
-        notice_layout = QVBoxLayout(self.notice_frame)
-        notice_layout.addWidget(self.notice)
+        self.notice.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        self.privacy_qr = QrCode()  # the store's privacy page (privacy.privacy_url)
+        notice_layout = QHBoxLayout(self.notice_frame)
+        notice_layout.addWidget(self.notice, 1)
+        notice_layout.addWidget(self.privacy_qr)
         self.service = make_label("service")
         self.service.setObjectName("serviceLine")
         self._layout = QVBoxLayout(self)
@@ -74,6 +79,9 @@ class KioskWindow(QWidget):
         self._layout.setSpacing(round(unit))
         pad = round(unit * 1.2)
         self.notice_frame.layout().setContentsMargins(pad * 2, pad, pad * 2, pad)
+        self.notice_frame.layout().setSpacing(pad * 2)
+        qr_side = round(unit * 12)  # 12 units = 64 mm on a 43-inch panel: scans from a phone at arm's length
+        self.privacy_qr.setFixedSize(qr_side, qr_side)
         self.setStyleSheet(theme.stylesheet(unit))
         for view in self._views():
             view.set_unit(unit, portrait)

@@ -41,7 +41,7 @@ def test_camera_notice_is_the_agreed_text():
         "This kiosk's camera estimates moods on this device, to show the mood in the store and improve our "
         "service. No images are stored or sent. Only anonymous counts leave the kiosk."
     )
-    assert "during your visit only, to order your offers" in read_texts("en")["privacy.camera_on_offers"]
+    assert "only if you agree on screen, to order your offers" in read_texts("en")["privacy.camera_on_offers"]
     for key in ("privacy.camera_on", "privacy.camera_on_offers"):
         assert "keine Bilder" in read_texts("de")[key] and "Service zu verbessern" in read_texts("de")[key]
     assert "Ihre Angebote zu ordnen" in read_texts("de")["privacy.camera_on_offers"]

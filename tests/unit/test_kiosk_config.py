@@ -147,3 +147,26 @@ def test_validate_config_command(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert out[0] == f"{bad}: 2 problem(s)"
     assert sorted(out[1:]) == ["  languge: unknown key (did you mean language?)",
                                "  mqtt.url: must start with mqtt:// or mqtts:// (got 'http://x')"]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ('[camera]\nprivacy_zones = [[[0, 0], [1.5, 0], [1, 1]]]',
+     "camera.privacy_zones: zone 1: point 2 [1.5, 0] lies outside the frame"),
+    ('[camera]\nprivacy_zones = [[]]', "camera.privacy_zones: zone 1: is empty"),
+    ('[privacy]\ntimezone = "Europe/Berlin"\nopening_hours = ["mon-sat 08:00-20:00", "sat 09:00-14:00"]',
+     "privacy.opening_hours: entry 2 'sat 09:00-14:00': overlaps entry 1 'mon-sat 08:00-20:00' on sat"),
+    ('[privacy]\ntimezone = "Mars/Olympus"', "privacy.timezone: unknown time zone 'Mars/Olympus'"),
+    ('[privacy]\nprivacy_url = "ftp://files.example/p"', "privacy.privacy_url: must be an http(s):// address"),
+    ('[mood]\nmax_dwell_s = 0', "mood.max_dwell_s: Input should be greater than 0"),
+])
+def test_privacy_settings_name_the_key_and_the_problem(tmp_path: Path, text: str, expected: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, text))
+    assert expected in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_privacy_defaults_protect_the_shopper() -> None:
+    config = KioskConfig()
+    assert config.offers.mood_reorder is False  # mood never orders offers unless the store asks and the shopper agrees
+    assert config.mood.max_dwell_s == 600 and config.privacy.mood_pause_after_s == 120
+    assert config.loyalty.purchase_retention_days == 730

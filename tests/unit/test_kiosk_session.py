@@ -273,22 +273,109 @@ def test_views_are_immutable_snapshots(kiosk: Harness) -> None:
     assert isinstance(kiosk.view.offers, tuple)
 
 
+@pytest.fixture()
+def opt_in_kiosk(store: LoyaltyStore, clock: Clock, tmp_path: Path) -> Harness:
+    """A store that offers shoppers the on-screen opt-in to mood-ordered offers."""
+    return Harness(parse_config({"data_dir": str(tmp_path), "offers": {"mood_reorder": True}}), store, clock)
+
+
 @pytest.mark.parametrize("mood, tone", [("happy", Tone.UPBEAT), ("sad", Tone.GENTLE), ("neutral", Tone.NEUTRAL)])
-def test_shopper_mood_sets_tone_and_order_within_the_session(kiosk: Harness, mood: str, tone: Tone) -> None:
+def test_shopper_mood_orders_offers_only_after_the_opt_in(opt_in_kiosk: Harness, mood: str, tone: Tone) -> None:
+    kiosk = opt_in_kiosk
     kiosk.session.mood_update([mood, "neutral"], shopper=mood)
     kiosk.session.card_scanned(ANNA, "wedge")
-    assert kiosk.view.tone is tone
+    assert kiosk.view.tone is Tone.NEUTRAL and not kiosk.view.mood_opt_in  # nothing without the shopper's yes
+    kiosk.session.opt_in_mood()
+    assert kiosk.view.tone is tone and kiosk.view.mood_opt_in
     assert kiosk.view.offers[0].rule == "repurchase"  # Anna has no discoveries, so coffee stays first
 
 
-def test_guest_tone_and_mood_reorder_switch(kiosk: Harness, store: LoyaltyStore, clock: Clock, tmp_path: Path) -> None:
-    kiosk.session.mood_update(["sad"], shopper="sad")
-    kiosk.session.continue_as_guest()
-    assert kiosk.view.state is State.GUEST and kiosk.view.tone is Tone.GENTLE
+def test_guest_opt_in_and_the_store_switch(opt_in_kiosk: Harness, store: LoyaltyStore, clock: Clock, tmp_path: Path) -> None:
+    opt_in_kiosk.session.mood_update(["sad"], shopper="sad")
+    opt_in_kiosk.session.continue_as_guest()
+    assert opt_in_kiosk.view.state is State.GUEST and opt_in_kiosk.view.tone is Tone.NEUTRAL
+    opt_in_kiosk.session.opt_in_mood()
+    assert opt_in_kiosk.view.tone is Tone.GENTLE
     off = Harness(parse_config({"data_dir": str(tmp_path), "offers": {"mood_reorder": False}}), store, clock)
+    assert parse_config({"data_dir": str(tmp_path)}).offers.mood_reorder is False  # off by default
     off.session.mood_update(["happy"], shopper="happy")
     off.session.card_scanned(ANNA, "wedge")
-    assert off.view.tone is Tone.NEUTRAL
+    off.session.opt_in_mood()  # the store did not allow it: the button is not shown and the input does nothing
+    assert off.view.tone is Tone.NEUTRAL and not off.view.mood_opt_in
+
+
+def test_opt_in_is_per_visit_and_never_carried_over(opt_in_kiosk: Harness) -> None:
+    kiosk = opt_in_kiosk
+    kiosk.session.mood_update(["happy"], shopper="happy")
+    kiosk.session.card_scanned(ANNA, "wedge")
+    kiosk.session.opt_in_mood()
+    assert kiosk.view.mood_opt_in
+    kiosk.session.done()
+    kiosk.session.feedback("happy")
+    kiosk.clock.advance(5)
+    kiosk.session.tick()
+    kiosk.session.mood_update(["happy"], shopper="happy")
+    kiosk.session.card_scanned(BEN, "wedge")
+    assert not kiosk.view.mood_opt_in and kiosk.view.tone is Tone.NEUTRAL
+
+
+def test_stale_or_previous_shoppers_mood_is_not_used(opt_in_kiosk: Harness) -> None:
+    kiosk = opt_in_kiosk
+    kiosk.session.mood_update(["happy"], shopper="happy")
+    kiosk.clock.advance(3.5)
+    kiosk.session.card_scanned(ANNA, "wedge")
+    kiosk.session.opt_in_mood()
+    assert kiosk.view.tone is Tone.NEUTRAL
+    kiosk.session.mood_update(["sad"], shopper="sad")
+    kiosk.session.done()
+    kiosk.session.feedback("happy")  # THANKS drops the shopper's mood
+    kiosk.clock.advance(1)
+    kiosk.session.card_scanned(BEN, "wedge")
+    kiosk.session.opt_in_mood()
+    assert kiosk.view.tone is Tone.NEUTRAL
+
+
+def test_without_mood_reading_lasts_the_visit_and_the_pause_after_it(opt_in_kiosk: Harness) -> None:
+    kiosk = opt_in_kiosk  # [privacy] mood_pause_after_s = 120 by default
+    kiosk.session.mood_update(["happy", "sad"], shopper="happy")
+    kiosk.session.card_scanned(ANNA, "wedge")
+    kiosk.session.pause_mood_reading()
+    assert kiosk.view.mood_paused and kiosk.view.room.people == 0
+    kiosk.session.mood_update(["happy"], shopper="happy")  # a late frame changes nothing while paused
+    kiosk.session.opt_in_mood()  # and the opt-in is not offered while reading is off
+    assert kiosk.view.room.people == 0 and not kiosk.view.mood_opt_in and kiosk.view.tone is Tone.NEUTRAL
+    kiosk.clock.advance(40)
+    kiosk.session.tick()
+    assert kiosk.view.mood_paused  # still the visit
+    kiosk.session.done()
+    kiosk.session.feedback("happy")
+    kiosk.clock.advance(4)
+    kiosk.session.tick()  # thank-you over: back on attract, the pause runs 120 s from here
+    assert kiosk.view.state is State.ATTRACT and kiosk.view.mood_paused
+    kiosk.clock.advance(119)
+    kiosk.session.tick()
+    assert kiosk.view.mood_paused
+    kiosk.clock.advance(1.5)
+    kiosk.session.tick()
+    assert not kiosk.view.mood_paused
+    kiosk.session.mood_update(["happy"], shopper="happy")
+    assert kiosk.view.room.people == 1
+
+
+def test_pause_pressed_on_attract_holds_through_a_following_visit(kiosk: Harness) -> None:
+    kiosk.session.pause_mood_reading()
+    assert kiosk.view.mood_paused
+    kiosk.clock.advance(100)
+    kiosk.session.card_scanned(ANNA, "wedge")  # the visit starts within the pause: it holds for the visit
+    kiosk.clock.advance(40)
+    kiosk.session.tick()
+    assert kiosk.view.state is State.OFFERS and kiosk.view.mood_paused
+    kiosk.clock.advance(10)
+    kiosk.session.tick()  # offers timed out (45 s): 120 s more from now
+    assert kiosk.view.state is State.ATTRACT and kiosk.view.mood_paused
+    kiosk.clock.advance(121)
+    kiosk.session.tick()
+    assert not kiosk.view.mood_paused
 
 
 def _offer(offer_id: str, rule: str, discount: int | None = None) -> Offer:
@@ -372,13 +459,14 @@ def test_a_failing_listener_does_not_break_the_session(kiosk: Harness) -> None:
 
 @pytest.mark.parametrize("mood", ["happy", "sad", None])
 def test_logged_offers_do_not_reveal_the_shoppers_mood(
-    config: KioskConfig, tmp_path: Path, caplog: pytest.LogCaptureFixture, mood: str | None
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, mood: str | None
 ) -> None:
     """The log names the (hashed) card, so it lists the engine's ranking, never the mood-reordered one.
     On the demo data Anna gets a due coffee and category picks, which a happy mood moves to the front."""
     from kiosk.demo_data.generate import seed_demo
 
     anna = "2900000000018"
+    config = parse_config({"data_dir": str(tmp_path), "offers": {"mood_reorder": True}})
     with LoyaltyStore(tmp_path / "demo.sqlite") as store:
         seed_demo(store, tmp_path / "csv")
         engine = OfferEngine(store)
@@ -388,6 +476,7 @@ def test_logged_offers_do_not_reveal_the_shoppers_mood(
         if mood is not None:
             session.mood_update([mood], shopper=mood)
         session.card_scanned(anna, "wedge")
+        session.opt_in_mood()  # the shopper agreed on screen
         shown = [o.offer_id for o in session.view.offers]
     logged = [r.args[2] for r in caplog.records if r.getMessage().startswith("Offer ")]
     assert logged == ranked and sorted(shown) == sorted(ranked)

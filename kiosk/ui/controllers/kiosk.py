@@ -39,6 +39,7 @@ class KioskController(QObject):
         reader: str,
         wedge: KeyboardWedge | None,
         mood_offers: bool = False,
+        privacy: Any = None,
         tick_ms: int = 200,
     ) -> None:
         super().__init__(window)
@@ -49,6 +50,9 @@ class KioskController(QObject):
         self._language = language
         self._camera_on = camera_on
         self._mood_offers = mood_offers  # the notice must say when the mood may order the shopper's offers
+        self._privacy = privacy  # kiosk.config.PrivacyConfig: controller, contact, privacy page
+        if privacy is not None:
+            window.privacy_qr.set_text(privacy.privacy_url)
         self._service = {
             "camera": "starting" if camera_on else "off",
             "broker": "connecting" if broker_on else "off",
@@ -90,6 +94,9 @@ class KioskController(QObject):
         w.card_error.guest.clicked.connect(s.continue_as_guest)
         w.card_error.back.clicked.connect(s.done)
         w.offers.done.clicked.connect(s.done)
+        w.attract.no_mood.clicked.connect(s.pause_mood_reading)
+        w.offers.no_mood.clicked.connect(s.pause_mood_reading)
+        w.offers.mood_opt_in.clicked.connect(s.opt_in_mood)
         w.feedback.skip.clicked.connect(s.done)
         for button in w.feedback.buttons.values():
             button.pressed_face.connect(s.feedback)
@@ -144,10 +151,12 @@ class KioskController(QObject):
     def render(self, view: SessionView) -> None:
         """Show a session snapshot; a change of the room's mood alone only repaints the gauge."""
         t = self.translator(view.language)
-        key = (view.state, view.language, view.message_key, view.greeting_name, view.offers, view.tone)
+        key = (view.state, view.language, view.message_key, view.greeting_name, view.offers, view.tone,
+               view.mood_paused, view.mood_opt_in)
         w = self.window
         if view.state is State.ATTRACT:
-            w.attract.render(t, self._camera_on, view.room.people, view.room.mood_index, not self._no_mood_model)
+            w.attract.render(t, self._camera_on, view.room.people, view.room.mood_index, not self._no_mood_model,
+                             view.mood_paused)
         if key == self._shown:
             return
         self._shown = key
@@ -155,9 +164,11 @@ class KioskController(QObject):
             w.show_screen(w.attract)
         elif view.state is State.OFFERS:
             w.offers.render(t, view.greeting_name, view.offers, _TONE_SUBTITLES[view.tone])
+            self._render_offer_choices(t, view)
             w.show_screen(w.offers)
         elif view.state is State.GUEST:
-            w.offers.render(t, None, view.offers, "guest.subtitle")
+            w.offers.render(t, None, view.offers, _TONE_SUBTITLES[view.tone] if view.mood_opt_in else "guest.subtitle")
+            self._render_offer_choices(t, view)
             w.show_screen(w.offers)
         elif view.state is State.CARD_ERROR:
             w.card_error.render(t, view.message_key)
@@ -168,13 +179,25 @@ class KioskController(QObject):
         elif view.state is State.THANKS:
             w.thanks.render(t)
             w.show_screen(w.thanks)
-        w.notice.setText(self._notice(t))
+        w.notice.setText(self._notice(t, view.mood_paused))
 
-    def _notice(self, t: Translator) -> str:
-        """The camera notice: what the camera does, that it keeps no images, and what the moods are used for."""
+    def _render_offer_choices(self, t: Translator, view: SessionView) -> None:
+        self.window.offers.render_privacy(
+            t, self._camera_on, view.mood_paused, self._mood_offers and not self._no_mood_model, view.mood_opt_in
+        )
+
+    def _notice(self, t: Translator, paused: bool = False) -> str:
+        """The camera notice: what the camera does, that it keeps no images, what the moods are used for, who is
+        responsible and whom to ask (the QR code beside it opens the store's privacy page)."""
         if not self._camera_on:
             return t("privacy.camera_off")
-        return t("privacy.camera_on_offers") if self._mood_offers else t("privacy.camera_on")
+        if paused:
+            text = t("privacy.paused")
+        else:
+            text = t("privacy.camera_on_offers") if self._mood_offers else t("privacy.camera_on")
+        if self._privacy is not None:
+            text += "\n" + t("privacy.controller", controller=self._privacy.controller, contact=self._privacy.contact)
+        return text
 
     def _render_service(self) -> None:
         t = self.translator()

@@ -31,6 +31,8 @@ class AttractView(QWidget):
         self.mood_level = make_label("headline")
         self.people = make_label("body")
         self.guest = make_button("guestButton")
+        self.no_mood = make_button("noMoodButton")  # "without mood reading": the shopper's choice, this visit
+        self.no_mood.setProperty("role", "choice")
         panel = QVBoxLayout(self.mood_panel)
         for widget in (self.mood_title, self.gauge, self.mood_level, self.people):
             panel.addWidget(widget)
@@ -42,6 +44,7 @@ class AttractView(QWidget):
         self._layout.addWidget(self.mood_panel)
         self._layout.addStretch(1)
         self._layout.addWidget(self.guest, 0, Qt.AlignmentFlag.AlignHCenter)
+        self._layout.addWidget(self.no_mood, 0, Qt.AlignmentFlag.AlignHCenter)
         self._layout.addStretch(2)
 
     def set_unit(self, unit: float, portrait: bool) -> None:
@@ -53,9 +56,13 @@ class AttractView(QWidget):
         self._layout.setAlignment(self.mood_panel, Qt.AlignmentFlag.AlignHCenter)
 
     def render(
-        self, t: Translator, camera_on: bool, people: int, mood_index: float | None, mood_model: bool = True
+        self, t: Translator, camera_on: bool, people: int, mood_index: float | None, mood_model: bool = True,
+        mood_paused: bool = False,
     ) -> None:
         self.title.setText(t("attract.title"))
+        self.no_mood.setVisible(camera_on)
+        self.no_mood.setEnabled(not mood_paused)
+        self.no_mood.setText(t("mood.paused") if mood_paused else t("attract.no_mood"))
         self.invite.setText(t("attract.invite"))
         self.how.setText(t("attract.how" if camera_on else "attract.how_no_camera"))
         self.guest.setText(t("attract.guest"))
@@ -65,6 +72,12 @@ class AttractView(QWidget):
         if not camera_on:
             self.gauge.set_index(None)
             self.mood_level.setText(t("mood.off"))
+            return
+        if mood_paused:  # nothing is analysed: no gauge, no head count
+            self.gauge.setVisible(False)
+            self.people.setVisible(False)
+            self.gauge.set_index(None)
+            self.mood_level.setText(t("mood.paused"))
             return
         self.gauge.set_index(mood_index if people else None)
         self.people.setText(t.people(people))

@@ -72,6 +72,10 @@ class OffersView(QWidget):
         self.subtitle = make_label("body")
         self.empty = make_label("headline")
         self.done = make_button("doneButton", primary=True)
+        self.no_mood = make_button("noMoodButton")
+        self.mood_opt_in = make_button("moodOptInButton")  # only when the store allows it, per visit
+        for button in (self.no_mood, self.mood_opt_in):
+            button.setProperty("role", "choice")  # touched at arm's length: smaller than the main buttons
         self.cards_box = QWidget()
         self._grid = QGridLayout(self.cards_box)
         self._grid.setContentsMargins(0, 0, 0, 0)
@@ -83,13 +87,20 @@ class OffersView(QWidget):
         self._layout.addWidget(self.subtitle)
         self._layout.addWidget(self.cards_box, 1)
         self._layout.addWidget(self.empty)
-        self._layout.addWidget(self.done, 0, Qt.AlignmentFlag.AlignHCenter)
+        # Done and the two privacy choices: one row in landscape, the choices above Done in portrait.
+        self._actions = QGridLayout()
+        self._layout.addLayout(self._actions)
+        self._place_actions(False)
 
     def set_unit(self, unit: float, portrait: bool) -> None:
         changed = (unit, portrait) != (self._unit, self._portrait)
         self._unit, self._portrait = unit, portrait
         self._layout.setSpacing(round(unit * 2))
         self._grid.setSpacing(round(unit * 2))
+        self._actions.setHorizontalSpacing(round(unit * 3))
+        self._actions.setVerticalSpacing(round(unit * 1.5))
+        if changed:
+            self._place_actions(portrait)
         self.done.setMinimumWidth(round(unit * 40))
         if changed and self._shown is not None:
             self._build_cards(*self._shown)
@@ -102,6 +113,31 @@ class OffersView(QWidget):
         self.empty.setVisible(not offers)
         self._shown = (t, tuple(offers))
         self._build_cards(t, offers)
+
+    def _place_actions(self, portrait: bool) -> None:
+        for widget in (self.mood_opt_in, self.done, self.no_mood):
+            self._actions.removeWidget(widget)
+        centre = Qt.AlignmentFlag.AlignCenter
+        if portrait:
+            self._actions.addWidget(self.mood_opt_in, 0, 0, centre)
+            self._actions.addWidget(self.no_mood, 0, 1, centre)
+            self._actions.addWidget(self.done, 1, 0, 1, 2, centre)
+        else:
+            self._actions.addWidget(self.mood_opt_in, 0, 0, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            self._actions.addWidget(self.done, 0, 1, centre)
+            self._actions.addWidget(self.no_mood, 0, 2, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        for column in range(3):
+            self._actions.setColumnStretch(column, 0 if (column == 1 and not portrait) else 1)
+
+    def render_privacy(self, t: Translator, camera_on: bool, paused: bool, opt_in_offered: bool, opted_in: bool) -> None:
+        """The shopper's two choices: switch mood reading off, or (when the store allows) let their mood order
+        their offers. Reading off hides the opt-in; an opt-in given shows as done."""
+        self.no_mood.setVisible(camera_on)
+        self.no_mood.setEnabled(not paused)
+        self.no_mood.setText(t("mood.paused") if paused else t("offers.no_mood"))
+        self.mood_opt_in.setVisible(camera_on and opt_in_offered and not paused)
+        self.mood_opt_in.setEnabled(not opted_in)
+        self.mood_opt_in.setText(t("offers.mood_opted_in") if opted_in else t("offers.mood_opt_in"))
 
     def _build_cards(self, t: Translator, offers: Sequence[Offer]) -> None:
         for card in self.cards:
