@@ -352,6 +352,51 @@ class LoyaltyStore:
             except sqlite3.Error as exc:
                 raise LoyaltyError(f"loyalty store {self.path}: write failed: {exc}") from exc
 
+    # ----- data-subject rights and retention (kiosk.services.member_data) --------------------------
+    def member_purchases(self, customer_id: int) -> list[tuple[int, str, str, int]]:
+        """(day ordinal, sku, product name, quantity) of every purchase of the customer, oldest first."""
+        return self._query(
+            "SELECT p.day, pr.sku, pr.name, p.quantity FROM purchases p JOIN products pr USING (product_id)"
+            " WHERE p.customer_id = ? ORDER BY p.day, pr.sku", (customer_id,)
+        )
+
+    def erase_customer(self, customer_id: int, meta_keys: Sequence[str] = ()) -> tuple[int, int]:
+        """Delete the customer, their purchases and the given derived `meta` entries (the offer-model cache) in
+        one transaction, overwriting the freed pages (secure_delete) and emptying the WAL afterwards, so the
+        rows are not left readable in the file. Returns (customers deleted, purchases deleted)."""
+        def work(db: sqlite3.Connection) -> tuple[int, int]:
+            purchases = db.execute("DELETE FROM purchases WHERE customer_id = ?", (customer_id,)).rowcount
+            customers = db.execute("DELETE FROM customers WHERE customer_id = ?", (customer_id,)).rowcount
+            for key in meta_keys:
+                db.execute("DELETE FROM meta WHERE key = ?", (key,))
+            return customers, purchases
+
+        return self._secure_write(work)
+
+    def prune_purchases(self, before_day: int, meta_keys: Sequence[str] = ()) -> int:
+        """Delete purchases of days before `before_day` (a date ordinal), overwriting the freed pages; the
+        derived `meta_keys` go too when anything was deleted. Returns how many purchases were deleted."""
+        def work(db: sqlite3.Connection) -> int:
+            deleted = db.execute("DELETE FROM purchases WHERE day < ?", (before_day,)).rowcount
+            if deleted:
+                for key in meta_keys:
+                    db.execute("DELETE FROM meta WHERE key = ?", (key,))
+            return deleted
+
+        return self._secure_write(work)
+
+    def _secure_write(self, work: Callable[[sqlite3.Connection], Any]) -> Any:
+        with self._lock:
+            try:
+                self._db.execute("PRAGMA secure_delete = ON")
+                result = self._write(work)
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # old page images leave the -wal file
+            except sqlite3.Error as exc:
+                raise LoyaltyError(f"loyalty store {self.path}: write failed: {exc}") from exc
+            finally:
+                self._db.execute("PRAGMA secure_delete = OFF")
+        return result
+
     def add_customers(self, rows: Iterable[tuple[str, str, str | None]]) -> None:
         """(card_id, first_name, language) rows; an existing card keeps its id and gets the new name/language."""
         self._write(lambda db: db.executemany(

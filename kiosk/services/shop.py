@@ -37,6 +37,9 @@ def open_shop(config: KioskConfig) -> Shop:
         from kiosk.demo_data.generate import seed_demo
 
         seed_demo(store, config.data_dir / "demo_csv")
+    from kiosk.services.member_data import prune_purchases
+
+    prune_purchases(store, config.loyalty.purchase_retention_days)  # before learning: old purchases never count
     engine = OfferEngine(store, min_offers=config.offers.min_offers)
     counts = store.counts()
     logger.info(
