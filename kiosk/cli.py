@@ -24,6 +24,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "central-user": ("central.users_cli", "add/remove dashboard users of `moodkiosk central` and issue API tokens"),
     "model-eval": ("models.evaluate", "evaluate an expression .onnx model on a FER2013-format .npz split"),
     "peripheral": ("kiosk.commands.peripheral", "watch the peripheral board (card reader, buttons, light) on its serial port"),
+    "loyalty": ("kiosk.commands.loyalty", "a member's data: export (JSON), forget (erase on the kiosk), prune old purchases"),
+    "privacy-zones": ("kiosk.commands.privacy_zones", "show the privacy zones over one live camera frame (never saved)"),
+    "privacy-sign": ("kiosk.commands.privacy_sign", "write the printable camera notice sign (SVG, DE + EN) from the config"),
 }
 
 
