@@ -15,7 +15,7 @@ from kiosk.cli import main
 SVG = "{http://www.w3.org/2000/svg}"
 
 
-def test_sign_in_german_and_english_from_the_config(tmp_path, capsys):
+def test_sign_in_german_and_english_from_the_config(qtbot, tmp_path, capsys):  # qtbot: a QApplication to paint with
     config = tmp_path / "kiosk.toml"
     config.write_text(
         f'data_dir = "{tmp_path}"\n[mood]\nk_anonymity = 5\n[privacy]\n'
