@@ -54,7 +54,10 @@ def sign_svg(config: KioskConfig) -> str:
     for language in SIGN_LANGUAGES:
         t = load_translator(language)
         page.text(t("sign.title"), 10.0, bold=True, width=PAGE_W - 2 * MARGIN - 34)
-        page.text(t("sign.body", k=config.mood.k_anonymity), 4.6)
+        staff = [t("sign.staff_zones")] if config.camera.privacy_zones else []  # only what this kiosk does
+        if config.mood.max_dwell_s is not None:
+            staff.append(t("sign.staff_dwell", minutes=f"{config.mood.max_dwell_s / 60:g}"))
+        page.text(" ".join([t("sign.body", k=config.mood.k_anonymity), *staff]), 4.6)
         page.text(t("sign.choice"), 4.6, bold=True)
         page.text(t("sign.controller", controller=privacy.controller), 4.2)
         page.text(t("sign.contact", contact=privacy.contact), 4.2)

@@ -30,6 +30,7 @@ def test_sign_in_german_and_english_from_the_config(qtbot, tmp_path, capsys):  #
     assert text.count("Beispiel Markt AG") == 2 and text.count("datenschutz@markt.example") == 2
     assert "mindestens 5 Personen" in text and "at least 5 people" in text
     assert "Art. 50" in text
+    assert "more than 10 minutes (staff)" in text and "till" not in text  # no zones configured: none claimed
     renderer = QSvgRenderer(str(out))
     assert renderer.isValid()
     image = QImage(1240, 1754, QImage.Format.Format_Grayscale8)  # A4 at 150 dpi
