@@ -13,6 +13,7 @@ import tempfile
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Sequence
 
 from kiosk.errors import KioskError
 from kiosk.services.cards import CardHasher
@@ -126,7 +127,9 @@ def scrub_log(path: Path, pseudonym: str) -> LogScrub:
     return LogScrub(path, hits)
 
 
-def forget_member(store: LoyaltyStore, card_id: str, hasher: CardHasher, log_files: list[Path] = ()) -> ErasureReport:
+def forget_member(
+    store: LoyaltyStore, card_id: str, hasher: CardHasher, log_files: Sequence[Path] = ()
+) -> ErasureReport:
     """Erase the member everywhere on the kiosk (Art. 17): customer row, purchases, offer-model cache, and the
     pseudonym in the given log files."""
     paths = [Path(p) for p in log_files]
@@ -139,8 +142,16 @@ def forget_member(store: LoyaltyStore, card_id: str, hasher: CardHasher, log_fil
     _, purchases = store.erase_customer(customer.customer_id, (MODEL_META_KEY,))
     logger.info("Erased loyalty member %s: %d purchases, offer-model cache %s", pseudonym, purchases,
                 "cleared" if had_cache else "was empty")
-    scrubbed = tuple(scrub_log(path, pseudonym) for path in paths)
-    return ErasureReport(pseudonym, purchases, had_cache, scrubbed)
+    scrubbed = []
+    for path in paths:
+        try:
+            scrubbed.append(scrub_log(path, pseudonym))
+        except OSError as exc:  # checked beforehand, so only a full disk or a race gets here
+            raise MemberDataError(
+                f"--log-file: member {pseudonym} was erased from the loyalty store, but {path} could not be "
+                f"rewritten ({exc.strerror or exc}); replace {pseudonym} in it by {ERASED_PSEUDONYM} by hand"
+            ) from None
+    return ErasureReport(pseudonym, purchases, had_cache, tuple(scrubbed))
 
 
 def prune_purchases(store: LoyaltyStore, retention_days: int, today: date | None = None) -> int:
