@@ -113,6 +113,7 @@ class KioskApp:
             if self.vision is None and self.telemetry is not None:
                 self._start_feedback_only_windows()
             self._start_reader()
+            self._start_retention()
         except BaseException:
             self.stop()
             raise
@@ -306,6 +307,31 @@ class KioskApp:
         if peripheral.enabled:
             self.session.add_listener(self._show_state_on_led)
 
+    def _start_retention(self) -> None:
+        """Purchases past `loyalty.purchase_retention_days` are deleted at start (open_shop) and, for a kiosk
+        that runs for weeks, every few hours on a worker thread (the delete overwrites pages: not on the UI)."""
+        if not self.config.loyalty.purchase_retention_days:
+            return
+        timer = QTimer(self.window)
+        timer.setInterval(RETENTION_INTERVAL_MS)
+        timer.timeout.connect(self.prune_now)
+        timer.start()
+        self._stoppers.append(("retention timer", timer.stop))
+
+    def prune_now(self) -> threading.Thread:
+        """Delete purchases past retention on a worker thread (returned, so a test can join it)."""
+        from kiosk.services.member_data import prune_purchases
+
+        def prune() -> None:
+            try:
+                prune_purchases(self.loyalty, self.config.loyalty.purchase_retention_days)
+            except KioskError as exc:  # a busy or closed store: the next round or the next start prunes
+                logger.error("Pruning old purchases failed: %s", exc)
+
+        worker = threading.Thread(target=prune, name="loyalty-prune", daemon=True)
+        worker.start()
+        return worker
+
     def _show_state_on_led(self, view: Any) -> None:
         """The peripheral's status light follows the screen (UI thread; set_led only records the wish)."""
         led = _LED_FOR_STATE.get(view.state, "idle")
@@ -320,6 +346,7 @@ _LED_FOR_STATE = {State.OFFERS: "card", State.GUEST: "card", State.FEEDBACK: "fe
                   State.CARD_ERROR: "error"}
 
 
+RETENTION_INTERVAL_MS = 6 * 3600 * 1000  # how often a running kiosk deletes purchases past retention
 VISION_NICE = 10  # camera and inference yield the CPU to the UI thread (0 = same priority)
 
 

@@ -112,3 +112,26 @@ def test_kiosk_start_prunes_old_purchases(kiosk: Path, tmp_path: Path) -> None:
     assert db.execute("SELECT count(*) FROM purchases WHERE day < ?",
                       (date.today().toordinal() - 730,)).fetchone() == (0,)
     db.close()
+
+
+def test_a_running_kiosk_prunes_on_its_worker_thread(kiosk: Path, tmp_path: Path, qtbot) -> None:
+    import os
+
+    from kiosk.app import KioskApp
+    from kiosk.config import load_config
+
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    config = load_config(kiosk)
+    config = config.model_copy(update={"camera": config.camera.model_copy(update={"enabled": False})})
+    app = KioskApp(config, fullscreen=False, size=(800, 600))
+    qtbot.addWidget(app.window)
+    try:
+        app.start()
+        assert app.loyalty.counts()["purchases"] == 3  # the start pruned
+        with LoyaltyStore(tmp_path / "loyalty.sqlite") as store:  # an old purchase arrives by a later import
+            store.add_purchases([(store.card_ids()[MAX], store.sku_ids()["TEA"], date.today().toordinal() - 731, 1)])
+        assert app.loyalty.counts()["purchases"] == 4
+        app.prune_now().join(10)
+        assert app.loyalty.counts()["purchases"] == 3
+    finally:
+        app.stop()
