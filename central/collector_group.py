@@ -35,7 +35,7 @@ RESTART_DELAY_S = 1.0
 def worker_settings(settings: CollectorSettings, index: int) -> CollectorSettings:
     """A worker's settings: its own client id (stable, so its broker session survives a restart), no status."""
     client_id = f"{settings.client_id}-w{index}" if settings.client_id else None
-    return dataclasses.replace(settings, client_id=client_id, follow_status=False)
+    return dataclasses.replace(settings, client_id=client_id, index=index, follow_status=False)
 
 
 def _worker_main(settings: CollectorSettings, db_url: str, conn: Connection, stop: Any, log_level: int) -> None:
@@ -68,8 +68,13 @@ def _worker_main(settings: CollectorSettings, db_url: str, conn: Connection, sto
         send(("error", str(exc)))
         return
     send(("started", collector.stats.snapshot()))
+    failed = False
     try:
         while not stop.wait(STATS_INTERVAL_S) and os.getppid() == parent:
+            if collector.failure() is not None:  # exit non-zero: the parent restarts this worker
+                failed = True
+                send(("stats", collector.stats.snapshot()))
+                break
             send(("stats", collector.stats.snapshot()))
     except (BrokenPipeError, OSError):
         pass  # the parent is gone; stop below
@@ -80,6 +85,8 @@ def _worker_main(settings: CollectorSettings, db_url: str, conn: Connection, sto
             send(("stopped", collector.stats.snapshot()))
         except OSError:
             pass
+    if failed:
+        os._exit(1)
 
 
 class _Worker:
@@ -190,6 +197,11 @@ class CollectorGroup:
         with self._lock:
             workers = [w.stats for w in self._workers]
         return merge_stats([self.collector.stats.snapshot(), *workers])
+
+    def failure(self) -> str | None:
+        """Why this process must be restarted (its own collector's loop or writer ended), else None.
+        A failed worker is restarted here instead; it shows in /api/stats meanwhile."""
+        return self.collector.failure()
 
     @property
     def processes(self) -> int:
