@@ -107,3 +107,18 @@ def test_headers_docs_bad_parameters_and_stream_cap(central: CentralServer) -> N
             assert stream.status_code == 200
         wait_until(lambda: central.hub.streams_of("admin") == 8, 5, "eight streams open")
         assert client.get("/api/events").status_code == 429
+
+
+def test_api_docs_only_when_asked(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from central.store import open_store
+    from central.web.app import create_app
+    from central.web.events import EventHub
+
+    store = open_store(f"sqlite:///{tmp_path / 'c.db'}")
+    users = UserDirectory(tmp_path / "u.json")
+    with TestClient(create_app(store, users, EventHub(), api_docs=True)) as client:
+        assert "/api/kiosks" in client.get("/openapi.json").json()["paths"]
+        assert client.get("/docs").status_code == 200
+    store.close()
