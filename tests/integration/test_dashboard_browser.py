@@ -86,10 +86,27 @@ def test_dashboard_live_update_and_offline(mosquitto: MosquittoBroker, tmp_path:
             expect(now.locator(".big").first).to_have_text(f"+{live.mood_index:.2f}")
             expect(now).to_contain_text(f"{live.people}people in the latest windows")
             assert page.evaluate("window.__noReload") is True  # the same page, updated live
+            expect(page.locator("[data-testid=collector-health]")).to_be_hidden()  # a store manager: no fleet figures
             page.wait_for_timeout(1800)  # let the debounced day chart refresh finish drawing
             shot = artifacts_dir / "dashboard.png"
             page.screenshot(path=str(shot), full_page=True)
             print(f"\nscreenshot: {shot}")
+            # central IT sees the collector's health line with every reject counted by reason
+            import paho.mqtt.client as mqtt
+            from paho.mqtt.enums import CallbackAPIVersion
+
+            raw = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="poison", protocol=mqtt.MQTTv5)
+            raw.connect("127.0.0.1", mosquitto.port)
+            raw.loop_start()
+            raw.publish("moodkiosk/v1/s1/k9/mood", b'{"mood_index": NaN}', qos=1).wait_for_publish(5)
+            raw.loop_stop()
+            raw.disconnect()
+            page.click("#logout")
+            page.fill("#username", "admin")
+            page.fill("#password", PASSWORD)
+            page.click("#signin")
+            expect(page.locator("[data-testid=collector-health]")).to_contain_text("malformed_json 1", timeout=15_000)
+            expect(page.locator("[data-testid=collector-health]")).to_contain_text("collector: connected")
             browser.close()
     finally:
         for pub in (*publishers.values(), other_store):
