@@ -176,6 +176,8 @@ class Collector:
         self._generation = 0  # bumped per connection: a packet id is only meaningful on its own connection
         self._stop = threading.Event()
         self._started = False
+        self._retiring = False
+        self.session_present: bool | None = None
         self._writer: threading.Thread | None = None
         self._rejects = RejectLog(log, settings.reject_log_interval_s)
         parts = urlsplit(settings.mqtt_url)
@@ -233,14 +235,43 @@ class Collector:
                                if self._refused else f"MQTT broker {self._host}:{self._port} {why}")
         self._started = True
 
-    def stop(self) -> None:
-        """Stop taking messages, store and acknowledge what is queued, disconnect."""
+    def stop(self, end_session: bool = False) -> None:
+        """Stop taking messages, store and acknowledge what is queued, disconnect (with `end_session`, telling
+        the broker to drop the session now instead of keeping it for session_expiry_s)."""
         self._stop.set()
         if self._writer is not None:
             self._writer.join(10)
-        self._client.disconnect()  # sent after the acknowledgements already queued
+        props = None
+        if end_session:
+            props = Properties(PacketTypes.DISCONNECT)
+            props.SessionExpiryInterval = 0
+        self._client.disconnect(properties=props)  # sent after the acknowledgements already queued
         self._client.loop_stop()
         self._rejects.flush(force=True)
+
+    def retire(self, idle_s: float = 1.0, timeout_s: float = 60.0) -> int:
+        """Resume this client id's session if the broker still has one (a worker index no longer started),
+        store what it holds, then end it, so it stops taking a share of the group. Returns windows stored."""
+        self._retiring = True
+        self.start()
+        if self.session_present:
+            deadline = time.monotonic() + timeout_s
+            topics = [contract.shared_subscription(self.settings.group, kind) for kind in ("mood", "health")]
+            for phase in ("drain", "unsubscribed"):
+                last = -1
+                while time.monotonic() < deadline:
+                    time.sleep(idle_s)
+                    with self.stats.lock:
+                        now = self.stats.received
+                    if now == last and not self._inbox:
+                        break
+                    last = now
+                if phase == "drain":
+                    self._client.unsubscribe(topics)
+            log.info("collector %s: retired a stale session (%s windows stored from it)", self.client_id,
+                     self.stats.stored)
+        self.stop(end_session=True)
+        return self.stats.stored
 
     def failure(self) -> str | None:
         """Why this collector can no longer work (its MQTT loop or writer thread ended), else None."""
@@ -278,6 +309,13 @@ class Collector:
             if reason.value in (134, 135):
                 self._stop.set()
                 client.disconnect()
+            return
+        if self.session_present is None:
+            self.session_present = bool(flags.session_present)
+        if self._retiring and not self.session_present:  # nothing to drain: no subscriptions, just end it
+            with self.stats.lock:
+                self.stats.connected = True
+                self._generation += 1
             return
         group = self.settings.group
         # Re-subscribe on every connect. Status is a plain subscription: brokers do not send retained

@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 
 STATS_INTERVAL_S = 1.0
 RESTART_DELAY_S = 1.0
+# Worker indexes probed at start for sessions left by a run with more processes (see retire_stale_sessions).
+RETIRE_PROBE = 8
 
 
 def worker_settings(settings: CollectorSettings, index: int) -> CollectorSettings:
@@ -137,6 +139,22 @@ class CollectorGroup:
             raise
         self._reader = threading.Thread(target=self._read_loop, name="collector-group", daemon=True)
         self._reader.start()
+        self.retire_stale_sessions()
+
+    def retire_stale_sessions(self) -> int:
+        """Client ids are stable per worker index, so a run with fewer processes than the last one leaves the
+        extra workers' sessions on the broker, each still a member of the shared group and taking its share
+        of the windows until the session expires. Each index up to RETIRE_PROBE past the current ones is
+        resumed once: what its session holds is stored, then the session is ended. Returns windows stored."""
+        stored = 0
+        for index in range(self._extra + 1, self._extra + 1 + RETIRE_PROBE):
+            try:
+                stale = Collector(worker_settings(self.settings, index), self.collector.store,
+                                  on_windows=self._on_windows, on_kiosk=self._on_kiosk)
+                stored += stale.retire()
+            except CentralError as exc:
+                log.warning("could not check for a stale session of worker %s: %s", index, exc)
+        return stored
 
     def _await_start(self, worker: _Worker, timeout: float) -> None:
         if not worker.conn.poll(timeout):

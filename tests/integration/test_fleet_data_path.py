@@ -252,3 +252,32 @@ def test_a_row_the_database_refuses_is_isolated_as_a_dead_letter(mosquitto: Mosq
         client.loop_stop()
         client.disconnect()
         central.stop()
+
+
+def test_sessions_of_workers_no_longer_started_are_drained_and_ended(mosquitto: MosquittoBroker,  # noqa: F811
+                                                                     tmp_path: Path) -> None:
+    """Two collector processes, then one: the second worker's session (a member of the shared group, holding
+    its share of what came while central was down) is drained at start and ended."""
+    from central.collector import CollectorSettings
+    from central.collector_group import CollectorGroup
+    from central.store import open_store
+
+    db_url = f"sqlite:///{tmp_path / 'c.db'}"
+    store = open_store(db_url)
+    settings = CollectorSettings(mosquitto.url, group="shrink", name="shrink")
+    group = CollectorGroup(settings, db_url, store, processes=2)
+    group.start()
+    group.stop()
+    client = _client(mosquitto)
+    try:
+        _send(client, [(contract.topic_for("s1", "k1", "mood"), mood("s1", "k1", i, i).encode()) for i in range(1, 41)])
+    finally:
+        client.loop_stop()
+        client.disconnect()
+    smaller = CollectorGroup(settings, db_url, store, processes=1)
+    smaller.start()
+    try:
+        wait_until(lambda: store.count_windows() == 40, 30, "all 40 windows, including the old worker's share")
+    finally:
+        smaller.stop()
+        store.close()
