@@ -74,3 +74,23 @@ def test_new_passwords_are_hashed_at_owasp_scrypt_parameters(tmp_path: Path) -> 
     salt = bytes(16)
     legacy = f"scrypt${salt.hex()}${hashlib.scrypt(b'old password', salt=salt, **_LEGACY_SCRYPT).hex()}"
     assert verify_password("old password", legacy) and not verify_password("other", legacy)
+
+
+def test_central_user_tokens_and_revoke_from_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from kiosk.cli import main
+
+    users = str(tmp_path / "u.json")
+    monkeypatch.setenv("MK_TEST_PW", "long enough")
+    assert main(["central-user", "add", "it", "--store", "*", "--password-env", "MK_TEST_PW", "--users", users]) == 0
+    assert main(["central-user", "token", "it", "--label", "grafana", "--users", users]) == 0
+    token = capsys.readouterr().out.strip().splitlines()[-1]
+    assert main(["central-user", "token", "it", "--label", "forever", "--expires-days", "0", "--users", users]) == 0
+    assert main(["central-user", "tokens", "it", "--users", users]) == 0
+    listing = capsys.readouterr().out
+    assert "grafana\tuntil 20" in listing and "forever\tuntil revoked" in listing
+    assert UserDirectory(users).by_token(token).name == "it"
+    assert main(["central-user", "revoke", "it", "--label", "grafana", "--users", users]) == 0
+    assert UserDirectory(users).by_token(token) is None
+    assert main(["central-user", "revoke", "it", "--label", "grafana", "--users", users]) == 2
+    assert "has no token named 'grafana'" in capsys.readouterr().err
