@@ -48,7 +48,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="serve the OpenAPI pages at /docs and /openapi.json (off by default)")
     parser.add_argument("--collector-name", default="central", type=_name,
                         help="names this central's MQTT sessions: client ids are moodkiosk-NAME-HOST-INDEX, the same "
-                             "on every start, so a restart resumes its sessions (default: central)")
+                             "on every start, so a restart resumes its sessions; give each central on one host its "
+                             "own name (default: central)")
     parser.add_argument("--max-window-age-days", type=_positive_float, default=366.0, metavar="DAYS",
                         help="reject windows that started longer ago than this (a kiosk's spool after an outage "
                              "must still fit; default 366)")

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -14,12 +14,17 @@ from kiosk.services.spool import Spool
 from kiosk.services.telemetry import MqttSettings, TelemetryPublisher
 
 CHROMIUM = "/usr/bin/chromium"
-TODAY_6AM = datetime.now(timezone.utc).replace(hour=6, minute=0, second=0, microsecond=0)
+NOW = datetime.now(timezone.utc)
+# The windows lie in the last two hours (the collector rejects windows from the future), and the browser runs
+# in a fixed-offset zone where it is about noon now, so all of them fall on the page's "today".
+START = (NOW - timedelta(minutes=110)).replace(second=0, microsecond=0)
+_OFFSET = (12 - NOW.hour + 12) % 24 - 12  # -12..11 hours
+BROWSER_TZ = f"Etc/GMT{'-' if _OFFSET >= 0 else '+'}{abs(_OFFSET)}"  # Etc/GMT-5 is UTC+5
 
 
 def window(i: int):
-    """Windows of today (the page charts today), from 06:00 UTC on."""
-    return base_window(i, t0=TODAY_6AM)
+    """Windows of the page's today, minute i from START."""
+    return base_window(i, t0=START)
 pytestmark = pytest.mark.timeout(120)
 
 
@@ -49,7 +54,7 @@ def test_dashboard_live_update_and_offline(mosquitto: MosquittoBroker, tmp_path:
                 args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                       "--disable-component-update", "--disable-sync"],
             )
-            page = browser.new_page(viewport={"width": 1100, "height": 760}, timezone_id="UTC")
+            page = browser.new_page(viewport={"width": 1100, "height": 760}, timezone_id=BROWSER_TZ)
             page.goto(central.http + "/")
             page.fill("#username", "s1mgr")
             page.fill("#password", "wrong-password")
