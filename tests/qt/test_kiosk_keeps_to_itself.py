@@ -36,7 +36,7 @@ def test_kiosk_files_are_private_and_it_talks_only_to_its_broker(mosquitto: Mosq
                PYTHONPATH=str(REPO / "tests"))
     env.pop("MOODKIOSK_DATA_DIR", None)
     command = [sys.executable, str(REPO / "tests/helpers/audit_run.py"), "run", "--config", str(config),
-               "--duration", "12"]
+               "--duration", "7"]
     strace = shutil.which("strace")
     if strace:  # every connect()/bind() of the process and its threads, C libraries included (DNS lookups too)
         command = [strace, "-f", "-qq", "--seccomp-bpf", "-e", "trace=connect,getsockname", "-o", str(syscalls), *command]
@@ -74,4 +74,7 @@ def test_kiosk_files_are_private_and_it_talks_only_to_its_broker(mosquitto: Mosq
     assert all(e["args"][0] in ("127.0.0.1", "localhost") for e in lookups), lookups
     assert not [p for p in cache if "onnxruntime" in p.lower() or "telemetry" in p.lower()], cache
     if strace:
-        assert ip_connects and foreign == [], foreign
+        assert foreign == [], foreign
+        # the run was long enough to see what it guards against: MediaPipe's usage-log client tried (and was
+        # refused by the closed local proxy) instead of looking up a Google host
+        assert (blackhole, "127.0.0.1") in ip_connects, ip_connects
