@@ -1,6 +1,7 @@
 """Dashboard users: a JSON file of scrypt-hashed passwords and hashed API tokens, plus login sessions."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -19,7 +20,13 @@ from central.errors import CentralError
 log = logging.getLogger(__name__)
 
 ALL_STORES = "*"
-_SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}  # ~50 ms per check: slow for guessing, fine for logins
+# OWASP Password Storage Cheat Sheet (2025): scrypt N=2^17, r=8, p=1 (128 MiB and ~0.3 s per check).
+_SCRYPT = {"n": 2**17, "r": 8, "p": 1, "dklen": 32}
+_LEGACY_SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}  # "scrypt$salt$hash" files written before
+_MAXMEM = 256 * 1024 * 1024
+# Each check takes 128 MiB: a burst of logins for many names must not take the server's memory.
+_CHECKS = threading.BoundedSemaphore(2)
+TOKEN_DAYS = 90.0
 
 
 class UsersFileError(CentralError):
@@ -40,36 +47,106 @@ class User:
         return {"name": self.name, "stores": None if self.stores is None else sorted(self.stores)}
 
 
+def _scrypt(password: str, salt: bytes, params: dict[str, int]) -> bytes:
+    with _CHECKS:
+        return hashlib.scrypt(password.encode("utf-8"), salt=salt, maxmem=_MAXMEM, **params)
+
+
 def hash_password(password: str, salt: bytes | None = None) -> str:
-    """scrypt$<salt hex>$<hash hex>"""
+    """scrypt$n=<N>,r=<r>,p=<p>$<salt hex>$<hash hex> (the parameters travel with the hash)."""
     salt = salt or secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode("utf-8"), salt=salt, **_SCRYPT)
-    return f"scrypt${salt.hex()}${digest.hex()}"
+    digest = _scrypt(password, salt, _SCRYPT)
+    return f"scrypt$n={_SCRYPT['n']},r={_SCRYPT['r']},p={_SCRYPT['p']}${salt.hex()}${digest.hex()}"
+
+
+@functools.lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    return hash_password("dummy-equal-time")
 
 
 def verify_password(password: str, stored: str) -> bool:
+    parts = stored.split("$") if isinstance(stored, str) else []
     try:
-        scheme, salt_hex, digest_hex = stored.split("$")
+        if len(parts) == 3 and parts[0] == "scrypt":
+            params, salt_hex, digest_hex = dict(_LEGACY_SCRYPT), parts[1], parts[2]
+        elif len(parts) == 4 and parts[0] == "scrypt":
+            values = dict(item.split("=") for item in parts[1].split(","))
+            params = {"n": int(values["n"]), "r": int(values["r"]), "p": int(values["p"]), "dklen": 32}
+            if not (2**10 <= params["n"] <= 2**20 and 1 <= params["r"] <= 16 and 1 <= params["p"] <= 4):
+                return False
+            salt_hex, digest_hex = parts[2], parts[3]
+        else:
+            return False
         salt = bytes.fromhex(salt_hex)
-    except ValueError:
+    except (ValueError, KeyError):
         return False
-    if scheme != "scrypt":
-        return False
-    digest = hashlib.scrypt(password.encode("utf-8"), salt=salt, **_SCRYPT)
-    return hmac.compare_digest(digest.hex(), digest_hex)
+    return hmac.compare_digest(_scrypt(password, salt, params).hex(), digest_hex)
 
 
 def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
+@dataclass(frozen=True)
+class TokenInfo:
+    """An API token as the users file keeps it: only the hash, a name, and when it stops working."""
+
+    label: str
+    digest: str
+    expires_at: float | None
+
+    def as_json(self) -> dict[str, Any]:
+        return {"label": self.label, "hash": self.digest, "expires_at": self.expires_at}
+
+    @classmethod
+    def from_json(cls, entry: Any) -> "TokenInfo":
+        if isinstance(entry, str):  # files written before tokens had names: never expire until revoked
+            return cls(f"token-{entry[:8]}", entry, None)
+        return cls(str(entry["label"]), str(entry["hash"]), None if entry.get("expires_at") is None
+                   else float(entry["expires_at"]))
+
+
 class UserDirectory:
-    """The users file: {"users": {name: {"password": "scrypt$..", "stores": ["s001"] | ["*"], "tokens": [sha256]}}}."""
+    """The users file: {"users": {name: {"password": "scrypt$..", "stores": ["s001"] | ["*"],
+    "tokens": [{"label", "hash", "expires_at"}]}}}.
+
+    The file is followed live: every lookup checks (at most every 0.2 s) whether it changed on disk, so a
+    user removed or a password changed with `central-user` while central runs loses access at once."""
+
+    CHECK_INTERVAL_S = 0.2
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        self._stamp: tuple[int, int, int] | None = None
+        self._checked = 0.0
         self._data: dict[str, dict[str, Any]] = self._read()
+        self._stamp = self._file_stamp()
+
+    def _file_stamp(self) -> tuple[int, int, int] | None:
+        try:
+            st = self.path.stat()
+        except OSError:
+            return None
+        return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+    def _follow(self) -> None:
+        """Reload when the file changed; a file that cannot be read keeps the last good users (logged)."""
+        now = time.monotonic()
+        if now - self._checked < self.CHECK_INTERVAL_S:
+            return
+        with self._lock:
+            self._checked = now
+            stamp = self._file_stamp()
+            if stamp == self._stamp:
+                return
+            try:
+                self._data = self._read()
+            except UsersFileError as exc:
+                log.error("%s; keeping the users read before", exc)
+                return
+            self._stamp = stamp
+            log.info("users file %s changed: %s user(s)", self.path, len(self._data))
 
     def _read(self) -> dict[str, dict[str, Any]]:
         if not self.path.exists():
@@ -92,8 +169,10 @@ class UserDirectory:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, self.path)
+        self._stamp = self._file_stamp()
 
     def __len__(self) -> int:
+        self._follow()
         return len(self._data)
 
     def set_user(self, name: str, password: str, stores: list[str]) -> User:
@@ -113,6 +192,7 @@ class UserDirectory:
                 except contract.ContractError as exc:
                     raise UsersFileError(str(exc)) from None
         with self._lock:
+            self._data = self._read()  # the file may have changed since we read it
             entry = self._data.setdefault(name, {"tokens": []})
             entry["password"] = hash_password(password)
             entry["stores"] = sorted(set(stores))
@@ -121,40 +201,113 @@ class UserDirectory:
 
     def remove_user(self, name: str) -> None:
         with self._lock:
+            self._data = self._read()
             if self._data.pop(name, None) is None:
                 raise UsersFileError(f"no user {name!r} in {self.path}")
             self._save()
 
-    def new_token(self, name: str) -> str:
-        """A fresh API bearer token for `name`; only its hash is stored, so print it once."""
+    def new_token(self, name: str, label: str | None = None, days: float | None = TOKEN_DAYS) -> str:
+        """A fresh API bearer token for `name`, named `label` and valid `days` (None: until revoked); only its
+        hash is stored, so print it once."""
         with self._lock:
+            self._data = self._read()  # the file may have changed since we read it
             if name not in self._data:
                 raise UsersFileError(f"no user {name!r} in {self.path}")
+            tokens = self._tokens(name)
+            label = label or f"token{len(tokens) + 1}"
+            try:
+                contract.validate_id(label, "token name")
+            except contract.ContractError as exc:
+                raise UsersFileError(str(exc)) from None
+            if any(t.label == label for t in tokens):
+                raise UsersFileError(f"user {name!r} already has a token named {label!r}; revoke it first")
+            if days is not None and not 0 < days <= 3650:
+                raise UsersFileError(f"token validity of {days} days is not between 0 and 3650")
             token = "mk_" + secrets.token_urlsafe(32)
-            self._data[name].setdefault("tokens", []).append(_token_hash(token))
+            expires = None if days is None else time.time() + days * 86400
+            tokens.append(TokenInfo(label, _token_hash(token), expires))
+            self._data[name]["tokens"] = [t.as_json() for t in tokens]
             self._save()
         return token
+
+    def revoke_token(self, name: str, label: str) -> None:
+        with self._lock:
+            self._data = self._read()
+            if name not in self._data:
+                raise UsersFileError(f"no user {name!r} in {self.path}")
+            tokens = self._tokens(name)
+            kept = [t for t in tokens if t.label != label]
+            if len(kept) == len(tokens):
+                raise UsersFileError(f"user {name!r} has no token named {label!r}")
+            self._data[name]["tokens"] = [t.as_json() for t in kept]
+            self._save()
+
+    def tokens(self, name: str) -> list[TokenInfo]:
+        self._follow()
+        with self._lock:
+            return self._tokens(name) if name in self._data else []
+
+    def _tokens(self, name: str) -> list[TokenInfo]:
+        try:
+            return [TokenInfo.from_json(t) for t in self._data[name].get("tokens", [])]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise UsersFileError(f"users file {self.path}: tokens of {name!r} are malformed ({exc})") from None
+
+    def credential(self, name: str) -> str | None:
+        """What a session is bound to: the user's password hash (a new password ends old sessions)."""
+        self._follow()
+        entry = self._data.get(name)
+        return None if entry is None else str(entry.get("password", ""))
+
+    def session_user(self, name: str, credential: str) -> User | None:
+        """The user a session belongs to, if it still exists with the same password; else None."""
+        self._follow()
+        with self._lock:
+            entry = self._data.get(name)
+            if entry is None or not hmac.compare_digest(str(entry.get("password", "")), credential):
+                return None
+            return self._user(name)
 
     def _user(self, name: str) -> User:
         stores = self._data[name].get("stores", [])
         return User(name, None if ALL_STORES in stores else frozenset(stores))
 
     def users(self) -> list[User]:
+        self._follow()
         return [self._user(n) for n in sorted(self._data)]
 
     def authenticate(self, name: str, password: str) -> User | None:
+        self._follow()
         entry = self._data.get(name)
         if entry is None:
-            verify_password(password, hash_password("dummy-equal-time"))  # same cost whether or not the user exists
+            verify_password(password, _dummy_hash())  # same cost whether or not the user exists
             return None
         return self._user(name) if verify_password(password, entry.get("password", "")) else None
 
     def by_token(self, token: str) -> User | None:
+        """The user of a valid, unexpired, unrevoked token, else None."""
+        self._follow()
         digest = _token_hash(token)
-        for name, entry in self._data.items():
-            if any(hmac.compare_digest(digest, t) for t in entry.get("tokens", [])):
-                return self._user(name)
+        now = time.time()
+        with self._lock:
+            for name in self._data:
+                try:
+                    tokens = self._tokens(name)
+                except UsersFileError:
+                    continue
+                for info in tokens:
+                    if hmac.compare_digest(digest, info.digest):
+                        return self._user(name) if info.expires_at is None or info.expires_at > now else None
         return None
+
+
+@dataclass(frozen=True)
+class Session:
+    """A login: the user's name and the password hash it logged in with (checked on every request)."""
+
+    name: str
+    credential: str
+    expires: float
 
 
 class Sessions:
@@ -163,22 +316,22 @@ class Sessions:
     def __init__(self, ttl_s: float = 12 * 3600) -> None:
         self.ttl_s = ttl_s
         self._lock = threading.Lock()
-        self._by_token: dict[str, tuple[User, float]] = {}
+        self._by_token: dict[str, Session] = {}
 
-    def create(self, user: User) -> str:
+    def create(self, user: User, credential: str) -> str:
         token = secrets.token_urlsafe(32)
         with self._lock:
             now = time.monotonic()
-            self._by_token = {k: v for k, v in self._by_token.items() if v[1] > now}
-            self._by_token[token] = (user, now + self.ttl_s)
+            self._by_token = {k: v for k, v in self._by_token.items() if v.expires > now}
+            self._by_token[token] = Session(user.name, credential, now + self.ttl_s)
         return token
 
-    def get(self, token: str) -> User | None:
+    def get(self, token: str) -> Session | None:
         with self._lock:
             found = self._by_token.get(token)
-        if found is None or found[1] < time.monotonic():
+        if found is None or found.expires < time.monotonic():
             return None
-        return found[0]
+        return found
 
     def drop(self, token: str) -> None:
         with self._lock:
@@ -186,8 +339,12 @@ class Sessions:
 
 
 class LoginThrottle:
-    """After `limit` failed logins for one user name within `window_s`, refuse that name until the window
-    passes: scrypt makes each guess slow, this caps how many guesses one account gets."""
+    """After `limit` failed logins for one user name from one source address within `window_s`, refuse that
+    pair until the window passes: scrypt makes each guess slow, this caps how many guesses one account gets
+    from one address, and an attacker elsewhere cannot lock the real user out of their own address.
+
+    `reserve` is the atomic way in: it counts the attempt as a failure before the password is checked
+    (`succeeded` clears it), so concurrent wrong logins cannot all pass the check at once."""
 
     def __init__(self, limit: int = 5, window_s: float = 600.0) -> None:
         self.limit = limit
@@ -195,22 +352,35 @@ class LoginThrottle:
         self._lock = threading.Lock()
         self._failures: dict[str, list[float]] = {}
 
-    def retry_after(self, name: str) -> float:
-        """Seconds until `name` may try again (0 = now)."""
-        now = time.monotonic()
-        with self._lock:
-            recent = [t for t in self._failures.get(name, []) if now - t < self.window_s]
-            self._failures[name] = recent
-            if len(recent) < self.limit:
-                return 0.0
-            return self.window_s - (now - recent[0])
+    def _wait(self, key: str, now: float) -> float:
+        recent = [t for t in self._failures.get(key, []) if now - t < self.window_s]
+        self._failures[key] = recent
+        return 0.0 if len(recent) < self.limit else self.window_s - (now - recent[0])
 
-    def failed(self, name: str) -> None:
+    def retry_after(self, name: str, source: str = "") -> float:
+        """Seconds until `name` may try again from `source` (0 = now)."""
         with self._lock:
-            self._failures.setdefault(name, []).append(time.monotonic())
-            if len(self._failures) > 10_000:  # bound memory against made-up names
-                self._failures.pop(next(iter(self._failures)))
+            return self._wait(f"{source}|{name}", time.monotonic())
 
-    def succeeded(self, name: str) -> None:
+    def reserve(self, name: str, source: str = "") -> float:
+        """0 and the attempt counted (as a failure until `succeeded`), or the seconds to wait."""
+        key = f"{source}|{name}"
         with self._lock:
-            self._failures.pop(name, None)
+            now = time.monotonic()
+            wait = self._wait(key, now)
+            if wait == 0.0:
+                self._add(key, now)
+            return wait
+
+    def failed(self, name: str, source: str = "") -> None:
+        with self._lock:
+            self._add(f"{source}|{name}", time.monotonic())
+
+    def _add(self, key: str, now: float) -> None:
+        self._failures.setdefault(key, []).append(now)
+        if len(self._failures) > 10_000:  # bound memory against made-up names
+            self._failures.pop(next(iter(self._failures)))
+
+    def succeeded(self, name: str, source: str = "") -> None:
+        with self._lock:
+            self._failures.pop(f"{source}|{name}", None)

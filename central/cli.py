@@ -6,6 +6,7 @@ import logging
 import os
 import signal
 import threading
+from datetime import timedelta
 
 from central.errors import CentralError
 
@@ -43,10 +44,41 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="collector processes sharing the ingest (one per core scales it; default: the CPU count, "
                              "at most 4)")
     parser.add_argument("--secure-cookies", action="store_true", help="mark the session cookie Secure (behind HTTPS)")
+    parser.add_argument("--api-docs", action="store_true",
+                        help="serve the OpenAPI pages at /docs and /openapi.json (off by default)")
+    parser.add_argument("--collector-name", default="central", type=_name,
+                        help="names this central's MQTT sessions: client ids are moodkiosk-NAME-HOST-INDEX, the same "
+                             "on every start, so a restart resumes its sessions; give each central on one host its "
+                             "own name (default: central)")
+    parser.add_argument("--max-window-age-days", type=_positive_float, default=366.0, metavar="DAYS",
+                        help="reject windows that started longer ago than this (a kiosk's spool after an outage "
+                             "must still fit; default 366)")
+    parser.add_argument("--max-clock-skew-s", type=_positive_float, default=900.0, metavar="SECONDS",
+                        help="reject windows that end further in the future than this (default 900)")
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value < 1e7:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a positive number")
+    return value
+
+
+def _name(text: str) -> str:
+    import re
+
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,39}", text):
+        raise argparse.ArgumentTypeError(f"{text!r} must be 1-40 of A-Z a-z 0-9 _ -")
+    return text
 
 
 def main(args: argparse.Namespace) -> int:
     import uvicorn
+
+    import contract
 
     from central.auth import UserDirectory
     from central.collector import CollectorSettings
@@ -74,10 +106,14 @@ def main(args: argparse.Namespace) -> int:
         CollectorSettings(
             args.mqtt, group=args.group, username=args.mqtt_username, password=password, ca_file=args.ca_file,
             allowed_stores=frozenset(args.allow_store) if args.allow_store else None,
+            name=args.collector_name,
+            time_bounds=contract.TimeBounds(max_age=timedelta(days=args.max_window_age_days),
+                                            max_future=timedelta(seconds=args.max_clock_skew_s)),
         ),
         args.db, store, processes=processes, on_windows=hub.windows, on_kiosk=hub.kiosk,
     )
-    app = create_app(store, users, hub, stats=collector.snapshot, secure_cookies=args.secure_cookies)
+    app = create_app(store, users, hub, stats=collector.snapshot, secure_cookies=args.secure_cookies,
+                     api_docs=args.api_docs)
     server = DashboardServer(uvicorn.Config(app, host=host, port=port, log_level="warning",
                                             timeout_graceful_shutdown=2, access_log=False), hub)
     collector.start()
@@ -88,8 +124,21 @@ def main(args: argparse.Namespace) -> int:
             log.info("collector: %s", collector.snapshot())
 
     threading.Thread(target=log_stats, name="stats-log", daemon=True).start()
-    log.info("dashboard on http://%s:%s/ (API docs at /docs), collecting from %s into %s with %s process(es)", host,
-             port, args.mqtt, args.db.split("@")[-1], processes)
+    failed: list[str] = []
+
+    def watch() -> None:
+        """A collector that cannot work any more ends the process (non-zero) so that its supervisor restarts it;
+        staying up would look healthy while nothing is stored."""
+        while not stats_stop.wait(1.0):
+            why = collector.failure()
+            if why is not None:
+                failed.append(why)
+                server.should_exit = True
+                return
+
+    threading.Thread(target=watch, name="collector-watch", daemon=True).start()
+    log.info("dashboard on http://%s:%s/ (API docs at /docs: %s), collecting from %s into %s with %s process(es)", host,
+             port, "on" if args.api_docs else "off", args.mqtt, args.db.split("@")[-1], processes)
     # uvicorn handles SIGTERM gracefully and then re-raises it to the handler found at start; a no-op one
     # lets the clean-up below run (stop the collector, close the database) instead of dying on the spot.
     signal.signal(signal.SIGTERM, lambda signum, frame: None)
@@ -100,4 +149,7 @@ def main(args: argparse.Namespace) -> int:
         collector.stop()
         store.close()
         log.info("collector stopped: %s", collector.snapshot())
+    if failed:
+        log.error("moodkiosk central stopped because %s", failed[0])
+        return 1
     return 0

@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import logging
+import re
+import socket
 import threading
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
@@ -17,8 +20,10 @@ from paho.mqtt.packettypes import PacketTypes
 import contract
 from central.errors import CentralError
 from central.mqtt_reader import BufferedReadClient
-from central.records import WindowRecord
+from central.records import DeadLetter, WindowRecord
+from central.reject_log import RejectLog
 from central.store import Store
+from central.window_order import WindowOutcome
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +34,9 @@ class CollectorSettings:
 
     mqtt_url: str
     group: str = "moodkiosk-collectors"
-    client_id: str | None = None
+    client_id: str | None = None  # None: stable_client_id(name, host, index)
+    name: str = "central"
+    index: int = 0  # 0: the in-process collector, 1..: worker processes
     username: str | None = None
     password: str | None = None
     ca_file: str | None = None
@@ -38,6 +45,19 @@ class CollectorSettings:
     batch_wait_s: float = 0.05
     session_expiry_s: int = 3600  # the broker keeps our queue this long while we are away
     follow_status: bool = True  # subscribe to kiosks' retained status (one collector per host does)
+    time_bounds: contract.TimeBounds = field(default_factory=contract.TimeBounds)
+    reject_log_interval_s: float = 60.0
+
+    @property
+    def effective_client_id(self) -> str:
+        return self.client_id or stable_client_id(self.name, socket.gethostname(), self.index)
+
+
+def stable_client_id(name: str, host: str, index: int) -> str:
+    """The same MQTT client id on every start of the same collector, so a restart resumes its broker
+    session (and its queued windows) instead of leaving it behind as a member of the shared group."""
+    clean = lambda text: re.sub(r"[^A-Za-z0-9_-]", "-", text)[:40] or "x"  # noqa: E731
+    return f"moodkiosk-{clean(name)}-{clean(host)}-{int(index)}"
 
 
 @dataclass(frozen=True)
@@ -62,48 +82,79 @@ class CollectorStats:
     rejected: Counter[str] = field(default_factory=Counter)
     batches: int = 0
     db_errors: int = 0
+    dead_letters: int = 0
     connected: bool = False
+    failure: str | None = None  # set when the MQTT loop or the writer stopped: the process must be restarted
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def snapshot(self) -> dict[str, Any]:
         with self.lock:
             return {"received": self.received, "stored": self.stored, "duplicates": self.duplicates,
                     "rejected": dict(self.rejected), "rejected_total": sum(self.rejected.values()),
-                    "batches": self.batches, "db_errors": self.db_errors, "connected": self.connected}
+                    "batches": self.batches, "db_errors": self.db_errors, "dead_letters": self.dead_letters,
+                    "connected": self.connected and self.failure is None, "alive": self.failure is None,
+                    "failure": self.failure}
 
 
 def merge_stats(snapshots: list[dict[str, Any]]) -> dict[str, Any]:
     """Several collectors' `CollectorStats.snapshot()`s as one: counters added, connected only if all are."""
     merged: dict[str, Any] = {"received": 0, "stored": 0, "duplicates": 0, "rejected": Counter(), "rejected_total": 0,
-                              "batches": 0, "db_errors": 0, "connected": bool(snapshots)}
+                              "batches": 0, "db_errors": 0, "dead_letters": 0, "connected": bool(snapshots),
+                              "alive": True, "failure": None}
     for snap in snapshots:
         if not snap:
             merged["connected"] = False
             continue
-        for key in ("received", "stored", "duplicates", "rejected_total", "batches", "db_errors"):
-            merged[key] += snap[key]
+        for key in ("received", "stored", "duplicates", "rejected_total", "batches", "db_errors", "dead_letters"):
+            merged[key] += snap.get(key, 0)
         merged["rejected"].update(snap["rejected"])
         merged["connected"] = merged["connected"] and snap["connected"]
+        if snap.get("failure"):
+            merged["alive"], merged["failure"] = False, snap["failure"]
     merged["rejected"] = dict(merged["rejected"])
     merged["collectors"] = len(snapshots)
     return merged
 
 
-def record_from(doc: dict[str, Any], received_at: float) -> WindowRecord:
-    """A validated mood.v1 document as the row the store keeps."""
-    fb = doc["feedback"]
+def record_from(doc: contract.MoodDocument, received_at: float) -> WindowRecord:
+    """A decoded mood.v1 document as the row the store keeps."""
+    fb = doc.feedback
     return WindowRecord(
-        doc["store"], doc["kiosk"], doc["seq"], contract.parse_utc(doc["window_start"]).timestamp(),
-        contract.parse_utc(doc["window_end"]).timestamp(), doc["people"], doc["counts"], float(doc["mood_index"]),
-        fb["happy"], fb["neutral"], fb["unhappy"], doc["model_version"], doc["merged_windows"], received_at,
+        doc.store, doc.kiosk, doc.seq, doc.window_start.timestamp(), doc.window_end.timestamp(), doc.people,
+        dict(doc.counts), doc.mood_index, fb.happy, fb.neutral, fb.unhappy, doc.model_version, doc.merged_windows,
+        received_at,
     )
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One accepted message on its way from paho's thread to the writer (with what a dead letter needs)."""
+
+    kind: str  # "mood", "health", "status", or "dead" (the collector failed on it: kept as a dead letter)
+    value: WindowRecord | KioskEvent | DeadLetter
+    mid: int
+    qos: int
+    generation: int
+    topic: str
+    payload: bytes
+    received_at: float
+
+
+def _topic_text(msg: mqtt.MQTTMessage) -> str:
+    raw = getattr(msg, "_topic", b"")
+    return raw.decode("utf-8", "replace") if isinstance(raw, (bytes, bytearray)) else str(raw)
 
 
 class Collector:
     """Subscribes (MQTT 5 shared subscription for mood and health, a plain one for retained status),
-    validates in paho's thread, and hands accepted messages to one writer thread. The writer inserts a batch
+    decodes in paho's thread, and hands accepted messages to one writer thread. The writer stores a batch
     in one transaction and only then acknowledges the batch's QoS 1 messages, so a crash between receipt and
-    commit makes the broker redeliver rather than lose; the unique key makes the redelivery a no-op."""
+    commit makes the broker redeliver rather than lose; the ordering rule makes the redelivery a no-op.
+
+    Nothing a message contains can stop ingest: every paho callback runs behind an exception barrier, a
+    batch the database refuses for a reason other than being away is split until the one bad row is
+    isolated (kept as a dead letter, acknowledged, counted), and if the MQTT loop or the writer still stops,
+    `failure` says so and the process exits non-zero for its supervisor to restart it."""
 
     def __init__(
         self,
@@ -119,29 +170,42 @@ class Collector:
         self._on_kiosk = on_kiosk
         # paho's thread appends, the writer pops: a deque plus a wake-up event costs a fraction of queue.Queue's
         # lock-and-condition round trip per message, which showed up at thousands of windows a second.
-        self._inbox: deque[tuple[str, Any, int, int, int]] = deque()
+        self._inbox: deque[Inbound] = deque()
         self._wake = threading.Event()
         self._refused: str | None = None
         self._generation = 0  # bumped per connection: a packet id is only meaningful on its own connection
         self._stop = threading.Event()
+        self._started = False
+        self._retiring = False
+        self.session_present: bool | None = None
         self._writer: threading.Thread | None = None
+        self._rejects = RejectLog(log, settings.reject_log_interval_s)
         parts = urlsplit(settings.mqtt_url)
-        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+        try:
+            port = parts.port
+        except ValueError:
+            port = -1
+        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname or port == -1:
             raise CentralError(f"--mqtt {settings.mqtt_url!r} must look like mqtt://host:1883 or mqtts://host:8883")
         self._host = parts.hostname
-        self._port = parts.port or (8883 if parts.scheme == "mqtts" else 1883)
+        self._port = port or (8883 if parts.scheme == "mqtts" else 1883)
         self._tls = parts.scheme == "mqtts"
         self._client = self._make_client()
 
+    @property
+    def client_id(self) -> str:
+        return self.settings.effective_client_id
+
     def _make_client(self) -> mqtt.Client:
-        client_id = self.settings.client_id or f"moodkiosk-collector-{self.settings.group}-{id(self) & 0xFFFF:x}"
-        client = BufferedReadClient(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5, manual_ack=True)
+        client = BufferedReadClient(CallbackAPIVersion.VERSION2, client_id=self.client_id, protocol=mqtt.MQTTv5,
+                                    manual_ack=True)
         if self.settings.username:
             client.username_pw_set(self.settings.username, self.settings.password)
         if self._tls:
             client.tls_set(ca_certs=self.settings.ca_file or None)
         client.reconnect_delay_set(1, 30)
         client.max_queued_messages_set(0)
+        client.suppress_exceptions = True  # second net behind the barriers: paho logs instead of dying
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
@@ -157,7 +221,7 @@ class Collector:
         props.SessionExpiryInterval = self.settings.session_expiry_s
         try:
             self._client.connect(self._host, self._port, keepalive=30, clean_start=False, properties=props)
-        except OSError as exc:
+        except (OSError, ValueError) as exc:
             self._stop.set()
             raise CentralError(f"MQTT broker {self._host}:{self._port} unreachable: {exc}") from exc
         self._client.loop_start()
@@ -169,14 +233,62 @@ class Collector:
             why = f"refused it: {self._refused}" if self._refused else f"did not answer within {connect_timeout:.0f} s"
             raise CentralError(f"MQTT broker {self._host}:{self._port} {why} (check --mqtt-username/--mqtt-password-env)"
                                if self._refused else f"MQTT broker {self._host}:{self._port} {why}")
+        self._started = True
 
-    def stop(self) -> None:
-        """Stop taking messages, store and acknowledge what is queued, disconnect."""
+    def stop(self, end_session: bool = False) -> None:
+        """Stop taking messages, store and acknowledge what is queued, disconnect (with `end_session`, telling
+        the broker to drop the session now instead of keeping it for session_expiry_s)."""
         self._stop.set()
         if self._writer is not None:
             self._writer.join(10)
-        self._client.disconnect()  # sent after the acknowledgements already queued
+        props = None
+        if end_session:
+            props = Properties(PacketTypes.DISCONNECT)
+            props.SessionExpiryInterval = 0
+        self._client.disconnect(properties=props)  # sent after the acknowledgements already queued
         self._client.loop_stop()
+        self._rejects.flush(force=True)
+
+    def retire(self, idle_s: float = 1.0, timeout_s: float = 60.0) -> int:
+        """Resume this client id's session if the broker still has one (a worker index no longer started),
+        store what it holds, then end it, so it stops taking a share of the group. Returns windows stored."""
+        self._retiring = True
+        self.start()
+        if self.session_present:
+            deadline = time.monotonic() + timeout_s
+            topics = [contract.shared_subscription(self.settings.group, kind) for kind in ("mood", "health")]
+            for phase in ("drain", "unsubscribed"):
+                last = -1
+                while time.monotonic() < deadline:
+                    time.sleep(idle_s)
+                    with self.stats.lock:
+                        now = self.stats.received
+                    if now == last and not self._inbox:
+                        break
+                    last = now
+                if phase == "drain":
+                    self._client.unsubscribe(topics)
+            log.info("collector %s: retired a stale session (%s windows stored from it)", self.client_id,
+                     self.stats.stored)
+        self.stop(end_session=True)
+        return self.stats.stored
+
+    def failure(self) -> str | None:
+        """Why this collector can no longer work (its MQTT loop or writer thread ended), else None."""
+        if self._started and not self._stop.is_set():
+            thread = getattr(self._client, "_thread", None)
+            why = None
+            if thread is None or not thread.is_alive():
+                why = "the MQTT network loop stopped"
+            elif self._writer is None or not self._writer.is_alive():
+                why = "the storage writer stopped"
+            if why is not None:
+                with self.stats.lock:
+                    if self.stats.failure is None:
+                        log.critical("collector %s: %s; exiting so that the supervisor restarts it", self.client_id,
+                                     why)
+                    self.stats.failure = why
+        return self.stats.failure
 
     @property
     def queued(self) -> int:
@@ -185,12 +297,25 @@ class Collector:
     # ---- paho thread -----------------------------------------------------------------------------------
 
     def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
+        try:
+            self._connected(client, flags, reason)
+        except Exception:  # the barrier: an exception here would end paho's thread
+            log.exception("collector: handling the broker's CONNACK failed")
+
+    def _connected(self, client: mqtt.Client, flags: Any, reason: Any) -> None:
         if reason.is_failure:
             self._refused = str(reason)
             log.error("MQTT broker refused the collector: %s", reason)
             if reason.value in (134, 135):
                 self._stop.set()
                 client.disconnect()
+            return
+        if self.session_present is None:
+            self.session_present = bool(flags.session_present)
+        if self._retiring and not self.session_present:  # nothing to drain: no subscriptions, just end it
+            with self.stats.lock:
+                self.stats.connected = True
+                self._generation += 1
             return
         group = self.settings.group
         # Re-subscribe on every connect. Status is a plain subscription: brokers do not send retained
@@ -202,52 +327,74 @@ class Collector:
         with self.stats.lock:
             self.stats.connected = True
             self._generation += 1
-        log.info("collector connected to %s:%s (group %s, session present: %s)", self._host, self._port, group,
-                 flags.session_present)
+        log.info("collector %s connected to %s:%s (group %s, session present: %s)", self.client_id, self._host,
+                 self._port, group, flags.session_present)
 
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
-        with self.stats.lock:
-            self.stats.connected = False
-        if not self._stop.is_set():
-            log.warning("collector lost the broker (%s); reconnecting", reason)
+        try:
+            with self.stats.lock:
+                self.stats.connected = False
+            if not self._stop.is_set():
+                log.warning("collector lost the broker (%s); reconnecting", reason)
+        except Exception:
+            log.exception("collector: handling a disconnect failed")
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        """The barrier: whatever a message contains, it is taken, counted and acknowledged here."""
         now = time.time()
         try:
-            parts = contract.parse_topic(msg.topic)
-            if self.settings.allowed_stores is not None and parts.store not in self.settings.allowed_stores:
-                raise contract.ContractError("unknown_store", f"store {parts.store!r} is not in the allow-list")
-            if parts.kind == "mood":
-                item: tuple[str, Any, int, int] = ("mood", record_from(contract.decode_mood(msg.payload, parts), now),
-                                                  msg.mid, msg.qos)
-            elif parts.kind == "health":
-                item = ("health", KioskEvent(parts.store, parts.kiosk, "health",
-                                             health=contract.decode_health(msg.payload, parts), at=now), msg.mid, msg.qos)
-            else:
-                text = msg.payload.decode("utf-8", "replace")
-                if text not in (contract.STATUS_ONLINE, contract.STATUS_OFFLINE):
-                    raise contract.ContractError("schema", f"status {text[:40]!r} is not online/offline")
-                item = ("status", KioskEvent(parts.store, parts.kiosk, "status",
-                                             online=text == contract.STATUS_ONLINE, at=now), msg.mid, msg.qos)
+            self._receive(msg, now)
         except contract.ContractError as exc:
+            self._reject(client, msg, exc.reason, str(exc))
+        except Exception as exc:  # a bug met by this message: keep it as a dead letter, keep going
+            log.exception("collector failed on a message on %s", _topic_text(msg)[:200])
+            topic = _topic_text(msg)
             with self.stats.lock:
                 self.stats.received += 1
-                self.stats.rejected[exc.reason] += 1
-            log.warning("rejected message on %s (%s): %s", msg.topic[:200], exc.reason, exc)
-            if msg.qos:
-                client.ack(msg.mid, msg.qos)  # acknowledged so the broker does not redeliver it forever
-            return
+                generation = self._generation
+            letter = DeadLetter(now, topic, bytes(msg.payload), "internal", f"{type(exc).__name__}: {exc}"[:500])
+            self._enqueue(Inbound("dead", letter, msg.mid, msg.qos, generation, topic, bytes(msg.payload), now))
+
+    def _reject(self, client: mqtt.Client, msg: mqtt.MQTTMessage, reason: str, text: str) -> None:
+        with self.stats.lock:
+            self.stats.received += 1
+            self.stats.rejected[reason] += 1
+        self._rejects.rejected(reason, _topic_text(msg), text)
+        if msg.qos:
+            client.ack(msg.mid, msg.qos)  # acknowledged so the broker does not redeliver it forever
+
+    def _receive(self, msg: mqtt.MQTTMessage, now: float) -> None:
+        topic = _topic_text(msg)
+        parts = contract.parse_topic(topic)
+        if self.settings.allowed_stores is not None and parts.store not in self.settings.allowed_stores:
+            raise contract.ContractError("unknown_store", f"store {parts.store!r} is not in the allow-list")
+        value: WindowRecord | KioskEvent
+        if parts.kind == "mood":
+            received = datetime.fromtimestamp(now, timezone.utc)
+            doc = contract.MoodDocument.decode(msg.payload, parts, received, self.settings.time_bounds)
+            value = record_from(doc, now)
+        elif parts.kind == "health":
+            value = KioskEvent(parts.store, parts.kiosk, "health", health=contract.decode_health(msg.payload, parts),
+                               at=now)
+        else:
+            text = bytes(msg.payload).decode("utf-8", "replace")
+            if text not in (contract.STATUS_ONLINE, contract.STATUS_OFFLINE):
+                raise contract.ContractError("schema", f"status {text[:40]!r} is not online/offline")
+            value = KioskEvent(parts.store, parts.kiosk, "status", online=text == contract.STATUS_ONLINE, at=now)
         with self.stats.lock:
             self.stats.received += 1
             generation = self._generation
-        self._inbox.append((*item, generation))
+        self._enqueue(Inbound(parts.kind, value, msg.mid, msg.qos, generation, topic, b"", now))
+
+    def _enqueue(self, item: Inbound) -> None:
+        self._inbox.append(item)
         if not self._wake.is_set():
             self._wake.set()
 
     # ---- writer thread ---------------------------------------------------------------------------------
 
     def _write_loop(self) -> None:
-        pending: list[tuple[str, Any, int, int, int]] = []
+        pending: list[Inbound] = []
         inbox = self._inbox
         while True:
             stopping = self._stop.is_set()
@@ -255,6 +402,7 @@ class Collector:
                 if not inbox:
                     self._wake.wait(0.2)
                     self._wake.clear()
+                    self._rejects.flush()
                     if not inbox:
                         if stopping:
                             return
@@ -268,9 +416,11 @@ class Collector:
                     time.sleep(min(remaining, 0.005))
                 for _ in range(min(len(inbox), self.settings.batch_max)):
                     pending.append(inbox.popleft())
+            done: set[int] = set()
             try:
-                self._commit(pending)
-            except Exception as exc:  # database down: keep the batch (unacknowledged) and retry
+                self._store(pending, done)
+            except Exception as exc:  # the database is away (transient): keep the rest, unacknowledged, and retry
+                pending = [item for item in pending if id(item) not in done]
                 with self.stats.lock:
                     self.stats.db_errors += 1
                 log.error("storing %s messages failed (%s); retrying in 1 s", len(pending), exc)
@@ -280,35 +430,85 @@ class Collector:
                 continue
             pending = []
 
-    def _commit(self, batch: list[tuple[str, Any, int, int, int]]) -> None:
-        windows: dict[tuple[str, str, float], WindowRecord] = {}
-        events: list[KioskEvent] = []
-        for kind, value, *_ in batch:
-            if kind == "mood":
-                windows.setdefault((value.store, value.kiosk, value.start), value)
-            else:
-                events.append(value)
-        records = list(windows.values())
-        inserted = self.store.insert_windows(records)
-        for event in events:
-            if event.kind == "status":
-                self.store.set_status(event.store, event.kiosk, bool(event.online), event.at)
-            else:
-                self.store.set_health(event.store, event.kiosk, event.health or {}, event.at)
+    def _store(self, batch: list[Inbound], done: set[int]) -> None:
+        """Commit `batch`; when the database refuses it for a reason that is not transient, split it until
+        the refused row is alone and keep that row as a dead letter. Transient errors propagate (retry)."""
+        try:
+            self._commit(batch)
+        except Exception as exc:
+            if self.store.is_transient(exc):
+                raise
+            if len(batch) > 1:
+                half = len(batch) // 2
+                self._store(batch[:half], done)
+                self._store(batch[half:], done)
+                return
+            item = batch[0]
+            log.error("the database refused one message on %s; kept as a dead letter: %s", item.topic[:200], exc)
+            self._dead_letter(item, "store_failed", f"{type(exc).__name__}: {exc}")
+        done.update(id(item) for item in batch)
+
+    def _dead_letter(self, item: Inbound, reason: str, detail: str) -> None:
+        payload = item.payload
+        if isinstance(item.value, WindowRecord):
+            payload = repr(item.value.as_json()).encode("utf-8", "replace")
+        self.store.add_dead_letter(DeadLetter(item.received_at, item.topic, payload, reason, detail[:500]))
+        self._ack([item])
+        with self.stats.lock:
+            self.stats.dead_letters += 1
+            self.stats.rejected[reason] += 1
+
+    def _ack(self, batch: list[Inbound]) -> None:
         with self.stats.lock:
             generation = self._generation
-        for _, _, mid, qos, gen in batch:
-            if qos and gen == generation:  # older ones: the broker redelivers them on the new connection
-                self._client.ack(mid, qos)
-        moods = sum(1 for kind, *_ in batch if kind == "mood")
+        for item in batch:
+            if item.qos and item.generation == generation:  # older ones: the broker redelivers them
+                self._client.ack(item.mid, item.qos)
+
+    def _commit(self, batch: list[Inbound]) -> None:
+        moods = [item for item in batch if item.kind == "mood"]
+        records = [item.value for item in moods if isinstance(item.value, WindowRecord)]
+        outcomes = self.store.store_windows(records)
+        events: list[KioskEvent] = []
+        for item in batch:
+            if isinstance(item.value, KioskEvent):
+                event = item.value
+                if event.kind == "status":
+                    self.store.set_status(event.store, event.kiosk, bool(event.online), event.at)
+                else:
+                    self.store.set_health(event.store, event.kiosk, dict(event.health or {}), event.at)
+                events.append(event)
+            elif isinstance(item.value, DeadLetter):
+                self.store.add_dead_letter(item.value)
+        self._ack(batch)
+        counts = Counter(outcomes)
+        stored = [r for r, outcome in zip(records, outcomes) if outcome is WindowOutcome.STORED]
         with self.stats.lock:
-            self.stats.stored += inserted
-            self.stats.duplicates += moods - inserted
+            self.stats.stored += counts[WindowOutcome.STORED]
+            self.stats.duplicates += counts[WindowOutcome.DUPLICATE]
+            for outcome in (WindowOutcome.REPLAY, WindowOutcome.OVERLAP):
+                if counts[outcome]:
+                    self.stats.rejected[outcome.value] += counts[outcome]
+            dead = sum(1 for item in batch if item.kind == "dead")
+            if dead:
+                self.stats.dead_letters += dead
+                self.stats.rejected["internal"] += dead
             self.stats.batches += 1
-        if moods - inserted:
-            log.info("%s redelivered window(s) were already stored", moods - inserted)
-        if self._on_windows is not None and records:
-            self._on_windows(records)
-        if self._on_kiosk is not None:
-            for event in events:
-                self._on_kiosk(event)
+        for record, outcome in zip(records, outcomes):
+            if outcome in (WindowOutcome.REPLAY, WindowOutcome.OVERLAP):
+                self._rejects.rejected(outcome.value, contract.topic_for(record.store, record.kiosk, "mood"),
+                                       f"window seq {record.seq} contradicts the windows stored for that kiosk")
+        if counts[WindowOutcome.DUPLICATE]:
+            log.info("%s redelivered window(s) were already stored", counts[WindowOutcome.DUPLICATE])
+        self._notify(stored, events)
+
+    def _notify(self, stored: list[WindowRecord], events: list[KioskEvent]) -> None:
+        """Hand committed data to the dashboard; its failure must not make the batch look unstored."""
+        try:
+            if self._on_windows is not None and stored:
+                self._on_windows(stored)
+            if self._on_kiosk is not None:
+                for event in events:
+                    self._on_kiosk(event)
+        except Exception:
+            log.exception("passing stored windows to the dashboard failed")

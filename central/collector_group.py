@@ -30,12 +30,14 @@ log = logging.getLogger(__name__)
 
 STATS_INTERVAL_S = 1.0
 RESTART_DELAY_S = 1.0
+# Worker indexes probed at start for sessions left by a run with more processes (see retire_stale_sessions).
+RETIRE_PROBE = 8
 
 
 def worker_settings(settings: CollectorSettings, index: int) -> CollectorSettings:
     """A worker's settings: its own client id (stable, so its broker session survives a restart), no status."""
     client_id = f"{settings.client_id}-w{index}" if settings.client_id else None
-    return dataclasses.replace(settings, client_id=client_id, follow_status=False)
+    return dataclasses.replace(settings, client_id=client_id, index=index, follow_status=False)
 
 
 def _worker_main(settings: CollectorSettings, db_url: str, conn: Connection, stop: Any, log_level: int) -> None:
@@ -68,8 +70,13 @@ def _worker_main(settings: CollectorSettings, db_url: str, conn: Connection, sto
         send(("error", str(exc)))
         return
     send(("started", collector.stats.snapshot()))
+    failed = False
     try:
         while not stop.wait(STATS_INTERVAL_S) and os.getppid() == parent:
+            if collector.failure() is not None:  # exit non-zero: the parent restarts this worker
+                failed = True
+                send(("stats", collector.stats.snapshot()))
+                break
             send(("stats", collector.stats.snapshot()))
     except (BrokenPipeError, OSError):
         pass  # the parent is gone; stop below
@@ -80,6 +87,8 @@ def _worker_main(settings: CollectorSettings, db_url: str, conn: Connection, sto
             send(("stopped", collector.stats.snapshot()))
         except OSError:
             pass
+    if failed:
+        os._exit(1)
 
 
 class _Worker:
@@ -130,6 +139,22 @@ class CollectorGroup:
             raise
         self._reader = threading.Thread(target=self._read_loop, name="collector-group", daemon=True)
         self._reader.start()
+        self.retire_stale_sessions()
+
+    def retire_stale_sessions(self) -> int:
+        """Client ids are stable per worker index, so a run with fewer processes than the last one leaves the
+        extra workers' sessions on the broker, each still a member of the shared group and taking its share
+        of the windows until the session expires. Each index up to RETIRE_PROBE past the current ones is
+        resumed once: what its session holds is stored, then the session is ended. Returns windows stored."""
+        stored = 0
+        for index in range(self._extra + 1, self._extra + 1 + RETIRE_PROBE):
+            try:
+                stale = Collector(worker_settings(self.settings, index), self.collector.store,
+                                  on_windows=self._on_windows, on_kiosk=self._on_kiosk)
+                stored += stale.retire()
+            except CentralError as exc:
+                log.warning("could not check for a stale session of worker %s: %s", index, exc)
+        return stored
 
     def _await_start(self, worker: _Worker, timeout: float) -> None:
         if not worker.conn.poll(timeout):
@@ -190,6 +215,11 @@ class CollectorGroup:
         with self._lock:
             workers = [w.stats for w in self._workers]
         return merge_stats([self.collector.stats.snapshot(), *workers])
+
+    def failure(self) -> str | None:
+        """Why this process must be restarted (its own collector's loop or writer ended), else None.
+        A failed worker is restarted here instead; it shows in /api/stats meanwhile."""
+        return self.collector.failure()
 
     @property
     def processes(self) -> int:

@@ -10,14 +10,17 @@ a success reason code. The payloads are real mood.v1 documents; the collector va
 from __future__ import annotations
 
 import asyncio
-import json
 import struct
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
-T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z: simulated windows are one minute apart from here
+import contract
+
+# Simulated windows are one minute apart from midnight UTC ten days ago: inside the collector's plausible range.
+T0 = (time.time() // 86400 - 10) * 86400
 
 CONNECT, CONNACK, PUBLISH_QOS1, PUBACK, DISCONNECT = 0x10, 0x20, 0x32, 0x40, 0xE0
 RECEIVE_MAXIMUM = 0x21  # MQTT 5 property id (two-byte integer) in CONNACK
@@ -31,18 +34,13 @@ def kiosk_ids(index: int) -> tuple[str, str]:
 def mood_payload(index: int, seq: int) -> tuple[str, bytes]:
     """Topic and mood.v1 JSON of kiosk ``index``'s window ``seq`` (one-minute windows from T0)."""
     store, kiosk = kiosk_ids(index)
-    start = T0 + 60 * seq
+    start = datetime.fromtimestamp(T0 + 60 * seq, timezone.utc)
     people = 3 + (index + seq) % 6
     happy = (index * 7 + seq) % (people + 1)
-    doc = {
-        "schema_version": "mood.v1", "store": store, "kiosk": kiosk, "seq": seq,
-        "window_start": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(start)),
-        "window_end": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(start + 60)),
-        "people": people, "counts": {"happy": happy, "neutral": people - happy},
-        "mood_index": round(happy / people, 3), "feedback": {"happy": seq % 2, "neutral": 0, "unhappy": 0},
-        "model_version": "bench", "merged_windows": 1,
-    }
-    return f"moodkiosk/v1/{store}/{kiosk}/mood", json.dumps(doc, separators=(",", ":")).encode()
+    doc = contract.MoodDocument(
+        store, kiosk, seq, start, start + timedelta(minutes=1), people, {"happy": happy, "neutral": people - happy},
+        round(happy / people, 3), contract.Feedback(happy=seq % 2), "bench", 1)
+    return contract.topic_for(store, kiosk, "mood"), doc.encode()
 
 
 def _varint(n: int) -> bytes:

@@ -76,3 +76,15 @@ class StoreDay:
     feedback: Mapping[str, int]
     people: int
     windows: int
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A message the collector acknowledged without storing it as data (a row the database refused, or
+    a message the collector failed on), kept for the operator with its reason."""
+
+    received_at: float
+    topic: str
+    payload: bytes
+    reason: str
+    detail: str

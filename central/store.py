@@ -11,7 +11,8 @@ from typing import Any, Callable, Iterable, Protocol, Sequence
 from urllib.parse import urlsplit
 
 from central.errors import CentralError
-from central.records import Bucket, KioskState, StoreDay, WindowRecord
+from central.records import Bucket, DeadLetter, KioskState, StoreDay, WindowRecord
+from central.window_order import WindowOutcome, judge
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,11 @@ _MIGRATIONS_SQLITE: list[tuple[int, str, tuple[str, ...]]] = [
             store_id TEXT NOT NULL, kiosk_id TEXT NOT NULL, online INTEGER, status_at REAL,
             health TEXT, health_at REAL, PRIMARY KEY (store_id, kiosk_id))""",
     )),
+    (2, "dead letters", (
+        """CREATE TABLE dead_letters (
+            id INTEGER PRIMARY KEY, received_at REAL NOT NULL, topic TEXT NOT NULL, payload BLOB NOT NULL,
+            reason TEXT NOT NULL, detail TEXT NOT NULL)""",
+    )),
 ]
 _MIGRATIONS_POSTGRES: list[tuple[int, str, tuple[str, ...]]] = [
     (1, "windows and kiosks", (
@@ -52,6 +58,11 @@ _MIGRATIONS_POSTGRES: list[tuple[int, str, tuple[str, ...]]] = [
             store_id TEXT NOT NULL, kiosk_id TEXT NOT NULL, online BOOLEAN, status_at DOUBLE PRECISION,
             health JSONB, health_at DOUBLE PRECISION, PRIMARY KEY (store_id, kiosk_id))""",
     )),
+    (2, "dead letters", (
+        """CREATE TABLE dead_letters (
+            id BIGSERIAL PRIMARY KEY, received_at DOUBLE PRECISION NOT NULL, topic TEXT NOT NULL,
+            payload BYTEA NOT NULL, reason TEXT NOT NULL, detail TEXT NOT NULL)""",
+    )),
 ]
 
 
@@ -64,6 +75,10 @@ class Store(Protocol):
 
     def migrate(self) -> int: ...
     def insert_windows(self, records: Sequence[WindowRecord]) -> int: ...
+    def store_windows(self, records: Sequence[WindowRecord]) -> list[WindowOutcome]: ...
+    def add_dead_letter(self, letter: DeadLetter) -> None: ...
+    def dead_letters(self, limit: int = 100) -> list[DeadLetter]: ...
+    def is_transient(self, exc: BaseException) -> bool: ...
     def set_status(self, store: str, kiosk: str, online: bool, at: float) -> None: ...
     def set_health(self, store: str, kiosk: str, health: dict[str, Any], at: float) -> None: ...
     def kiosks(self, stores: Iterable[str] | None = None) -> list[KioskState]: ...
@@ -144,6 +159,39 @@ class _SqlStore:
              r.merged_windows, r.received_at)
             for r in records
         ]
+
+    def _neighbours(self, conn: Any, new: WindowRecord) -> tuple[WindowRecord | None, WindowRecord | None]:
+        cols = ", ".join(_WINDOW_COLUMNS)
+        key = "FROM windows WHERE store_id = ? AND kiosk_id = ? AND window_start"
+        before = conn.execute(self._sql(f"SELECT {cols} {key} <= ? ORDER BY window_start DESC LIMIT 1"),
+                              (new.store, new.kiosk, new.start)).fetchone()
+        after = conn.execute(self._sql(f"SELECT {cols} {key} > ? ORDER BY window_start LIMIT 1"),
+                             (new.store, new.kiosk, new.start)).fetchone()
+        return (self._record(before) if before else None), (self._record(after) if after else None)
+
+    def _place(self, conn: Any, records: Sequence[WindowRecord]) -> list[WindowOutcome]:
+        """Judge each window against its stored neighbours and insert the accepted ones (inside the caller's
+        transaction, so later windows of the batch see the earlier ones)."""
+        sql = self._sql(f"INSERT INTO windows ({', '.join(_WINDOW_COLUMNS)}) "
+                        f"VALUES ({', '.join('?' * len(_WINDOW_COLUMNS))})")
+        outcomes = []
+        for record, row in zip(records, self._rows(records)):
+            outcome = judge(record, *self._neighbours(conn, record))
+            if outcome is WindowOutcome.STORED:
+                conn.execute(sql, row)
+            outcomes.append(outcome)
+        return outcomes
+
+    def add_dead_letter(self, letter: DeadLetter) -> None:
+        self._write("INSERT INTO dead_letters (received_at, topic, payload, reason, detail) VALUES (?, ?, ?, ?, ?)",
+                    (letter.received_at, _text(letter.topic), bytes(letter.payload), _text(letter.reason),
+                     _text(letter.detail)))
+
+    def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
+        """The newest dead letters first."""
+        rows = self._fetch(self._conn(), "SELECT received_at, topic, payload, reason, detail FROM dead_letters "
+                                         "ORDER BY id DESC LIMIT ?", (int(limit),))
+        return [DeadLetter(float(r[0]), r[1], bytes(r[2]), r[3], r[4]) for r in rows]
 
     def set_status(self, store: str, kiosk: str, online: bool, at: float) -> None:
         self._write(
@@ -293,6 +341,26 @@ class SQLiteStore(_SqlStore):
                 raise
         return int(cur.rowcount)
 
+    def store_windows(self, records: Sequence[WindowRecord]) -> list[WindowOutcome]:
+        """Store a batch in one transaction under the ordering rule; one outcome per record, in order.
+        BEGIN IMMEDIATE takes SQLite's write lock, so collector processes judge one after the other."""
+        if not records:
+            return []
+        conn = self._conn()
+        with self._write_lock:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                outcomes = self._place(conn, records)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        return outcomes
+
+    def is_transient(self, exc: BaseException) -> bool:
+        """Locked, busy, full or unreadable database: worth retrying. Anything else is about the row."""
+        return isinstance(exc, sqlite3.OperationalError)
+
     def _write(self, sql: str, params: Sequence[Any]) -> None:
         with self._write_lock:
             self._conn().execute(sql, tuple(int(p) if isinstance(p, bool) else p for p in params))
@@ -351,6 +419,22 @@ class PostgresStore(_SqlStore):
                         "ON CONFLICT (store_id, kiosk_id, window_start) DO NOTHING")
             return int(cur.rowcount)
 
+    def store_windows(self, records: Sequence[WindowRecord]) -> list[WindowOutcome]:
+        """Store a batch in one transaction under the ordering rule; one outcome per record, in order.
+        A transaction-scoped advisory lock per kiosk (taken in sorted order: no deadlock) makes collector
+        processes judge one kiosk's windows one after the other."""
+        if not records:
+            return []
+        conn = self._conn()
+        with self._write_lock, conn.transaction():
+            for store, kiosk in sorted({(r.store, r.kiosk) for r in records}):
+                conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"{store}/{kiosk}",))
+            return self._place(conn, records)
+
+    def is_transient(self, exc: BaseException) -> bool:
+        """Server away, connection cut, serialization conflict: worth retrying. Anything else is about the row."""
+        return isinstance(exc, self._psycopg.OperationalError)
+
     def _write(self, sql: str, params: Sequence[Any]) -> None:
         self._retrying(lambda conn: conn.execute(self._sql(sql), params))
 
@@ -366,6 +450,11 @@ class PostgresStore(_SqlStore):
             if self._usable(conn):
                 raise
             return run(self._conn())
+
+
+def _text(value: str) -> str:
+    """Text any database takes: valid UTF-8 without NUL (PostgreSQL refuses both, SQLite the first)."""
+    return value.encode("utf-8", "replace").decode("utf-8").replace("\x00", "\ufffd")
 
 
 def _redact(url: str) -> str:

@@ -8,10 +8,12 @@ from contract.payloads import (
     decode_mood,
     encode,
     format_utc,
+    load_json,
     parse_utc,
     validate_health,
     validate_mood,
 )
+from contract.mood import FEEDBACK_FACES, Feedback, MoodDocument, TimeBounds
 from contract.topics import (
     KINDS,
     STATUS_OFFLINE,
@@ -28,5 +30,5 @@ __all__ = [
     "ContractError", "HEALTH_SCHEMA_VERSION", "MAX_PAYLOAD_BYTES", "MOOD_SCHEMA_VERSION", "decode_health",
     "decode_mood", "encode", "format_utc", "parse_utc", "validate_health", "validate_mood", "KINDS",
     "STATUS_OFFLINE", "STATUS_ONLINE", "TOPIC_ROOT", "TopicParts", "parse_topic", "shared_subscription",
-    "topic_for", "validate_id",
+    "topic_for", "validate_id", "FEEDBACK_FACES", "Feedback", "MoodDocument", "TimeBounds", "load_json",
 ]

@@ -10,6 +10,11 @@ REASONS = (
     "topic",
     "topic_mismatch",
     "unknown_store",
+    "time",  # not a real calendar instant, or outside the plausible range around the receive time
+    "replay",  # an older or reused seq with other content, or seq order that disagrees with time order
+    "overlap",  # the window overlaps one already stored for the same kiosk
+    "internal",  # the receiver failed on the message (a bug); counted, kept in the dead-letter table
+    "store_failed",  # the database refused this one row (not a transient error); kept in the dead-letter table
 )
 
 

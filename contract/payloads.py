@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 from datetime import datetime, timezone
 from functools import lru_cache
 from importlib import resources
@@ -41,9 +42,16 @@ def format_utc(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def parse_utc(text: str) -> datetime:
-    """Parse a contract time string (already schema-checked) to an aware UTC datetime."""
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone.utc)
+def parse_utc(text: str, what: str = "time") -> datetime:
+    """A contract time string (already schema-checked) as an aware UTC datetime; an impossible calendar
+    date (month 13, 30 February, hour 24, year 0000) is a ContractError("time"), never a ValueError."""
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        if moment.tzinfo is None:
+            raise ValueError("no time zone")
+        return moment.astimezone(timezone.utc)
+    except (ValueError, TypeError, OverflowError, AttributeError) as exc:
+        raise ContractError("time", f"{what} {str(text)[:40]!r} is not a real UTC time: {exc}") from None
 
 
 def encode(document: Mapping[str, Any]) -> bytes:
@@ -54,13 +62,54 @@ def encode(document: Mapping[str, Any]) -> bytes:
     return data
 
 
-def _load(payload: bytes) -> Any:
+def _reject_constant(name: str) -> Any:
+    raise ContractError("malformed_json", f"payload contains {name}; the contract allows finite numbers only")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e400 parses to inf
+        raise ContractError("malformed_json", f"number {text[:40]} is not finite")
+    return value
+
+
+def _clean_text(value: str) -> str:
+    """No control characters and no lone surrogates: SQLite's UTF-8 and PostgreSQL's text/JSONB refuse them
+    at insert time, which would make a valid-looking document fail only when it is stored."""
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F or 0xD800 <= ord(ch) <= 0xDFFF for ch in value):
+        raise ContractError("malformed_json", f"text {value[:40]!r} contains a control character or a lone surrogate")
+    return value
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object with each key once (a repeated key would let two readers see two documents)."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ContractError("malformed_json", f"key {key[:40]!r} appears twice")
+        out[_clean_text(key)] = _clean_text(value) if isinstance(value, str) else value
+    return out
+
+
+def load_json(payload: Any) -> Any:
+    """Size-check and parse a received payload strictly: UTF-8, finite numbers, unique keys, clean text.
+    Raises only ContractError whatever the bytes are."""
+    if not isinstance(payload, (bytes, bytearray, memoryview)):
+        raise ContractError("malformed_json", f"payload is a {type(payload).__name__}, expected bytes")
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise ContractError("oversized", f"payload of {len(payload)} bytes is over the {MAX_PAYLOAD_BYTES}-byte limit")
     try:
-        return json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ContractError("malformed_json", f"payload is not UTF-8 JSON: {exc}") from None
+        text = bytes(payload).decode("utf-8")
+        return json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float, object_pairs_hook=_object)
+    except ContractError:
+        raise
+    except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError, an integer over Python's digit limit
+        raise ContractError("malformed_json", f"payload is not UTF-8 JSON: {str(exc)[:120]}") from None
+    except RecursionError:  # [[[[...]]]] nested past the parser's depth limit
+        raise ContractError("malformed_json", "payload nests too deeply") from None
+
+
+_load = load_json
 
 
 def _check(document: Any, expected_version: str, schema_file: str) -> dict[str, Any]:
@@ -86,8 +135,13 @@ def _readable(message: str) -> str:
 def validate_mood(document: Any, topic: TopicParts | None = None) -> dict[str, Any]:
     """Return the mood document when it follows mood.v1 (and names the topic's store/kiosk), else raise."""
     doc = _check(document, MOOD_SCHEMA_VERSION, "mood.v1.schema.json")
-    if parse_utc(doc["window_end"]) <= parse_utc(doc["window_start"]):
+    if parse_utc(doc["window_end"], "window_end") <= parse_utc(doc["window_start"], "window_start"):
         raise ContractError("schema", f"window_end {doc['window_end']} is not after window_start {doc['window_start']}")
+    integers = [doc["seq"], doc["people"], doc["merged_windows"], *doc["counts"].values(), *doc["feedback"].values()]
+    if any(type(value) is not int for value in integers):  # 3.0 or true where the contract says integer
+        raise ContractError("schema", "seq, people, merged_windows, counts and feedback must be JSON integers")
+    if not math.isfinite(doc["mood_index"]):
+        raise ContractError("schema", f"mood_index is {doc['mood_index']}; the contract allows finite numbers only")
     if sum(doc["counts"].values()) > doc["people"]:
         raise ContractError("schema", f"counts add up to {sum(doc['counts'].values())}, more than people={doc['people']}")
     _match_topic(doc, topic)
@@ -97,6 +151,10 @@ def validate_mood(document: Any, topic: TopicParts | None = None) -> dict[str, A
 def validate_health(document: Any, topic: TopicParts | None = None) -> dict[str, Any]:
     """Return the health document when it follows health.v1 (and names the topic's store/kiosk), else raise."""
     doc = _check(document, HEALTH_SCHEMA_VERSION, "health.v1.schema.json")
+    parse_utc(doc["sent_at"], "sent_at")
+    for key, value in doc.items():  # validate_health may be given a document built in code, not parsed
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ContractError("schema", f"{key} is {value}; the contract allows finite numbers only")
     _match_topic(doc, topic)
     return doc
 

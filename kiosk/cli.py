@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "central": ("central.cli", "run the central MQTT collector, storage and dashboard"),
     "bench-central": ("central.bench", "benchmark collector ingest and end-to-end latency"),
     "central-user": ("central.users_cli", "add/remove dashboard users of `moodkiosk central` and issue API tokens"),
+    "broker-setup": ("central.broker_setup", "write a Mosquitto config, logins and ACL (and a test CA) for a fleet"),
     "model-eval": ("models.evaluate", "evaluate an expression .onnx model on a FER2013-format .npz split"),
     "peripheral": ("kiosk.commands.peripheral", "watch the peripheral board (card reader, buttons, light) on its serial port"),
     "loyalty": ("kiosk.commands.loyalty", "a member's data: export (JSON), forget (erase on the kiosk), prune old purchases"),

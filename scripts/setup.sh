@@ -10,8 +10,9 @@ profile="${1:-kiosk}"
 # Shared libraries that Qt's offscreen/xcb platform and OpenCV/mediapipe load at run time.
 apt_runtime=(libgl1 libegl1 libglib2.0-0 libxkbcommon0 libfontconfig1 libdbus-1-3 fonts-dejavu-core
              libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1)  # the last three: Qt's X11 (xcb) screen plugin
-# Real services the tests start themselves: MQTT broker, PostgreSQL, headless browser.
-apt_dev=(mosquitto postgresql chromium opencv-data)
+# Real services the tests start themselves: MQTT broker, PostgreSQL, headless browser; strace records every
+# connect() of the kiosk in the privacy test.
+apt_dev=(mosquitto postgresql chromium opencv-data strace)
 
 need=()
 want=("${apt_runtime[@]}")

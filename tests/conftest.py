@@ -17,3 +17,14 @@ def artifacts_dir() -> Path:
     """Where tests save screenshots and figures for a person to look at (git-ignored)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture(autouse=True)
+def _quick_password_hashes(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Users made by tests are hashed with scrypt N=2^14 instead of the OWASP N=2^17 (0.1 s instead of ~1 s a
+    hash on 2 shared cores); a hash carries its parameters, so checking them is the real code path.
+    Tests marked `owasp_scrypt` (the one about the parameters) keep the real cost."""
+    if request.node.get_closest_marker("owasp_scrypt") is None:
+        import central.auth
+
+        monkeypatch.setattr(central.auth, "_SCRYPT", {"n": 2**14, "r": 8, "p": 1, "dklen": 32})

@@ -26,9 +26,14 @@ class ExpressionClassifier:
         if not model_path.is_file():
             raise ExpressionModelError(f"expression model {model_path}: no such file")
         # Imported here so that reading settings or tracking never loads onnxruntime.
+        from vision.no_telemetry import quiet_onnxruntime, quiet_onnxruntime_env
+
+        quiet_onnxruntime_env()
         import onnxruntime as ort
 
         from models.errors import ModelError
+
+        quiet_onnxruntime(ort)
 
         try:
             from models.contract import read_contract

@@ -32,6 +32,9 @@ class FaceDetector:
         if not model_path.is_file():
             raise DetectorLoadError(f"face detector model {model_path}: no such file")
         # Imported here: mediapipe is large, and modules that only read settings should not pay for it.
+        from vision.no_telemetry import quiet_mediapipe_env
+
+        quiet_mediapipe_env()
         import mediapipe as mp
         from mediapipe.tasks.python import BaseOptions
         from mediapipe.tasks.python import vision as mp_vision

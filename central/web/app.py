@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from central.auth import LoginThrottle, Sessions, User, UserDirectory
 from central.store import Store
 from central.web.events import CLOSE, EventHub
+from central.web.hardening import STREAMS_PER_USER, install_query_errors, install_security_headers
 
 log = logging.getLogger(__name__)
 
@@ -37,20 +38,29 @@ def create_app(
     hub: EventHub,
     stats: Callable[[], dict[str, Any]] | None = None,
     secure_cookies: bool = False,
+    api_docs: bool = False,
+    streams_per_user: int = STREAMS_PER_USER,
 ) -> FastAPI:
-    """The dashboard app over one store; every /api route but /api/login needs a session cookie or bearer token."""
+    """The dashboard app over one store; every /api route but /api/login needs a session cookie or bearer token.
+    The OpenAPI pages (/docs, /openapi.json) exist only with `api_docs` (`moodkiosk central --api-docs`)."""
     app = FastAPI(
         title="moodkiosk central",
         version="1",
         description="Anonymous mood aggregates of the kiosks. Only aggregates: no images, no people, no cards.",
+        docs_url="/docs" if api_docs else None, redoc_url=None, openapi_url="/openapi.json" if api_docs else None,
     )
+    install_security_headers(app)
+    install_query_errors(app)
     sessions = Sessions()
     throttle = LoginThrottle()
 
     def current_user(request: Request) -> User:
         header = request.headers.get("authorization", "")
         token = header[7:].strip() if header.lower().startswith("bearer ") else request.cookies.get(SESSION_COOKIE, "")
-        user = (sessions.get(token) or users.by_token(token)) if token else None
+        user = None
+        if token:
+            session = sessions.get(token)
+            user = users.session_user(session.name, session.credential) if session else users.by_token(token)
         if user is None:
             raise HTTPException(401, "log in or send Authorization: Bearer <token>",
                                 headers={"WWW-Authenticate": "Bearer"})
@@ -66,19 +76,21 @@ def create_app(
         return HTMLResponse(html, headers={"Cache-Control": "no-store"})
 
     @app.post("/api/login", response_model=UserOut, tags=["auth"])
-    def login(body: LoginRequest, response: Response) -> dict[str, Any]:
-        """Check name and password; sets an HttpOnly session cookie. 429 after 5 failures in 10 minutes."""
-        wait = throttle.retry_after(body.username)
+    def login(body: LoginRequest, request: Request, response: Response) -> dict[str, Any]:
+        """Check name and password; sets an HttpOnly session cookie. 429 after 5 failures in 10 minutes for
+        one name from one address."""
+        source = request.client.host if request.client else ""
+        wait = throttle.reserve(body.username, source)
         if wait > 0:
             raise HTTPException(429, f"too many failed logins for {body.username!r}; try again in {wait:.0f} s",
                                 headers={"Retry-After": str(int(wait) + 1)})
         user = users.authenticate(body.username, body.password)
         if user is None:
-            throttle.failed(body.username)
-            log.warning("failed dashboard login for %r", body.username[:64])
+            log.warning("failed dashboard login for %r from %s", body.username[:64], source)
             raise HTTPException(401, "wrong user name or password")
-        throttle.succeeded(body.username)
-        response.set_cookie(SESSION_COOKIE, sessions.create(user), httponly=True, samesite="strict",
+        throttle.succeeded(body.username, source)
+        credential = users.credential(user.name) or ""
+        response.set_cookie(SESSION_COOKIE, sessions.create(user, credential), httponly=True, samesite="strict",
                             secure=secure_cookies, max_age=int(sessions.ttl_s))
         return user.as_json()
 
@@ -118,10 +130,13 @@ def create_app(
         allowed(user, store_id)
         try:
             zone = ZoneInfo(tz)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise HTTPException(422, f"tz {tz!r} is not an IANA time zone") from None
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # "Etc" is a folder: IsADirectoryError
+            raise HTTPException(422, f"tz {tz[:64]!r} is not an IANA time zone") from None
         the_day = on or datetime.now(zone).date()
-        start = datetime.combine(the_day, dtime(0), zone).timestamp()
+        try:
+            start = datetime.combine(the_day, dtime(0), zone).timestamp()
+        except (OverflowError, ValueError, OSError):
+            raise HTTPException(422, f"date {the_day} is out of range") from None
         summary = store.store_day(store_id, start, bucket_s)
         return {
             "store": store_id, "date": the_day.isoformat(), "tz": tz, "day_start": start, "bucket_s": bucket_s,
@@ -142,6 +157,8 @@ def create_app(
     async def events(request: Request, user: User = Depends(current_user)) -> StreamingResponse:
         """Server-sent events: `windows` (a JSON list of stored windows), `kiosk` (status/health changes),
         `resync` (the client fell behind and should reload). Only the user's stores."""
+        if hub.streams_of(user.name) >= streams_per_user:
+            raise HTTPException(429, f"user {user.name!r} already has {streams_per_user} live streams open")
         sub = hub.subscribe(user)
 
         async def stream() -> AsyncIterator[str]:

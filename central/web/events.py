@@ -47,6 +47,10 @@ class EventHub:
     def subscribers(self) -> int:
         return len(self._subs)
 
+    def streams_of(self, name: str) -> int:
+        with self._lock:
+            return sum(1 for s in self._subs if s.user.name == name)
+
     def windows(self, records: list[WindowRecord]) -> None:
         """A committed batch of windows (one event per subscriber and batch, filtered by store)."""
         with self._lock:
@@ -59,7 +63,7 @@ class EventHub:
         for sub in subs:
             visible = [w for store, docs in by_store.items() if sub.user.may_see(store) for w in docs]
             if visible:
-                self._send(sub, "windows", json.dumps(visible, separators=(",", ":")))
+                self._send(sub, "windows", json.dumps(visible, separators=(",", ":"), allow_nan=False))
 
     def kiosk(self, event: KioskEvent) -> None:
         with self._lock:
@@ -71,7 +75,11 @@ class EventHub:
             data["online"] = event.online
         else:
             data["health"] = event.health
-        text = json.dumps(data, separators=(",", ":"))
+        try:  # health is decoded finite; a non-finite number must still never reach a browser as invalid JSON
+            text = json.dumps(data, separators=(",", ":"), allow_nan=False)
+        except ValueError:
+            log.error("kiosk event of %s/%s has a non-finite number; not streamed", event.store, event.kiosk)
+            return
         for sub in subs:
             self._send(sub, "kiosk", text)
 

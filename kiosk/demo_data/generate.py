@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import csv
 import logging
+import os
 import random
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -313,8 +314,11 @@ def generate(customers: int = 200, purchases: int = 20000, today: date | None = 
 
 
 def write_csv(data: DemoData, out: Path) -> dict[str, Path]:
-    """The four import files a store would hand over (products, customers, transactions, offers)."""
-    out.mkdir(parents=True, exist_ok=True)
+    """The four import files a store would hand over (products, customers, transactions, offers); the folder
+    is 0700 and the files 0600, like everything in the kiosk's data folder."""
+    from kiosk.services.private_files import private_folder
+
+    private_folder(out)
     files = {name: out / f"{name}.csv" for name in ("products", "customers", "transactions", "offers")}
     with open(files["products"], "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
@@ -337,6 +341,8 @@ def write_csv(data: DemoData, out: Path) -> dict[str, Path]:
             writer.writerow((oid, title, icon, "" if cents is None else f"{cents / 100:.2f}",
                              "" if discount is None else discount, date.fromordinal(start).isoformat(),
                              date.fromordinal(end).isoformat(), sku or "", category or "", german.get(oid, "")))
+    for path in files.values():
+        os.chmod(path, 0o600)
     return files
 
 

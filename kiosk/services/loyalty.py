@@ -15,6 +15,7 @@ import numpy as np
 
 from kiosk.errors import KioskError
 from kiosk.services.records import Customer
+from kiosk.services.private_files import private_sqlite
 
 logger = logging.getLogger(__name__)
 
@@ -222,7 +223,7 @@ class LoyaltyStore:
         self._lock = threading.RLock()
         self._in_transaction = False
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            private_sqlite(self.path)
             self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Callable
 
 from kiosk.errors import KioskError
+from kiosk.services.private_files import private_sqlite
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ class Spool:
         self.max_windows = max_windows
         self._lock = threading.RLock()
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            private_sqlite(self.path)
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")

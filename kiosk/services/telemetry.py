@@ -8,7 +8,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable, Mapping, Protocol
+from typing import Any, Callable, Mapping
 from urllib.parse import urlsplit
 
 import paho.mqtt.client as mqtt
@@ -20,7 +20,7 @@ from kiosk.services.spool import Spool, SpoolError
 
 log = logging.getLogger(__name__)
 
-FEEDBACK_FACES = ("happy", "neutral", "unhappy")
+FEEDBACK_FACES = contract.FEEDBACK_FACES
 # CONNACK reasons after which retrying cannot help (MQTT 5 codes; paho maps 3.1.1's 4 and 5 onto them).
 _AUTH_FAILURES = {134: "bad user name or password", 135: "not authorized"}
 _MAX_INFLIGHT = 50  # windows published and not yet acknowledged; more wait in the spool
@@ -31,15 +31,7 @@ class TelemetryError(KioskError):
     """The [mqtt] settings cannot work (bad URL, missing password variable, unreadable CA file)."""
 
 
-class MoodWindowLike(Protocol):
-    """What telemetry reads from vision.types.MoodWindow (any object with these attributes will do)."""
-
-    start: datetime
-    end: datetime
-    people: int
-    counts: Mapping[str, int]
-    mood_index: float
-    merged_windows: int
+MoodWindowLike = contract.mood.WindowLike
 
 
 @dataclass(frozen=True)
@@ -89,29 +81,6 @@ def _parse_url(url: str) -> _Broker:
     except ValueError:
         raise TelemetryError(f"mqtt.url {url!r} has an invalid port") from None
     return _Broker(parts.hostname, port, parts.scheme == "mqtts")
-
-
-def window_document(
-    store: str, kiosk: str, seq: int, window: MoodWindowLike, feedback: Mapping[str, int], model_version: str
-) -> dict[str, Any]:
-    """The mood.v1 document of one window (aggregates only) with the spool-assigned sequence number."""
-    unknown = set(feedback) - set(FEEDBACK_FACES)
-    if unknown:
-        raise contract.ContractError("schema", f"feedback faces {sorted(unknown)} are not {', '.join(FEEDBACK_FACES)}")
-    return {
-        "schema_version": contract.MOOD_SCHEMA_VERSION,
-        "store": store,
-        "kiosk": kiosk,
-        "seq": seq,
-        "window_start": contract.format_utc(window.start),
-        "window_end": contract.format_utc(window.end),
-        "people": int(window.people),
-        "counts": {str(k): int(v) for k, v in window.counts.items()},
-        "mood_index": round(float(window.mood_index), 4),
-        "feedback": {face: int(feedback.get(face, 0)) for face in FEEDBACK_FACES},
-        "model_version": str(model_version),
-        "merged_windows": int(window.merged_windows),
-    }
 
 
 @dataclass
@@ -220,7 +189,7 @@ class TelemetryPublisher:
         the kiosk is the Qt UI thread."""
         feedback = dict(feedback_counts)
         try:
-            contract.validate_mood(window_document(self.store_id, self.kiosk_id, 1, window, feedback, model_version))
+            contract.MoodDocument.from_window(self.store_id, self.kiosk_id, 1, window, feedback, model_version).encode()
         except (contract.ContractError, AttributeError, TypeError, ValueError) as exc:
             with self._lock:
                 self._shared.rejected_windows += 1
@@ -246,7 +215,8 @@ class TelemetryPublisher:
     def _spool_window(self, window: MoodWindowLike, feedback: Mapping[str, int], model_version: str) -> None:
         """Write one window to the spool (the spool assigns its seq); any thread."""
         self.spool.append(
-            lambda seq: contract.encode(window_document(self.store_id, self.kiosk_id, seq, window, feedback, model_version))
+            lambda seq: contract.MoodDocument.from_window(self.store_id, self.kiosk_id, seq, window, feedback,
+                                                          model_version).encode()
         )
         with self._lock:
             self._shared.spooled += 1

@@ -3,9 +3,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Mapping
+from typing import Any, Mapping
 
-T0 = datetime(2026, 5, 4, 8, 0, tzinfo=timezone.utc)
+import contract
+
+# Midnight UTC three days ago: recent enough for the collector's plausible range whenever the suite runs.
+T0 = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=3)
 
 
 @dataclass(frozen=True)
@@ -28,12 +31,11 @@ def window(i: int, minutes: float = 1.0, t0: datetime = T0) -> Window:
                   {"happy": happy, "neutral": people - happy}, round(happy / people, 3))
 
 
-def mood_document(store: str, kiosk: str, seq: int, i: int) -> dict:
-    """A raw mood.v1 document (for tests that publish without the kiosk publisher)."""
-    w = window(i)
-    return {
-        "schema_version": "mood.v1", "store": store, "kiosk": kiosk, "seq": seq,
-        "window_start": w.start.isoformat().replace("+00:00", "Z"), "window_end": w.end.isoformat().replace("+00:00", "Z"),
-        "people": w.people, "counts": dict(w.counts), "mood_index": w.mood_index,
-        "feedback": {"happy": 1, "neutral": 0, "unhappy": 0}, "model_version": "test-1", "merged_windows": 1,
-    }
+def mood(store: str, kiosk: str, seq: int, i: int) -> contract.MoodDocument:
+    """The typed mood.v1 document of window i (for tests that publish without the kiosk publisher)."""
+    return contract.MoodDocument.from_window(store, kiosk, seq, window(i), {"happy": 1}, "test-1")
+
+
+def mood_document(store: str, kiosk: str, seq: int, i: int) -> dict[str, Any]:
+    """The same document as JSON (for tests that edit it into something hostile)."""
+    return mood(store, kiosk, seq, i).as_json()

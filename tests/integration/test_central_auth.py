@@ -58,3 +58,39 @@ def test_login_throttle_window() -> None:
     import time
     time.sleep(0.35)
     assert throttle.retry_after("a") == 0
+
+
+@pytest.mark.owasp_scrypt
+def test_new_passwords_are_hashed_at_owasp_scrypt_parameters(tmp_path: Path) -> None:
+    users = UserDirectory(tmp_path / "u.json")
+    users.set_user("it", "long enough", ["*"])
+    stored = json.loads((tmp_path / "u.json").read_text())["users"]["it"]["password"]
+    assert stored.startswith("scrypt$n=131072,r=8,p=1$")  # N=2^17, r=8, p=1
+    assert users.authenticate("it", "long enough") is not None
+    # hashes written before (N=2^14, no parameters in the string) still verify
+    from central.auth import _LEGACY_SCRYPT
+    import hashlib
+
+    salt = bytes(16)
+    legacy = f"scrypt${salt.hex()}${hashlib.scrypt(b'old password', salt=salt, **_LEGACY_SCRYPT).hex()}"
+    assert verify_password("old password", legacy) and not verify_password("other", legacy)
+
+
+def test_central_user_tokens_and_revoke_from_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from kiosk.cli import main
+
+    users = str(tmp_path / "u.json")
+    monkeypatch.setenv("MK_TEST_PW", "long enough")
+    assert main(["central-user", "add", "it", "--store", "*", "--password-env", "MK_TEST_PW", "--users", users]) == 0
+    assert main(["central-user", "token", "it", "--label", "grafana", "--users", users]) == 0
+    token = capsys.readouterr().out.strip().splitlines()[-1]
+    assert main(["central-user", "token", "it", "--label", "forever", "--expires-days", "0", "--users", users]) == 0
+    assert main(["central-user", "tokens", "it", "--users", users]) == 0
+    listing = capsys.readouterr().out
+    assert "grafana\tuntil 20" in listing and "forever\tuntil revoked" in listing
+    assert UserDirectory(users).by_token(token).name == "it"
+    assert main(["central-user", "revoke", "it", "--label", "grafana", "--users", users]) == 0
+    assert UserDirectory(users).by_token(token) is None
+    assert main(["central-user", "revoke", "it", "--label", "grafana", "--users", users]) == 2
+    assert "has no token named 'grafana'" in capsys.readouterr().err

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -14,12 +14,17 @@ from kiosk.services.spool import Spool
 from kiosk.services.telemetry import MqttSettings, TelemetryPublisher
 
 CHROMIUM = "/usr/bin/chromium"
-TODAY_6AM = datetime.now(timezone.utc).replace(hour=6, minute=0, second=0, microsecond=0)
+NOW = datetime.now(timezone.utc)
+# The windows lie in the last two hours (the collector rejects windows from the future), and the browser runs
+# in a fixed-offset zone where it is about noon now, so all of them fall on the page's "today".
+START = (NOW - timedelta(minutes=110)).replace(second=0, microsecond=0)
+_OFFSET = (12 - NOW.hour + 12) % 24 - 12  # -12..11 hours
+BROWSER_TZ = f"Etc/GMT{'-' if _OFFSET >= 0 else '+'}{abs(_OFFSET)}"  # Etc/GMT-5 is UTC+5
 
 
 def window(i: int):
-    """Windows of today (the page charts today), from 06:00 UTC on."""
-    return base_window(i, t0=TODAY_6AM)
+    """Windows of the page's today, minute i from START."""
+    return base_window(i, t0=START)
 pytestmark = pytest.mark.timeout(120)
 
 
@@ -49,7 +54,7 @@ def test_dashboard_live_update_and_offline(mosquitto: MosquittoBroker, tmp_path:
                 args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                       "--disable-component-update", "--disable-sync"],
             )
-            page = browser.new_page(viewport={"width": 1100, "height": 760}, timezone_id="UTC")
+            page = browser.new_page(viewport={"width": 1100, "height": 760}, timezone_id=BROWSER_TZ)
             page.goto(central.http + "/")
             page.fill("#username", "s1mgr")
             page.fill("#password", "wrong-password")
@@ -86,10 +91,27 @@ def test_dashboard_live_update_and_offline(mosquitto: MosquittoBroker, tmp_path:
             expect(now.locator(".big").first).to_have_text(f"+{live.mood_index:.2f}")
             expect(now).to_contain_text(f"{live.people}people in the latest windows")
             assert page.evaluate("window.__noReload") is True  # the same page, updated live
+            expect(page.locator("[data-testid=collector-health]")).to_be_hidden()  # a store manager: no fleet figures
             page.wait_for_timeout(1800)  # let the debounced day chart refresh finish drawing
             shot = artifacts_dir / "dashboard.png"
             page.screenshot(path=str(shot), full_page=True)
             print(f"\nscreenshot: {shot}")
+            # central IT sees the collector's health line with every reject counted by reason
+            import paho.mqtt.client as mqtt
+            from paho.mqtt.enums import CallbackAPIVersion
+
+            raw = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="poison", protocol=mqtt.MQTTv5)
+            raw.connect("127.0.0.1", mosquitto.port)
+            raw.loop_start()
+            raw.publish("moodkiosk/v1/s1/k9/mood", b'{"mood_index": NaN}', qos=1).wait_for_publish(5)
+            raw.loop_stop()
+            raw.disconnect()
+            page.click("#logout")
+            page.fill("#username", "admin")
+            page.fill("#password", PASSWORD)
+            page.click("#signin")
+            expect(page.locator("[data-testid=collector-health]")).to_contain_text("malformed_json 1", timeout=15_000)
+            expect(page.locator("[data-testid=collector-health]")).to_contain_text("collector: connected")
             browser.close()
     finally:
         for pub in (*publishers.values(), other_store):
