@@ -36,6 +36,18 @@ _MIGRATIONS_SQLITE: list[tuple[int, str, tuple[str, ...]]] = [
             store_id TEXT NOT NULL, kiosk_id TEXT NOT NULL, online INTEGER, status_at REAL,
             health TEXT, health_at REAL, PRIMARY KEY (store_id, kiosk_id))""",
     )),
+    (2, "hourly and daily rollups (central/rollup.py)", (
+        "ALTER TABLE windows ADD COLUMN rolled INTEGER NOT NULL DEFAULT 0",
+        "CREATE INDEX windows_unrolled ON windows (store_id, window_start) WHERE rolled = 0",
+        """CREATE TABLE rollups (
+            store_id TEXT NOT NULL, kiosk_id TEXT NOT NULL, width_s INTEGER NOT NULL, start REAL NOT NULL,
+            windows INTEGER NOT NULL, people INTEGER NOT NULL, people_max INTEGER NOT NULL,
+            mood_weighted REAL NOT NULL, fb_happy INTEGER NOT NULL, fb_neutral INTEGER NOT NULL,
+            fb_unhappy INTEGER NOT NULL, PRIMARY KEY (store_id, width_s, start, kiosk_id))""",
+        """CREATE TABLE rollup_counts (
+            store_id TEXT NOT NULL, kiosk_id TEXT NOT NULL, width_s INTEGER NOT NULL, start REAL NOT NULL,
+            label TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (store_id, width_s, start, kiosk_id, label))""",
+    )),
 ]
 _MIGRATIONS_POSTGRES: list[tuple[int, str, tuple[str, ...]]] = [
     (1, "windows and kiosks", (
@@ -51,6 +63,18 @@ _MIGRATIONS_POSTGRES: list[tuple[int, str, tuple[str, ...]]] = [
         """CREATE TABLE kiosks (
             store_id TEXT NOT NULL, kiosk_id TEXT NOT NULL, online BOOLEAN, status_at DOUBLE PRECISION,
             health JSONB, health_at DOUBLE PRECISION, PRIMARY KEY (store_id, kiosk_id))""",
+    )),
+    (2, "hourly and daily rollups (central/rollup.py)", (
+        "ALTER TABLE windows ADD COLUMN rolled SMALLINT NOT NULL DEFAULT 0",
+        "CREATE INDEX windows_unrolled ON windows (store_id, window_start) WHERE rolled = 0",
+        """CREATE TABLE rollups (
+            store_id TEXT NOT NULL, kiosk_id TEXT NOT NULL, width_s INTEGER NOT NULL, start DOUBLE PRECISION NOT NULL,
+            windows BIGINT NOT NULL, people BIGINT NOT NULL, people_max INTEGER NOT NULL,
+            mood_weighted DOUBLE PRECISION NOT NULL, fb_happy BIGINT NOT NULL, fb_neutral BIGINT NOT NULL,
+            fb_unhappy BIGINT NOT NULL, PRIMARY KEY (store_id, width_s, start, kiosk_id))""",
+        """CREATE TABLE rollup_counts (
+            store_id TEXT NOT NULL, kiosk_id TEXT NOT NULL, width_s INTEGER NOT NULL, start DOUBLE PRECISION NOT NULL,
+            label TEXT NOT NULL, n BIGINT NOT NULL, PRIMARY KEY (store_id, width_s, start, kiosk_id, label))""",
     )),
 ]
 

@@ -1,0 +1,368 @@
+"""History of stores over days, weeks and months, heat maps and store comparisons, read from the rollups.
+
+Hourly rollups (plus the few raw windows not rolled up yet) are cut into the viewer's local days and hours
+here, in Python with zoneinfo, so SQLite and PostgreSQL give the same answer and any whole-hour time zone
+works. Days past the hourly retention come from daily rollups, which are UTC days (marked `resolution`).
+"""
+from __future__ import annotations
+
+import enum
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import date, datetime, time as dtime, timedelta, timezone
+from typing import Any, Callable, Iterable, Mapping, Sequence
+from zoneinfo import ZoneInfo
+
+from central.records import Bucket, StoreDay
+from central.rollup import DAY, HOUR, RetentionSettings, cutoffs
+from central.store import _SqlStore
+
+MAX_RANGE_DAYS = 366
+# Where camera and shoppers disagree: enough presses to mean something, and the feedback score
+# ((happy - unhappy) / presses, -1..+1) at least half the scale away from the camera's mood index.
+DISAGREE_MIN_PRESSES = 3
+DISAGREE_GAP = 1.0
+
+
+class HistoryError(ValueError):
+    """A request that cannot be answered as asked (reversed or too long range, unknown store)."""
+
+
+class Period(str, enum.Enum):
+    """The calendar periods the dashboard pages through."""
+
+    DAY = "day"
+    WEEK = "week"
+    MONTH = "month"
+
+
+@dataclass(frozen=True)
+class Totals:
+    """Sums over a slot of time. `people` counts people seen per window, summed over windows (a person who
+    stays three minutes is counted in three 60 s windows): it measures presence, not footfall."""
+
+    windows: int = 0
+    people: int = 0
+    people_max: int = 0
+    mood_weighted: float = 0.0
+    happy: int = 0
+    neutral: int = 0
+    unhappy: int = 0
+
+    def __add__(self, other: "Totals") -> "Totals":
+        return Totals(self.windows + other.windows, self.people + other.people, max(self.people_max, other.people_max),
+                      self.mood_weighted + other.mood_weighted, self.happy + other.happy,
+                      self.neutral + other.neutral, self.unhappy + other.unhappy)
+
+    @property
+    def mood_index(self) -> float | None:
+        """People-weighted camera mood, -1..+1; None without people."""
+        return self.mood_weighted / self.people if self.people else None
+
+    @property
+    def presses(self) -> int:
+        return self.happy + self.neutral + self.unhappy
+
+    @property
+    def feedback_score(self) -> float | None:
+        """The shoppers' own verdict on the camera's scale: (happy - unhappy) / presses."""
+        return (self.happy - self.unhappy) / self.presses if self.presses else None
+
+    @property
+    def disagree(self) -> bool:
+        """True where feedback and camera mood tell different stories (see DISAGREE_GAP)."""
+        mood, score = self.mood_index, self.feedback_score
+        return (mood is not None and score is not None and self.presses >= DISAGREE_MIN_PRESSES
+                and abs(mood - score) >= DISAGREE_GAP)
+
+    def as_json(self) -> dict[str, Any]:
+        presses = self.presses
+        return {
+            "windows": self.windows, "people_seen": self.people,
+            "people_per_window": round(self.people / self.windows, 2) if self.windows else None,
+            "busiest_window_people": self.people_max,
+            "mood_index": None if self.mood_index is None else round(self.mood_index, 3),
+            "feedback": {"happy": self.happy, "neutral": self.neutral, "unhappy": self.unhappy},
+            "feedback_presses": presses,
+            "feedback_share": {k: round(v / presses, 3) for k, v in
+                               (("happy", self.happy), ("neutral", self.neutral), ("unhappy", self.unhappy))}
+            if presses else None,
+            "presses_per_100_people": round(100 * presses / self.people, 2) if self.people else None,
+            "feedback_score": None if self.feedback_score is None else round(self.feedback_score, 3),
+            "disagree": self.disagree,
+        }
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One rollup row (or the raw windows of one hour not rolled up yet)."""
+
+    store: str
+    kiosk: str
+    start: float
+    width_s: int
+    totals: Totals
+
+
+@dataclass(frozen=True)
+class Range:
+    """A half-open span [start, end) of local calendar days in one time zone."""
+
+    first: date
+    last: date  # inclusive
+    zone: ZoneInfo
+
+    @property
+    def start(self) -> float:
+        return datetime.combine(self.first, dtime(0), self.zone).timestamp()
+
+    @property
+    def end(self) -> float:
+        return datetime.combine(self.last + timedelta(days=1), dtime(0), self.zone).timestamp()
+
+    @property
+    def days(self) -> int:
+        return (self.last - self.first).days + 1
+
+
+def date_range(first: date, last: date, zone: ZoneInfo) -> Range:
+    """A checked range: not reversed, at most MAX_RANGE_DAYS days."""
+    if last < first:
+        raise HistoryError(f"range {first}..{last} is reversed: 'from' must not be after 'to'")
+    if (last - first).days + 1 > MAX_RANGE_DAYS:
+        raise HistoryError(f"range {first}..{last} is {(last - first).days + 1} days; at most {MAX_RANGE_DAYS}")
+    return Range(first, last, zone)
+
+
+def period_range(period: Period, on: date, zone: ZoneInfo) -> Range:
+    """The day, ISO week (Monday first) or calendar month that contains `on`."""
+    if period is Period.DAY:
+        return Range(on, on, zone)
+    if period is Period.WEEK:
+        monday = on - timedelta(days=on.weekday())
+        return Range(monday, monday + timedelta(days=6), zone)
+    first = on.replace(day=1)
+    following = (first + timedelta(days=32)).replace(day=1)
+    return Range(first, following - timedelta(days=1), zone)
+
+
+def previous_range(period: Period, current: Range) -> Range:
+    """The period just before `current`, for comparison."""
+    return period_range(period, current.first - timedelta(days=1), current.zone)
+
+
+@dataclass(frozen=True)
+class SeriesPoint:
+    """One bucket of a chart: its label (local hour or date) and its totals."""
+
+    label: str
+    start: float
+    totals: Totals
+
+    def as_json(self) -> dict[str, Any]:
+        return {"label": self.label, "start": self.start, **self.totals.as_json()}
+
+
+@dataclass(frozen=True)
+class PeriodView:
+    """One store over a day, week or month: buckets, per-kiosk trends, totals and the previous period."""
+
+    store: str
+    period: Period
+    range: Range
+    previous: Range
+    buckets: tuple[SeriesPoint, ...]
+    totals: Totals
+    previous_totals: Totals
+    previous_buckets: tuple[SeriesPoint, ...]
+    kiosks: Mapping[str, tuple[SeriesPoint, ...]]
+    kiosk_totals: Mapping[str, Totals]
+    counts: Mapping[str, int]
+    resolution: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "store": self.store, "period": self.period.value, "from": self.range.first.isoformat(),
+            "to": self.range.last.isoformat(), "tz": self.range.zone.key,
+            "previous": {"from": self.previous.first.isoformat(), "to": self.previous.last.isoformat(),
+                         "totals": self.previous_totals.as_json(),
+                         "buckets": [b.as_json() for b in self.previous_buckets]},
+            "bucket": "hour" if self.period is Period.DAY else "day", "resolution": self.resolution,
+            "totals": self.totals.as_json(), "counts": dict(self.counts),
+            "buckets": [b.as_json() for b in self.buckets],
+            "kiosks": {k: {"totals": self.kiosk_totals[k].as_json(), "buckets": [p.as_json() for p in pts]}
+                       for k, pts in self.kiosks.items()},
+        }
+
+
+@dataclass(frozen=True)
+class HeatMap:
+    """Weekday (0 = Monday) x local hour cells over a range."""
+
+    store: str
+    range: Range
+    cells: Mapping[tuple[int, int], Totals] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "store": self.store, "from": self.range.first.isoformat(), "to": self.range.last.isoformat(),
+            "tz": self.range.zone.key, "weekdays": ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"],
+            "cells": [{"weekday": wd, "hour": h, **t.as_json()} for (wd, h), t in sorted(self.cells.items())],
+        }
+
+
+class History:
+    """Read side of the rollups for one database, with the retention the rollup job prunes by."""
+
+    def __init__(self, store: _SqlStore, retention: RetentionSettings | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.retention = retention or RetentionSettings()
+        self.clock = clock  # which rows retention has pruned depends on "now"; tests pass a fixed one
+
+    # -- reading slots ---------------------------------------------------------------------------------
+    def slots(self, stores: Sequence[str], start: float, end: float, per_kiosk: bool = True) -> list[Slot]:
+        """Hourly slots in [start, end) (daily ones where hourly rows are past retention) for these stores."""
+        if not stores:
+            return []
+        cut = cutoffs(self.retention, self.clock())
+        marks = ",".join("?" * len(stores))
+        kiosk = "kiosk_id" if per_kiosk else "''"
+        group = "store_id, kiosk_id, start" if per_kiosk else "store_id, start"
+        conn = self.store._conn()
+        sums = "sum(windows), sum(people), max(people_max), sum(mood_weighted), sum(fb_happy), sum(fb_neutral), sum(fb_unhappy)"
+        hour_from = max(start, cut.hourly) if cut.hourly is not None else start
+        out: list[Slot] = []
+        rows = self.store._fetch(
+            conn, f"SELECT store_id, {kiosk}, start, {sums} FROM rollups WHERE store_id IN ({marks}) AND width_s = ? "
+                  f"AND start >= ? AND start < ? GROUP BY {group}", (*stores, HOUR, hour_from, end))
+        out += [_slot(r, HOUR) for r in rows]
+        bucket = self.store.bucket_expr.format(b=HOUR)
+        rows = self.store._fetch(
+            conn, f"SELECT store_id, {kiosk}, {bucket} AS start, count(*), sum(people), max(people), "
+                  "sum(mood_index * people), sum(fb_happy), sum(fb_neutral), sum(fb_unhappy) FROM windows "
+                  f"WHERE store_id IN ({marks}) AND rolled = 0 AND window_start >= ? AND window_start < ? "
+                  f"GROUP BY {group.replace('start', bucket)}", (*stores, start, end))
+        out += [_slot(r, HOUR) for r in rows]
+        if cut.hourly is not None and start < cut.hourly:
+            first_day = (int(start) // DAY) * DAY
+            rows = self.store._fetch(
+                conn, f"SELECT store_id, {kiosk}, start, {sums} FROM rollups WHERE store_id IN ({marks}) AND "
+                      f"width_s = ? AND start >= ? AND start < ? GROUP BY {group}",
+                (*stores, DAY, first_day, min(end, cut.hourly)))
+            out += [_slot(r, DAY) for r in rows]
+        return out
+
+    def counts(self, store: str, start: float, end: float) -> dict[str, int]:
+        """Expression mix (people per label, summed over windows) in [start, end), hourly resolution."""
+        conn = self.store._conn()
+        totals: dict[str, int] = {}
+        for label, n in self.store._fetch(
+            conn, "SELECT label, sum(n) FROM rollup_counts WHERE store_id = ? AND width_s = ? AND start >= ? "
+                  "AND start < ? GROUP BY label", (store, HOUR, start, end)):
+            totals[label] = totals.get(label, 0) + int(n)
+        for (raw,) in self.store._fetch(
+            conn, "SELECT counts FROM windows WHERE store_id = ? AND rolled = 0 AND window_start >= ? "
+                  "AND window_start < ?", (store, start, end)):
+            for label, n in (json.loads(raw) if isinstance(raw, str) else raw).items():
+                totals[label] = totals.get(label, 0) + int(n)
+        return totals
+
+    # -- views -----------------------------------------------------------------------------------------
+    def period(self, store: str, period: Period, on: date, zone: ZoneInfo) -> PeriodView:
+        """A store's day (by local hour), week or month (by local day) with the previous period beside it."""
+        current = period_range(period, on, zone)
+        previous = previous_range(period, current)
+        slots = self.slots([store], previous.start, current.end)
+        now_slots = [s for s in slots if s.start >= current.start]
+        before = [s for s in slots if s.start < current.start]
+        by_day = period is not Period.DAY
+        kiosks: dict[str, list[Slot]] = {}
+        for s in now_slots:
+            kiosks.setdefault(s.kiosk, []).append(s)
+        resolution = "day (UTC)" if any(s.width_s == DAY for s in slots) else "hour"
+        return PeriodView(
+            store, period, current, previous,
+            _series(now_slots, current, by_day), _sum(now_slots), _sum(before), _series(before, previous, by_day),
+            {k: _series(v, current, by_day) for k, v in sorted(kiosks.items())},
+            {k: _sum(v) for k, v in sorted(kiosks.items())},
+            self.counts(store, current.start, current.end), resolution,
+        )
+
+    def heatmap(self, store: str, span: Range) -> HeatMap:
+        """Weekday x hour of the viewer's time zone (hourly data only: days past retention are left out)."""
+        cells: dict[tuple[int, int], Totals] = {}
+        for s in self.slots([store], span.start, span.end, per_kiosk=False):
+            if s.width_s != HOUR:
+                continue
+            local = datetime.fromtimestamp(s.start, span.zone)
+            key = (local.weekday(), local.hour)
+            cells[key] = cells.get(key, Totals()) + s.totals
+        return HeatMap(store, span, cells)
+
+    def compare(self, stores: Sequence[str], period: Period, on: date, zone: ZoneInfo
+                ) -> list[tuple[str, Totals, Totals]]:
+        """Per store: (store, this period's totals, the previous period's totals)."""
+        current = period_range(period, on, zone)
+        previous = previous_range(period, current)
+        now_t: dict[str, Totals] = {s: Totals() for s in stores}
+        before_t: dict[str, Totals] = {s: Totals() for s in stores}
+        for s in self.slots(list(stores), previous.start, current.end, per_kiosk=False):
+            target = now_t if s.start >= current.start else before_t
+            target[s.store] = target[s.store] + s.totals
+        return [(s, now_t[s], before_t[s]) for s in stores]
+
+    def store_day(self, store: str, day_start: float, bucket_s: int) -> StoreDay:
+        """The live chart's day: raw windows while they are kept, hourly rollups for older days."""
+        if day_start >= cutoffs(self.retention, self.clock()).raw:
+            return self.store.store_day(store, day_start, bucket_s)
+        slots = self.slots([store], day_start, day_start + 86400, per_kiosk=False)
+        buckets = tuple(
+            Bucket(s.start, s.totals.people, s.totals.mood_index, s.totals.windows,
+                   {"happy": s.totals.happy, "neutral": s.totals.neutral, "unhappy": s.totals.unhappy})
+            for s in sorted(slots, key=lambda s: s.start))
+        total = _sum(slots)
+        return StoreDay(store, day_start, HOUR if all(s.width_s == HOUR for s in slots) else DAY, buckets,
+                        self.counts(store, day_start, day_start + 86400),
+                        {"happy": total.happy, "neutral": total.neutral, "unhappy": total.unhappy},
+                        total.people, total.windows)
+
+
+def _slot(row: Sequence[Any], width: int) -> Slot:
+    store, kiosk, start, windows, people, people_max, weighted, happy, neutral, unhappy = row
+    return Slot(store, kiosk, float(start), width, Totals(int(windows), int(people or 0), int(people_max or 0),
+                                                          float(weighted or 0), int(happy or 0), int(neutral or 0),
+                                                          int(unhappy or 0)))
+
+
+def _sum(slots: Iterable[Slot]) -> Totals:
+    total = Totals()
+    for s in slots:
+        total = total + s.totals
+    return total
+
+
+def _series(slots: Iterable[Slot], span: Range, by_day: bool) -> tuple[SeriesPoint, ...]:
+    """Every bucket of the span (empty ones too, so charts line up), in local time."""
+    zone = span.zone
+    if by_day:
+        keys = [span.first + timedelta(days=i) for i in range(span.days)]
+        points: dict[Any, Totals] = {k: Totals() for k in keys}
+        for s in slots:
+            day = (datetime.fromtimestamp(s.start, timezone.utc).date() if s.width_s == DAY
+                   else datetime.fromtimestamp(s.start, zone).date())
+            if day in points:
+                points[day] = points[day] + s.totals
+        return tuple(SeriesPoint(k.isoformat(), datetime.combine(k, dtime(0), zone).timestamp(), points[k])
+                     for k in keys)
+    hours: dict[float, Totals] = {}
+    t = span.start
+    while t < span.end:  # 23, 24 or 25 local hours (daylight saving)
+        hours[t] = Totals()
+        t += HOUR
+    for s in slots:
+        key = span.start + ((s.start - span.start) // HOUR) * HOUR if s.width_s == HOUR else span.start
+        if key in hours:
+            hours[key] = hours[key] + s.totals
+    return tuple(SeriesPoint(datetime.fromtimestamp(k, zone).strftime("%H:00"), k, v) for k, v in hours.items())
