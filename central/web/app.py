@@ -13,8 +13,11 @@ from fastapi.responses import HTMLResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
 from central.auth import LoginThrottle, Sessions, User, UserDirectory
+from central.history import History
 from central.store import Store
+from central.store_names import StoreNames
 from central.web.events import CLOSE, EventHub
+from central.web.history_api import history_router
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +40,8 @@ def create_app(
     hub: EventHub,
     stats: Callable[[], dict[str, Any]] | None = None,
     secure_cookies: bool = False,
+    history: History | None = None,
+    store_names: StoreNames | None = None,
 ) -> FastAPI:
     """The dashboard app over one store; every /api route but /api/login needs a session cookie or bearer token."""
     app = FastAPI(
@@ -45,6 +50,8 @@ def create_app(
         description="Anonymous mood aggregates of the kiosks. Only aggregates: no images, no people, no cards.",
     )
     sessions = Sessions()
+    history = history or History(store)  # type: ignore[arg-type]
+    store_names = store_names or StoreNames()
     throttle = LoginThrottle()
 
     def current_user(request: Request) -> User:
@@ -122,9 +129,10 @@ def create_app(
             raise HTTPException(422, f"tz {tz!r} is not an IANA time zone") from None
         the_day = on or datetime.now(zone).date()
         start = datetime.combine(the_day, dtime(0), zone).timestamp()
-        summary = store.store_day(store_id, start, bucket_s)
+        summary = history.store_day(store_id, start, bucket_s)
         return {
-            "store": store_id, "date": the_day.isoformat(), "tz": tz, "day_start": start, "bucket_s": bucket_s,
+            "store": store_id, "date": the_day.isoformat(), "tz": tz, "day_start": start,
+            "bucket_s": summary.bucket_s,  # hourly for days past the raw retention
             "people": summary.people, "windows": summary.windows, "counts": dict(summary.counts),
             "feedback": dict(summary.feedback),
             "buckets": [{"start": b.start, "people": b.people, "mood_index": b.mood_index, "windows": b.windows,
@@ -167,5 +175,6 @@ def create_app(
         return StreamingResponse(stream(), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
+    app.include_router(history_router(store, history, store_names, current_user))
     return app
 
