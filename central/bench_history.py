@@ -292,6 +292,7 @@ def main(args: argparse.Namespace) -> int:
     for name in ("stores", "kiosks_per_store", "days", "raw_days", "rounds"):
         if getattr(args, name) < 1:
             raise CentralError(f"--{name.replace('_', '-')} must be at least 1")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per timed request otherwise
     kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
     results = [run_one(kind, args) for kind in kinds]
     if args.json:

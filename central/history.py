@@ -95,17 +95,6 @@ class Totals:
 
 
 @dataclass(frozen=True)
-class Slot:
-    """One rollup row (or the raw windows of one hour not rolled up yet)."""
-
-    store: str
-    kiosk: str
-    start: float
-    width_s: int
-    totals: Totals
-
-
-@dataclass(frozen=True)
 class Range:
     """A half-open span [start, end) of local calendar days in one time zone."""
 
@@ -222,8 +211,11 @@ class History:
         self.clock = clock  # which rows retention has pruned depends on "now"; tests pass a fixed one
 
     # -- reading slots ---------------------------------------------------------------------------------
-    def slots(self, stores: Sequence[str], start: float, end: float, per_kiosk: bool = True) -> list[Slot]:
-        """Hourly slots in [start, end) (daily ones where hourly rows are past retention) for these stores."""
+    def slots(self, stores: Sequence[str], start: float, end: float, per_kiosk: bool = True) -> list[SlotRow]:
+        """Hourly slots in [start, end) (daily ones where hourly rows are past retention) for these stores.
+
+        Plain tuples (see SlotRow): a year of one store is ~9,000 of them and objects per row cost more
+        than the query (measured with bench-history)."""
         if not stores:
             return []
         cut = cutoffs(self.retention, self.clock())
@@ -233,25 +225,25 @@ class History:
         conn = self.store._conn()
         sums = "sum(windows), sum(people), max(people_max), sum(mood_weighted), sum(fb_happy), sum(fb_neutral), sum(fb_unhappy)"
         hour_from = max(start, cut.hourly) if cut.hourly is not None else start
-        out: list[Slot] = []
+        out: list[SlotRow] = []
         rows = self.store._fetch(
-            conn, f"SELECT store_id, {kiosk}, start, {sums} FROM rollups WHERE store_id IN ({marks}) AND width_s = ? "
-                  f"AND start >= ? AND start < ? GROUP BY {group}", (*stores, HOUR, hour_from, end))
-        out += [_slot(r, HOUR) for r in rows]
+            conn, f"SELECT store_id, {kiosk}, start, {HOUR}, {sums} FROM rollups WHERE store_id IN ({marks}) "
+                  f"AND width_s = ? AND start >= ? AND start < ? GROUP BY {group}", (*stores, HOUR, hour_from, end))
+        out += rows
         bucket = self.store.bucket_expr.format(b=HOUR)
         rows = self.store._fetch(
-            conn, f"SELECT store_id, {kiosk}, {bucket} AS start, count(*), sum(people), max(people), "
+            conn, f"SELECT store_id, {kiosk}, {bucket} AS start, {HOUR}, count(*), sum(people), max(people), "
                   "sum(mood_index * people), sum(fb_happy), sum(fb_neutral), sum(fb_unhappy) FROM windows "
                   f"WHERE store_id IN ({marks}) AND rolled = 0 AND window_start >= ? AND window_start < ? "
                   f"GROUP BY {group.replace('start', bucket)}", (*stores, start, end))
-        out += [_slot(r, HOUR) for r in rows]
+        out += rows
         if cut.hourly is not None and start < cut.hourly:
             first_day = (int(start) // DAY) * DAY
             rows = self.store._fetch(
-                conn, f"SELECT store_id, {kiosk}, start, {sums} FROM rollups WHERE store_id IN ({marks}) AND "
-                      f"width_s = ? AND start >= ? AND start < ? GROUP BY {group}",
+                conn, f"SELECT store_id, {kiosk}, start, {DAY}, {sums} FROM rollups WHERE store_id IN ({marks}) "
+                      f"AND width_s = ? AND start >= ? AND start < ? GROUP BY {group}",
                 (*stores, DAY, first_day, min(end, cut.hourly)))
-            out += [_slot(r, DAY) for r in rows]
+            out += rows
         return out
 
     def counts(self, store: str, start: float, end: float) -> dict[str, int]:
@@ -275,13 +267,14 @@ class History:
         current = period_range(period, on, zone)
         previous = previous_range(period, current)
         slots = self.slots([store], previous.start, current.end)
-        now_slots = [s for s in slots if s.start >= current.start]
-        before = [s for s in slots if s.start < current.start]
+        split = current.start
+        now_slots = [s for s in slots if s[2] >= split]
+        before = [s for s in slots if s[2] < split]
         by_day = period is not Period.DAY
-        kiosks: dict[str, list[Slot]] = {}
+        kiosks: dict[str, list[SlotRow]] = {}
         for s in now_slots:
-            kiosks.setdefault(s.kiosk, []).append(s)
-        resolution = "day (UTC)" if any(s.width_s == DAY for s in slots) else "hour"
+            kiosks.setdefault(s[1], []).append(s)
+        resolution = "day (UTC)" if any(s[3] == DAY for s in slots) else "hour"
         return PeriodView(
             store, period, current, previous,
             _series(now_slots, current, by_day), _sum(now_slots), _sum(before), _series(before, previous, by_day),
@@ -292,77 +285,112 @@ class History:
 
     def heatmap(self, store: str, span: Range) -> HeatMap:
         """Weekday x hour of the viewer's time zone (hourly data only: days past retention are left out)."""
-        cells: dict[tuple[int, int], Totals] = {}
+        cells: dict[tuple[int, int], list[Any]] = {}
+        local = _LocalClock(span.zone)
         for s in self.slots([store], span.start, span.end, per_kiosk=False):
-            if s.width_s != HOUR:
-                continue
-            local = datetime.fromtimestamp(s.start, span.zone)
-            key = (local.weekday(), local.hour)
-            cells[key] = cells.get(key, Totals()) + s.totals
-        return HeatMap(store, span, cells)
+            if s[3] == HOUR:
+                _add(cells.setdefault(local.weekday_hour(s[2]), _zero()), s)
+        return HeatMap(store, span, {k: _totals(v) for k, v in cells.items()})
 
     def compare(self, stores: Sequence[str], period: Period, on: date, zone: ZoneInfo
                 ) -> list[tuple[str, Totals, Totals]]:
         """Per store: (store, this period's totals, the previous period's totals)."""
         current = period_range(period, on, zone)
         previous = previous_range(period, current)
-        now_t: dict[str, Totals] = {s: Totals() for s in stores}
-        before_t: dict[str, Totals] = {s: Totals() for s in stores}
+        now_t = {s: _zero() for s in stores}
+        before_t = {s: _zero() for s in stores}
         for s in self.slots(list(stores), previous.start, current.end, per_kiosk=False):
-            target = now_t if s.start >= current.start else before_t
-            target[s.store] = target[s.store] + s.totals
-        return [(s, now_t[s], before_t[s]) for s in stores]
+            _add((now_t if s[2] >= current.start else before_t)[s[0]], s)
+        return [(s, _totals(now_t[s]), _totals(before_t[s])) for s in stores]
 
     def store_day(self, store: str, day_start: float, bucket_s: int) -> StoreDay:
         """The live chart's day: raw windows while they are kept, hourly rollups for older days."""
         if day_start >= cutoffs(self.retention, self.clock()).raw:
             return self.store.store_day(store, day_start, bucket_s)
-        slots = self.slots([store], day_start, day_start + 86400, per_kiosk=False)
-        buckets = tuple(
-            Bucket(s.start, s.totals.people, s.totals.mood_index, s.totals.windows,
-                   {"happy": s.totals.happy, "neutral": s.totals.neutral, "unhappy": s.totals.unhappy})
-            for s in sorted(slots, key=lambda s: s.start))
+        slots = sorted(self.slots([store], day_start, day_start + 86400, per_kiosk=False), key=lambda s: s[2])
+        buckets = []
+        for s in slots:
+            t = _totals(_add(_zero(), s))
+            buckets.append(Bucket(float(s[2]), t.people, t.mood_index, t.windows,
+                                  {"happy": t.happy, "neutral": t.neutral, "unhappy": t.unhappy}))
         total = _sum(slots)
-        return StoreDay(store, day_start, HOUR if all(s.width_s == HOUR for s in slots) else DAY, buckets,
+        return StoreDay(store, day_start, HOUR if all(s[3] == HOUR for s in slots) else DAY, tuple(buckets),
                         self.counts(store, day_start, day_start + 86400),
                         {"happy": total.happy, "neutral": total.neutral, "unhappy": total.unhappy},
                         total.people, total.windows)
 
 
-def _slot(row: Sequence[Any], width: int) -> Slot:
-    store, kiosk, start, windows, people, people_max, weighted, happy, neutral, unhappy = row
-    return Slot(store, kiosk, float(start), width, Totals(int(windows), int(people or 0), int(people_max or 0),
-                                                          float(weighted or 0), int(happy or 0), int(neutral or 0),
-                                                          int(unhappy or 0)))
+# (store, kiosk, start, width_s, windows, people, people_max, mood_weighted, happy, neutral, unhappy)
+SlotRow = Sequence[Any]
 
 
-def _sum(slots: Iterable[Slot]) -> Totals:
-    total = Totals()
+def _zero() -> list[Any]:
+    return [0, 0, 0, 0.0, 0, 0, 0]
+
+
+def _add(acc: list[Any], s: SlotRow) -> list[Any]:
+    """Add one slot row into an accumulator in place (sums; max for the busiest window)."""
+    acc[0] += int(s[4])
+    acc[1] += int(s[5] or 0)
+    acc[2] = max(acc[2], int(s[6] or 0))
+    acc[3] += float(s[7] or 0)
+    acc[4] += int(s[8] or 0)
+    acc[5] += int(s[9] or 0)
+    acc[6] += int(s[10] or 0)
+    return acc
+
+
+def _totals(acc: list[Any]) -> Totals:
+    return Totals(*acc)
+
+
+def _sum(slots: Iterable[SlotRow]) -> Totals:
+    acc = _zero()
     for s in slots:
-        total = total + s.totals
-    return total
+        _add(acc, s)
+    return _totals(acc)
 
 
-def _series(slots: Iterable[Slot], span: Range, by_day: bool) -> tuple[SeriesPoint, ...]:
+class _LocalClock:
+    """Epoch hour -> local date / weekday and hour, cached: per-kiosk rows repeat the same hours."""
+
+    def __init__(self, zone: ZoneInfo) -> None:
+        self.zone = zone
+        self._cache: dict[float, datetime] = {}
+
+    def at(self, epoch: float) -> datetime:
+        moment = self._cache.get(epoch)
+        if moment is None:
+            moment = self._cache[epoch] = datetime.fromtimestamp(epoch, self.zone)
+        return moment
+
+    def weekday_hour(self, epoch: float) -> tuple[int, int]:
+        moment = self.at(epoch)
+        return moment.weekday(), moment.hour
+
+
+def _series(slots: Iterable[SlotRow], span: Range, by_day: bool) -> tuple[SeriesPoint, ...]:
     """Every bucket of the span (empty ones too, so charts line up), in local time."""
     zone = span.zone
     if by_day:
         keys = [span.first + timedelta(days=i) for i in range(span.days)]
-        points: dict[Any, Totals] = {k: Totals() for k in keys}
+        days: dict[Any, list[Any]] = {k: _zero() for k in keys}
+        local = _LocalClock(zone)
         for s in slots:
-            day = (datetime.fromtimestamp(s.start, timezone.utc).date() if s.width_s == DAY
-                   else datetime.fromtimestamp(s.start, zone).date())
-            if day in points:
-                points[day] = points[day] + s.totals
-        return tuple(SeriesPoint(k.isoformat(), datetime.combine(k, dtime(0), zone).timestamp(), points[k])
+            day = (datetime.fromtimestamp(float(s[2]), timezone.utc).date() if s[3] == DAY
+                   else local.at(float(s[2])).date())
+            if day in days:
+                _add(days[day], s)
+        return tuple(SeriesPoint(k.isoformat(), datetime.combine(k, dtime(0), zone).timestamp(), _totals(days[k]))
                      for k in keys)
-    hours: dict[float, Totals] = {}
+    hours: dict[float, list[Any]] = {}
     t = span.start
     while t < span.end:  # 23, 24 or 25 local hours (daylight saving)
-        hours[t] = Totals()
+        hours[t] = _zero()
         t += HOUR
     for s in slots:
-        key = span.start + ((s.start - span.start) // HOUR) * HOUR if s.width_s == HOUR else span.start
+        key = span.start + ((float(s[2]) - span.start) // HOUR) * HOUR if s[3] == HOUR else span.start
         if key in hours:
-            hours[key] = hours[key] + s.totals
-    return tuple(SeriesPoint(datetime.fromtimestamp(k, zone).strftime("%H:00"), k, v) for k, v in hours.items())
+            _add(hours[key], s)
+    return tuple(SeriesPoint(datetime.fromtimestamp(k, zone).strftime("%H:00"), k, _totals(v))
+                 for k, v in hours.items())
