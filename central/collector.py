@@ -16,6 +16,8 @@ from paho.mqtt.packettypes import PacketTypes
 
 import contract
 from central.errors import CentralError
+from central.offers_store import save_offer_days
+from contract.offers import OffersDay, decode_offers
 from central.mqtt_reader import BufferedReadClient
 from central.records import WindowRecord
 from central.store import Store
@@ -195,7 +197,8 @@ class Collector:
         group = self.settings.group
         # Re-subscribe on every connect. Status is a plain subscription: brokers do not send retained
         # messages to shared subscriptions, and every collector should know which kiosks are online.
-        topics = [(contract.shared_subscription(group, "mood"), 1), (contract.shared_subscription(group, "health"), 0)]
+        topics = [(contract.shared_subscription(group, "mood"), 1), (contract.shared_subscription(group, "health"), 0),
+                  (contract.shared_subscription(group, "offers"), 1)]
         if self.settings.follow_status:
             topics.append((f"{contract.TOPIC_ROOT}/+/+/status", 1))
         client.subscribe(topics)
@@ -220,6 +223,8 @@ class Collector:
             if parts.kind == "mood":
                 item: tuple[str, Any, int, int] = ("mood", record_from(contract.decode_mood(msg.payload, parts), now),
                                                   msg.mid, msg.qos)
+            elif parts.kind == "offers":
+                item = ("offers", decode_offers(msg.payload, parts), msg.mid, msg.qos)
             elif parts.kind == "health":
                 item = ("health", KioskEvent(parts.store, parts.kiosk, "health",
                                              health=contract.decode_health(msg.payload, parts), at=now), msg.mid, msg.qos)
@@ -283,13 +288,17 @@ class Collector:
     def _commit(self, batch: list[tuple[str, Any, int, int, int]]) -> None:
         windows: dict[tuple[str, str, float], WindowRecord] = {}
         events: list[KioskEvent] = []
+        offers: list[OffersDay] = []
         for kind, value, *_ in batch:
             if kind == "mood":
                 windows.setdefault((value.store, value.kiosk, value.start), value)
+            elif kind == "offers":
+                offers.append(value)
             else:
                 events.append(value)
         records = list(windows.values())
         inserted = self.store.insert_windows(records)
+        save_offer_days(self.store, offers, time.time())  # type: ignore[arg-type]
         for event in events:
             if event.kind == "status":
                 self.store.set_status(event.store, event.kiosk, bool(event.online), event.at)

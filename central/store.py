@@ -48,6 +48,14 @@ _MIGRATIONS_SQLITE: list[tuple[int, str, tuple[str, ...]]] = [
             store_id TEXT NOT NULL, kiosk_id TEXT NOT NULL, width_s INTEGER NOT NULL, start REAL NOT NULL,
             label TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (store_id, width_s, start, kiosk_id, label))""",
     )),
+    (3, "offers.v1 days (central/offers_store.py)", (
+        """CREATE TABLE offer_days (
+            store_id TEXT NOT NULL, kiosk_id TEXT NOT NULL, day TEXT NOT NULL, sent_at REAL NOT NULL,
+            k INTEGER NOT NULL, card_sessions INTEGER NOT NULL, guest_sessions INTEGER NOT NULL,
+            offers_shown TEXT NOT NULL, fb_happy INTEGER NOT NULL, fb_neutral INTEGER NOT NULL,
+            fb_unhappy INTEGER NOT NULL, suppressed INTEGER NOT NULL, received_at REAL NOT NULL,
+            PRIMARY KEY (store_id, day, kiosk_id))""",
+    )),
 ]
 _MIGRATIONS_POSTGRES: list[tuple[int, str, tuple[str, ...]]] = [
     (1, "windows and kiosks", (
@@ -75,6 +83,14 @@ _MIGRATIONS_POSTGRES: list[tuple[int, str, tuple[str, ...]]] = [
         """CREATE TABLE rollup_counts (
             store_id TEXT NOT NULL, kiosk_id TEXT NOT NULL, width_s INTEGER NOT NULL, start DOUBLE PRECISION NOT NULL,
             label TEXT NOT NULL, n BIGINT NOT NULL, PRIMARY KEY (store_id, width_s, start, kiosk_id, label))""",
+    )),
+    (3, "offers.v1 days (central/offers_store.py)", (
+        """CREATE TABLE offer_days (
+            store_id TEXT NOT NULL, kiosk_id TEXT NOT NULL, day TEXT NOT NULL, sent_at DOUBLE PRECISION NOT NULL,
+            k INTEGER NOT NULL, card_sessions INTEGER NOT NULL, guest_sessions INTEGER NOT NULL,
+            offers_shown JSONB NOT NULL, fb_happy INTEGER NOT NULL, fb_neutral INTEGER NOT NULL,
+            fb_unhappy INTEGER NOT NULL, suppressed INTEGER NOT NULL, received_at DOUBLE PRECISION NOT NULL,
+            PRIMARY KEY (store_id, day, kiosk_id))""",
     )),
 ]
 

@@ -12,6 +12,7 @@ from fastapi.responses import Response
 
 from central.auth import User
 from central.history import History, HistoryError, Period, Totals, date_range, period_range
+from central.offers_store import store_offer_days
 from central.store import Store
 from central.store_names import StoreNames
 
@@ -132,6 +133,23 @@ def history_router(store: Store, history: History, names: StoreNames,
         except HistoryError as exc:
             raise HTTPException(422, str(exc)) from None
         return dict(history.heatmap(store_id, span).as_json(), store_name=names.name(store_id))
+
+    @router.get("/stores/{store_id}/offers")
+    def offers(
+        store_id: str,
+        first: date = Query(..., alias="from", description="First day (kiosk-local days, as reported)."),
+        last: date = Query(..., alias="to", description="Last day (inclusive)."),
+        user: User = Depends(current_user),
+    ) -> dict[str, Any]:
+        """Per day: card and guest sessions, offers shown by rule and category, feedback after offers (sums of
+        the kiosks' k-anonymous offers.v1 reports; counts below k never left the kiosks)."""
+        visible_store(store_id, user)
+        try:
+            date_range(first, last, ZoneInfo("UTC"))
+        except HistoryError as exc:
+            raise HTTPException(422, str(exc)) from None
+        return {"store": store_id, "store_name": names.name(store_id), "from": first.isoformat(),
+                "to": last.isoformat(), "days": [d.as_json() for d in store_offer_days(store, store_id, first, last)]}
 
     def comparison(period: Period, on: date | None, tz: str, user: User) -> tuple[list[str], Any, Any]:
         zone = zone_of(tz)
