@@ -48,6 +48,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--daily-days", type=int, default=0, help="keep daily rollups this many days (0 = forever)")
     parser.add_argument("--stores-file", default=None,
                         help='TOML with store display names: [stores] s001 = "Berlin Mitte"')
+    parser.add_argument("--alerts-file", default=None,
+                        help="TOML with alert thresholds, quiet hours, [smtp] and recipients (dashboard users)")
     parser.add_argument("--secure-cookies", action="store_true", help="mark the session cookie Secure (behind HTTPS)")
 
 
@@ -79,6 +81,9 @@ def main(args: argparse.Namespace) -> int:
 
     retention = RetentionSettings(args.raw_days, args.hourly_days, args.daily_days)
     store_names = load_store_names(args.stores_file)
+    from central.alerts import AlertChecker, AlertThread, load_alert_settings
+
+    alert_settings = load_alert_settings(args.alerts_file, users) if args.alerts_file else None
     processes = args.ingest_processes if args.ingest_processes is not None else default_ingest_processes()
     store = open_store(args.db)
     hub = EventHub()
@@ -92,10 +97,15 @@ def main(args: argparse.Namespace) -> int:
     app = create_app(store, users, hub, stats=collector.snapshot, secure_cookies=args.secure_cookies,
                      history=History(store, retention), store_names=store_names)
     rollups = RollupThread(Rollup(store, retention))
+    alerts = (AlertThread(AlertChecker(store, users, alert_settings, stats=collector.snapshot,
+                                            retention=retention))
+              if alert_settings else None)
     server = DashboardServer(uvicorn.Config(app, host=host, port=port, log_level="warning",
                                             timeout_graceful_shutdown=2, access_log=False), hub)
     collector.start()
     rollups.start()
+    if alerts:
+        alerts.start()
     stats_stop = threading.Event()
 
     def log_stats() -> None:
@@ -113,6 +123,8 @@ def main(args: argparse.Namespace) -> int:
     finally:
         stats_stop.set()
         rollups.stop()
+        if alerts:
+            alerts.stop()
         collector.stop()
         store.close()
         log.info("collector stopped: %s", collector.snapshot())

@@ -56,6 +56,12 @@ _MIGRATIONS_SQLITE: list[tuple[int, str, tuple[str, ...]]] = [
             fb_unhappy INTEGER NOT NULL, suppressed INTEGER NOT NULL, received_at REAL NOT NULL,
             PRIMARY KEY (store_id, day, kiosk_id))""",
     )),
+    (4, "alerts (central/alerts.py)", (
+        """CREATE TABLE alerts (
+            id INTEGER PRIMARY KEY, key TEXT NOT NULL, kind TEXT NOT NULL, store_id TEXT, kiosk_id TEXT,
+            message TEXT NOT NULL, opened_at REAL NOT NULL, closed_at REAL, notified_at REAL)""",
+        "CREATE INDEX alerts_open ON alerts (closed_at, key)",
+    )),
 ]
 _MIGRATIONS_POSTGRES: list[tuple[int, str, tuple[str, ...]]] = [
     (1, "windows and kiosks", (
@@ -91,6 +97,13 @@ _MIGRATIONS_POSTGRES: list[tuple[int, str, tuple[str, ...]]] = [
             offers_shown JSONB NOT NULL, fb_happy INTEGER NOT NULL, fb_neutral INTEGER NOT NULL,
             fb_unhappy INTEGER NOT NULL, suppressed INTEGER NOT NULL, received_at DOUBLE PRECISION NOT NULL,
             PRIMARY KEY (store_id, day, kiosk_id))""",
+    )),
+    (4, "alerts (central/alerts.py)", (
+        """CREATE TABLE alerts (
+            id BIGSERIAL PRIMARY KEY, key TEXT NOT NULL, kind TEXT NOT NULL, store_id TEXT, kiosk_id TEXT,
+            message TEXT NOT NULL, opened_at DOUBLE PRECISION NOT NULL, closed_at DOUBLE PRECISION,
+            notified_at DOUBLE PRECISION)""",
+        "CREATE INDEX alerts_open ON alerts (closed_at, key)",
     )),
 ]
 

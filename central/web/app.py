@@ -17,6 +17,7 @@ from central.history import History
 from central.store import Store
 from central.store_names import StoreNames
 from central.web.events import CLOSE, EventHub
+from central.web.alerts_api import alerts_router
 from central.web.history_api import history_router
 
 log = logging.getLogger(__name__)
@@ -176,5 +177,6 @@ def create_app(
                                  headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
     app.include_router(history_router(store, history, store_names, current_user))
+    app.include_router(alerts_router(store, current_user))  # type: ignore[arg-type]
     return app
 
