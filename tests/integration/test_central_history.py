@@ -2,6 +2,7 @@
 raw windows are pruned by age, and day/week/month views, heat map and comparison agree across the boundary."""
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -148,3 +149,36 @@ def test_bad_ranges_and_retention_settings() -> None:
     for bad in (dict(raw_days=0), dict(raw_days=40, hourly_days=10), dict(raw_days=-1), dict(hourly_days=0, daily_days=5)):
         with pytest.raises(CentralError):
             RetentionSettings(**bad)
+
+
+def test_upgrading_a_version_1_database_rolls_up_its_windows(tmp_path: Path) -> None:
+    """A central that ran before the rollups: its windows are kept and rolled up after the migration."""
+    import sqlite3
+
+    from central.store import _MIGRATIONS_SQLITE
+
+    path = tmp_path / "old.db"
+    old = sqlite3.connect(path)
+    old.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, description TEXT NOT NULL, "
+                "applied_at DOUBLE PRECISION NOT NULL)")
+    for statement in _MIGRATIONS_SQLITE[0][2]:
+        old.execute(statement)
+    old.execute("INSERT INTO schema_migrations VALUES (1, 'windows and kiosks', 0)")
+    data = records("s1", "k1", DAY0 + timedelta(hours=9), 30)
+    old.executemany("INSERT INTO windows (store_id, kiosk_id, seq, window_start, window_end, people, counts, "
+                    "mood_index, fb_happy, fb_neutral, fb_unhappy, model_version, merged_windows, received_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [(r.store, r.kiosk, r.seq, r.start, r.end, r.people, json.dumps(r.counts), r.mood_index,
+                      r.feedback_happy, r.feedback_neutral, r.feedback_unhappy, r.model_version, r.merged_windows,
+                      r.received_at) for r in data])
+    old.commit()
+    old.close()
+    store = open_store(f"sqlite:///{path}")
+    try:
+        assert store.migrate() == len(_MIGRATIONS_SQLITE)
+        assert Rollup(store, RETENTION).roll() == 30
+        totals = History(store, RETENTION, clock=lambda: DAY0.timestamp()).period(
+            "s1", Period.DAY, DAY0.date(), ZoneInfo("UTC")).totals
+        assert (totals.windows, totals.people) == (30, sum(r.people for r in data))
+    finally:
+        store.close()
