@@ -8,7 +8,6 @@ import json
 import logging
 import os
 import smtplib
-import threading
 import time
 import tomllib
 import urllib.error
@@ -25,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from central.auth import User, UserDirectory
 from central.errors import CentralError
 from central.history import History, Totals, _add, _totals, _zero
+from central.periodic import PeriodicThread
 from central.rollup import HOUR, RetentionSettings
 from central.store import PostgresStore, _SqlStore
 
@@ -338,24 +338,10 @@ def _clock(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%d %H:%M")
 
 
-class AlertThread:
-    """Runs the checker every check_interval_s beside the collector."""
+class AlertThread(PeriodicThread):
+    """Runs the checker every check_interval_s beside the collector (the first check after one interval, so
+    kiosks have reconnected and reported after a central restart)."""
 
     def __init__(self, checker: AlertChecker) -> None:
+        super().__init__("alerts", checker.settings.alerts.check_interval_s, checker.run_once, run_first=False)
         self.checker = checker
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="alerts", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(30)
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.checker.settings.alerts.check_interval_s):
-            try:
-                self.checker.run_once()
-            except Exception:  # a database or mail outage must not end the checks
-                log.exception("alert check failed")

@@ -8,12 +8,12 @@ configurable number of days. Each window is added to its hour and its (UTC) day 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from central.errors import CentralError
+from central.periodic import PeriodicThread
 from central.store import PostgresStore, _SqlStore
 
 log = logging.getLogger(__name__)
@@ -187,32 +187,18 @@ class Rollup:
         return RollupResult(rolled, windows, rollups)
 
 
-class RollupThread:
-    """Runs the rollup every `interval_s` (and pruning once an hour) beside the collector."""
+class RollupThread(PeriodicThread):
+    """Runs the rollup every `interval_s`, and the pruning once an hour, beside the collector."""
 
     def __init__(self, rollup: Rollup) -> None:
+        super().__init__("rollup", rollup.settings.interval_s, self._run)
         self.rollup = rollup
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="rollup", daemon=True)
+        self._last_prune = float("-inf")
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(30)
-
-    def _loop(self) -> None:
-        last_prune = 0.0
-        while True:
-            try:
-                rolled = self.rollup.roll()
-                if time.monotonic() - last_prune > 3600:
-                    last_prune = time.monotonic()
-                    windows, rollups = self.rollup.prune(time.time())
-                    log.info("rollup: pruned %s raw windows and %s rollup rows past retention", windows, rollups)
-                log.debug("rollup: %s windows rolled up", rolled)
-            except Exception:  # a database outage must not end the thread; the next run catches up
-                log.exception("rollup failed; retrying in %s s", self.rollup.settings.interval_s)
-            if self._stop.wait(self.rollup.settings.interval_s):
-                return
+    def _run(self) -> None:
+        rolled = self.rollup.roll()
+        log.debug("rollup: %s windows rolled up", rolled)
+        if time.monotonic() - self._last_prune > 3600:
+            self._last_prune = time.monotonic()
+            windows, rollups = self.rollup.prune(time.time())
+            log.info("rollup: pruned %s raw windows and %s rollup rows past retention", windows, rollups)
