@@ -209,7 +209,7 @@ class AlertChecker:
         t = self.settings.alerts
         hour = (int(now) // HOUR) * HOUR - HOUR
         found = []
-        for store in self.store.store_ids():
+        for store in self.history.store_ids():
             current = _hour(self.history, store, hour)
             before = _zero()
             for week in range(1, t.weeks + 1):

@@ -210,6 +210,14 @@ class History:
         self.retention = retention or RetentionSettings()
         self.clock = clock  # which rows retention has pruned depends on "now"; tests pass a fixed one
 
+    def store_ids(self) -> list[str]:
+        """Stores with kiosks or data, including those whose raw windows are pruned: kiosks, daily rollups and
+        the not yet rolled windows (a small partial index), never a scan of all raw windows."""
+        rows = self.store._fetch(
+            self.store._conn(), "SELECT store_id FROM kiosks UNION SELECT DISTINCT store_id FROM rollups WHERE "
+            f"width_s = {DAY} UNION SELECT DISTINCT store_id FROM windows WHERE rolled = 0")
+        return sorted(r[0] for r in rows)
+
     # -- reading slots ---------------------------------------------------------------------------------
     def slots(self, stores: Sequence[str], start: float, end: float, per_kiosk: bool = True) -> list[SlotRow]:
         """Hourly slots in [start, end) (daily ones where hourly rows are past retention) for these stores.

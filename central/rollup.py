@@ -161,7 +161,9 @@ class Rollup:
         """Delete rolled raw windows before the raw cutoff and rollups past theirs; returns (windows, rollups)."""
         cut = cutoffs(self.settings, now)
         windows = rollups = 0
-        for store_id in self.store.store_ids():  # per store: uses the (store_id, window_start) index
+        stores = self.store._fetch(self.store._conn(), "SELECT store_id FROM kiosks UNION SELECT DISTINCT store_id "
+                                   f"FROM rollups WHERE width_s = {DAY}")  # every rolled window has a daily row
+        for (store_id,) in stores:  # per store: uses the (store_id, window_start) index
             windows += self._delete("DELETE FROM windows WHERE store_id = ? AND window_start < ? AND rolled = 1",
                                     (store_id, cut.raw))
             for width, before in ((HOUR, cut.hourly), (DAY, cut.daily)):

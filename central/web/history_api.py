@@ -73,12 +73,12 @@ def history_router(store: Store, history: History, names: StoreNames,
         """403 for a store the user may not see (checked first, so existence never leaks), 404 for unknown."""
         if not user.may_see(store_id):
             raise HTTPException(403, f"user {user.name!r} may not see store {store_id!r}")
-        if store_id not in names.names and store_id not in store.store_ids():
+        if store_id not in names.names and store_id not in history.store_ids():
             raise HTTPException(404, f"store {store_id!r} is not known to central")
         return store_id
 
     def visible_stores(user: User) -> list[str]:
-        known = sorted(set(store.store_ids()) | set(names.names))
+        known = sorted(set(history.store_ids()) | set(names.names))
         return [s for s in known if user.may_see(s)]
 
     @router.get("/store-names")
