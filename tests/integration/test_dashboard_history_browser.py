@@ -77,6 +77,7 @@ def test_history_views_desktop_and_phone(mosquitto: MosquittoBroker, tmp_path: P
             k1 = desktop.locator("#kiosk-s1-k1 [data-testid=kiosk-period]")
             expect(k1).to_contain_text("today")
             expect(k1).to_contain_text("disagree")
+            assert desktop.locator("#kiosk-s1-k1 svg.spark polyline").get_attribute("points").count(",") == 2  # 06h, 07h
             s2_windows = desktop.locator("#store-s2 .stat", has_text="kiosk windows").locator(".v")
             expect(s2_windows).to_have_text("90")  # 60 rolled up + 30 raw windows not rolled up yet
 
