@@ -89,15 +89,23 @@ def rollup_rows_of(arrays: dict[str, Any], ids: list[tuple[str, str]], day: date
         people, happy, w = s(arrays["people"]), s(arrays["happy"]), s(weighted)
         peak = arrays["people"].reshape(len(ids), -1, per).max(axis=2)
         fbh, fbn, fbu = s(arrays["fb_happy"]), s(arrays["fb_neutral"]), s(arrays["fb_unhappy"])
-        for i, (store, kiosk) in enumerate(ids):
-            for j in range(people.shape[1]):
-                start = base + j * width
-                rows.append((store, kiosk, width, start, per, int(people[i, j]), int(peak[i, j]), float(w[i, j]),
-                             int(fbh[i, j]), int(fbn[i, j]), int(fbu[i, j])))
-                if people[i, j]:
-                    counts.append((store, kiosk, width, start, "happy", int(happy[i, j])))
-                    counts.append((store, kiosk, width, start, "neutral", int(people[i, j] - happy[i, j])))
-    del np
+        windows = np.full(people.shape, per)
+        # the store level (kiosk_id '') that central/rollup.py keeps beside each kiosk's rows
+        stores = sorted({store for store, _ in ids})
+        member = np.array([[store == st for store, _ in ids] for st in stores], dtype=float)  # (stores, kiosks)
+        levels = [(ids, people, happy, w, peak, fbh, fbn, fbu, windows),
+                  ([(st, "") for st in stores], member @ people, member @ happy, member @ w,
+                   np.stack([peak[member[i] > 0].max(axis=0) for i in range(len(stores))]),
+                   member @ fbh, member @ fbn, member @ fbu, member @ windows)]
+        for keys, people, happy, w, peak, fbh, fbn, fbu, windows in levels:
+            for i, (store, kiosk) in enumerate(keys):
+                for j in range(people.shape[1]):
+                    start = base + j * width
+                    rows.append((store, kiosk, width, start, int(windows[i, j]), int(people[i, j]), int(peak[i, j]),
+                                 float(w[i, j]), int(fbh[i, j]), int(fbn[i, j]), int(fbu[i, j])))
+                    if people[i, j]:
+                        counts.append((store, kiosk, width, start, "happy", int(happy[i, j])))
+                        counts.append((store, kiosk, width, start, "neutral", int(people[i, j] - happy[i, j])))
     return rows, counts
 
 

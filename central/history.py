@@ -14,9 +14,11 @@ from datetime import date, datetime, time as dtime, timedelta, timezone
 from typing import Any, Callable, Iterable, Mapping, Sequence
 from zoneinfo import ZoneInfo
 
+import numpy as np
+
 from central.records import Bucket, StoreDay
 from central.rollup import DAY, HOUR, RetentionSettings, cutoffs
-from central.store import _SqlStore
+from central.store import PostgresStore, _SqlStore
 
 MAX_RANGE_DAYS = 366
 # Where camera and shoppers disagree: enough presses to mean something, and the feedback score
@@ -211,15 +213,22 @@ class History:
         self.clock = clock  # which rows retention has pruned depends on "now"; tests pass a fixed one
 
     def store_ids(self) -> list[str]:
-        """Stores with kiosks or data, including those whose raw windows are pruned: kiosks, daily rollups and
-        the not yet rolled windows (a small partial index), never a scan of all raw windows."""
-        rows = self.store._fetch(
-            self.store._conn(), "SELECT store_id FROM kiosks UNION SELECT DISTINCT store_id FROM rollups WHERE "
-            f"width_s = {DAY} UNION SELECT DISTINCT store_id FROM windows WHERE rolled = 0")
-        return sorted(r[0] for r in rows)
+        """Stores with kiosks or data, including those whose raw windows are pruned: kiosks, rollups and the
+        not yet rolled windows (a small partial index), never a scan of all raw or rollup rows."""
+        conn = self.store._conn()
+        found = {r[0] for r in self.store._fetch(conn, "SELECT store_id FROM kiosks UNION SELECT DISTINCT store_id "
+                                                       "FROM windows WHERE rolled = 0")}
+        last = ""
+        while True:  # one index seek per store instead of DISTINCT over ~500,000 rollup rows a year
+            row = self.store._fetch(conn, "SELECT min(store_id) FROM rollups WHERE store_id > ?", (last,))
+            if not row or row[0][0] is None:
+                return sorted(found)
+            last = row[0][0]
+            found.add(last)
 
     # -- reading slots ---------------------------------------------------------------------------------
-    def slots(self, stores: Sequence[str], start: float, end: float, per_kiosk: bool = True) -> list[SlotRow]:
+    def slots(self, stores: Sequence[str], start: float, end: float, per_kiosk: bool = True,
+              split: float | None = None, zone: ZoneInfo | None = None, unit: str | None = None) -> list[SlotRow]:
         """Hourly slots in [start, end) (daily ones where hourly rows are past retention) for these stores.
 
         Plain tuples (see SlotRow): a year of one store is ~9,000 of them and objects per row cost more
@@ -228,30 +237,56 @@ class History:
             return []
         cut = cutoffs(self.retention, self.clock())
         marks = ",".join("?" * len(stores))
-        kiosk = "kiosk_id" if per_kiosk else "''"
-        group = "store_id, kiosk_id, start" if per_kiosk else "store_id, start"
         conn = self.store._conn()
         sums = "sum(windows), sum(people), max(people_max), sum(mood_weighted), sum(fb_happy), sum(fb_neutral), sum(fb_unhappy)"
+        raw_sums = ("count(*), sum(people), max(people), sum(mood_index * people), sum(fb_happy), sum(fb_neutral), "
+                    "sum(fb_unhappy)")
+
+        transitions = _transitions(zone, start - DAY, end + DAY) if zone is not None else ([start], [0.0])
+
+        def floor_div(expr: str, by: int) -> str:
+            if isinstance(self.store, PostgresStore):
+                return f"CAST(floor(({expr}) / {by}) AS BIGINT)"
+            return f"CAST(({expr}) / {by} AS INTEGER)"
+
+        def grouping(start_col: str, utc_days: bool = False) -> tuple[str, str]:
+            """(select list head, group by) for rows whose slot start is `start_col`. With `unit` the slot is
+            cut in SQL into local days ("day": the local day number) or weekday x hour ("weekday_hour":
+            weekday * 24 + hour, Monday = 0), so a month or a year comes back as a few hundred rows."""
+            if unit is not None:
+                times, offsets = transitions
+                shift = " ".join(f"WHEN {start_col} >= {t!r} THEN {o!r}" for t, o in zip(times[::-1], offsets[::-1]))
+                local = start_col if utc_days else f"{start_col} + CASE {shift} ELSE {offsets[0]!r} END"
+                day = floor_div(local, DAY)
+                mod = "%%" if isinstance(self.store, PostgresStore) else "%"  # psycopg reads a lone % as a placeholder
+                key = day if unit == "day" else \
+                    f"(({day} + 3) {mod} 7) * 24 + {floor_div(f'{local} - {day} * {DAY}', HOUR)}"
+                return (f"store_id, {'kiosk_id' if per_kiosk else chr(39) * 2}, {key}",
+                        f"store_id, {'kiosk_id, ' if per_kiosk else ''}{key}")
+            if split is not None:  # two slots per store, before and from `split` (the comparison)
+                side = f"CASE WHEN {start_col} >= {float(split)!r} THEN 1 ELSE 0 END"
+                return f"store_id, '', min({start_col})", f"store_id, {side}"
+            if per_kiosk:
+                return f"store_id, kiosk_id, {start_col}", f"store_id, kiosk_id, {start_col}"
+            return f"store_id, '', {start_col}", f"store_id, {start_col}"
+
         hour_from = max(start, cut.hourly) if cut.hourly is not None else start
-        out: list[SlotRow] = []
-        rows = self.store._fetch(
-            conn, f"SELECT store_id, {kiosk}, start, {HOUR}, {sums} FROM rollups WHERE store_id IN ({marks}) "
-                  f"AND width_s = ? AND start >= ? AND start < ? GROUP BY {group}", (*stores, HOUR, hour_from, end))
-        out += rows
-        bucket = self.store.bucket_expr.format(b=HOUR)
-        rows = self.store._fetch(
-            conn, f"SELECT store_id, {kiosk}, {bucket} AS start, {HOUR}, count(*), sum(people), max(people), "
-                  "sum(mood_index * people), sum(fb_happy), sum(fb_neutral), sum(fb_unhappy) FROM windows "
-                  f"WHERE store_id IN ({marks}) AND rolled = 0 AND window_start >= ? AND window_start < ? "
-                  f"GROUP BY {group.replace('start', bucket)}", (*stores, start, end))
-        out += rows
-        if cut.hourly is not None and start < cut.hourly:
+        head, group = grouping("start")
+        level = "kiosk_id <> ''" if per_kiosk and split is None else "kiosk_id = ''"  # store level: see rollup.py
+        out: list[SlotRow] = list(self.store._fetch(
+            conn, f"SELECT {head}, {HOUR}, {sums} FROM rollups WHERE store_id IN ({marks}) AND width_s = ? "
+                  f"AND start >= ? AND start < ? AND {level} GROUP BY {group}", (*stores, HOUR, hour_from, end)))
+        raw_head, raw_group = grouping(self.store.bucket_expr.format(b=HOUR))
+        out += self.store._fetch(
+            conn, f"SELECT {raw_head}, {HOUR}, {raw_sums} FROM windows WHERE store_id IN ({marks}) AND rolled = 0 "
+                  f"AND window_start >= ? AND window_start < ? GROUP BY {raw_group}", (*stores, start, end))
+        if cut.hourly is not None and start < cut.hourly and unit != "weekday_hour":
             first_day = (int(start) // DAY) * DAY
-            rows = self.store._fetch(
-                conn, f"SELECT store_id, {kiosk}, start, {DAY}, {sums} FROM rollups WHERE store_id IN ({marks}) "
-                      f"AND width_s = ? AND start >= ? AND start < ? GROUP BY {group}",
+            head, group = grouping("start", utc_days=True)
+            out += self.store._fetch(
+                conn, f"SELECT {head}, {DAY}, {sums} FROM rollups WHERE store_id IN ({marks}) AND width_s = ? "
+                      f"AND start >= ? AND start < ? AND {level} GROUP BY {group}",
                 (*stores, DAY, first_day, min(end, cut.hourly)))
-            out += rows
         return out
 
     def counts(self, store: str, start: float, end: float) -> dict[str, int]:
@@ -260,7 +295,7 @@ class History:
         totals: dict[str, int] = {}
         for label, n in self.store._fetch(
             conn, "SELECT label, sum(n) FROM rollup_counts WHERE store_id = ? AND width_s = ? AND start >= ? "
-                  "AND start < ? GROUP BY label", (store, HOUR, start, end)):
+                  "AND start < ? AND kiosk_id = '' GROUP BY label", (store, HOUR, start, end)):
             totals[label] = totals.get(label, 0) + int(n)
         for (raw,) in self.store._fetch(
             conn, "SELECT counts FROM windows WHERE store_id = ? AND rolled = 0 AND window_start >= ? "
@@ -274,42 +309,38 @@ class History:
         """A store's day (by local hour), week or month (by local day) with the previous period beside it."""
         current = period_range(period, on, zone)
         previous = previous_range(period, current)
-        slots = self.slots([store], previous.start, current.end)
-        split = current.start
-        now_slots = [s for s in slots if s[2] >= split]
-        before = [s for s in slots if s[2] < split]
         by_day = period is not Period.DAY
-        kiosks: dict[str, list[SlotRow]] = {}
-        for s in now_slots:
-            kiosks.setdefault(s[1], []).append(s)
-        resolution = "day (UTC)" if any(s[3] == DAY for s in slots) else "hour"
+        table = _Table.of(self.slots([store], previous.start, current.end, zone=zone, unit="day" if by_day else None))
+        split = _day_number(current.first) if by_day else current.start
+        now_t, before_t = table.where(table.start >= split), table.where(table.start < split)
+        kiosks = sorted(set(now_t.kiosk.tolist()))
+        per_kiosk = {k: now_t.where(now_t.kiosk == k) for k in kiosks}
         return PeriodView(
             store, period, current, previous,
-            _series(now_slots, current, by_day), _sum(now_slots), _sum(before), _series(before, previous, by_day),
-            {k: _series(v, current, by_day) for k, v in sorted(kiosks.items())},
-            {k: _sum(v) for k, v in sorted(kiosks.items())},
-            self.counts(store, current.start, current.end), resolution,
+            _series(now_t, current, by_day), now_t.total(), before_t.total(), _series(before_t, previous, by_day),
+            {k: _series(t, current, by_day) for k, t in per_kiosk.items()},
+            {k: t.total() for k, t in per_kiosk.items()},
+            self.counts(store, current.start, current.end),
+            "day (UTC)" if bool((table.width == DAY).any()) else "hour",
         )
 
     def heatmap(self, store: str, span: Range) -> HeatMap:
         """Weekday x hour of the viewer's time zone (hourly data only: days past retention are left out)."""
-        cells: dict[tuple[int, int], list[Any]] = {}
-        local = _LocalClock(span.zone)
-        for s in self.slots([store], span.start, span.end, per_kiosk=False):
-            if s[3] == HOUR:
-                _add(cells.setdefault(local.weekday_hour(s[2]), _zero()), s)
-        return HeatMap(store, span, {k: _totals(v) for k, v in cells.items()})
+        table = _Table.of(self.slots([store], span.start, span.end, per_kiosk=False, zone=span.zone,
+                                     unit="weekday_hour"))
+        cells = table.bucket(table.start.astype(np.int64), 7 * 24)
+        return HeatMap(store, span, {(i // 24, i % 24): t for i, t in enumerate(cells) if t.windows})
 
     def compare(self, stores: Sequence[str], period: Period, on: date, zone: ZoneInfo
                 ) -> list[tuple[str, Totals, Totals]]:
         """Per store: (store, this period's totals, the previous period's totals)."""
         current = period_range(period, on, zone)
         previous = previous_range(period, current)
-        now_t = {s: _zero() for s in stores}
-        before_t = {s: _zero() for s in stores}
-        for s in self.slots(list(stores), previous.start, current.end, per_kiosk=False):
-            _add((now_t if s[2] >= current.start else before_t)[s[0]], s)
-        return [(s, _totals(now_t[s]), _totals(before_t[s])) for s in stores]
+        cells = {(s, now): Totals() for s in stores for now in (False, True)}
+        for row in self.slots(list(stores), previous.start, current.end, split=current.start):
+            key = (row[0], float(row[2]) >= current.start)  # slots(split=) sums each side in SQL
+            cells[key] = cells[key] + _Table.of([row]).total()
+        return [(s, cells[(s, True)], cells[(s, False)]) for s in stores]
 
     def store_day(self, store: str, day_start: float, bucket_s: int) -> StoreDay:
         """The live chart's day: raw windows while they are kept, hourly rollups for older days."""
@@ -359,46 +390,86 @@ def _sum(slots: Iterable[SlotRow]) -> Totals:
     return _totals(acc)
 
 
-class _LocalClock:
-    """Epoch hour -> local date / weekday and hour, cached: per-kiosk rows repeat the same hours."""
+@dataclass(frozen=True)
+class _Table:
+    """Slot rows as numpy columns: a year of one store is ~9,000 rows and a month view reads ~7,000, so the
+    sums per bucket run vectorised (bincount) instead of row by row in Python."""
 
-    def __init__(self, zone: ZoneInfo) -> None:
-        self.zone = zone
-        self._cache: dict[float, datetime] = {}
+    store: np.ndarray
+    kiosk: np.ndarray
+    start: np.ndarray
+    width: np.ndarray
+    values: np.ndarray  # (n, 7): windows, people, people_max, mood_weighted, happy, neutral, unhappy
 
-    def at(self, epoch: float) -> datetime:
-        moment = self._cache.get(epoch)
-        if moment is None:
-            moment = self._cache[epoch] = datetime.fromtimestamp(epoch, self.zone)
-        return moment
+    @classmethod
+    def of(cls, rows: Sequence[SlotRow]) -> "_Table":
+        if not rows:
+            return cls(np.array([], dtype=object), np.array([], dtype=object), np.zeros(0), np.zeros(0, np.int64),
+                       np.zeros((0, 7)))
+        return cls(np.array([r[0] for r in rows], dtype=object), np.array([r[1] for r in rows], dtype=object),
+                   np.array([float(r[2]) for r in rows]), np.array([int(r[3]) for r in rows], dtype=np.int64),
+                   np.array([[float(v or 0) for v in r[4:11]] for r in rows]))
 
-    def weekday_hour(self, epoch: float) -> tuple[int, int]:
-        moment = self.at(epoch)
-        return moment.weekday(), moment.hour
+    def where(self, mask: np.ndarray) -> "_Table":
+        return _Table(self.store[mask], self.kiosk[mask], self.start[mask], self.width[mask], self.values[mask])
+
+    def total(self) -> Totals:
+        return _to_totals(self.values.sum(axis=0) if len(self.values) else np.zeros(7),
+                          self.values[:, 2].max() if len(self.values) else 0)
+
+    def bucket(self, index: np.ndarray, n: int) -> list[Totals]:
+        """Totals per bucket 0..n-1; rows with an index outside are left out."""
+        keep = (index >= 0) & (index < n)
+        index, values = index[keep].astype(np.int64), self.values[keep]
+        sums = np.stack([np.bincount(index, weights=values[:, c], minlength=n) for c in range(7)], axis=1)
+        peak = np.zeros(n)
+        np.maximum.at(peak, index, values[:, 2])
+        return [_to_totals(sums[i], peak[i]) for i in range(n)]
 
 
-def _series(slots: Iterable[SlotRow], span: Range, by_day: bool) -> tuple[SeriesPoint, ...]:
+def _to_totals(sums: np.ndarray, peak: float) -> Totals:
+    return Totals(int(round(sums[0])), int(round(sums[1])), int(round(peak)), float(sums[3]), int(round(sums[4])),
+                  int(round(sums[5])), int(round(sums[6])))
+
+
+def _day_number(day: date) -> int:
+    """Days since 1970-01-01 (the local day numbers slots(unit="day") returns)."""
+    return day.toordinal() - date(1970, 1, 1).toordinal()
+
+
+def _offset(epoch: float, zone: ZoneInfo) -> float:
+    offset = datetime.fromtimestamp(epoch, zone).utcoffset()
+    return offset.total_seconds() if offset is not None else 0.0
+
+
+def _transitions(zone: ZoneInfo, lo: float, hi: float) -> tuple[list[float], list[float]]:
+    """The zone's UTC offset over [lo, hi): (instants it changes, offset from each on). Looked up once a day
+    and hour by hour on the days it changes (daylight saving): ~400 look-ups a year, a handful of changes."""
+    times, offsets = [lo], [_offset(lo, zone)]
+    t = lo
+    while t < hi:
+        nxt = min(t + DAY, hi)
+        if _offset(nxt, zone) != offsets[-1]:
+            h = t
+            while h < nxt and _offset(h + HOUR, zone) == offsets[-1]:
+                h += HOUR
+            times.append(h + HOUR)
+            offsets.append(_offset(h + HOUR, zone))
+        t = nxt
+    return times, offsets
+
+
+def _series(table: _Table, span: Range, by_day: bool) -> tuple[SeriesPoint, ...]:
     """Every bucket of the span (empty ones too, so charts line up), in local time."""
     zone = span.zone
-    if by_day:
+    if by_day:  # rows from slots(unit="day"): start is the local day number (a daily rollup's UTC date)
+        cells = table.bucket(table.start.astype(np.int64) - _day_number(span.first), span.days)
         keys = [span.first + timedelta(days=i) for i in range(span.days)]
-        days: dict[Any, list[Any]] = {k: _zero() for k in keys}
-        local = _LocalClock(zone)
-        for s in slots:
-            day = (datetime.fromtimestamp(float(s[2]), timezone.utc).date() if s[3] == DAY
-                   else local.at(float(s[2])).date())
-            if day in days:
-                _add(days[day], s)
-        return tuple(SeriesPoint(k.isoformat(), datetime.combine(k, dtime(0), zone).timestamp(), _totals(days[k]))
-                     for k in keys)
-    hours: dict[float, list[Any]] = {}
-    t = span.start
-    while t < span.end:  # 23, 24 or 25 local hours (daylight saving)
-        hours[t] = _zero()
-        t += HOUR
-    for s in slots:
-        key = span.start + ((float(s[2]) - span.start) // HOUR) * HOUR if s[3] == HOUR else span.start
-        if key in hours:
-            _add(hours[key], s)
-    return tuple(SeriesPoint(datetime.fromtimestamp(k, zone).strftime("%H:00"), k, _totals(v))
-                 for k, v in hours.items())
+        return tuple(SeriesPoint(k.isoformat(), datetime.combine(k, dtime(0), zone).timestamp(), cells[i])
+                     for i, k in enumerate(keys))
+    n = int(round((span.end - span.start) / HOUR))  # 23, 24 or 25 local hours (daylight saving)
+    index = np.where(table.width == HOUR, (table.start - span.start) // HOUR, 0).astype(np.int64)
+    cells = table.bucket(index, n)
+    starts = [span.start + i * HOUR for i in range(n)]
+    return tuple(SeriesPoint(datetime.fromtimestamp(t, zone).strftime("%H:00"), t, cells[i])
+                 for i, t in enumerate(starts))

@@ -8,7 +8,7 @@ from typing import Any, Callable, Iterable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, Depends, HTTPException, Query
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 
 from central.auth import User
 from central.history import History, HistoryError, Period, Totals, date_range, period_range
@@ -98,10 +98,10 @@ def history_router(store: Store, history: History, names: StoreNames,
         on: date | None = Query(None, alias="date", description="Any day in the period; default today in `tz`."),
         tz: str = Query("UTC", description="IANA time zone days and hours are cut in."),
         user: User = Depends(current_user),
-    ) -> dict[str, Any]:
+    ) -> Any:
         """A store's period with the previous one: buckets, per-kiosk trends, camera mood beside feedback."""
         view = period_view(store_id, period, on, tz, user)
-        return dict(view.as_json(), store_name=names.name(store_id))
+        return JSONResponse(dict(view.as_json(), store_name=names.name(store_id)))  # plain JSON: no re-encoding
 
     @router.get("/stores/{store_id}/period.csv", response_class=Response)
     def period_csv(
@@ -122,7 +122,7 @@ def history_router(store: Store, history: History, names: StoreNames,
         last: date | None = Query(None, alias="to", description="Last day (inclusive); default today in `tz`."),
         tz: str = Query("UTC"),
         user: User = Depends(current_user),
-    ) -> dict[str, Any]:
+    ) -> Any:
         """Weekday x hour cells (camera mood, people seen per window, feedback) over at most 366 days."""
         visible_store(store_id, user)
         zone = zone_of(tz)
@@ -132,7 +132,7 @@ def history_router(store: Store, history: History, names: StoreNames,
             span = date_range(begin, end, zone)
         except HistoryError as exc:
             raise HTTPException(422, str(exc)) from None
-        return dict(history.heatmap(store_id, span).as_json(), store_name=names.name(store_id))
+        return JSONResponse(dict(history.heatmap(store_id, span).as_json(), store_name=names.name(store_id)))
 
     @router.get("/stores/{store_id}/offers")
     def offers(
@@ -161,12 +161,12 @@ def history_router(store: Store, history: History, names: StoreNames,
     def compare(
         period: Period = Query(Period.WEEK), on: date | None = Query(None, alias="date"), tz: str = Query("UTC"),
         user: User = Depends(current_user),
-    ) -> dict[str, Any]:
+    ) -> Any:
         """Every store the user sees, side by side: this period and the previous one (head office)."""
         _, rows, day = comparison(period, on, tz, user)
-        return {"period": period.value, "date": day.isoformat(), "tz": tz, "stores": [
+        return JSONResponse({"period": period.value, "date": day.isoformat(), "tz": tz, "stores": [
             {"store": s, "store_name": names.name(s), "totals": now.as_json(), "previous": before.as_json()}
-            for s, now, before in rows]}
+            for s, now, before in rows]})
 
     @router.get("/compare.csv", response_class=Response)
     def compare_csv(

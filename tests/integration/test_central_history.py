@@ -119,7 +119,7 @@ def test_past_hourly_retention_daily_rollups_answer(tmp_path: Path) -> None:
         short = RetentionSettings(raw_days=1, hourly_days=2, daily_days=0)
         now = (DAY0 + timedelta(days=10)).timestamp()
         result = Rollup(store, short).run_once(now)
-        assert result.pruned_windows == 180 and result.pruned_rollups == 3  # three hours pruned, the day kept
+        assert result.pruned_windows == 180 and result.pruned_rollups == 3 * 2  # 3 hours (kiosk + store level)
         view = History(store, short, clock=lambda: now).period("s1", Period.MONTH, DAY0.date(), ZoneInfo("UTC"))
         assert view.resolution == "day (UTC)"
         assert view.totals.windows == 180 and view.totals.people == sum(r.people for r in data)
@@ -180,5 +180,35 @@ def test_upgrading_a_version_1_database_rolls_up_its_windows(tmp_path: Path) -> 
         totals = History(store, RETENTION, clock=lambda: DAY0.timestamp()).period(
             "s1", Period.DAY, DAY0.date(), ZoneInfo("UTC")).totals
         assert (totals.windows, totals.people) == (30, sum(r.people for r in data))
+    finally:
+        store.close()
+
+
+def test_local_days_and_hours_across_daylight_saving(db_url: str) -> None:
+    """Days and weekday x hour are cut in SQL with the zone's offsets; across the spring and autumn changes
+    they must match zoneinfo window by window."""
+    from collections import Counter
+
+    store = open_store(db_url)
+    try:
+        data = []
+        for first in (datetime(2026, 3, 27, tzinfo=UTC), datetime(2026, 10, 23, tzinfo=UTC)):
+            data += records("s1", "k1", first, 4 * 24 * 60 // 7, seed=1)  # every minute for ~13 h ...
+            data += [r.__class__(**{**r.__dict__, "start": r.start + 7 * 3600 * i, "end": r.end + 7 * 3600 * i,
+                                     "seq": r.seq + 10_000 * i})
+                     for i in range(1, 7) for r in records("s1", "k2", first, 60, seed=i)]  # ... and hours around
+        store.insert_windows(data)
+        Rollup(store, RETENTION).roll()
+        history = History(store, RetentionSettings(raw_days=2, hourly_days=800),
+                          clock=lambda: datetime(2026, 11, 1, tzinfo=UTC).timestamp())
+        for zone in (BERLIN, ZoneInfo("America/New_York")):
+            local = [datetime.fromtimestamp(r.start, zone) for r in data]
+            for on in (date(2026, 3, 29), date(2026, 10, 25)):
+                view = history.period("s1", Period.WEEK, on, zone)
+                expected = Counter(t.date().isoformat() for t in local)
+                assert {b.label: b.totals.windows for b in view.buckets if b.totals.windows} == {
+                    d: n for d, n in expected.items() if view.range.first.isoformat() <= d <= view.range.last.isoformat()}
+            heat = history.heatmap("s1", date_range(date(2026, 3, 26), date(2026, 10, 28), zone))
+            assert {k: c.windows for k, c in heat.cells.items()} == dict(Counter((t.weekday(), t.hour) for t in local))
     finally:
         store.close()
