@@ -43,6 +43,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ingest-processes", type=int, default=None, metavar="N",
                         help="collector processes sharing the ingest (one per core scales it; default: the CPU count, "
                              "at most 4)")
+    parser.add_argument("--raw-days", type=int, default=35,
+                        help="keep raw 60 s windows this many days; older ones live on as hourly/daily rollups")
+    parser.add_argument("--hourly-days", type=int, default=800, help="keep hourly rollups this many days (0 = forever)")
+    parser.add_argument("--daily-days", type=int, default=0, help="keep daily rollups this many days (0 = forever)")
+    parser.add_argument("--stores-file", default=None,
+                        help='TOML with store display names: [stores] s001 = "Berlin Mitte"')
+    parser.add_argument("--alerts-file", default=None,
+                        help="TOML with alert thresholds, quiet hours, [smtp] and recipients (dashboard users)")
     parser.add_argument("--secure-cookies", action="store_true", help="mark the session cookie Secure (behind HTTPS)")
     parser.add_argument("--api-docs", action="store_true",
                         help="serve the OpenAPI pages at /docs and /openapi.json (off by default)")
@@ -99,6 +107,15 @@ def main(args: argparse.Namespace) -> int:
     password = os.environ.get(args.mqtt_password_env) if args.mqtt_username else None
     if args.mqtt_username and password is None:
         raise CentralError(f"--mqtt-username is set but ${args.mqtt_password_env} is not")
+    from central.history import History
+    from central.rollup import RetentionSettings, Rollup, RollupThread
+    from central.store_names import load_store_names
+
+    retention = RetentionSettings(args.raw_days, args.hourly_days, args.daily_days)
+    store_names = load_store_names(args.stores_file)
+    from central.alerts import AlertChecker, AlertThread, load_alert_settings
+
+    alert_settings = load_alert_settings(args.alerts_file, users) if args.alerts_file else None
     processes = args.ingest_processes if args.ingest_processes is not None else default_ingest_processes()
     store = open_store(args.db)
     hub = EventHub()
@@ -113,10 +130,18 @@ def main(args: argparse.Namespace) -> int:
         args.db, store, processes=processes, on_windows=hub.windows, on_kiosk=hub.kiosk,
     )
     app = create_app(store, users, hub, stats=collector.snapshot, secure_cookies=args.secure_cookies,
-                     api_docs=args.api_docs)
+                     api_docs=args.api_docs, history=History(store, retention),
+                     store_names=store_names)
+    rollups = RollupThread(Rollup(store, retention))
+    alerts = (AlertThread(AlertChecker(store, users, alert_settings, stats=collector.snapshot,
+                                            retention=retention))
+              if alert_settings else None)
     server = DashboardServer(uvicorn.Config(app, host=host, port=port, log_level="warning",
                                             timeout_graceful_shutdown=2, access_log=False), hub)
     collector.start()
+    rollups.start()
+    if alerts:
+        alerts.start()
     stats_stop = threading.Event()
 
     def log_stats() -> None:
@@ -146,6 +171,9 @@ def main(args: argparse.Namespace) -> int:
         server.run()
     finally:
         stats_stop.set()
+        rollups.stop()
+        if alerts:
+            alerts.stop()
         collector.stop()
         store.close()
         log.info("collector stopped: %s", collector.snapshot())

@@ -20,10 +20,12 @@ from paho.mqtt.packettypes import PacketTypes
 import contract
 from central.errors import CentralError
 from central.mqtt_reader import BufferedReadClient
+from central.offers_store import save_offer_days
 from central.records import DeadLetter, WindowRecord
 from central.reject_log import RejectLog
 from central.store import Store
 from central.window_order import WindowOutcome
+from contract.offers import OffersDay, decode_offers
 
 log = logging.getLogger(__name__)
 
@@ -130,8 +132,8 @@ def record_from(doc: contract.MoodDocument, received_at: float) -> WindowRecord:
 class Inbound:
     """One accepted message on its way from paho's thread to the writer (with what a dead letter needs)."""
 
-    kind: str  # "mood", "health", "status", or "dead" (the collector failed on it: kept as a dead letter)
-    value: WindowRecord | KioskEvent | DeadLetter
+    kind: str  # "mood", "offers", "health", "status", or "dead" (the collector failed on it: a dead letter)
+    value: WindowRecord | OffersDay | KioskEvent | DeadLetter
     mid: int
     qos: int
     generation: int
@@ -256,7 +258,7 @@ class Collector:
         self.start()
         if self.session_present:
             deadline = time.monotonic() + timeout_s
-            topics = [contract.shared_subscription(self.settings.group, kind) for kind in ("mood", "health")]
+            topics = [contract.shared_subscription(self.settings.group, kind) for kind in ("mood", "health", "offers")]
             for phase in ("drain", "unsubscribed"):
                 last = -1
                 while time.monotonic() < deadline:
@@ -320,7 +322,8 @@ class Collector:
         group = self.settings.group
         # Re-subscribe on every connect. Status is a plain subscription: brokers do not send retained
         # messages to shared subscriptions, and every collector should know which kiosks are online.
-        topics = [(contract.shared_subscription(group, "mood"), 1), (contract.shared_subscription(group, "health"), 0)]
+        topics = [(contract.shared_subscription(group, "mood"), 1), (contract.shared_subscription(group, "health"), 0),
+                  (contract.shared_subscription(group, "offers"), 1)]
         if self.settings.follow_status:
             topics.append((f"{contract.TOPIC_ROOT}/+/+/status", 1))
         client.subscribe(topics)
@@ -368,11 +371,13 @@ class Collector:
         parts = contract.parse_topic(topic)
         if self.settings.allowed_stores is not None and parts.store not in self.settings.allowed_stores:
             raise contract.ContractError("unknown_store", f"store {parts.store!r} is not in the allow-list")
-        value: WindowRecord | KioskEvent
+        value: WindowRecord | OffersDay | KioskEvent
         if parts.kind == "mood":
             received = datetime.fromtimestamp(now, timezone.utc)
             doc = contract.MoodDocument.decode(msg.payload, parts, received, self.settings.time_bounds)
             value = record_from(doc, now)
+        elif parts.kind == "offers":
+            value = decode_offers(msg.payload, parts)
         elif parts.kind == "health":
             value = KioskEvent(parts.store, parts.kiosk, "health", health=contract.decode_health(msg.payload, parts),
                                at=now)
@@ -469,6 +474,7 @@ class Collector:
         moods = [item for item in batch if item.kind == "mood"]
         records = [item.value for item in moods if isinstance(item.value, WindowRecord)]
         outcomes = self.store.store_windows(records)
+        save_offer_days(self.store, [item.value for item in batch if isinstance(item.value, OffersDay)], time.time())
         events: list[KioskEvent] = []
         for item in batch:
             if isinstance(item.value, KioskEvent):

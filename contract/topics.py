@@ -1,4 +1,4 @@
-"""Topic names of the v1 contract: moodkiosk/v1/<store>/<kiosk>/{status,mood,health}."""
+"""Topic names of the v1 contract: moodkiosk/v1/<store>/<kiosk>/{status,mood,health,offers}."""
 from __future__ import annotations
 
 import re
@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from contract.errors import ContractError
 
 TOPIC_ROOT = "moodkiosk/v1"
-KINDS = ("status", "mood", "health")
+KINDS = ("status", "mood", "health", "offers")
 STATUS_ONLINE = "online"
 STATUS_OFFLINE = "offline"
 # Store and kiosk ids: safe in a topic level, a URL and a file name (no '/', '+', '#', spaces).

@@ -69,7 +69,8 @@ class KioskApp:
             self._stoppers.append(("loyalty store", shop.close))
         else:
             self.loyalty, self.offers = loyalty, OfferEngine(loyalty, min_offers=config.offers.min_offers)
-        self.session = KioskSession(config, self.loyalty, self.offers, clock, on_feedback=self.feedback.add)
+        self.offer_stats: Any = None  # kiosk.services.offer_stats.OfferStats once telemetry runs
+        self.session = KioskSession(config, self.loyalty, self.offers, clock, on_feedback=self._on_feedback)
 
         self.bridge = KioskBridge()
         self.window = KioskWindow()
@@ -180,6 +181,33 @@ class KioskApp:
         timer.start()
         self._health_timer = timer
         self._stoppers.append(("health timer", timer.stop))
+        self._start_offer_stats()
+
+    def _on_feedback(self, face: str) -> None:
+        self.feedback.add(face)
+        if self.offer_stats is not None:
+            self.offer_stats.on_feedback(face)
+
+    def _start_offer_stats(self) -> None:
+        """Count offers per day and send the k-anonymous days to central now and every 15 minutes."""
+        from kiosk.services.offer_stats import OfferStats
+
+        self.offer_stats = OfferStats(self.config.data_dir / "offer_stats.sqlite", self.config.store_id,
+                                      self.config.kiosk_id, self.config.mood.k_anonymity)
+        self.session.add_listener(self.offer_stats.on_view)
+        self._stoppers.append(("offer counts", self.offer_stats.close))
+        timer = QTimer(self.window)
+        timer.setInterval(15 * 60 * 1000)
+        timer.timeout.connect(self._send_offer_stats)
+        timer.start()
+        self._stoppers.append(("offer counts timer", timer.stop))
+        self._send_offer_stats()
+
+    def _send_offer_stats(self) -> None:
+        try:
+            self.telemetry.publish_offers(self.offer_stats.reports())
+        except Exception:  # counts are a nice-to-have; they must never stop the kiosk
+            logger.exception("offer counts not sent")
 
     def _report_health(self) -> None:
         """Device figures only (nothing about people); telemetry sends the latest on its own schedule."""

@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "import-loyalty": ("kiosk.commands.import_loyalty", "import loyalty CSV files (products, customers, transactions, offers)"),
     "central": ("central.cli", "run the central MQTT collector, storage and dashboard"),
     "bench-central": ("central.bench", "benchmark collector ingest and end-to-end latency"),
+    "bench-history": ("central.bench_history", "benchmark central's month view, heat map and page on a year of windows"),
     "central-user": ("central.users_cli", "add/remove dashboard users of `moodkiosk central` and issue API tokens"),
     "broker-setup": ("central.broker_setup", "write a Mosquitto config, logins and ACL (and a test CA) for a fleet"),
     "model-eval": ("models.evaluate", "evaluate an expression .onnx model on a FER2013-format .npz split"),

@@ -13,9 +13,13 @@ from fastapi.responses import HTMLResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
 from central.auth import LoginThrottle, Sessions, User, UserDirectory
+from central.history import History
 from central.store import Store
+from central.store_names import StoreNames
 from central.web.events import CLOSE, EventHub
 from central.web.hardening import STREAMS_PER_USER, install_query_errors, install_security_headers
+from central.web.alerts_api import alerts_router
+from central.web.history_api import history_router
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +44,8 @@ def create_app(
     secure_cookies: bool = False,
     api_docs: bool = False,
     streams_per_user: int = STREAMS_PER_USER,
+    history: History | None = None,
+    store_names: StoreNames | None = None,
 ) -> FastAPI:
     """The dashboard app over one store; every /api route but /api/login needs a session cookie or bearer token.
     The OpenAPI pages (/docs, /openapi.json) exist only with `api_docs` (`moodkiosk central --api-docs`)."""
@@ -52,6 +58,8 @@ def create_app(
     install_security_headers(app)
     install_query_errors(app)
     sessions = Sessions()
+    history = history or History(store)  # type: ignore[arg-type]
+    store_names = store_names or StoreNames()
     throttle = LoginThrottle()
 
     def current_user(request: Request) -> User:
@@ -137,9 +145,10 @@ def create_app(
             start = datetime.combine(the_day, dtime(0), zone).timestamp()
         except (OverflowError, ValueError, OSError):
             raise HTTPException(422, f"date {the_day} is out of range") from None
-        summary = store.store_day(store_id, start, bucket_s)
+        summary = history.store_day(store_id, start, bucket_s)
         return {
-            "store": store_id, "date": the_day.isoformat(), "tz": tz, "day_start": start, "bucket_s": bucket_s,
+            "store": store_id, "date": the_day.isoformat(), "tz": tz, "day_start": start,
+            "bucket_s": summary.bucket_s,  # hourly for days past the raw retention
             "people": summary.people, "windows": summary.windows, "counts": dict(summary.counts),
             "feedback": dict(summary.feedback),
             "buckets": [{"start": b.start, "people": b.people, "mood_index": b.mood_index, "windows": b.windows,
@@ -184,5 +193,7 @@ def create_app(
         return StreamingResponse(stream(), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
+    app.include_router(history_router(store, history, store_names, current_user))
+    app.include_router(alerts_router(store, current_user))  # type: ignore[arg-type]
     return app
 

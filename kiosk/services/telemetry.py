@@ -8,13 +8,14 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 from urllib.parse import urlsplit
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 import contract
+from contract.offers import OffersDay, encode_offers
 from kiosk.errors import KioskError
 from kiosk.services.spool import Spool, SpoolError
 
@@ -221,6 +222,13 @@ class TelemetryPublisher:
         with self._lock:
             self._shared.spooled += 1
 
+    def publish_offers(self, days: Sequence[OffersDay]) -> None:
+        """Send offers.v1 day reports (QoS 1) when connected; a report missed while offline is replaced by the
+        next one, since each carries the day's counts so far."""
+        payloads = [encode_offers(day) for day in days]
+        if payloads:
+            self._queue.put(("offers", payloads))
+
     def report_health(self, figures: Mapping[str, Any]) -> None:
         """Latest device figures (fps, inference_ms, model_version, ...) for the next periodic health message."""
         with self._lock:
@@ -287,6 +295,10 @@ class TelemetryPublisher:
     def _handle(self, kind: str, data: Any) -> None:
         if kind == "window":
             self._spool_window(*data)
+        elif kind == "offers":
+            if self._connected and self._client is not None:
+                for payload in data:
+                    self._client.publish(self._topics["offers"], payload, qos=1)
         elif kind == "spooled":
             pass  # written by the submitting thread; the loop sends it and refreshes the depth
         elif kind == "puback":

@@ -10,6 +10,9 @@ import uvicorn
 
 from central.auth import UserDirectory
 from central.collector import Collector, CollectorSettings
+from central.history import History
+from central.rollup import RetentionSettings
+from central.store_names import StoreNames
 from central.store import open_store
 from central.web.app import create_app
 from central.web.events import EventHub
@@ -23,7 +26,8 @@ class CentralServer:
     """open_store + Collector + EventHub + uvicorn (thread); users: admin (all stores), s1mgr (store s1)."""
 
     def __init__(self, mqtt_url: str, db_url: str, workdir: Path, allowed_stores: frozenset[str] | None = None,
-                 group: str = "tests") -> None:
+                 group: str = "tests", history_retention: "RetentionSettings | None" = None,
+                 store_names: "StoreNames | None" = None) -> None:
         self.store = open_store(db_url)
         workdir.mkdir(parents=True, exist_ok=True)
         self.users = UserDirectory(workdir / "users.json")
@@ -35,7 +39,8 @@ class CentralServer:
             self.store, on_windows=self.hub.windows, on_kiosk=self.hub.kiosk,
         )
         self.port = free_port()
-        app = create_app(self.store, self.users, self.hub, stats=self.collector.stats.snapshot)
+        app = create_app(self.store, self.users, self.hub, stats=self.collector.stats.snapshot,
+                         history=History(self.store, history_retention), store_names=store_names)
         self.server = DashboardServer(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
                                                      timeout_graceful_shutdown=1, access_log=False), self.hub)
         self._thread = threading.Thread(target=self.server.run, name="uvicorn", daemon=True)

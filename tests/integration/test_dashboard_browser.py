@@ -89,7 +89,7 @@ def test_dashboard_live_update_and_offline(mosquitto: MosquittoBroker, tmp_path:
             # The store's mood now counts only kiosks still online: k2's latest window.
             expect(now).to_contain_text("1/2kiosks online")
             expect(now.locator(".big").first).to_have_text(f"+{live.mood_index:.2f}")
-            expect(now).to_contain_text(f"{live.people}people in the latest windows")
+            expect(now).to_contain_text(f"{live.people}people seen in the latest windows")
             assert page.evaluate("window.__noReload") is True  # the same page, updated live
             expect(page.locator("[data-testid=collector-health]")).to_be_hidden()  # a store manager: no fleet figures
             page.wait_for_timeout(1800)  # let the debounced day chart refresh finish drawing

@@ -85,3 +85,36 @@ def test_without_a_camera_feedback_goes_out_in_feedback_only_windows(qtbot, make
     finally:
         listener.loop_stop()
         listener.disconnect()
+
+
+def test_offer_counts_leave_the_kiosk_k_anonymous(qtbot, make_config, start_app, mosquitto):  # noqa: F811
+    """Three card shoppers see offers and press ☹️: the kiosk reports 3 card sessions, the offers shown and
+    3 presses after offers as offers.v1, with no card number or name in it."""
+    listener, received, got = subscribe(mosquitto, "moodkiosk/v1/+/+/offers")
+    try:
+        app = start_app(make_config(store_id="s7", kiosk_id="k2", mqtt={"enabled": True, "url": mosquitto.url}))
+        w = app.window
+        qtbot.waitUntil(lambda: "Broker: connected" in w.service.text(), timeout=10000)
+        assert not got.wait(0.5)  # nothing counted yet: nothing sent at start
+        shown = 0
+        for _ in range(3):
+            wedge_scan(w, CLARA)
+            qtbot.waitUntil(lambda: w.current_screen() is w.offers, timeout=3000)
+            shown += len(app.session.view.offers)
+            qtbot.mouseClick(w.offers.done, Qt.MouseButton.LeftButton)
+            qtbot.mouseClick(w.feedback.buttons["unhappy"], Qt.MouseButton.LeftButton)
+            assert w.current_screen() is w.thanks
+        app._send_offer_stats()  # what the 15-minute timer does
+        qtbot.waitUntil(lambda: got.is_set(), timeout=10000)
+        doc = received[-1]
+        assert (doc["schema_version"], doc["store"], doc["kiosk"], doc["k"]) == ("offers.v1", "s7", "k2", 3)
+        assert doc["sessions"] == {"card": 3, "guest": 0}
+        assert doc["feedback_after_offers"] == {"happy": 0, "neutral": 0, "unhappy": 3}
+        assert sum(o["count"] for o in doc["offers_shown"]) + doc["suppressed"] > 0
+        assert sum(o["count"] for o in doc["offers_shown"]) <= shown
+        assert all(o["count"] >= 3 for o in doc["offers_shown"])
+        text = json.dumps(doc)
+        assert CLARA not in text and "Clara" not in text
+    finally:
+        listener.loop_stop()
+        listener.disconnect()

@@ -1,0 +1,209 @@
+"""Alerts with a real local SMTP server (aiosmtpd), a real local webhook receiver and a real SQLite store:
+offline / camera / spool / rejected / mood and feedback drops, one message per open problem, quiet hours,
+and never a message or a dashboard entry about a store the user may not see."""
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+from email import message_from_bytes, policy
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+import pytest
+
+from central.alerts import AlertChecker, load_alert_settings
+from central.auth import UserDirectory
+from central.errors import CentralError
+from central.store import open_store
+from helpers.central import PASSWORD
+from helpers.history_data import records
+from helpers.mosquitto import free_port
+
+pytestmark = pytest.mark.timeout(90)
+# A Tuesday 14:30 UTC; quiet hours 22:00-07:00 UTC.
+NOW = datetime(2026, 3, 10, 14, 30, tzinfo=timezone.utc).timestamp()
+
+
+class Mailbox:
+    """aiosmtpd handler keeping every message it receives."""
+
+    def __init__(self) -> None:
+        self.messages: list = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's hook name)
+        self.messages.append((envelope.rcpt_tos, message_from_bytes(envelope.content, policy=policy.default)))
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp():
+    from aiosmtpd.controller import Controller
+
+    box = Mailbox()
+    controller = Controller(box, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        yield controller.port, box
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def webhook():
+    received: list = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/hook", received
+    finally:
+        server.shutdown()
+
+
+def _setup(tmp_path: Path, smtp_port: int, hook: str):
+    users = UserDirectory(tmp_path / "users.json")
+    users.set_user("office", PASSWORD, ["*"])
+    users.set_user("s1mgr", PASSWORD, ["s1"])
+    config = tmp_path / "alerts.toml"
+    config.write_text(f"""
+[alerts]
+offline_minutes = 10
+camera_minutes = 10
+spool_depth = 30
+rejected_per_check = 5
+min_people = 20
+min_presses = 5
+quiet_start = "22:00"
+quiet_end = "07:00"
+timezone = "UTC"
+
+[smtp]
+host = "127.0.0.1"
+port = {smtp_port}
+sender = "central@shop.example"
+
+[[recipients]]
+user = "s1mgr"
+email = "berlin@shop.example"
+
+[[recipients]]
+user = "office"
+webhook = "{hook}"
+""")
+    return users, load_alert_settings(config, users)
+
+
+def test_alerts_delivered_once_scoped_and_quiet(tmp_path: Path, smtp, webhook) -> None:
+    smtp_port, box = smtp
+    hook, posted = webhook
+    users, settings = _setup(tmp_path, smtp_port, hook)
+    store = open_store(f"sqlite:///{tmp_path / 'central.db'}")
+    rejected = {"rejected_total": 0}
+    checker = AlertChecker(store, users, settings, stats=lambda: rejected)
+    try:
+        store.set_status("s1", "k1", False, NOW - 15 * 60)  # offline for 15 min
+        store.set_status("s2", "k1", False, NOW - 60 * 60)  # another store: office only
+        store.set_status("s1", "k2", True, NOW - 3600)
+        store.set_health("s1", "k2", {"frames": 500, "spool_depth": 45}, NOW - 30)
+        # Mood drop: four previous Tuesdays 13:00-14:00 happy, today sad (records() has ~2.5 people a window).
+        hour = datetime(2026, 3, 10, 13, tzinfo=timezone.utc)
+        for week in range(1, 5):
+            store.insert_windows([replace(r, mood_index=0.9, feedback_happy=1, feedback_unhappy=0)
+                                  for r in records("s1", "k2", hour - timedelta(weeks=week), 60)])
+        store.insert_windows([replace(r, mood_index=-0.5, feedback_happy=0, feedback_unhappy=1)
+                              for r in records("s1", "k2", hour, 60)])
+
+        sent = checker.run_once(NOW)
+        kinds = {(a.kind, a.store) for a in sent}
+        assert kinds == {("offline", "s1"), ("offline", "s2"), ("spool", "s1"), ("mood_drop", "s1"),
+                         ("feedback_drop", "s1")}
+        # The s1 manager got only s1's problems, by e-mail; head office got everything by webhook.
+        subjects = sorted(m["Subject"] for _, m in box.messages)
+        assert all("s1" in s for s in subjects) and len(subjects) == 4
+        assert all(to == ["berlin@shop.example"] for to, _ in box.messages)
+        assert "offline since" in next(m for _, m in box.messages if "offline" in m["Subject"]).get_content()
+        assert sorted((p["alert"]["kind"], p["alert"]["store"]) for p in posted) == sorted(kinds)
+
+        assert checker.run_once(NOW + 60) == []  # still open: nothing sent again
+        assert len(box.messages) == 4 and len(posted) == 5
+
+        # Camera: frames stop moving for 10 minutes while the kiosk is online.
+        checker.run_once(NOW + 120)
+        rejected["rejected_total"] = 9  # 9 rejections since the last check: fleet-wide, office only
+        sent = checker.run_once(NOW + 120 + 11 * 60)
+        assert {a.kind for a in sent} == {"camera", "rejected"}
+        assert len(box.messages) == 5  # the camera e-mail; the rejection went to office's webhook only
+        assert sorted(p["alert"]["kind"] for p in posted[-2:]) == ["camera", "rejected"]
+
+        # Solved: closed, and a new outage is a new alert -- at night it waits for the morning.
+        store.set_status("s1", "k1", True, NOW + 900)
+        checker.run_once(NOW + 1000)
+        assert not any(a.key == "offline:s1:k1" for a in checker.alerts(open_only=True))
+        night = datetime(2026, 3, 10, 23, 0, tzinfo=timezone.utc).timestamp()
+        store.set_status("s1", "k1", False, night - 20 * 60)
+        before = len(box.messages)
+        assert checker.run_once(night) == []  # opened, not sent in quiet hours
+        assert any(a.key == "offline:s1:k1" and a.notified_at is None for a in checker.alerts(open_only=True))
+        morning = datetime(2026, 3, 11, 7, 5, tzinfo=timezone.utc).timestamp()
+        assert "offline:s1:k1" in {a.key for a in checker.run_once(morning)}
+        assert len(box.messages) == before + 1
+
+        # The dashboard lists alerts per user: the s1 manager never sees s2's or the fleet's.
+        import uvicorn
+
+        from central.web.app import create_app
+        from central.web.events import EventHub
+        from central.web.server import DashboardServer
+        from helpers.mosquitto import wait_for_port
+        hub = EventHub()
+        port = free_port()
+        server = DashboardServer(uvicorn.Config(create_app(store, users, hub), host="127.0.0.1", port=port,
+                                                log_level="warning"), hub)
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        wait_for_port(port, 20)
+        try:
+            manager = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10)
+            assert manager.post("/api/login", json={"username": "s1mgr", "password": PASSWORD}).status_code == 200
+            seen = manager.get("/api/alerts").json()
+            assert seen and all(a["store"] == "s1" for a in seen)
+            office = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10)
+            assert office.post("/api/login", json={"username": "office", "password": PASSWORD}).status_code == 200
+            assert {a["store"] for a in office.get("/api/alerts").json()} == {"s1", "s2", None}
+            assert all(a["closed_at"] is None for a in office.get("/api/alerts", params={"open": "true"}).json())
+        finally:
+            server.should_exit = True
+            thread.join(10)
+    finally:
+        store.close()
+
+
+def test_alerts_file_errors_are_one_line(tmp_path: Path) -> None:
+    users = UserDirectory(tmp_path / "users.json")
+    users.set_user("office", PASSWORD, ["*"])
+    bad = tmp_path / "alerts.toml"
+    for text, needle in (
+        ('[[recipients]]\nuser = "nobody"\nwebhook = "http://x/y"\n', "not in the users file"),
+        ('[[recipients]]\nuser = "office"\nemail = "a@b"\n', "needs an [smtp] section"),
+        ('[[recipients]]\nuser = "office"\n', "needs an email or a webhook"),
+        ('[alerts]\nquiet_start = "25:00"\n', "quiet_start"),
+        ('[alerts]\ntimezone = "Mars/Base"\n', "IANA"),
+        ('[alerts]\nofline_minutes = 5\n', "ofline_minutes"),
+        ("[alerts\n", "not valid TOML"),
+    ):
+        bad.write_text(text)
+        with pytest.raises(CentralError, match=needle.replace("[", r"\[")):
+            load_alert_settings(bad, users)

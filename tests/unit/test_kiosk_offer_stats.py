@@ -1,0 +1,65 @@
+"""Kiosk offer counts: sessions, offers shown by rule/category and feedback after offers, reported per day as
+k-anonymous offers.v1 values (counts below k withheld), kept on disk for a week only."""
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date, timedelta
+from pathlib import Path
+
+from contract.offers import encode_offers, validate_offers
+from kiosk.services.offer_stats import KEEP_DAYS, OfferStats
+from kiosk.services.records import Offer
+from kiosk.session import SessionView, State
+
+DAY = date(2026, 5, 4)
+
+
+def _offer(offer_id: str, rule: str, category: str) -> Offer:
+    return Offer(offer_id, offer_id, "star", 100, None, DAY, category, "why", rule)
+
+
+def _view(state: State, seq: int, offers: tuple[Offer, ...] = ()) -> SessionView:
+    return SessionView(state=state, seq=seq, language="en", message_key="x", offers=offers)
+
+
+def test_counts_sessions_offers_and_feedback_after_offers(tmp_path: Path) -> None:
+    today = [DAY]
+    stats = OfferStats(tmp_path / "offers.sqlite", "s001", "k01", k=3, today=lambda: today[0])
+    card_offers = (_offer("a", "repurchase", "coffee"), _offer("b", "popular", "bakery"))
+    seq = 0
+    for i in range(4):  # four card shoppers; each presses ☹️ on the feedback screen
+        seq += 1
+        view = _view(State.OFFERS, seq, card_offers)
+        stats.on_view(view)
+        stats.on_view(replace(view, seq=seq + 1, deadline=5.0))  # timeout extended: the same session
+        stats.on_view(_view(State.FEEDBACK, seq + 2))
+        stats.on_feedback("unhappy")
+        stats.on_view(_view(State.THANKS, seq + 3))
+        seq += 3
+    stats.on_view(_view(State.GUEST, seq + 1, (_offer("c", "popular", "bakery"),)))  # one guest: below k
+    stats.on_view(_view(State.ATTRACT, seq + 2))
+    stats.on_feedback("happy")  # pressed on the attract screen: not after offers
+    [report] = stats.reports()
+    assert (report.card_sessions, report.guest_sessions) == (4, 0)
+    assert {(o.rule, o.category): o.count for o in report.offers_shown} == {
+        ("repurchase", "coffee"): 4, ("popular", "bakery"): 5}
+    assert dict(report.feedback_after_offers) == {"happy": 0, "neutral": 0, "unhappy": 4}
+    assert report.suppressed == 1  # the single guest session
+    validate_offers(report.to_document())  # central would accept it
+    assert encode_offers(report)
+
+    today[0] = DAY + timedelta(days=KEEP_DAYS)
+    stats.on_view(_view(State.GUEST, 99, ()))
+    assert [r.day for r in stats.reports()] == [today[0]]  # a week later the first day is gone
+    stats.close()
+
+
+def test_a_screen_extended_or_refreshed_is_one_session(tmp_path: Path) -> None:
+    stats = OfferStats(tmp_path / "offers.sqlite", "s001", "k01", k=2, today=lambda: DAY)
+    offers = (_offer("a", "together", "dairy"),)
+    first = _view(State.OFFERS, 1, offers)
+    stats.on_view(first)
+    stats.on_view(replace(first, seq=2, deadline=99.0))  # the same screen, timeout extended
+    stats.on_view(_view(State.OFFERS, 3, (_offer("a", "together", "dairy"),)))  # a new card scan
+    [report] = stats.reports()
+    assert report.card_sessions == 2 and report.offers_shown[0].count == 2
