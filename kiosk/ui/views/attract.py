@@ -53,7 +53,8 @@ class AttractView(QWidget):
         self._layout.setAlignment(self.mood_panel, Qt.AlignmentFlag.AlignHCenter)
 
     def render(
-        self, t: Translator, camera_on: bool, people: int, mood_index: float | None, mood_model: bool = True
+        self, t: Translator, camera_on: bool, people: int, mood_index: float | None, mood_model: bool = True,
+        camera_ok: bool = True,
     ) -> None:
         self.title.setText(t("attract.title"))
         self.invite.setText(t("attract.invite"))
@@ -61,10 +62,14 @@ class AttractView(QWidget):
         self.guest.setText(t("attract.guest"))
         self.mood_title.setText(t("mood.title"))
         self.gauge.setVisible(camera_on)
-        self.people.setVisible(camera_on)
+        self.people.setVisible(camera_on and camera_ok)  # a camera that is down sees nobody: say nothing
         if not camera_on:
             self.gauge.set_index(None)
             self.mood_level.setText(t("mood.off"))
+            return
+        if not camera_ok:
+            self.gauge.set_index(None)
+            self.mood_level.setText(t("mood.unavailable"))
             return
         self.gauge.set_index(mood_index if people else None)
         self.people.setText(t.people(people))
