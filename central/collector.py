@@ -125,6 +125,7 @@ class Collector:
         self._generation = 0  # bumped per connection: a packet id is only meaningful on its own connection
         self._stop = threading.Event()
         self._writer: threading.Thread | None = None
+        self._writer_beat = time.monotonic()  # the writer loop's latest round (service watchdog)
         parts = urlsplit(settings.mqtt_url)
         if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
             raise CentralError(f"--mqtt {settings.mqtt_url!r} must look like mqtt://host:1883 or mqtts://host:8883")
@@ -177,6 +178,14 @@ class Collector:
             self._writer.join(10)
         self._client.disconnect()  # sent after the acknowledgements already queued
         self._client.loop_stop()
+
+    def alive(self, max_age_s: float) -> bool:
+        """For the service watchdog: the writer went round its loop and, while connected, paho's network loop
+        did too within `max_age_s` (while the broker is away paho waits to reconnect, which is not a hang)."""
+        now = time.monotonic()
+        writer_ok = self._writer is not None and self._writer.is_alive() and now - self._writer_beat <= max_age_s
+        loop_ok = not self.stats.connected or now - self._client.last_loop <= max_age_s
+        return writer_ok and loop_ok
 
     @property
     def queued(self) -> int:
@@ -250,6 +259,7 @@ class Collector:
         pending: list[tuple[str, Any, int, int, int]] = []
         inbox = self._inbox
         while True:
+            self._writer_beat = time.monotonic()
             stopping = self._stop.is_set()
             if not pending:
                 if not inbox:
