@@ -182,7 +182,9 @@ class KioskApp:
     def _threads_alive(self) -> bool:
         """The worker threads the kiosk cannot do without are running (the UI thread is the one asking)."""
         thread = getattr(self.telemetry, "_thread", None)
-        return thread is None or thread.is_alive()
+        telemetry_ok = thread is None or thread.is_alive()
+        vision_ok = self.vision is None or self.vision.alive(VISION_HANG_S)
+        return telemetry_ok and vision_ok
 
     # ----- components -----------------------------------------------------------------------------
     def _start_telemetry(self) -> None:
@@ -331,6 +333,7 @@ _LED_FOR_STATE = {State.OFFERS: "card", State.GUEST: "card", State.FEEDBACK: "fe
                   State.CARD_ERROR: "error"}
 
 
+VISION_HANG_S = 30.0  # a camera worker whose loop has not turned for this long counts as hung (watchdog)
 VISION_NICE = 10  # camera and inference yield the CPU to the UI thread (0 = same priority)
 
 

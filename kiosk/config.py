@@ -62,6 +62,9 @@ class CameraConfig(_Section):
         "returns with the first face); 0 = always the full rate."
     )
     idle_after_s: float = Field(2.0, ge=0, le=600, description="Seconds without a face before the idle rate starts.")
+    active_fps: float = Field(
+        10.0, ge=0, le=60, description="Most frames a second processed while someone is in view; 0 = every frame."
+    )
     model_file: Path | None = Field(
         None, description="Expression model outside the package, e.g. DATA_DIR/models/current.onnx as kept by "
         "`moodkiosk model install`; unset: the shipped model."
