@@ -43,14 +43,19 @@ def test_signals_from_workers_do_not_wear_out_true(qtbot):
 
 @pytest.mark.slow
 def test_thirty_starts_and_stops_with_the_demo_camera_end_cleanly(tmp_path):
-    kiosk(tmp_path, "demo", "--duration", "0.1", "--no-camera")  # seed the demo data once, outside the count
-
-    def one(i: int) -> subprocess.CompletedProcess[str]:
-        return kiosk(tmp_path, "demo", "--duration", "0.3", "--log-level", "WARNING")
+    """30 starts and stops with the demo camera in one process (each with its frames, signals and models),
+    then a normal exit; and a few whole processes, for interpreter shutdowns of their own."""
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", MOODKIOSK_DATA_DIR=str(tmp_path / "data"),
+               MOODKIOSK_CARD_HASH_KEY="lifecycle-test-key-0123456789")
+    cycles = subprocess.run([sys.executable, str(REPO / "tests" / "helpers" / "kiosk_cycles.py"), "30", "0.4"],
+                            cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert cycles.returncode == 0 and "Fatal Python error" not in cycles.stderr, cycles.stderr[-2000:]
+    assert cycles.stdout.startswith("cycles 30 frames ") and int(cycles.stdout.split()[3]) >= 30, cycles.stdout
 
     with ThreadPoolExecutor(2) as pool:  # two at a time: CI has two cores
-        runs = list(pool.map(one, range(30)))
-    failed = [(i, r.returncode, r.stderr[-800:]) for i, r in enumerate(runs)
+        runs = list(pool.map(lambda _: kiosk(tmp_path, "demo", "--duration", "0.3", "--log-level", "WARNING"),
+                             range(4)))
+    failed = [(r.returncode, r.stderr[-800:]) for r in runs
               if r.returncode != 0 or "Fatal Python error" in r.stderr or "Traceback" in r.stderr]
     assert not failed, failed
 
