@@ -69,3 +69,16 @@ def test_missing_pieces_are_one_line(tmp_path):
                             capture_output=True, text=True, timeout=120, cwd=REPO)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith("moodkiosk install-service: error: ")
+
+
+def test_log_file_beside_the_journal(tmp_path):
+    log = tmp_path / "kiosk.log"
+    example = REPO / "kiosk" / "config.example.toml"
+    ok = subprocess.run([sys.executable, "-m", "kiosk", "validate-config", str(example), "--log-file", str(log)],
+                        capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert ok.returncode == 0, ok.stderr
+    assert "Loaded config" in log.read_text() and "Loaded config" in ok.stderr  # both: the journal gets stderr
+    bad = subprocess.run([sys.executable, "-m", "kiosk", "validate-config", str(example), "--log-file",
+                          str(tmp_path / "missing" / "k.log")], capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert bad.returncode == 2 and bad.stderr.strip().splitlines() == [
+        f"moodkiosk validate-config: error: --log-file {tmp_path / 'missing' / 'k.log'}: No such file or directory"]
