@@ -81,6 +81,9 @@ def _name(text: str) -> str:
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,39}", text):
         raise argparse.ArgumentTypeError(f"{text!r} must be 1-40 of A-Z a-z 0-9 _ -")
     return text
+    parser.add_argument("--tls-cert", default=None, metavar="PEM",
+                        help="serve the dashboard over HTTPS with this certificate chain (cookies become Secure)")
+    parser.add_argument("--tls-key", default=None, metavar="PEM", help="the private key of --tls-cert")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -92,11 +95,14 @@ def main(args: argparse.Namespace) -> int:
     from central.collector import CollectorSettings
     from central.collector_group import CollectorGroup
     from central.store import open_store
+    from central.tls import tls_files
+    from deploy.notify import Notifier, WatchdogThread
     from central.web.app import create_app
     from central.web.events import EventHub
     from central.web.server import DashboardServer
 
     host, port = parse_hostport(args.http)
+    tls = tls_files(args.tls_cert, args.tls_key)
     if not os.path.isfile(args.users):  # a mistyped path would start a dashboard nobody can log in to
         raise CentralError(f"users file {args.users} does not exist; create it with "
                            f"`moodkiosk central-user add NAME --store STORE --users {args.users}`")
@@ -129,7 +135,7 @@ def main(args: argparse.Namespace) -> int:
         ),
         args.db, store, processes=processes, on_windows=hub.windows, on_kiosk=hub.kiosk,
     )
-    app = create_app(store, users, hub, stats=collector.snapshot, secure_cookies=args.secure_cookies,
+    app = create_app(store, users, hub, stats=collector.snapshot, secure_cookies=args.secure_cookies or tls is not None,
                      api_docs=args.api_docs, history=History(store, retention),
                      store_names=store_names)
     rollups = RollupThread(Rollup(store, retention))
@@ -137,11 +143,17 @@ def main(args: argparse.Namespace) -> int:
                                             retention=retention))
               if alert_settings else None)
     server = DashboardServer(uvicorn.Config(app, host=host, port=port, log_level="warning",
-                                            timeout_graceful_shutdown=2, access_log=False), hub)
+                                            timeout_graceful_shutdown=2, access_log=False,
+                                            ssl_certfile=tls.cert if tls else None,
+                                            ssl_keyfile=tls.key if tls else None), hub)
     collector.start()
     rollups.start()
     if alerts:
         alerts.start()
+    notifier = Notifier()
+    watchdog = WatchdogThread(notifier, lambda max_age: collector.alive(max_age) and not server.should_exit)
+    watchdog.start()
+    notifier.ready(f"collecting from {args.mqtt}")
     stats_stop = threading.Event()
 
     def log_stats() -> None:
@@ -162,14 +174,17 @@ def main(args: argparse.Namespace) -> int:
                 return
 
     threading.Thread(target=watch, name="collector-watch", daemon=True).start()
-    log.info("dashboard on http://%s:%s/ (API docs at /docs: %s), collecting from %s into %s with %s process(es)", host,
-             port, "on" if args.api_docs else "off", args.mqtt, args.db.split("@")[-1], processes)
+    log.info("dashboard on %s://%s:%s/ (API docs at /docs: %s), collecting from %s into %s with %s process(es)",
+             "https" if tls else "http", host, port, "on" if args.api_docs else "off", args.mqtt,
+             args.db.split("@")[-1], processes)
     # uvicorn handles SIGTERM gracefully and then re-raises it to the handler found at start; a no-op one
     # lets the clean-up below run (stop the collector, close the database) instead of dying on the spot.
     signal.signal(signal.SIGTERM, lambda signum, frame: None)
     try:
         server.run()
     finally:
+        notifier.stopping()
+        watchdog.stop()
         stats_stop.set()
         rollups.stop()
         if alerts:

@@ -182,6 +182,7 @@ class Collector:
         self.session_present: bool | None = None
         self._writer: threading.Thread | None = None
         self._rejects = RejectLog(log, settings.reject_log_interval_s)
+        self._writer_beat = time.monotonic()  # the writer loop's latest round (service watchdog)
         parts = urlsplit(settings.mqtt_url)
         try:
             port = parts.port
@@ -291,6 +292,14 @@ class Collector:
                                      why)
                     self.stats.failure = why
         return self.stats.failure
+
+    def alive(self, max_age_s: float) -> bool:
+        """For the service watchdog: the writer went round its loop and, while connected, paho's network loop
+        did too within `max_age_s` (while the broker is away paho waits to reconnect, which is not a hang)."""
+        now = time.monotonic()
+        writer_ok = self._writer is not None and self._writer.is_alive() and now - self._writer_beat <= max_age_s
+        loop_ok = not self.stats.connected or now - self._client.last_loop <= max_age_s
+        return writer_ok and loop_ok
 
     @property
     def queued(self) -> int:
@@ -402,6 +411,7 @@ class Collector:
         pending: list[Inbound] = []
         inbox = self._inbox
         while True:
+            self._writer_beat = time.monotonic()
             stopping = self._stop.is_set()
             if not pending:
                 if not inbox:

@@ -32,6 +32,7 @@ STATS_INTERVAL_S = 1.0
 RESTART_DELAY_S = 1.0
 # Worker indexes probed at start for sessions left by a run with more processes (see retire_stale_sessions).
 RETIRE_PROBE = 8
+WORKER_HANG_S = 10.0  # a worker whose collector loops have not turned for this long counts as hung
 
 
 def worker_settings(settings: CollectorSettings, index: int) -> CollectorSettings:
@@ -77,7 +78,8 @@ def _worker_main(settings: CollectorSettings, db_url: str, conn: Connection, sto
                 failed = True
                 send(("stats", collector.stats.snapshot()))
                 break
-            send(("stats", collector.stats.snapshot()))
+            if collector.alive(WORKER_HANG_S):  # a hung collector goes quiet, so the parent's watchdog notices
+                send(("stats", collector.stats.snapshot()))
     except (BrokenPipeError, OSError):
         pass  # the parent is gone; stop below
     finally:
@@ -104,6 +106,7 @@ class _Worker:
         self.process.start()
         child.close()
         self.stats: dict[str, Any] = {}
+        self.heard = time.monotonic()  # the worker's latest message (it sends one a second while healthy)
 
 
 class CollectorGroup:
@@ -182,6 +185,7 @@ class CollectorGroup:
 
     def _handle(self, worker: _Worker, message: tuple[Any, ...]) -> None:
         kind = message[0]
+        worker.heard = time.monotonic()
         if kind == "windows":
             if message[2] is not None:
                 worker.stats = message[2]
@@ -220,6 +224,14 @@ class CollectorGroup:
         """Why this process must be restarted (its own collector's loop or writer ended), else None.
         A failed worker is restarted here instead; it shows in /api/stats meanwhile."""
         return self.collector.failure()
+    def alive(self, max_age_s: float) -> bool:
+        """For the service watchdog: the in-process collector's loops turn, and every worker was heard from
+        lately (a restarting worker counts as alive: the group brings it back by itself)."""
+        now = time.monotonic()
+        with self._lock:
+            workers = list(self._workers)
+        quiet = [w for w in workers if w.process.is_alive() and now - w.heard > max(max_age_s, WORKER_HANG_S + 5)]
+        return self.collector.alive(max_age_s) and not quiet
 
     @property
     def processes(self) -> int:

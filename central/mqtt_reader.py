@@ -10,6 +10,7 @@ unchanged because the wrapper sits on top of whatever socket paho made.
 """
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -54,8 +55,16 @@ class BufferedSocket:
 class BufferedReadClient(mqtt.Client):
     """``paho.mqtt.client.Client`` with buffered socket reads (see the module docstring)."""
 
+    last_loop = 0.0  # time.monotonic() of the network loop's latest round (read by the service watchdog)
+
     def _create_socket(self) -> Any:  # paho's hook for the connection's socket (TLS and proxies included)
         return BufferedSocket(super()._create_socket())
+
+    def loop_misc(self) -> mqtt.MQTTErrorCode:
+        """paho calls this at the end of every network-loop round (at least once a second while connected):
+        a loop stuck in a callback stops updating `last_loop`."""
+        self.last_loop = time.monotonic()
+        return super().loop_misc()
 
     def loop_read(self, max_packets: int = 1) -> mqtt.MQTTErrorCode:
         rc = super().loop_read(max_packets)

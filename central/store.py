@@ -538,8 +538,17 @@ def _redact(url: str) -> str:
     return url
 
 
+def sqlite_path(url: str) -> str:
+    """The file a SQLite URL names, the SQLAlchemy way: sqlite:///var/c.db is the relative var/c.db,
+    sqlite:////var/c.db the absolute /var/c.db; a plain path is itself."""
+    path = url[len("sqlite:///"):] if url.startswith("sqlite:///") else url
+    if not path.strip("/"):
+        raise StoreError(f"database URL {url!r}: no file named; use sqlite:///relative/path.db or sqlite:////abs/path.db")
+    return path
+
+
 _BACKENDS: dict[str, Callable[[str], _SqlStore]] = {
-    "sqlite": lambda url: SQLiteStore(url.split("://", 1)[1] if "://" in url else url),
+    "sqlite": lambda url: SQLiteStore(sqlite_path(url)),
     "postgresql": PostgresStore,
     "postgres": PostgresStore,
 }

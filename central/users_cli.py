@@ -5,6 +5,7 @@ import argparse
 import getpass
 import os
 import time
+import sys
 
 from central.auth import UserDirectory
 from central.errors import CentralError
@@ -22,6 +23,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="days a new token works (default 90; 0 = until revoked)")
     parser.add_argument("--password-env", default=None,
                         help="read the password from this environment variable instead of prompting")
+    parser.add_argument("--password-stdin", action="store_true",
+                        help="read the password from the first line of standard input (scripts, provisioning)")
+
+
+def prompt_password(name: str) -> str:
+    """Ask twice on the terminal; without one (a script, a pipe, a service) say how to pass it instead."""
+    if not sys.stdin.isatty():
+        raise CentralError(f"no terminal to ask for {name}'s password; put it in an environment variable and "
+                           "pass its name with --password-env VAR, or pipe it in with --password-stdin")
+    try:
+        password = getpass.getpass(f"password for {name}: ")
+        again = getpass.getpass("again: ")
+    except EOFError as exc:  # Ctrl-D at the prompt
+        raise CentralError(f"no password given for {name}") from exc
+    if again != password:
+        raise CentralError("the two passwords differ")
+    return password
 
 
 def main(args: argparse.Namespace) -> int:
@@ -37,10 +55,10 @@ def main(args: argparse.Namespace) -> int:
             password = os.environ.get(args.password_env)
             if password is None:
                 raise CentralError(f"--password-env names ${args.password_env}, which is not set")
+        elif args.password_stdin:
+            password = sys.stdin.readline().rstrip("\r\n")
         else:
-            password = getpass.getpass(f"password for {args.name}: ")
-            if getpass.getpass("again: ") != password:
-                raise CentralError("the two passwords differ")
+            password = prompt_password(args.name)
         user = users.set_user(args.name, password, args.store)
         print(f"user {user.name} may see {'every store' if user.stores is None else ', '.join(sorted(user.stores))}")
     elif args.action == "remove":

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
 import time
@@ -19,7 +20,9 @@ from typing import Any, Callable
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
+from deploy.notify import Notifier
 from kiosk.config import KioskConfig
+from kiosk.display import prepare_before_qt, prepare_session
 from kiosk.errors import KioskError
 from kiosk.i18n import LANGUAGES, load_translator
 from kiosk.services.cards import KeyboardWedge
@@ -30,7 +33,9 @@ from kiosk.services.feedback import FeedbackCounter, FeedbackOnlyWindows
 from kiosk.session import KioskSession, State
 from kiosk.ui.bridge import KioskBridge
 from kiosk.ui.controllers.kiosk import KioskController
+from kiosk.ui.fullscreen import cover_screen
 from kiosk.ui.heartbeat import StallMeter, StallReport
+from kiosk.ui.watchdog import UiWatchdog
 from kiosk.ui.window import KioskWindow
 
 logger = logging.getLogger(__name__)
@@ -56,8 +61,10 @@ class KioskApp:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.config = config
+        self._fullscreen = config.ui.fullscreen if fullscreen is None else fullscreen
         if QApplication.instance() is None:
             ensure_screen()
+            prepare_before_qt(config.ui.rotation, self._fullscreen)
         self.qt = QApplication.instance() or QApplication([])
         self._stoppers: list[tuple[str, Callable[[], None]]] = []
         self.feedback = FeedbackCounter()
@@ -88,7 +95,6 @@ class KioskApp:
             mood_offers=config.offers.mood_reorder,
             privacy=config.privacy,
         )
-        self._fullscreen = config.ui.fullscreen if fullscreen is None else fullscreen
         self._vision_settings = vision  # a vision.settings.VisionSettings overriding the config's mapping
         self._size = size
         self.telemetry: Any = None
@@ -120,6 +126,7 @@ class KioskApp:
             raise
         self._stoppers.append(("controller", self.controller.close))
         self._show()
+        self._start_service_notifications()
 
     def stop(self) -> None:
         """Stop everything started, newest first; safe to call twice."""
@@ -152,13 +159,36 @@ class KioskApp:
 
     def _show(self) -> None:
         if self._fullscreen:
+            setup = prepare_session(self.config.ui.rotation)
+            for note in setup.notes:
+                logger.warning("Screen: %s", note)
             self.qt.setOverrideCursor(Qt.CursorShape.BlankCursor)  # a touch kiosk shows no mouse pointer
             self._stoppers.append(("cursor", self.qt.restoreOverrideCursor))
-            self.window.showFullScreen()
+            screen = cover_screen(self.window)
+            logger.info("Full screen on %s (%dx%d, %s session, blanking %s)", screen.name(), screen.geometry().width(),
+                        screen.geometry().height(), setup.session.value, "off" if setup.blanking_off else "unchanged")
             return
         width, height = self._size or ((1080, 1920) if self.config.ui.orientation == "portrait" else (1920, 1080))
         self.window.resize(width, height)
         self.window.show()
+
+    def _start_service_notifications(self) -> None:
+        """Under systemd: READY once the window is up, a watchdog fed by the UI thread, STOPPING at the end."""
+        notifier = Notifier()
+        if not notifier.enabled:
+            return
+        watchdog = UiWatchdog(notifier, self._threads_alive, self.window)
+        if watchdog.start():
+            self._stoppers.append(("watchdog", watchdog.stop))
+        notifier.ready(f"kiosk {self.config.store_id}/{self.config.kiosk_id} on screen")
+        self._stoppers.append(("service notifications", lambda: (notifier.stopping(), notifier.close())))
+
+    def _threads_alive(self) -> bool:
+        """The worker threads the kiosk cannot do without are running (the UI thread is the one asking)."""
+        thread = getattr(self.telemetry, "_thread", None)
+        telemetry_ok = thread is None or thread.is_alive()
+        vision_ok = self.vision is None or self.vision.alive(VISION_HANG_S)
+        return telemetry_ok and vision_ok
 
     # ----- components -----------------------------------------------------------------------------
     def _start_telemetry(self) -> None:
@@ -375,6 +405,7 @@ _LED_FOR_STATE = {State.OFFERS: "card", State.GUEST: "card", State.FEEDBACK: "fe
 
 
 RETENTION_INTERVAL_MS = 6 * 3600 * 1000  # how often a running kiosk deletes purchases past retention
+VISION_HANG_S = 30.0  # a camera worker whose loop has not turned for this long counts as hung (watchdog)
 VISION_NICE = 10  # camera and inference yield the CPU to the UI thread (0 = same priority)
 
 
@@ -397,6 +428,30 @@ def ensure_screen() -> None:
                 "no screen: neither DISPLAY nor WAYLAND_DISPLAY is set; start it in a desktop session, or set "
                 "QT_QPA_PLATFORM (eglfs or linuxfb on a kiosk without a desktop, offscreen for a headless test)"
             )
+        display = os.environ.get("DISPLAY", "")
+        if display and not os.environ.get("WAYLAND_DISPLAY") and not local_x_display_answers(display):
+            raise KioskError(f"no screen: X display {display} does not answer (is the X server running, and may this "
+                             "user use it?)")
+
+
+def local_x_display_answers(display: str) -> bool:
+    """Whether a local X display (":0", "unix:0.0") accepts a connection on its socket; remote ones are left to
+    Qt. Without this, Qt aborts the process with a core dump when the X server is not there."""
+    host, _, rest = display.partition(":")
+    number = rest.split(".", 1)[0]
+    if host not in ("", "unix") or not number.isdigit():
+        return True
+    for address in (f"\0/tmp/.X11-unix/X{number}", f"/tmp/.X11-unix/X{number}"):  # Linux abstract, then file
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(2.0)
+        try:
+            sock.connect(address)
+            return True
+        except OSError:
+            continue
+        finally:
+            sock.close()
+    return False
 
 
 def card_number_from_uid(uid_hex: str) -> str:
@@ -412,4 +467,5 @@ def vision_settings(config: KioskConfig) -> Any:
     """Map [camera] and [mood] onto the vision pipeline's settings (vision owns the mapping)."""
     from vision.settings import VisionSettings
 
-    return VisionSettings.from_sections(config.camera, config.mood)
+    model = {"expression_model": config.camera.model_file} if config.camera.model_file is not None else {}
+    return VisionSettings.from_sections(config.camera, config.mood, **model)

@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "analyze": ("vision.cli_analyze", "print per-window (and per-frame) mood results of a source as JSON lines"),
     "bench": ("vision.cli_bench", "benchmark the vision pipeline (ms per frame, fps, peak RSS)"),
     "bench-offers": ("kiosk.commands.bench_offers", "benchmark card scan -> offers latency on a large loyalty store"),
+    "bench-kiosk-cpu": ("kiosk.commands.bench_kiosk_cpu", "kiosk CPU on the attract screen, adaptive camera rate on vs off"),
     "import-loyalty": ("kiosk.commands.import_loyalty", "import loyalty CSV files (products, customers, transactions, offers)"),
     "central": ("central.cli", "run the central MQTT collector, storage and dashboard"),
     "bench-central": ("central.bench", "benchmark collector ingest and end-to-end latency"),
@@ -29,6 +30,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "loyalty": ("kiosk.commands.loyalty", "a member's data: export (JSON), forget (erase on the kiosk), prune old purchases"),
     "privacy-zones": ("kiosk.commands.privacy_zones", "show the privacy zones over one live camera frame (never saved)"),
     "privacy-sign": ("kiosk.commands.privacy_sign", "write the printable camera notice sign (SVG, DE + EN) from the config"),
+    "install-service": ("deploy.install", "install a systemd unit (kiosk in its session, or central) with its user and directories"),
+    "cameras": ("kiosk.commands.cameras", "list the cameras (V4L2 devices) with their names and modes"),
+    "model": ("kiosk.commands.model", "install, list or roll back the expression model the kiosk uses"),
+    "central-backup": ("central.backup", "copy a running central SQLite database to a file (online backup)"),
 }
 
 
@@ -60,6 +65,15 @@ def _top_help() -> str:
     return "\n".join(lines)
 
 
+def add_rotated_log_file(path: str) -> None:
+    """A size-rotated log file beside the journal (for sites that collect files rather than the journal)."""
+    from logging.handlers import RotatingFileHandler
+
+    handler = RotatingFileHandler(path, maxBytes=10 * 1024 * 1024, backupCount=5, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.getLogger().addHandler(handler)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
@@ -73,6 +87,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     module = importlib.import_module(module_name)
     parser = argparse.ArgumentParser(prog=f"moodkiosk {name}", description=help_)
     parser.add_argument("--log-level", default="INFO", help="logging level (DEBUG, INFO, WARNING, ERROR)")
+    parser.add_argument("--log-file", default=None, metavar="PATH",
+                        help="also log to this file, rotated at 10 MB with 5 old files kept (the journal has it anyway)")
     module.add_arguments(parser)
     args = parser.parse_args(rest)
     logging.basicConfig(
@@ -80,6 +96,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if args.log_file:
+        try:
+            add_rotated_log_file(args.log_file)
+        except OSError as exc:
+            print(f"moodkiosk {name}: error: --log-file {args.log_file}: {exc.strerror or exc}", file=sys.stderr)
+            return 2
     run: Callable[[argparse.Namespace], int] = module.main
     try:
         return int(run(args) or 0)

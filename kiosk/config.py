@@ -57,6 +57,19 @@ class CameraConfig(_Section):
     min_score: float = Field(0.5, gt=0.0, le=1.0, description="Face detector score threshold.")
     threads: int = Field(2, ge=1, le=16, description="Inference threads for the expression model.")
     qr: bool = Field(True, description="Decode loyalty-app QR codes from the camera frames (on the device).")
+    idle_fps: float = Field(
+        3.0, ge=0, le=60, description="Frames a second processed while nobody is in view (the full camera rate "
+        "returns with the first face); 0 = always the full rate."
+    )
+    idle_after_s: float = Field(2.0, ge=0, le=600, description="Seconds without a face before the idle rate starts.")
+    active_fps: float = Field(
+        10.0, ge=0, le=60, description="Most frames a second processed while someone is in view; 0 = every frame."
+    )
+    model_file: Path | None = Field(
+        None, description="Expression model outside the package, e.g. DATA_DIR/models/current.onnx as kept by "
+        "`moodkiosk model install`; unset: the shipped model."
+    )
+
     privacy_zones: tuple[Any, ...] = Field(
         (), description="Polygons blanked before face detection (a till, a staff area): a list of zones, each a "
         "list of [x, y] points as fractions of the frame (0..1, x from the left, y from the top). Check them with "
@@ -289,6 +302,10 @@ class PeripheralConfig(_Section):
 class UiConfig(_Section):
     fullscreen: bool = Field(True, description="Run full-screen (kiosk); the demo runs windowed.")
     orientation: Literal["landscape", "portrait"] = Field("landscape", description="Screen orientation.")
+    rotation: Literal[0, 90, 180, 270] = Field(
+        0, description="Rotate the picture clockwise for a panel mounted on its side (X: xrandr, eglfs/linuxfb: Qt, "
+        "Wayland: the compositor, e.g. cage -r)."
+    )
 
 
 class KioskConfig(_Section):
@@ -437,6 +454,7 @@ def _resolve_paths(data: dict[str, Any], base: Path) -> dict[str, Any]:
     path_keys = {
         (): ("data_dir",),
         ("privacy",): ("card_hash_key_file",),
+        ("camera",): ("model_file",),
         ("loyalty",): ("db_path",),
         ("mqtt",): ("password_file", "ca_file", "spool_path"),
     }

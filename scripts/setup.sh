@@ -10,9 +10,13 @@ profile="${1:-kiosk}"
 # Shared libraries that Qt's offscreen/xcb platform and OpenCV/mediapipe load at run time.
 apt_runtime=(libgl1 libegl1 libglib2.0-0 libxkbcommon0 libfontconfig1 libdbus-1-3 fonts-dejavu-core
              libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1)  # the last three: Qt's X11 (xcb) screen plugin
-# Real services the tests start themselves: MQTT broker, PostgreSQL, headless browser; strace records every
-# connect() of the kiosk in the privacy test.
+# Real services the tests start themselves: MQTT broker, PostgreSQL, headless browser.
+# strace records every connect() of the kiosk in the privacy test.
 apt_dev=(mosquitto postgresql chromium opencv-data strace)
+# The kiosk's screen tests: a bare X server without a window manager, as in a store.
+apt_dev+=(xvfb x11-utils x11-xserver-utils)
+# The sessions the shipped kiosk units start, so that `systemd-analyze verify` checks them for real.
+apt_dev+=(xinit xserver-xorg-core cage)
 
 need=()
 want=("${apt_runtime[@]}")
@@ -34,7 +38,12 @@ fi
 PY="${PYTHON:-python3}"
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 stamp=".venv/.installed-$profile"
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+# A stamp counts while it is newer than pyproject.toml; `dev` installs everything `kiosk` needs, so after
+# scripts/test.sh the first scripts/demo.sh only checks instead of reinstalling.
+current() { [ -f "$1" ] && [ ! pyproject.toml -nt "$1" ]; }
+if current "$stamp" || { [ "$profile" = kiosk ] && current .venv/.installed-dev; }; then
+    :
+else
     .venv/bin/python -m pip install -q --upgrade pip
     if [ "$profile" = dev ]; then
         .venv/bin/python -m pip install -q -e ".[central,train,dev]"

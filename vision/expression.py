@@ -53,6 +53,9 @@ class ExpressionClassifier:
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3
+        # onnxruntime's pool threads spin-wait for the next run by default: between two frames that burned
+        # ~28 % of a core on the kiosk for nothing (measured with `moodkiosk bench-kiosk-cpu`).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             self._session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own untyped Fail/InvalidGraph errors

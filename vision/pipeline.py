@@ -82,8 +82,9 @@ class FrameProcessor:
     def model_version(self) -> str:
         return self.classifier.version if self.classifier else "none"
 
-    def process(self, image: np.ndarray, timestamp: float) -> Processed:
-        """Run one BGR frame ``(H, W, 3) uint8`` taken at `timestamp` (epoch seconds)."""
+    def process(self, image: np.ndarray, timestamp: float, every_qr: bool = False) -> Processed:
+        """Run one BGR frame ``(H, W, 3) uint8`` taken at `timestamp` (epoch seconds); `every_qr` decodes QR
+        codes in this frame whatever qr_every_n says (the idle rate already thins the frames out)."""
         t0 = time.perf_counter()
         image = self.settings.privacy_zones.blank(image)  # a till or staff area is never analysed
         rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
@@ -99,7 +100,7 @@ class FrameProcessor:
         update: TrackUpdate = self.tracker.update(detections, probs, timestamp)
         t4 = time.perf_counter()
         qr_text = None
-        if self._qr is not None and self._frames % self.settings.qr_every_n == 0:
+        if self._qr is not None and (every_qr or self._frames % self.settings.qr_every_n == 0):
             qr_text = self.decode_qr(gray)
         t5 = time.perf_counter()
         self._frames += 1
@@ -178,6 +179,8 @@ class VisionPipeline:
         self._ms_total = 0.0
         self._ms_classify = 0.0
         self._last_ts: float | None = None
+        self._last_face = 0.0  # time.monotonic() when a face was last in view (adaptive rate)
+        self._beat = time.monotonic()  # the worker loop's latest round (service watchdog)
 
     @property
     def model_version(self) -> str:
@@ -231,8 +234,34 @@ class VisionPipeline:
             "frames": self._frames,
             "frames_dropped": self._slot.dropped,
             "frames_withheld": self._withheld,
+            "idle": int(self.idle),
             "model_version": self.model_version,
         }
+
+    def alive(self, max_age_s: float) -> bool:
+        """For the service watchdog: the worker thread runs and went round its loop within `max_age_s`
+        (it turns at least every 0.2 s, or once per idle frame; a frame stuck in a model stops it)."""
+        worker = self._worker
+        if worker is None or not worker.is_alive():
+            return self._done.is_set()  # a finite source that ended is not a hang
+        return time.monotonic() - self._beat <= max_age_s
+
+    @property
+    def idle(self) -> bool:
+        """Whether the adaptive rate holds the pipeline at idle_fps now (nobody in view for idle_after_s)."""
+        return (self._live and self.settings.idle_fps > 0
+                and time.monotonic() - self._last_face > self.settings.idle_after_s)
+
+    def _pace(self, last_processed: float) -> None:
+        """Sleep until the next frame is due at the idle rate (nobody in view) or the active cap; the frames
+        the camera delivers meanwhile are dropped by the one-slot handover, so the worker takes the newest."""
+        if not self._live:
+            return
+        rate = self.settings.idle_fps if self.idle else self.settings.active_fps
+        if rate > 0:
+            remaining = last_processed + 1.0 / rate - time.monotonic()
+            if remaining > 0:
+                self._stop.wait(remaining)
 
     @staticmethod
     def _call(callback: Callable[[Any], None] | None, value: Any) -> None:
@@ -276,8 +305,12 @@ class VisionPipeline:
 
     def _work(self) -> None:
         assert self._processor is not None and self._aggregator is not None
+        self._last_face = time.monotonic()  # start at the full rate: someone may be standing there already
+        last_processed = 0.0
         try:
             while not self._stop.is_set():
+                self._beat = time.monotonic()
+                self._pace(last_processed)
                 frame: Frame | None = self._slot.take(timeout=0.2)
                 if frame is None:
                     if self._slot.finished:
@@ -289,10 +322,13 @@ class VisionPipeline:
                     continue
                 if self._gate is not None and self._withhold(frame):
                     continue
-                processed = self._processor.process(frame.image, frame.timestamp)
+                last_processed = time.monotonic()
+                processed = self._processor.process(frame.image, frame.timestamp, every_qr=self.idle)
                 del frame  # the pixels end here
                 if processed.dropped:
                     self._aggregator.drop_tracks(processed.dropped)
+                if processed.result.faces:
+                    self._last_face = time.monotonic()
                 self._frames += 1
                 self._ms_total += processed.result.timings["total"]
                 self._ms_classify += processed.result.timings["classify"]

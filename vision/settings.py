@@ -36,6 +36,11 @@ class VisionSettings:
     reconnect_max_s: float = 30.0
     folder_fps: float = 15.0  # frame rate given to an image folder (timestamps, and pacing when live)
     demo_fps: float = 15.0  # the bundled demo clip plays in a loop at this rate
+    # Adaptive rate (live sources): with nobody in view for idle_after_s, only idle_fps frames a second are
+    # processed; the first face brings the full rate back. 0 = always the full rate.
+    idle_fps: float = 0.0
+    idle_after_s: float = 2.0
+    active_fps: float = 0.0  # cap while someone is in view (live sources); 0 = every frame the camera delivers
     realtime_files: bool = False  # pace video files / folders at their frame rate (newest frame wins)
     # Face detection (MediaPipe Tasks BlazeFace).
     detector: Literal["short", "full"] = "short"
@@ -71,6 +76,9 @@ class VisionSettings:
              f"reconnect_initial_s/reconnect_max_s: need 0 < initial <= max, got {self.reconnect_initial_s}/{self.reconnect_max_s}"),
             (0 < self.folder_fps <= 240, f"folder_fps: must be in (0, 240], got {self.folder_fps}"),
             (0 < self.demo_fps <= 240, f"demo_fps: must be in (0, 240], got {self.demo_fps}"),
+            (0 <= self.idle_fps <= 240, f"idle_fps: must be in [0, 240], got {self.idle_fps}"),
+            (self.idle_after_s >= 0, f"idle_after_s: must be >= 0, got {self.idle_after_s}"),
+            (0 <= self.active_fps <= 240, f"active_fps: must be in [0, 240], got {self.active_fps}"),
             (self.detector in DETECTOR_MODELS, f"detector: must be one of {sorted(DETECTOR_MODELS)}, got {self.detector!r}"),
             (8 <= self.min_face_px <= 4096, f"min_face_px: must be in [8, 4096], got {self.min_face_px}"),
             (0 < self.min_score <= 1, f"min_score: must be in (0, 1], got {self.min_score}"),

@@ -6,12 +6,13 @@ so latency never queues up). Problems become `SourceEvent`s, not exceptions. Fra
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Callable, Iterator, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 import cv2
@@ -79,6 +80,18 @@ def redact(spec: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
 
 
+@contextlib.contextmanager
+def quiet_opencv() -> Iterator[None]:
+    """Silence OpenCV's own log while opening: a missing camera makes it print several lines at every retry,
+    where the capture thread already reports the failure once, in one line that names the source."""
+    level = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    try:
+        yield
+    finally:
+        cv2.utils.logging.setLogLevel(level)
+
+
 class VideoCaptureSource:
     """A camera index, video file or stream URL read through OpenCV `VideoCapture` (FFmpeg for files/URLs)."""
 
@@ -100,11 +113,17 @@ class VideoCaptureSource:
             path = Path(str(self._target))
             if not path.is_file():
                 raise SourceOpenError(f"video file {path}: no such file")
-        if self._kind == "camera":
-            cap = cv2.VideoCapture(int(self._target))
-        else:
-            params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, self._timeout_ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, self._timeout_ms]
-            cap = cv2.VideoCapture(str(self._target), cv2.CAP_FFMPEG, params)
+        if self._kind == "camera" and isinstance(self._target, str) and not Path(self._target).exists():
+            raise SourceOpenError(f"{self.name}: no such device (unplugged? `moodkiosk cameras` lists them)")
+        with quiet_opencv():
+            if self._kind == "camera" and isinstance(self._target, str):  # a device path, e.g. /dev/v4l/by-id/...
+                cap = cv2.VideoCapture(self._target, cv2.CAP_V4L2)
+            elif self._kind == "camera":
+                cap = cv2.VideoCapture(int(self._target))
+            else:
+                params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, self._timeout_ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC,
+                          self._timeout_ms]
+                cap = cv2.VideoCapture(str(self._target), cv2.CAP_FFMPEG, params)
         if not cap.isOpened():
             cap.release()
             problem = {
@@ -242,6 +261,8 @@ def open_source(spec: str, settings: VisionSettings, epoch: float | None = None)
     if text.lower().startswith(URL_SCHEMES):
         return VideoCaptureSource(text, "url", settings)
     path = Path(text).expanduser()
+    if text.startswith("/dev/"):  # a V4L2 device node; /dev/v4l/by-id/... names survive replugging
+        return VideoCaptureSource(str(path), "camera", settings)
     if path.is_dir():
         return ImageFolderSource(path, settings, epoch)
     if "://" in text:

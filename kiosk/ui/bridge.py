@@ -7,6 +7,8 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
+from kiosk.ui.signals import emit
+
 logger = logging.getLogger(__name__)
 
 
@@ -46,27 +48,27 @@ class KioskBridge(QObject):
             notify = not self._pending
             self._pending = True
         if notify:
-            self.frame_ready.emit()
+            emit(self.frame_ready)
         if qr_text:
-            self.qr_seen.emit(qr_text)
+            emit(self.qr_seen, qr_text)
 
     def on_window(self, window: Any) -> None:
-        self.window_closed.emit(window)
+        emit(self.window_closed, window)
 
     def on_source_event(self, event: Any) -> None:
-        self.source_event.emit(event)
+        emit(self.source_event, event)
 
     def on_telemetry_state(self, state: Any) -> None:
-        self.telemetry_state.emit(state)
+        emit(self.telemetry_state, state)
 
     def on_card(self, card_id: str, source: str = "serial") -> None:
-        self.card_read.emit(card_id, source)
+        emit(self.card_read, card_id, source)
 
     def on_button(self, face: str) -> None:
-        self.button_pressed.emit(face)
+        emit(self.button_pressed, face)
 
     def on_reader_state(self, state: str) -> None:
-        self.reader_state.emit(str(state))
+        emit(self.reader_state, str(state))
 
     # ----- UI-thread side -------------------------------------------------------------------------
     def take_frame(self) -> Any:

@@ -8,6 +8,7 @@ from PySide6.QtGui import QBrush, QColor, QFont, QLinearGradient, QPainter, QPai
 from PySide6.QtWidgets import QAbstractButton, QSizePolicy, QWidget
 
 from kiosk.ui import theme
+from kiosk.ui.signals import emit
 
 FACE_VALENCE = {"happy": 1.0, "neutral": 0.0, "unhappy": -1.0}
 
@@ -89,7 +90,7 @@ class FaceButton(QAbstractButton):
         self.setObjectName(f"face_{face}")
         self.setCursor(Qt.CursorShape.PointingHandCursor)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self.clicked.connect(lambda: self.pressed_face.emit(self.face))
+        self.clicked.connect(lambda: emit(self.pressed_face, self.face))
 
     def sizeHint(self) -> QSize:  # noqa: N802
         return QSize(240, 300)

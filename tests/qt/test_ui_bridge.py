@@ -94,11 +94,15 @@ def test_camera_down_and_up_on_the_service_line(qtbot, ui):
     qtbot.waitUntil(lambda: window.attract.people.text() == "3 people in view", timeout=3000)
     run_in_thread(lambda: bridge.on_source_event(SourceEvent("down", "camera 0", "device unplugged")))
     qtbot.waitUntil(lambda: "Camera: not available" in window.service.text(), timeout=3000)
-    assert window.attract.people.text() == "Nobody in view"  # no stale mood while blind
+    # no stale mood while blind, and no "Nobody in view" either: the shopper is told the mood is unknown
+    assert window.attract.mood_level.text() == "Mood reading unavailable"
+    assert window.attract.people.isHidden() and window.attract.gauge.index is None
     run_in_thread(lambda: bridge.on_source_event(SourceEvent("ended", "clip.mp4", "end of file")))
     qtbot.waitUntil(lambda: "Camera: input ended" in window.service.text(), timeout=3000)
     run_in_thread(lambda: bridge.on_source_event(SourceEvent("up", "camera 0", "")))
     qtbot.waitUntil(lambda: "Camera: ok" in window.service.text(), timeout=3000)
+    assert not window.attract.people.isHidden() and window.attract.people.text() == "Nobody in view"
+    assert window.attract.mood_level.text() == "–"
 
 
 def test_peripheral_card_and_buttons_from_a_worker(qtbot, ui):

@@ -60,6 +60,7 @@ class KioskController(QObject):
         }
         self._spool_depth = 0
         self._no_mood_model = False
+        self._camera_ok = True  # False while the camera is down or its input ended: the mood is unknown
         self._shown: tuple[Any, ...] | None = None
         self._wedge_filter: WedgeKeyFilter | None = None
         if wedge is not None:
@@ -121,7 +122,7 @@ class KioskController(QObject):
 
     def _on_source_event(self, event: Any) -> None:
         state = _SOURCE_STATES.get(getattr(event, "kind", ""), "down")
-        if state != "ok":
+        if state != "ok" and state != self._service["camera"]:  # once per outage, not at every retry
             logger.warning("Camera source %s: %s", getattr(event, "source", "?"), getattr(event, "message", ""))
         self.set_camera_state(state)
 
@@ -133,8 +134,13 @@ class KioskController(QObject):
             self.render(self.session.view)
         elif state == "ok" and self._no_mood_model:
             state = "no_model"
-        if state not in ("ok", "no_model"):
+        camera_ok = state in ("ok", "no_model", "starting")
+        changed = camera_ok != self._camera_ok
+        self._camera_ok = camera_ok
+        if not camera_ok:
             self.session.mood_update([], None)  # without a picture the room's mood is unknown, not "as before"
+        if changed:
+            self.render(self.session.view)
         self._service["camera"] = state
         self._render_service()
 
@@ -156,7 +162,7 @@ class KioskController(QObject):
         w = self.window
         if view.state is State.ATTRACT:
             w.attract.render(t, self._camera_on, view.room.people, view.room.mood_index, not self._no_mood_model,
-                             view.mood_paused)
+                             view.mood_paused, camera_ok=self._camera_ok)
         if key == self._shown:
             return
         self._shown = key

@@ -58,6 +58,7 @@ class AttractView(QWidget):
     def render(
         self, t: Translator, camera_on: bool, people: int, mood_index: float | None, mood_model: bool = True,
         mood_paused: bool = False,
+        camera_ok: bool = True,
     ) -> None:
         self.title.setText(t("attract.title"))
         self.no_mood.setVisible(camera_on)
@@ -68,7 +69,7 @@ class AttractView(QWidget):
         self.guest.setText(t("attract.guest"))
         self.mood_title.setText(t("mood.title"))
         self.gauge.setVisible(camera_on)
-        self.people.setVisible(camera_on)
+        self.people.setVisible(camera_on and camera_ok)  # a camera that is down sees nobody: say nothing
         if not camera_on:
             self.gauge.set_index(None)
             self.mood_level.setText(t("mood.off"))
@@ -78,6 +79,10 @@ class AttractView(QWidget):
             self.people.setVisible(False)
             self.gauge.set_index(None)
             self.mood_level.setText(t("mood.paused"))
+            return
+        if not camera_ok:
+            self.gauge.set_index(None)
+            self.mood_level.setText(t("mood.unavailable"))
             return
         self.gauge.set_index(mood_index if people else None)
         self.people.setText(t.people(people))

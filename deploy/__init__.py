@@ -1,0 +1,1 @@
+"""Running moodkiosk as system services: systemd notification and watchdog, unit files and their installer."""
