@@ -43,10 +43,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ingest-processes", type=int, default=None, metavar="N",
                         help="collector processes sharing the ingest (one per core scales it; default: the CPU count, "
                              "at most 4)")
-    parser.add_argument("--raw-days", type=int, default=35,
+    parser.add_argument("--raw-days", type=_days, default=35,
                         help="keep raw 60 s windows this many days; older ones live on as hourly/daily rollups")
-    parser.add_argument("--hourly-days", type=int, default=800, help="keep hourly rollups this many days (0 = forever)")
-    parser.add_argument("--daily-days", type=int, default=0, help="keep daily rollups this many days (0 = forever)")
+    parser.add_argument("--hourly-days", type=_days, default=800, help="keep hourly rollups this many days (0 = forever)")
+    parser.add_argument("--daily-days", type=_days, default=0, help="keep daily rollups this many days (0 = forever)")
     parser.add_argument("--stores-file", default=None,
                         help='TOML with store display names: [stores] s001 = "Berlin Mitte"')
     parser.add_argument("--alerts-file", default=None,
@@ -63,6 +63,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "must still fit; default 366)")
     parser.add_argument("--max-clock-skew-s", type=_positive_float, default=900.0, metavar="SECONDS",
                         help="reject windows that end further in the future than this (default 900)")
+    parser.add_argument("--tls-cert", default=None, metavar="PEM",
+                        help="serve the dashboard over HTTPS with this certificate chain (cookies become Secure)")
+    parser.add_argument("--tls-key", default=None, metavar="PEM", help="the private key of --tls-cert")
 
 
 def _positive_float(text: str) -> float:
@@ -75,15 +78,22 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _days(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of days") from None
+    if not 0 <= value <= 36500:
+        raise argparse.ArgumentTypeError(f"{text!r} must be 0..36500 days")
+    return value
+
+
 def _name(text: str) -> str:
     import re
 
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,39}", text):
         raise argparse.ArgumentTypeError(f"{text!r} must be 1-40 of A-Z a-z 0-9 _ -")
     return text
-    parser.add_argument("--tls-cert", default=None, metavar="PEM",
-                        help="serve the dashboard over HTTPS with this certificate chain (cookies become Secure)")
-    parser.add_argument("--tls-key", default=None, metavar="PEM", help="the private key of --tls-cert")
 
 
 def main(args: argparse.Namespace) -> int:
