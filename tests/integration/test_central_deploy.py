@@ -121,15 +121,11 @@ def test_bad_certificate_options_are_one_line(tmp_path):
 
 
 def records(count: int, offset: int = 0) -> list[WindowRecord]:
-    """Real mood.v1 documents decoded the way the collector decodes them."""
-    import json
-
+    """Real mood.v1 documents as the collector turns them into rows."""
     from central.collector import record_from
-    from contract import decode_mood, parse_topic
+    from tests.helpers.windows import mood
 
-    topic = parse_topic("moodkiosk/v1/s1/k1/mood")
-    return [record_from(decode_mood(json.dumps(mood_document("s1", "k1", i + 1, i)).encode(), topic), time.time())
-            for i in range(offset, offset + count)]
+    return [record_from(mood("s1", "k1", i + 1, i), time.time()) for i in range(offset, offset + count)]
 
 
 def test_backup_of_a_database_being_written(tmp_path):
@@ -196,10 +192,10 @@ class HangingStore(SQLiteStore):
     hang = threading.Event()
     release = threading.Event()
 
-    def insert_windows(self, records):  # type: ignore[override]
+    def store_windows(self, records):  # type: ignore[override]
         if self.hang.is_set():
             self.release.wait(30)
-        return super().insert_windows(records)
+        return super().store_windows(records)
 
 
 def test_collector_watchdog_stops_pinging_when_its_loop_hangs(tmp_path, mosquitto):
