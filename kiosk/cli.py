@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "analyze": ("vision.cli_analyze", "print per-window (and per-frame) mood results of a source as JSON lines"),
     "bench": ("vision.cli_bench", "benchmark the vision pipeline (ms per frame, fps, peak RSS)"),
     "bench-offers": ("kiosk.commands.bench_offers", "benchmark card scan -> offers latency on a large loyalty store"),
+    "offers-eval": ("kiosk.commands.offers_eval", "score the offer engine and published baselines on a retail basket file"),
     "import-loyalty": ("kiosk.commands.import_loyalty", "import loyalty CSV files (products, customers, transactions, offers)"),
     "central": ("central.cli", "run the central MQTT collector, storage and dashboard"),
     "bench-central": ("central.bench", "benchmark collector ingest and end-to-end latency"),
