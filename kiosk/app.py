@@ -24,8 +24,7 @@ from kiosk.errors import KioskError
 from kiosk.i18n import LANGUAGES, load_translator
 from kiosk.services.cards import KeyboardWedge
 from kiosk.services.loyalty import LoyaltyStore
-from kiosk.services.offers import OfferEngine
-from kiosk.services.shop import open_shop
+from kiosk.services.shop import make_engine, open_shop
 from kiosk.services.feedback import FeedbackCounter, FeedbackOnlyWindows
 from kiosk.session import KioskSession, State
 from kiosk.ui.bridge import KioskBridge
@@ -68,7 +67,7 @@ class KioskApp:
             self.loyalty, self.offers = shop.store, shop.engine
             self._stoppers.append(("loyalty store", shop.close))
         else:
-            self.loyalty, self.offers = loyalty, OfferEngine(loyalty, min_offers=config.offers.min_offers)
+            self.loyalty, self.offers = loyalty, make_engine(loyalty, config)
         self.session = KioskSession(config, self.loyalty, self.offers, clock, on_feedback=self.feedback.add)
 
         self.bridge = KioskBridge()
@@ -85,6 +84,7 @@ class KioskApp:
             reader=self._reader_kind(),
             wedge=wedge,
             mood_offers=config.offers.mood_reorder,
+            redeem=config.offers.redeem,
         )
         self._fullscreen = config.ui.fullscreen if fullscreen is None else fullscreen
         self._vision_settings = vision  # a vision.settings.VisionSettings overriding the config's mapping

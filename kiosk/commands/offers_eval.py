@@ -17,7 +17,7 @@ from kiosk.errors import KioskError
 from kiosk.evaluation import baselines
 from kiosk.evaluation.engines import Ranked, learn_ranker, ranker_lists, rules_engine_lists
 from kiosk.evaluation.metrics import Metrics, score, table
-from kiosk.evaluation.protocol import Protocol, Split, make_split
+from kiosk.evaluation.protocol import Protocol, Split, make_split, training_splits
 from kiosk.evaluation.retail_data import RetailData, load_retail
 from kiosk.services.offer_ranker import PickRules
 
@@ -112,21 +112,21 @@ def main(args: argparse.Namespace) -> int:
     if data.rows_without_category:
         print(f"  {data.rows_without_category} rows without a category: their products count as uncategorised")
     test = make_split(log, protocol, validation=False)
-    validation = make_split(log, protocol, validation=True)
-    if not len(test.customers) or not len(validation.customers):
+    training = [split for split in training_splits(log, protocol) if len(split.customers)]
+    if not len(test.customers) or not training:
         raise KioskError(f"{data.path}: no member qualifies for the {protocol.value} protocol "
-                         f"(test {len(test.customers)}, validation {len(validation.customers)} members)")
+                         f"(test {len(test.customers)} members, no training split)")
     skipped = log.n_customers - len(test.customers)
     print(f"protocol {protocol.value}: {len(test.customers)} evaluated members ({skipped} members without "
-          f"enough history or no target basket are not scored); validation split {len(validation.customers)}",
-          flush=True)
+          f"enough history or no target basket are not scored); the ranker learns from "
+          + ", ".join(f"{split.name} ({len(split.customers)} members)" for split in training), flush=True)
     rng = np.random.default_rng(args.seed)
     if args.members and args.members < len(test.customers):
         test = _subset(test, np.sort(rng.choice(len(test.customers), args.members, replace=False)))
         print(f"  scoring a random sample of {len(test.customers)} members (--members)")
     started = time.perf_counter()
-    weights = learn_ranker(validation)
-    print(f"ranker learned on the validation split in {time.perf_counter() - started:.1f} s", flush=True)
+    weights = learn_ranker(training)
+    print(f"ranker learned on the input period's training splits in {time.perf_counter() - started:.1f} s", flush=True)
     rules = PickRules(category_cap=args.category_cap, discovery_share=args.discovery_share)
     engine = ranker_lists(test, weights, rules)
     print(f"\n## {Path(data.path).name}, {protocol.value}, {len(test.customers)} members (test target)\n")

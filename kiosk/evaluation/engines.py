@@ -7,9 +7,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kiosk.evaluation.protocol import Split
+from kiosk.errors import KioskError
+from kiosk.evaluation.protocol import Split, as_snapshot
 from kiosk.services.offer_features import build_candidates, learn_stats
-from kiosk.services.offer_ranker import PickRules, RankerWeights, fit, pick, score
+from kiosk.services.offer_ranker import PickRules, RankerWeights, pick, score
+from kiosk.services.offer_training import learn_from
 
 logger = logging.getLogger(__name__)
 K = 10
@@ -24,22 +26,11 @@ class Ranked:
     ms_per_member: float
 
 
-def labels_for(split: Split, member: np.ndarray, product: np.ndarray) -> np.ndarray:
-    """1 where (member position, product) is in that member's target basket."""
-    span = np.int64(split.history.n_products)
-    counts = np.diff(split.target_start)
-    target_codes = np.repeat(np.arange(len(split.customers)), counts) * span + split.target_product
-    return np.isin(member * span + product, target_codes)
-
-
-def learn_ranker(validation: Split) -> RankerWeights:
-    """Fit the ranker on the validation split: input before T_val, target the first basket after it."""
-    started = time.perf_counter()
-    stats = learn_stats(validation.history, int(validation.as_of.max()) if len(validation.as_of) else 0)
-    table = build_candidates(validation.history, validation.customers, validation.as_of, stats)
-    weights = fit(table, labels_for(validation, table.member, table.product))
-    logger.info("ranker learned on %d candidates of %d validation members in %.1f s",
-                len(table), len(validation.customers), time.perf_counter() - started)
+def learn_ranker(splits: list[Split]) -> RankerWeights:
+    """Fit the ranker on training splits of the input period (never on the test target)."""
+    weights = learn_from([as_snapshot(split) for split in splits])
+    if weights is None:
+        raise KioskError("no candidate of any training split was bought: nothing to learn the ranker from")
     return weights
 
 

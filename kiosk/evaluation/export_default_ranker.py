@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 from kiosk.evaluation.engines import learn_ranker
-from kiosk.evaluation.protocol import Protocol, make_split
+from kiosk.evaluation.protocol import Protocol, training_splits
 from kiosk.evaluation.retail_data import load_retail
 from kiosk.services.offer_ranking_model import DEFAULT_WEIGHTS
 
@@ -22,8 +22,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=DEFAULT_WEIGHTS)
     args = parser.parse_args(argv)
     data = load_retail(args.data)
-    weights = learn_ranker(make_split(data.log, Protocol(args.protocol), validation=True))
-    document = {"learned_on": f"{args.data.name}, {args.protocol} validation split", **weights.to_json()}
+    weights = learn_ranker(training_splits(data.log, Protocol(args.protocol)))
+    document = {"learned_on": f"{args.data.name}, {args.protocol} training splits of the input period",
+                **weights.to_json()}
     args.out.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
     print(f"{args.out}: weights learned on {document['learned_on']}")
     return 0

@@ -7,10 +7,14 @@ from datetime import date
 
 import numpy as np
 
+from kiosk.services.offer_training import Snapshot, next_basket_snapshot
 from kiosk.services.purchase_log import PurchaseLog
 
 SPLIT_DATE = date(2001, 2, 1)
 VALIDATION_SPLIT_DATE = date(2001, 1, 1)
+# more snapshots of the input period to learn the ranker from (targets all before SPLIT_DATE)
+TRAINING_SPLIT_DATES = (date(2000, 12, 15), VALIDATION_SPLIT_DATE, date(2001, 1, 15))
+TRAINING_DROPPED_BASKETS = (1, 2, 3)
 
 
 class Protocol(enum.Enum):
@@ -51,17 +55,12 @@ def _targets(log: PurchaseLog, target_baskets: np.ndarray) -> tuple[np.ndarray, 
 def global_split(log: PurchaseLog, split: date, name: str, before: date | None = None) -> Split:
     """Input: baskets before `split`; evaluated: >= 2 input baskets and a basket on/after `split` (and before
     `before`, for the validation split); target: the first such basket."""
-    t = split.toordinal()
-    end = before.toordinal() if before else np.iinfo(np.int64).max
-    b_customer, b_day, _ = log.basket_table()
-    input_baskets = np.bincount(b_customer[b_day < t], minlength=log.n_customers)
-    later = np.flatnonzero((b_day >= t) & (b_day < end))
-    # baskets are in time order within a customer, so the first later basket per customer is the target
-    first = later[np.r_[True, b_customer[later][1:] != b_customer[later][:-1]]] if len(later) else later
-    first = first[input_baskets[b_customer[first]] >= 2]
-    starts, products = _targets(log, first)
-    history = log.select(log.day < t)
-    return Split(name, history, b_customer[first], np.full(len(first), t, dtype=np.int64), starts, products)
+    snap = next_basket_snapshot(log, split.toordinal(), before.toordinal() if before else None)
+    return Split(name, snap.history, snap.customers, snap.as_of, snap.target_start, snap.target_product)
+
+
+def as_snapshot(split: Split) -> Snapshot:
+    return Snapshot(split.history, split.customers, split.as_of, split.target_start, split.target_product)
 
 
 def last_basket(log: PurchaseLog, name: str, drop_last: int = 0) -> Split:
@@ -87,3 +86,13 @@ def make_split(log: PurchaseLog, protocol: Protocol, validation: bool) -> Split:
             return global_split(log, VALIDATION_SPLIT_DATE, "validation", before=SPLIT_DATE)
         return global_split(log, SPLIT_DATE, "test")
     return last_basket(log, "validation" if validation else "test", drop_last=1 if validation else 0)
+
+
+def training_splits(log: PurchaseLog, protocol: Protocol) -> list[Split]:
+    """Snapshots of the input period the ranker learns from: the validation split and its neighbours in
+    time (global-split: split dates 2000-12-15, 2001-01-01, 2001-01-15, targets before 2001-02-01;
+    last-basket: the 1st, 2nd and 3rd order before the last). No test target is in any of them."""
+    if protocol is Protocol.GLOBAL_SPLIT:
+        return [global_split(log, when, f"training {when.isoformat()}", before=SPLIT_DATE)
+                for when in TRAINING_SPLIT_DATES]
+    return [last_basket(log, f"training -{dropped}", drop_last=dropped) for dropped in TRAINING_DROPPED_BASKETS]
