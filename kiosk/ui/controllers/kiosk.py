@@ -40,6 +40,7 @@ class KioskController(QObject):
         wedge: KeyboardWedge | None,
         mood_offers: bool = False,
         tick_ms: int = 200,
+        redeem: str = "till",
     ) -> None:
         super().__init__(window)
         self.window = window
@@ -49,6 +50,7 @@ class KioskController(QObject):
         self._language = language
         self._camera_on = camera_on
         self._mood_offers = mood_offers  # the notice must say when the mood may order the shopper's offers
+        self._redeem = redeem  # how a card holder redeems offers: "card" or "till"
         self._service = {
             "camera": "starting" if camera_on else "off",
             "broker": "connecting" if broker_on else "off",
@@ -154,10 +156,10 @@ class KioskController(QObject):
         if view.state is State.ATTRACT:
             w.show_screen(w.attract)
         elif view.state is State.OFFERS:
-            w.offers.render(t, view.greeting_name, view.offers, _TONE_SUBTITLES[view.tone])
+            w.offers.render(t, view.greeting_name, view.offers, _TONE_SUBTITLES[view.tone], self._redeem)
             w.show_screen(w.offers)
         elif view.state is State.GUEST:
-            w.offers.render(t, None, view.offers, "guest.subtitle")
+            w.offers.render(t, None, view.offers, "guest.subtitle", "till")  # a guest has no card to load
             w.show_screen(w.offers)
         elif view.state is State.CARD_ERROR:
             w.card_error.render(t, view.message_key)
