@@ -22,8 +22,8 @@ POPULAR_CANDIDATES = 30
 RECENT_CANDIDATES = 20
 COPURCHASE_CANDIDATES = 20
 HISTORY_COPURCHASE_CANDIDATES = 10  # partners of anything the member bought, recent purchases weighing more
-TOP_CATEGORIES = 3
-CATEGORY_CANDIDATES = 3  # most bought products per liked category
+TOP_CATEGORIES = 5
+CATEGORY_CANDIDATES = 5  # most bought products per liked category
 
 
 class Source(enum.IntFlag):
@@ -41,6 +41,7 @@ FEATURES = (
     "cycle_offset", "cycle_known", "popularity_log", "recent_popularity_log", "repeat_rate", "copurchase",
     "category_share", "member_baskets_log", "member_idle_log", "member_repeat_share",
     "copurchase_history", "trend", "member_idle_vs_cycle", "own_rank_log", "member_basket_size_log",
+    "category_basket_share", "category_days_since_log",
 )
 
 
@@ -258,6 +259,16 @@ def build_candidates(
     cat_codes, cat_counts = np.unique(cat_code[cat_known], return_counts=True)
     lines_per_member = np.bincount(member, minlength=m).astype(float)
     cat_share = cat_counts / np.maximum(lines_per_member[cat_codes // categories], 1.0)
+    # per member and category: share of the member's baskets with it, and the last day they bought it
+    cat_basket_code = basket[cat_known] * categories + cat[cat_known]
+    distinct_lines = np.flatnonzero(cat_known)[np.unique(cat_basket_code, return_index=True)[1]]
+    cb_codes = cat_code[distinct_lines]
+    order_cb = np.lexsort((day[distinct_lines], cb_codes))
+    cb_sorted, cb_day = cb_codes[order_cb], day[distinct_lines][order_cb]
+    cb_last = _group_last(cb_sorted) if len(cb_sorted) else np.zeros(0, dtype=bool)
+    cb_keys = cb_sorted[cb_last]
+    cb_baskets = np.diff(np.r_[0, np.flatnonzero(cb_last) + 1]).astype(float)
+    cb_last_day = cb_day[cb_last].astype(float)
     # co-purchase with the newest basket: sum of P(partner | product) over its products
     newest = age == 0
     partners = stats.neighbour[product[newest]]
@@ -329,7 +340,9 @@ def build_candidates(
     cycle_offset = np.where(cycle_known, np.abs(np.log((since + 1) / (cycle + 1))), 0.0)
     member_baskets = baskets[c_member].astype(float)
     c_cat = stats.product_category[c_product]
-    share = np.where(c_cat >= 0, _lookup(cat_codes, cat_share, c_member * categories + np.maximum(c_cat, 0)), 0.0)
+    cat_key = c_member * categories + np.maximum(c_cat, 0)
+    share = np.where(c_cat >= 0, _lookup(cat_codes, cat_share, cat_key), 0.0)
+    cat_last = np.where(c_cat >= 0, _lookup(cb_keys, cb_last_day, cat_key), 0.0)
     idle = np.where(member_baskets > 0, member_as_of - member_last_day[c_member], 0.0)
     member_gap = np.where(member_baskets >= 2, (member_last_day[c_member] - member_first_day[c_member]) /
                           np.maximum(member_baskets - 1, 1), 0.0)
@@ -356,6 +369,8 @@ def build_candidates(
         np.where(member_gap > 0, np.log((np.maximum(idle, 0.0) + 1) / (member_gap + 1)), 0.0),
         np.where(repeat, np.log1p(_lookup(own_code, own_rank, cand)), 0.0),
         np.log1p(basket_size),
+        np.where(c_cat >= 0, _lookup(cb_keys, cb_baskets, cat_key), 0.0) / np.maximum(member_baskets, 1.0),
+        np.where((c_cat >= 0) & (cat_last > 0), np.log1p(np.maximum(member_as_of - cat_last, 0.0)), 0.0),
     ])
     member_start = np.r_[0, np.cumsum(np.bincount(c_member, minlength=m))]
     return CandidateTable(c_member, c_product, features, source, repeat, member_start)
