@@ -30,6 +30,13 @@ KEYWORDS: dict[str, tuple[str, ...]] = {
 }
 
 
+def _round_pen(color: QColor, width: float) -> QPen:
+    """A pen with round ends (PySide6's QPen constructor crashes on a `cap=` keyword)."""
+    pen = QPen(color, width)
+    pen.setCapStyle(Qt.PenCapStyle.RoundCap)
+    return pen
+
+
 def pictogram_for(*texts: str) -> str | None:
     """The first pictogram whose keyword occurs in the first text that has one (category, icon, title)."""
     for text in texts:
@@ -98,13 +105,13 @@ def paint_pictogram(painter: QPainter, box: QRectF, name: str, background: QColo
     elif name == "bread":
         path.addRoundedRect(r(0.14, 0.34, 0.72, 0.4), 0.2 * s, 0.2 * s)
         painter.drawPath(path)
-        painter.setPen(QPen(QColor(0, 0, 0, 70), 0.04 * s, cap=Qt.PenCapStyle.RoundCap))
+        painter.setPen(_round_pen(QColor(0, 0, 0, 70), 0.04 * s))
         for x in (0.32, 0.48, 0.64):
             painter.drawLine(p(x, 0.44), p(x + 0.06, 0.6))
     elif name == "apple":
         painter.drawEllipse(r(0.2, 0.3, 0.34, 0.5))
         painter.drawEllipse(r(0.44, 0.3, 0.34, 0.5))
-        painter.setPen(QPen(color, 0.05 * s, cap=Qt.PenCapStyle.RoundCap))
+        painter.setPen(_round_pen(color, 0.05 * s))
         painter.drawLine(p(0.49, 0.32), p(0.52, 0.16))
         painter.setPen(Qt.PenStyle.NoPen)
         painter.drawEllipse(r(0.54, 0.14, 0.18, 0.1))
@@ -114,7 +121,7 @@ def paint_pictogram(painter: QPainter, box: QRectF, name: str, background: QColo
         path.lineTo(p(0.5, 0.9))
         path.closeSubpath()
         painter.drawPath(path)
-        painter.setPen(QPen(color, 0.06 * s, cap=Qt.PenCapStyle.RoundCap))
+        painter.setPen(_round_pen(color, 0.06 * s))
         for x in (0.38, 0.5, 0.62):
             painter.drawLine(p(0.5, 0.34), p(x, 0.12))
     elif name == "fish":
@@ -128,7 +135,7 @@ def paint_pictogram(painter: QPainter, box: QRectF, name: str, background: QColo
         painter.drawEllipse(p(0.28, 0.46), 0.035 * s, 0.035 * s)
     elif name == "meat":
         painter.drawEllipse(r(0.14, 0.26, 0.52, 0.48))
-        painter.setPen(QPen(color, 0.1 * s, cap=Qt.PenCapStyle.RoundCap))
+        painter.setPen(_round_pen(color, 0.1 * s))
         painter.drawLine(p(0.56, 0.58), p(0.8, 0.8))
         painter.setPen(Qt.PenStyle.NoPen)
         painter.drawEllipse(p(0.84, 0.76), 0.06 * s, 0.06 * s)
@@ -136,7 +143,7 @@ def paint_pictogram(painter: QPainter, box: QRectF, name: str, background: QColo
     elif name == "egg":
         painter.drawEllipse(r(0.3, 0.16, 0.4, 0.64))
     elif name == "snow":
-        painter.setPen(QPen(color, 0.07 * s, cap=Qt.PenCapStyle.RoundCap))
+        painter.setPen(_round_pen(color, 0.07 * s))
         center = p(0.5, 0.5)
         for angle in (0, 60, 120):
             painter.save()

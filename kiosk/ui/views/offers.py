@@ -20,12 +20,18 @@ def keep_units(title: str) -> str:
     return _NUMBER_UNIT.sub("\\1\u00a0\\2", title)
 
 
+def money(t: Translator, cents: int) -> str:
+    """An amount that never wraps between number and currency sign."""
+    return t.money(cents).replace(" ", "\u00a0")
+
+
 def price_text(t: Translator, offer: Offer) -> str:
-    """The offer's price ('only €2.49') or discount ('20% off') in the shopper's language."""
+    """The offer's price ('only €2.49'), discounted price ('€2.00 (−20%)') or discount ('20% off')."""
     if offer.price_cents is not None:
-        return t("offers.price", price=t.money(offer.price_cents))
+        return t("offers.price", price=money(t, offer.price_cents))
     if offer.discount_percent is not None and offer.offer_price_cents is not None:
-        return t("offers.discount_price", price=t.money(offer.offer_price_cents), percent=offer.discount_percent)
+        text = t("offers.discount_price", price=money(t, offer.offer_price_cents), percent=offer.discount_percent)
+        return text.replace(" %", "\u00a0%")
     if offer.discount_percent is not None:
         return t("offers.discount", percent=offer.discount_percent)
     return ""
@@ -71,7 +77,7 @@ class OfferCard(QFrame):
             font = self.regular.font()
             font.setStrikeOut(True)
             self.regular.setFont(font)
-            self.regular.setText(t("offers.regular_price", price=t.money(struck)))
+            self.regular.setText(t("offers.regular_price", price=money(t, struck)))
         self.price = make_label("offerPrice", center=center)
         self.price.setText(price_text(t, offer))
         self.reason = make_label("offerReason", center=center)
