@@ -2,7 +2,7 @@
 
     QT_QPA_PLATFORM=offscreen python -m kiosk.ui.offer_screenshots --out docs/screenshots
 
-Ben (English, redeem "till") and Anna (German, redeem "card"); PNGs at half size to keep them small.
+Clara (English, redeem "till") and Anna (German, redeem "card"); PNGs at half size to keep them small.
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 
 SIZES = ((1920, 1080), (1080, 1920))
-SHOPPERS = (("en", "2900000000025", "till"), ("de", "2900000000018", "card"))
+SHOPPERS = (("en", "2900000000032", "till"), ("de", "2900000000018", "card"))
 
 
 def main(argv: list[str] | None = None) -> int:
