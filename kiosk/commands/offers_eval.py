@@ -24,14 +24,17 @@ from kiosk.services.offer_ranker import PickRules
 logger = logging.getLogger(__name__)
 
 
-def _share(value: str) -> float:
-    try:
-        share = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
-    if not 0.0 <= share <= 1.0:
-        raise argparse.ArgumentTypeError(f"{value} is outside 0..1")
-    return share
+def _shares(value: str) -> tuple[float, ...]:
+    shares = []
+    for part in value.split(","):
+        try:
+            share = float(part)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{part!r} is not a number") from None
+        if not 0.0 <= share <= 1.0:
+            raise argparse.ArgumentTypeError(f"{part} is outside 0..1")
+        shares.append(share)
+    return tuple(shares)
 
 
 def _non_negative(value: str) -> int:
@@ -60,8 +63,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "~0.4 s per member on Ta-Feng), every method scored on that sample too")
     parser.add_argument("--category-cap", type=_non_negative, default=2,
                         help="at most this many offers per category (0 = no cap; default 2, as the kiosk)")
-    parser.add_argument("--discovery-share", type=_share, default=0.0,
-                        help="least share of the 10 slots for products new to the member (default 0)")
+    parser.add_argument("--discovery-share", type=_shares, default=(0.0,), metavar="SHARE[,SHARE...]",
+                        help="least share of the 10 slots for products new to the member; several, comma-"
+                             "separated, give one ranker row each (default 0; the --dump lists use the first)")
     parser.add_argument("--seed", type=int, default=1, help="seed of the member samples (default 1)")
 
 
@@ -73,7 +77,7 @@ def _subset(split: Split, rows: np.ndarray) -> Split:
     return Split(split.name, split.history, split.customers[rows], split.as_of[rows], new_starts, products)
 
 
-def _all_methods(split: Split, protocol: Protocol, ranked_engine: Ranked) -> list[Metrics]:
+def _all_methods(split: Split, protocol: Protocol, engines: list[Ranked]) -> list[Metrics]:
     results = []
     for name, run in (
         ("popularity", lambda: baselines.popularity(split)),
@@ -85,7 +89,7 @@ def _all_methods(split: Split, protocol: Protocol, ranked_engine: Ranked) -> lis
         lists = run()
         ms = 1000 * (time.perf_counter() - started) / max(len(split.customers), 1)
         results.append(score(split, name, lists, ms))
-    results.append(score(split, ranked_engine.method, ranked_engine.lists, ranked_engine.ms_per_member))
+    results += [score(split, engine.method, engine.lists, engine.ms_per_member) for engine in engines]
     return results
 
 
@@ -127,16 +131,16 @@ def main(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     weights = learn_ranker(training)
     print(f"ranker learned on the input period's training splits in {time.perf_counter() - started:.1f} s", flush=True)
-    rules = PickRules(category_cap=args.category_cap, discovery_share=args.discovery_share)
-    engine = ranker_lists(test, weights, rules)
+    engines = [ranker_lists(test, weights, PickRules(category_cap=args.category_cap, discovery_share=share))
+               for share in args.discovery_share]
+    engine = engines[0]
     print(f"\n## {Path(data.path).name}, {protocol.value}, {len(test.customers)} members (test target)\n")
-    print(table(_all_methods(test, protocol, engine)), flush=True)
+    print(table(_all_methods(test, protocol, engines)), flush=True)
     if args.previous:
         rows = np.sort(rng.choice(len(test.customers), min(args.previous, len(test.customers)), replace=False))
         sample = _subset(test, rows)
         previous = rules_engine_lists(sample)
-        engine_sample = Ranked(engine.method, engine.lists[rows], engine.ms_per_member)
-        results = _all_methods(sample, protocol, engine_sample)
+        results = _all_methods(sample, protocol, [Ranked(e.method, e.lists[rows], e.ms_per_member) for e in engines])
         results.append(score(sample, previous.method, previous.lists, previous.ms_per_member))
         print(f"\n## the same, on a sample of {len(sample.customers)} members with the previous engine\n")
         print(table(results), flush=True)

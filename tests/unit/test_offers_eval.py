@@ -192,10 +192,12 @@ def test_tifu_knn_with_alpha_one_is_the_personal_vector() -> None:
 # ----- the command ---------------------------------------------------------------------------------------
 def test_offers_eval_prints_every_method_and_dumps(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     dump = tmp_path / "ranked.csv"
-    assert cli_main(["offers-eval", "--data", str(FIXTURE), "--dump", str(dump), "--previous", "5"]) == 0
+    assert cli_main(["offers-eval", "--data", str(FIXTURE), "--dump", str(dump), "--previous", "5",
+                     "--discovery-share", "0,0.5"]) == 0
     out = capsys.readouterr().out
     for method in ("| popularity |", "| P-TopFreq |", "| TIFU-KNN, authors' Ta-Feng params |",
                    "| TIFU-KNN, README's tuned params |", "| ranker (cap 2, discovery 0%) |",
+                   "| ranker (cap 2, discovery 50%) |",
                    "| previous engine (rules) |"):
         assert method in out
     assert "12 evaluated members" in out and "recall_expl@10" in out
