@@ -123,9 +123,9 @@ def learn_stats(log: PurchaseLog, as_of: int) -> PopulationStats:
     cycle = _median_per_group(gap_product[keep], gaps[keep].astype(float), n)
     gap_count = np.bincount(gap_product[keep], minlength=n)
     cycle[gap_count < 3] = 0.0  # fewer gaps say little about a product's usual interval
-    first_of_pair = np.r_[True, ~same]
+    first_of_pair = np.r_[True, ~same] if len(code_sorted) else np.zeros(0, dtype=bool)
     buyers = np.bincount(product_sorted[first_of_pair], minlength=n).astype(float)
-    repeat_pairs = first_of_pair & np.r_[same, False]  # first purchase of a pair that has a second one
+    repeat_pairs = first_of_pair & (np.r_[same, False] if len(code_sorted) else first_of_pair)  # bought again later
     repeaters = np.bincount(product_sorted[repeat_pairs], minlength=n).astype(float)
     overall = repeaters.sum() / max(buyers.sum(), 1.0)
     repeat_rate = (repeaters + 5 * overall) / (buyers + 5)

@@ -234,3 +234,15 @@ def test_population_and_single_member_paths_agree(shop: Shop) -> None:
     single = engine.rank_member(shop.store.history(anna), TODAY, np.ones(engine.model.n_products, dtype=bool))
     assert [p for _, p in population] == [r.product_id for r in single]
     np.testing.assert_allclose([-s for s, _ in population], [r.score for r in single])
+
+
+def test_empty_store_and_empty_catalogue(tmp_path: Path) -> None:
+    with LoyaltyStore(tmp_path / "empty.sqlite") as store:
+        engine = RankedOfferEngine(store, today=TODAY)
+        assert engine.guest_offers(TODAY, 3) == []
+        store.add_products(PRODUCTS[:1])
+        store.add_customers([("123", "X", None)])
+        cid = store.card_ids()["123"]
+        assert RankedOfferEngine(store, today=TODAY).offers_for(cid, TODAY, 3) == []
+        store.add_purchases([(cid, store.sku_ids()["COF"], T - 3, 1)])
+        assert RankedOfferEngine(store, today=TODAY).offers_for(cid, TODAY, 3) == []  # no catalogue yet

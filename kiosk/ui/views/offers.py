@@ -65,7 +65,7 @@ class OfferCard(QFrame):
         self.setObjectName("offerCard")
         self.offer = offer
         self.icon = OfferIcon(offer.icon, offer.title, offer.category)
-        side = round(unit * (11 if portrait else 15))
+        side = round(unit * (11 if portrait else 12))
         self.icon.setFixedSize(side, side)
         center = not portrait
         self.title = make_label("offerTitle", center=center)
@@ -115,7 +115,7 @@ class OfferCard(QFrame):
             outer.addLayout(texts)
             outer.addStretch(1)
         outer.setContentsMargins(pad, pad, pad, pad)
-        outer.setSpacing(round(unit * 2))
+        outer.setSpacing(round(unit * (2 if portrait else 1.4)))
 
 
 class OffersView(QWidget):
