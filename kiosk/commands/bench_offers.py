@@ -18,7 +18,7 @@ import psutil
 from kiosk.config import KioskConfig, demo_config
 from kiosk.errors import KioskError
 from kiosk.services.loyalty import LoyaltyStore
-from kiosk.services.offer_ranking_model import learn as learn_ranking_model
+from kiosk.services.offer_ranking_model import load_or_learn
 from kiosk.services.offers import OfferEngine, OfferModel
 from kiosk.services.ranked_engine import RankedOfferEngine
 from kiosk.session import KioskSession, SessionView, State
@@ -158,10 +158,10 @@ def main(args: argparse.Namespace) -> int:
     say(f"  build: {'reused cached store' if build_s is None else f'{build_s:.1f} s'}")
 
     started = time.perf_counter()
-    learn_ranking_model(store, today.toordinal())
+    load_or_learn(store, today.toordinal(), relearn=True)  # learns from all purchases and caches in the store
     learn_s = time.perf_counter() - started
     started = time.perf_counter()
-    engine = RankedOfferEngine(store, today=today)  # learns once more or loads the model cached in the store
+    engine = RankedOfferEngine(store, today=today)  # a kiosk start: loads the model cached in the store
     start_s = time.perf_counter() - started
     started = time.perf_counter()
     OfferModel.from_store(store)

@@ -20,7 +20,7 @@ import numpy as np
 from kiosk.services.loyalty import LoyaltyStore, Product
 from kiosk.services.offer_features import PopulationStats, learn_stats
 from kiosk.services.offer_ranker import RankerWeights
-from kiosk.services.offer_training import learn_from, next_basket_snapshot
+from kiosk.services.offer_training import Snapshot, learn_from, next_basket_snapshot
 from kiosk.services.purchase_log import NO_CATEGORY, PurchaseLog
 
 logger = logging.getLogger(__name__)
@@ -28,6 +28,7 @@ logger = logging.getLogger(__name__)
 MODEL_META_KEY = "offer_ranker_v1"
 LEARN_WINDOW_DAYS = 28
 MIN_LEARN_MEMBERS = 300  # fewer members with a target basket: use the shipped weights
+MAX_LEARN_MEMBERS = 3000  # a random sample of this many keeps learning at kiosk start well under a minute
 DEFAULT_WEIGHTS = Path(__file__).with_name("ranker_default.json")
 
 
@@ -74,6 +75,13 @@ def learn_weights(log: PurchaseLog, last_day: int) -> RankerWeights | None:
     snapshot = next_basket_snapshot(log, last_day - LEARN_WINDOW_DAYS + 1)
     if len(snapshot.customers) < MIN_LEARN_MEMBERS:
         return None
+    if len(snapshot.customers) > MAX_LEARN_MEMBERS:
+        rows = np.sort(np.random.default_rng(0).choice(len(snapshot.customers), MAX_LEARN_MEMBERS, replace=False))
+        sizes = np.diff(snapshot.target_start)
+        products = np.concatenate([snapshot.target_product[snapshot.target_start[i]:snapshot.target_start[i + 1]]
+                                   for i in rows])
+        snapshot = Snapshot(snapshot.history, snapshot.customers[rows], snapshot.as_of[rows],
+                            np.r_[0, np.cumsum(sizes[rows])], products)
     return learn_from([snapshot])
 
 
@@ -110,10 +118,11 @@ def _decode(text: str, stamp: str, today: int) -> RankingModel | None:
                         bool(data["learned_weights"]))
 
 
-def load_or_learn(store: LoyaltyStore, today: int) -> RankingModel:
-    """The model cached in the store when purchases, products and the day are unchanged, else learn and cache."""
+def load_or_learn(store: LoyaltyStore, today: int, relearn: bool = False) -> RankingModel:
+    """The model cached in the store when purchases, products and the day are unchanged, else learn and cache
+    (`relearn`: learn and cache in any case)."""
     stamp = store.data_stamp()
-    cached = store.get_meta(MODEL_META_KEY)
+    cached = None if relearn else store.get_meta(MODEL_META_KEY)
     if cached:
         try:
             model = _decode(cached, stamp, today)

@@ -174,8 +174,11 @@ def test_model_is_cached_until_purchases_change(shop: Shop, monkeypatch: pytest.
     assert len(calls) == 3
 
 
-def test_a_store_with_enough_members_learns_its_own_weights(shop: Shop, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("sample", [100, 10], ids=["all members", "a sample of members"])
+def test_a_store_with_enough_members_learns_its_own_weights(shop: Shop, monkeypatch: pytest.MonkeyPatch,
+                                                            sample: int) -> None:
     monkeypatch.setattr(offer_ranking_model, "MIN_LEARN_MEMBERS", 5)
+    monkeypatch.setattr(offer_ranking_model, "MAX_LEARN_MEMBERS", sample)
     for i in range(12):
         habit = ["COF", "MLK"] if i % 2 else ["GOU", "BRD"]
         shop.customer(f"m{i}", [(d, habit + ([ALL[(i + d) % 8]])) for d in (60, 45, 33, 20, 9)])
