@@ -255,4 +255,4 @@ class RankedOfferEngine:
 def _offer(item: CatalogueOffer, category: str, language: str | None, reason: str, rule: OfferRule, value: float,
            why: OfferReason) -> Offer:
     return Offer(item.offer_id, item.title_in(language), item.icon, item.price_cents, item.discount_percent,
-                 item.valid_until, category, reason, rule, value, why, getattr(item, "regular_price_cents", None))
+                 item.valid_until, category, reason, rule, value, why, item.regular_price_cents)
