@@ -27,8 +27,7 @@ from kiosk.errors import KioskError
 from kiosk.i18n import LANGUAGES, load_translator
 from kiosk.services.cards import KeyboardWedge
 from kiosk.services.loyalty import LoyaltyStore
-from kiosk.services.offers import OfferEngine
-from kiosk.services.shop import open_shop
+from kiosk.services.shop import make_engine, open_shop
 from kiosk.services.feedback import FeedbackCounter, FeedbackOnlyWindows
 from kiosk.session import KioskSession, State
 from kiosk.ui.bridge import KioskBridge
@@ -75,7 +74,7 @@ class KioskApp:
             self.loyalty, self.offers = shop.store, shop.engine
             self._stoppers.append(("loyalty store", shop.close))
         else:
-            self.loyalty, self.offers = loyalty, OfferEngine(loyalty, min_offers=config.offers.min_offers)
+            self.loyalty, self.offers = loyalty, make_engine(loyalty, config)
         self.offer_stats: Any = None  # kiosk.services.offer_stats.OfferStats once telemetry runs
         self.session = KioskSession(config, self.loyalty, self.offers, clock, on_feedback=self._on_feedback)
 
@@ -94,6 +93,7 @@ class KioskApp:
             wedge=wedge,
             mood_offers=config.offers.mood_reorder,
             privacy=config.privacy,
+            redeem=config.offers.redeem,
         )
         self._vision_settings = vision  # a vision.settings.VisionSettings overriding the config's mapping
         self._size = size

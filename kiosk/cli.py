@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bench": ("vision.cli_bench", "benchmark the vision pipeline (ms per frame, fps, peak RSS)"),
     "bench-offers": ("kiosk.commands.bench_offers", "benchmark card scan -> offers latency on a large loyalty store"),
     "bench-kiosk-cpu": ("kiosk.commands.bench_kiosk_cpu", "kiosk CPU on the attract screen, adaptive camera rate on vs off"),
+    "offers-eval": ("kiosk.commands.offers_eval", "score the offer engine and published baselines on a retail basket file"),
     "import-loyalty": ("kiosk.commands.import_loyalty", "import loyalty CSV files (products, customers, transactions, offers)"),
     "central": ("central.cli", "run the central MQTT collector, storage and dashboard"),
     "bench-central": ("central.bench", "benchmark collector ingest and end-to-end latency"),

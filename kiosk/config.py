@@ -223,6 +223,16 @@ class OffersConfig(_Section):
         False, description="Offer shoppers an on-screen opt-in, per visit, to let their current mood reorder their "
         "own offers (never stored). Off: mood never touches offers.",
     )
+    engine: Literal["ranker", "rules"] = Field(
+        "ranker", description="Offer engine: 'ranker' (learned ranker over candidates) or 'rules' (the first engine)."
+    )
+    category_cap: int = Field(2, ge=0, le=5, description="At most this many offers per category (0 = no cap).")
+    discovery_share: float = Field(
+        0.25, ge=0.0, le=1.0, description="Least share of the offer slots for products new to the shopper."
+    )
+    redeem: Literal["card", "till"] = Field(
+        "till", description="How offers are redeemed: 'card' (loaded on the loyalty card) or 'till' (show at the till)."
+    )
 
     @model_validator(mode="after")
     def _counts(self) -> "OffersConfig":

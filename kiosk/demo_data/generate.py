@@ -335,15 +335,22 @@ def write_csv(data: DemoData, out: Path) -> dict[str, Path]:
     with open(files["offers"], "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(["offer_id", "title", "icon", "price", "discount_percent", "valid_from", "valid_until",
-                         "sku", "category", "title_de"])
+                         "sku", "category", "title_de", "regular_price"])
         german = german_titles()
+        regular = regular_prices()
         for oid, title, icon, cents, discount, start, end, sku, category in data.offers:
             writer.writerow((oid, title, icon, "" if cents is None else f"{cents / 100:.2f}",
                              "" if discount is None else discount, date.fromordinal(start).isoformat(),
-                             date.fromordinal(end).isoformat(), sku or "", category or "", german.get(oid, "")))
+                             date.fromordinal(end).isoformat(), sku or "", category or "", german.get(oid, ""),
+                             f"{regular[sku] / 100:.2f}" if sku in regular else ""))
     for path in files.values():
         os.chmod(path, 0o600)
     return files
+
+
+def regular_prices() -> dict[str, int]:
+    """The demo products' regular prices in cents by SKU (struck through beside an offer's price)."""
+    return {sku: round(price * 100) for sku, *_, price in PRODUCTS}
 
 
 def import_csv(store: LoyaltyStore, files: dict[str, Path]) -> None:
@@ -383,10 +390,12 @@ def bulk_build(store: LoyaltyStore, customers: int, purchases: int, today: date 
     cards, skus = store.card_ids(), store.sku_ids()
     store.add_purchases((cards[c], skus[s], d, 1) for c, s, d in data.purchases)
     german = german_titles()
+    regular = regular_prices()
     store.replace_offers(
         [(oid, title, icon, cents, discount, start, end, skus[sku] if sku else None, category)
          for oid, title, icon, cents, discount, start, end, sku, category in data.offers],
         titles=[(row[0], "de", german[row[0]]) for row in data.offers if row[0] in german],
+        regular_prices=[(row[0], regular[row[7]]) for row in data.offers if row[7] in regular],
     )
     return data
 

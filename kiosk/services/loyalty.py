@@ -68,6 +68,10 @@ CREATE TABLE IF NOT EXISTS offer_titles (      -- an offer's title in other lang
     title    TEXT NOT NULL,
     PRIMARY KEY (offer_id, language)
 );
+CREATE TABLE IF NOT EXISTS offer_regular_prices (  -- shown struck through beside the offer price
+    offer_id            TEXT PRIMARY KEY REFERENCES offers(offer_id) ON DELETE CASCADE,
+    regular_price_cents INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
@@ -113,6 +117,7 @@ class CatalogueOffer:
     product_id: int | None
     category: str | None
     titles: tuple[tuple[str, str], ...] = ()  # (language, title) beside the catalogue's own `title`
+    regular_price_cents: int | None = None  # the product's regular price, shown struck through
 
     def valid_on(self, day: date) -> bool:
         return self.valid_from <= day <= self.valid_until
@@ -189,7 +194,7 @@ def _price_cents(value: str) -> int | None:
         return None
     try:
         cents = round(float(text) * 100)
-    except ValueError:
+    except (ValueError, OverflowError):  # "inf" overflows round()
         raise ValueError(f"is not a price like 2.49 (got {text!r})") from None
     if not 0 <= cents <= 10_000_000:
         raise ValueError(f"is out of range (got {text})")
@@ -275,12 +280,13 @@ class LoyaltyStore:
         for offer_id, language, title in self._query("SELECT offer_id, language, title FROM offer_titles ORDER BY 1, 2"):
             titles.setdefault(offer_id, []).append((language, title))
         rows = self._query(
-            "SELECT offer_id, title, icon, price_cents, discount_percent, valid_from, valid_until, product_id,"
-            " category FROM offers ORDER BY offer_id"
+            "SELECT o.offer_id, title, icon, price_cents, discount_percent, valid_from, valid_until, product_id,"
+            " category, r.regular_price_cents FROM offers o LEFT JOIN offer_regular_prices r USING (offer_id)"
+            " ORDER BY o.offer_id"
         )
         return [
             CatalogueOffer(r[0], r[1], r[2], r[3], r[4], date.fromordinal(r[5]), date.fromordinal(r[6]), r[7], r[8],
-                           tuple(titles.get(r[0], ())))
+                           tuple(titles.get(r[0], ())), r[9])
             for r in rows
         ]
 
@@ -418,20 +424,25 @@ class LoyaltyStore:
             "INSERT INTO purchases(customer_id, product_id, day, quantity) VALUES (?, ?, ?, ?)", rows))
 
     def replace_offers(
-        self, rows: Iterable[tuple[Any, ...]], replace_all: bool = True, titles: Iterable[tuple[str, str, str]] = ()
+        self, rows: Iterable[tuple[Any, ...]], replace_all: bool = True, titles: Iterable[tuple[str, str, str]] = (),
+        regular_prices: Iterable[tuple[str, int]] = (),
     ) -> None:
         """(offer_id, title, icon, price_cents, discount_percent, valid_from, valid_until, product_id, category)
-        rows, and (offer_id, language, title) translations of their titles."""
+        rows, (offer_id, language, title) translations of their titles and (offer_id, regular_price_cents)."""
         rows = list(rows)
 
         def work(db: sqlite3.Connection) -> None:
             if replace_all:
                 db.execute("DELETE FROM offer_titles")
+                db.execute("DELETE FROM offer_regular_prices")
                 db.execute("DELETE FROM offers")
             else:
                 db.executemany("DELETE FROM offer_titles WHERE offer_id = ?", ((row[0],) for row in rows))
+                db.executemany("DELETE FROM offer_regular_prices WHERE offer_id = ?", ((row[0],) for row in rows))
             db.executemany("INSERT OR REPLACE INTO offers VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
             db.executemany("INSERT INTO offer_titles(offer_id, language, title) VALUES (?, ?, ?)", titles)
+            db.executemany("INSERT INTO offer_regular_prices(offer_id, regular_price_cents) VALUES (?, ?)",
+                           regular_prices)
             db.execute(
                 "INSERT INTO meta(key, value) VALUES ('catalogue_version', '1') ON CONFLICT(key)"
                 " DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)"
@@ -445,7 +456,7 @@ class LoyaltyStore:
     def clear(self) -> None:
         """Delete every customer, product, purchase and offer (used to re-seed a demo store)."""
         def work(db: sqlite3.Connection) -> None:
-            for table in ("purchases", "offer_titles", "offers", "customers", "products"):
+            for table in ("purchases", "offer_titles", "offer_regular_prices", "offers", "customers", "products"):
                 db.execute(f"DELETE FROM {table}")
             db.execute("DELETE FROM meta WHERE key != 'schema_version'")
         self._write(work)
@@ -513,7 +524,8 @@ class LoyaltyStore:
 
     def import_offers(self, path: str | Path, replace_all: bool = True) -> ImportResult:
         """offers.csv: offer_id, title, icon, price, discount_percent, valid_from, valid_until, sku, category
-        and optionally title_en / title_de (the title for shoppers of that language).
+        and optionally title_en / title_de (the title for shoppers of that language) and regular_price (the
+        product's regular price, shown struck through beside the offer price).
 
         Each offer has a price or a discount, and a product (sku) or a category. By default the file
         replaces the whole catalogue (it is the store's current list).
@@ -523,8 +535,9 @@ class LoyaltyStore:
             "offer_id": _text, "title": _text, "icon": _text, "price": _price_cents,
             "discount_percent": _int_range(1, 99, optional=True), "valid_from": _date, "valid_until": _date,
             "sku": _optional_text, "category": _optional_text, **{column: _optional_text for column in title_columns},
+            "regular_price": _price_cents,
         }
-        optional = frozenset({"price", "discount_percent", "sku", "category", *title_columns})
+        optional = frozenset({"price", "discount_percent", "sku", "category", "regular_price", *title_columns})
         rows = _read_csv(path, spec, optional)
         _no_duplicates(path, rows, "offer_id")
         skus = self.sku_ids()
@@ -549,6 +562,7 @@ class LoyaltyStore:
             replace_all,
             [(r["offer_id"], language, r[column]) for _, r in rows
              for column, language in title_columns.items() if r[column]],
+            [(r["offer_id"], r["regular_price"]) for _, r in rows if r["regular_price"] is not None],
         )
         logger.debug("Staged %d offers from %s (stored when the transaction commits)", len(rows), path)
         return ImportResult(str(path), len(rows))

@@ -18,7 +18,11 @@ from typing import Sequence
 from kiosk.errors import KioskError
 from kiosk.services.cards import CardHasher
 from kiosk.services.loyalty import LoyaltyStore
-from kiosk.services.offers import MODEL_META_KEY
+from kiosk.services.offer_ranking_model import MODEL_META_KEY as RANKER_META_KEY
+from kiosk.services.offers import MODEL_META_KEY as RULES_META_KEY
+
+# Every offer model the kiosk may cache (learned from members' purchases): forget and prune drop them all.
+MODEL_CACHE_KEYS = (RANKER_META_KEY, RULES_META_KEY)
 
 logger = logging.getLogger(__name__)
 
@@ -138,8 +142,8 @@ def forget_member(
     if customer is None:
         raise MemberDataError(f"CARD: no loyalty member with card {card_id} in {store.path} (nothing erased)")
     pseudonym = hasher(card_id)
-    had_cache = store.get_meta(MODEL_META_KEY) is not None
-    _, purchases = store.erase_customer(customer.customer_id, (MODEL_META_KEY,))
+    had_cache = any(store.get_meta(key) is not None for key in MODEL_CACHE_KEYS)
+    _, purchases = store.erase_customer(customer.customer_id, MODEL_CACHE_KEYS)
     logger.info("Erased loyalty member %s: %d purchases, offer-model cache %s", pseudonym, purchases,
                 "cleared" if had_cache else "was empty")
     scrubbed = []
@@ -159,7 +163,7 @@ def prune_purchases(store: LoyaltyStore, retention_days: int, today: date | None
     if retention_days <= 0:
         return 0
     cutoff = (today or date.today()) - timedelta(days=retention_days)
-    deleted = store.prune_purchases(cutoff.toordinal(), (MODEL_META_KEY,))
+    deleted = store.prune_purchases(cutoff.toordinal(), MODEL_CACHE_KEYS)
     if deleted:
         logger.info("Pruned %d purchases older than %d days (before %s)", deleted, retention_days, cutoff)
     return deleted

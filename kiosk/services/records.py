@@ -1,6 +1,7 @@
 """Plain values passed between the loyalty store, the offer engine, the session and the screens."""
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from datetime import date
 
@@ -15,6 +16,34 @@ class Customer:
     language: str | None  # "en" / "de", or None for the store's language
 
 
+class OfferRule(enum.StrEnum):
+    """Which engine rule chose an offer (a str, so logs and older callers compare it with plain text)."""
+
+    REPURCHASE = "repurchase"
+    TOGETHER = "together"
+    CATEGORY = "category"
+    POPULAR = "popular"
+
+
+class ReasonKind(enum.Enum):
+    """What the one-line reason on an offer card says (texts: kiosk/i18n, key `reason.<value>`)."""
+
+    CYCLE = "cycle"  # "You buy this about every {n} days/weeks"
+    REGULAR = "regular"  # "One of your regular buys"
+    GOES_WITH = "goes_with"  # "Goes with your {product}"
+    CATEGORY = "category"  # "New in a category you like"
+    POPULAR = "popular"  # "Popular in our store right now"
+
+
+@dataclass(frozen=True, slots=True)
+class OfferReason:
+    """The shopper-facing reason of one offer; `days` for CYCLE, `anchor` (a product name) for GOES_WITH."""
+
+    kind: ReasonKind
+    days: int | None = None
+    anchor: str | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class Offer:
     """One offer as shown on screen; `reason` is for staff (logged), never shown to the shopper."""
@@ -27,8 +56,27 @@ class Offer:
     valid_until: date
     category: str
     reason: str
-    rule: str = "popular"  # which engine rule chose it: "repurchase", "together", "category", "popular"
+    rule: str = "popular"  # which engine rule chose it: an OfferRule value
     score: float = 0.0
+    why: OfferReason | None = None  # the reason shown to the shopper (None: no reason line)
+    regular_price_cents: int | None = None  # the regular price, shown struck through beside a lower one
+
+    @property
+    def offer_price_cents(self) -> int | None:
+        """The price the shopper pays: the offer price, or the regular price less the discount."""
+        if self.price_cents is not None:
+            return self.price_cents
+        if self.discount_percent is not None and self.regular_price_cents is not None:
+            return round(self.regular_price_cents * (100 - self.discount_percent) / 100)
+        return None
+
+    @property
+    def struck_price_cents(self) -> int | None:
+        """The regular price when it is higher than what the shopper pays (to show struck through)."""
+        paid = self.offer_price_cents
+        if paid is not None and self.regular_price_cents is not None and self.regular_price_cents > paid:
+            return self.regular_price_cents
+        return None
 
     @property
     def price_text(self) -> str:

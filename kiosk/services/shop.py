@@ -7,7 +7,9 @@ from dataclasses import dataclass
 
 from kiosk.config import KioskConfig
 from kiosk.services.loyalty import LoyaltyError, LoyaltyStore
+from kiosk.services.offer_ranker import PickRules
 from kiosk.services.offers import OfferEngine
+from kiosk.services.ranked_engine import RankedOfferEngine
 
 logger = logging.getLogger(__name__)
 
@@ -17,10 +19,18 @@ class Shop:
     """The session's loyalty side: `store` implements CustomerLookup, `engine` OfferSource."""
 
     store: LoyaltyStore
-    engine: OfferEngine
+    engine: RankedOfferEngine | OfferEngine
 
     def close(self) -> None:
         self.store.close()
+
+
+def make_engine(store: LoyaltyStore, config: KioskConfig) -> RankedOfferEngine | OfferEngine:
+    """The offer engine `[offers] engine` names, with the config's product rules; learns or loads its model."""
+    if config.offers.engine == "rules":
+        return OfferEngine(store, min_offers=config.offers.min_offers)
+    rules = PickRules(config.offers.category_cap, config.offers.discovery_share)
+    return RankedOfferEngine(store, min_offers=config.offers.min_offers, rules=rules)
 
 
 def open_shop(config: KioskConfig) -> Shop:
@@ -40,7 +50,7 @@ def open_shop(config: KioskConfig) -> Shop:
     from kiosk.services.member_data import prune_purchases
 
     prune_purchases(store, config.loyalty.purchase_retention_days)  # before learning: old purchases never count
-    engine = OfferEngine(store, min_offers=config.offers.min_offers)
+    engine = make_engine(store, config)
     counts = store.counts()
     logger.info(
         "Loyalty store %s ready in %.2f s: %d customers, %d purchases, %d offers",

@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QAbstractButton, QSizePolicy, QWidget
 
 from kiosk.ui import theme
 from kiosk.ui.signals import emit
+from kiosk.ui.pictograms import paint_pictogram, pictogram_for
 
 FACE_VALENCE = {"happy": 1.0, "neutral": 0.0, "unhappy": -1.0}
 
@@ -165,10 +166,12 @@ class MoodGauge(QWidget):
 
 
 class OfferIcon(QWidget):
-    """A coloured tile with the offer's symbol (or the initial of its title when no symbol fits)."""
+    """A coloured tile with a pictogram of the offer's category (kiosk.ui.pictograms), else the symbol of its
+    icon name, else the initial of its title."""
 
     def __init__(self, icon: str, title: str, category: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.pictogram = pictogram_for(category, icon, title)
         self.symbol = ICON_SYMBOLS.get(icon.lower()) or (title[:1].upper() or "?")
         self.color = QColor(_ICON_PALETTE[zlib.crc32((category or icon).encode("utf-8")) % len(_ICON_PALETTE)])
         self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
@@ -181,6 +184,10 @@ class OfferIcon(QWidget):
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(self.color)
         painter.drawRoundedRect(rect, rect.width() * 0.2, rect.width() * 0.2)
+        if self.pictogram is not None:
+            inset = rect.width() * 0.14
+            paint_pictogram(painter, rect.adjusted(inset, inset, -inset, -inset), self.pictogram, self.color)
+            return
         font = QFont("DejaVu Sans")
         font.setPixelSize(round(rect.height() * 0.55))
         font.setBold(True)

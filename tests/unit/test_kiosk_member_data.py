@@ -11,6 +11,7 @@ import pytest
 from kiosk.cli import main
 from kiosk.services.cards import CardHasher
 from kiosk.services.loyalty import LoyaltyStore
+from kiosk.services import offer_ranking_model
 from kiosk.services.offers import MODEL_META_KEY, OfferModel
 
 ZOE, MAX = "2900000000117", "2900000000124"
@@ -31,7 +32,8 @@ def kiosk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         store.add_purchases([(cards[ZOE], skus["COF"], today - ago, 1) for ago in (3, 10, 900)]
                             + [(cards[MAX], skus["TEA"], today - ago, 2) for ago in (5, 800)])
         OfferModel.load_or_learn(store)
-        assert store.get_meta(MODEL_META_KEY)
+        offer_ranking_model.load_or_learn(store, today)
+        assert store.get_meta(MODEL_META_KEY) and store.get_meta(offer_ranking_model.MODEL_META_KEY)
     config = tmp_path / "kiosk.toml"
     config.write_text(f'data_dir = "{tmp_path}"\n[loyalty]\ndb_path = "{db}"\npurchase_retention_days = 730\n')
     return config
@@ -68,6 +70,7 @@ def test_forget_erases_the_member_the_cache_and_the_log_pseudonym(kiosk: Path, t
     with LoyaltyStore(db) as store:
         assert store.find_customer(ZOE) is None and store.find_customer(MAX) is not None
         assert store.counts()["purchases"] == 2 and store.get_meta(MODEL_META_KEY) is None
+        assert store.get_meta(offer_ranking_model.MODEL_META_KEY) is None  # the ranker learned from her too
     raw = b"".join(p.read_bytes() for p in tmp_path.glob("loyalty.sqlite*"))
     assert b"Zoewinifred" not in raw and ZOE.encode() not in raw  # overwritten, not just unlinked from the b-tree
     code, _, err = run(capsys, "loyalty", "--config", str(kiosk), "export", ZOE)

@@ -1,7 +1,6 @@
-"""Offer engine rules, each shown on a purchase history written for it, plus the offline metric and model cache."""
+"""The first (rules) offer engine, each rule shown on a purchase history written for it, and its model cache."""
 from __future__ import annotations
 
-import os
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -9,8 +8,8 @@ import numpy as np
 import pytest
 
 from kiosk.services import offers as offers_module
-from kiosk.services.loyalty import LoyaltyStore, Product
-from kiosk.services.offers import OfferEngine, OfferModel, hit_rate_at_k
+from kiosk.services.loyalty import LoyaltyStore
+from kiosk.services.offers import OfferEngine, OfferModel
 
 TODAY = date(2025, 6, 15)
 T = TODAY.toordinal()
@@ -206,36 +205,3 @@ def test_dense_and_sparse_pair_counting_agree(monkeypatch: pytest.MonkeyPatch) -
     dense = offers_module._neighbours(customer, day, product)
     monkeypatch.setattr(offers_module, "DENSE_PAIR_TABLE_MAX", 0)
     assert offers_module._neighbours(customer, day, product) == dense
-
-
-def test_hit_rate_metric_separates_a_habit_from_popularity() -> None:
-    products = {
-        1: Product(1, "A", "habit", "c", "x", "consumable", 7.0, None),
-        2: Product(2, "B", "popular", "c", "x", "consumable", 7.0, None),
-    }
-    rows = []
-    for c in range(1, 21):  # everyone bought B once; shoppers 1-10 buy A weekly, 11-20 buy B monthly
-        rows.append((c, T - 60, 2))
-        if c <= 10:
-            rows += [(c, T - ago, 1) for ago in (28, 21, 14, 7, 0)]
-        else:
-            rows += [(c, T - 90, 2), (c, T - 30, 2), (c, T, 2)]
-    customer, day, product = (np.array(col, dtype=np.int64) for col in zip(*rows))
-    result = hit_rate_at_k(products, customer, day, product, k=1)
-    assert result.shoppers == 20
-    assert result.engine == 1.0  # A is due for shoppers 1-10; for 11-20 B is (own interval 30 days)
-    assert result.popularity == 0.5  # B is the most bought product: right for half of them
-
-
-SHARED = Path(os.environ.get("MOODKIOSK_SHARED_DATA") or Path(__file__).resolve().parents[3] / "shared" / "data")
-GROCERIES = SHARED / "groceries_transactions.csv"
-
-
-@pytest.mark.skipif(not GROCERIES.exists(), reason="shared Groceries data not present")
-def test_groceries_baseline_matches_the_documented_figure() -> None:
-    products, customer, day, product = offers_module.load_groceries(
-        str(GROCERIES), str(GROCERIES.with_name("grocery_item_categories.csv")))
-    result = hit_rate_at_k(products, customer, day, product, k=10)
-    assert result.shoppers > 3000
-    assert result.popularity == pytest.approx(0.71, abs=0.01)  # ../shared/data/README.md
-    assert 0.0 < result.engine < 1.0

@@ -41,6 +41,7 @@ class KioskController(QObject):
         mood_offers: bool = False,
         privacy: Any = None,
         tick_ms: int = 200,
+        redeem: str = "till",
     ) -> None:
         super().__init__(window)
         self.window = window
@@ -53,6 +54,7 @@ class KioskController(QObject):
         self._privacy = privacy  # kiosk.config.PrivacyConfig: controller, contact, privacy page
         if privacy is not None:
             window.privacy_qr.set_text(privacy.privacy_url)
+        self._redeem = redeem  # how a card holder redeems offers: "card" or "till"
         self._service = {
             "camera": "starting" if camera_on else "off",
             "broker": "connecting" if broker_on else "off",
@@ -169,11 +171,12 @@ class KioskController(QObject):
         if view.state is State.ATTRACT:
             w.show_screen(w.attract)
         elif view.state is State.OFFERS:
-            w.offers.render(t, view.greeting_name, view.offers, _TONE_SUBTITLES[view.tone])
+            w.offers.render(t, view.greeting_name, view.offers, _TONE_SUBTITLES[view.tone], self._redeem)
             self._render_offer_choices(t, view)
             w.show_screen(w.offers)
-        elif view.state is State.GUEST:
-            w.offers.render(t, None, view.offers, _TONE_SUBTITLES[view.tone] if view.mood_opt_in else "guest.subtitle")
+        elif view.state is State.GUEST:  # a guest has no card to load: redeem at the till
+            w.offers.render(t, None, view.offers, _TONE_SUBTITLES[view.tone] if view.mood_opt_in else "guest.subtitle",
+                            "till")
             self._render_offer_choices(t, view)
             w.show_screen(w.offers)
         elif view.state is State.CARD_ERROR:

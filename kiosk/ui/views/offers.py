@@ -8,7 +8,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QBoxLayout, QFrame, QGridLayout, QHBoxLayout, QVBoxLayout, QWidget
 
 from kiosk.i18n import Translator
-from kiosk.services.records import Offer
+from kiosk.services.records import Offer, OfferReason, ReasonKind
 from kiosk.ui.views import make_button, make_label
 from kiosk.ui.widgets import OfferIcon
 
@@ -20,48 +20,102 @@ def keep_units(title: str) -> str:
     return _NUMBER_UNIT.sub("\\1\u00a0\\2", title)
 
 
+def money(t: Translator, cents: int) -> str:
+    """An amount that never wraps between number and currency sign."""
+    return t.money(cents).replace(" ", "\u00a0")
+
+
 def price_text(t: Translator, offer: Offer) -> str:
-    """The offer's price ('only €2.49') or discount ('20% off') in the shopper's language."""
+    """The offer's price ('only €2.49'), discounted price ('€2.00 (−20%)') or discount ('20% off')."""
     if offer.price_cents is not None:
-        return t("offers.price", price=t.money(offer.price_cents))
+        return t("offers.price", price=money(t, offer.price_cents))
+    if offer.discount_percent is not None and offer.offer_price_cents is not None:
+        text = t("offers.discount_price", price=money(t, offer.offer_price_cents), percent=offer.discount_percent)
+        return text.replace(" %", "\u00a0%")
     if offer.discount_percent is not None:
         return t("offers.discount", percent=offer.discount_percent)
     return ""
 
 
+def reason_text(t: Translator, why: OfferReason | None) -> str:
+    """The one-line reason of an offer in the shopper's language ('' when it has none)."""
+    if why is None:
+        return ""
+    if why.kind is ReasonKind.CYCLE and why.days:
+        if why.days >= 12:
+            weeks = round(why.days / 7)
+            return t("reason.cycle.weeks", weeks=weeks) if weeks > 1 else t("reason.cycle.week")
+        return t("reason.cycle.days", days=why.days) if why.days > 1 else t("reason.cycle.day")
+    if why.kind is ReasonKind.GOES_WITH and why.anchor:
+        return t("reason.goes_with", product=why.anchor)
+    if why.kind is ReasonKind.CYCLE:
+        return t("reason.regular")
+    return t(f"reason.{why.kind.value}")
+
+
+REDEEM_MODES = ("card", "till")
+
+
 class OfferCard(QFrame):
     """One offer: icon, title, price or discount, validity; stacked (landscape) or side by side (portrait)."""
 
-    def __init__(self, t: Translator, offer: Offer, unit: float, portrait: bool, parent: QWidget | None = None) -> None:
+    def __init__(self, t: Translator, offer: Offer, unit: float, portrait: bool, parent: QWidget | None = None,
+                 redeem: str | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("offerCard")
         self.offer = offer
         self.icon = OfferIcon(offer.icon, offer.title, offer.category)
         side = round(unit * (11 if portrait else 12))
         self.icon.setFixedSize(side, side)
-        self.title = make_label("offerTitle", center=not portrait)
+        center = not portrait
+        self.title = make_label("offerTitle", center=center)
         self.title.setText(keep_units(offer.title))
-        self.price = make_label("offerPrice", center=not portrait)
+        self.regular = make_label("offerRegular", center=center, wrap=False)
+        struck = offer.struck_price_cents
+        self.regular.setVisible(struck is not None)
+        if struck is not None:  # the regular price, struck through, beside the lower one
+            font = self.regular.font()
+            font.setStrikeOut(True)
+            self.regular.setFont(font)
+            self.regular.setText(t("offers.regular_price", price=money(t, struck)))
+        self.price = make_label("offerPrice", center=center)
         self.price.setText(price_text(t, offer))
-        self.valid = make_label("offerValid", center=not portrait)
+        self.reason = make_label("offerReason", center=center)
+        self.reason.setText(reason_text(t, offer.why))
+        self.reason.setVisible(bool(self.reason.text()))
+        self.redeem = make_label("offerRedeem", center=center)
+        self.redeem.setText(t(f"offers.redeem.{redeem}") if redeem in REDEEM_MODES else "")
+        self.redeem.setVisible(bool(self.redeem.text()))
+        self.valid = make_label("offerValid", center=center)
         self.valid.setText(t("offers.valid_until", date=t.date(offer.valid_until)))
         pad = round(unit * 1.8)
+        prices = QHBoxLayout()
+        prices.setSpacing(round(unit * 1.2))
+        if center:
+            prices.addStretch(1)
+        prices.addWidget(self.regular, 0, Qt.AlignmentFlag.AlignBaseline)
+        prices.addWidget(self.price, 0 if center else 1, Qt.AlignmentFlag.AlignBaseline)
+        if center:
+            prices.addStretch(1)
         texts = QVBoxLayout()
         texts.setSpacing(round(unit * 0.8))
         texts.addWidget(self.title)
-        texts.addWidget(self.price)
+        texts.addLayout(prices)
+        texts.addWidget(self.reason)
+        texts.addWidget(self.redeem)
         texts.addWidget(self.valid)
         if portrait:
             outer: QBoxLayout = QHBoxLayout(self)
             outer.addWidget(self.icon, 0, Qt.AlignmentFlag.AlignVCenter)
             outer.addLayout(texts, 1)
-        else:
+        else:  # tall cards: icon and texts centred as one block, no empty lower half
             outer = QVBoxLayout(self)
+            outer.addStretch(1)
             outer.addWidget(self.icon, 0, Qt.AlignmentFlag.AlignHCenter)
             outer.addLayout(texts)
             outer.addStretch(1)
         outer.setContentsMargins(pad, pad, pad, pad)
-        outer.setSpacing(round(unit * 2))
+        outer.setSpacing(round(unit * (2 if portrait else 1.4)))
 
 
 class OffersView(QWidget):
@@ -81,7 +135,7 @@ class OffersView(QWidget):
         self._grid.setContentsMargins(0, 0, 0, 0)
         self.cards: list[OfferCard] = []
         self._unit, self._portrait = 10.8, False
-        self._shown: tuple[Translator, Sequence[Offer]] | None = None
+        self._shown: tuple[Translator, Sequence[Offer], str | None] | None = None
         self._layout = QVBoxLayout(self)
         self._layout.addWidget(self.greeting)
         self._layout.addWidget(self.subtitle)
@@ -105,14 +159,16 @@ class OffersView(QWidget):
         if changed and self._shown is not None:
             self._build_cards(*self._shown)
 
-    def render(self, t: Translator, name: str | None, offers: Sequence[Offer], subtitle_key: str) -> None:
+    def render(self, t: Translator, name: str | None, offers: Sequence[Offer], subtitle_key: str,
+               redeem: str | None = None) -> None:
+        """`redeem`: 'card' (loaded on the loyalty card) or 'till' (show at the till); None shows no redeem line."""
         self.greeting.setText(t("offers.greeting", name=name) if name else t("guest.greeting"))
         self.subtitle.setText(t(subtitle_key))
         self.done.setText(t("offers.done"))
         self.empty.setText(t("offers.none"))
         self.empty.setVisible(not offers)
-        self._shown = (t, tuple(offers))
-        self._build_cards(t, offers)
+        self._shown = (t, tuple(offers), redeem)
+        self._build_cards(t, offers, redeem)
 
     def _place_actions(self, portrait: bool) -> None:
         for widget in (self.mood_opt_in, self.done, self.no_mood):
@@ -139,7 +195,7 @@ class OffersView(QWidget):
         self.mood_opt_in.setEnabled(not opted_in)
         self.mood_opt_in.setText(t("offers.mood_opted_in") if opted_in else t("offers.mood_opt_in"))
 
-    def _build_cards(self, t: Translator, offers: Sequence[Offer]) -> None:
+    def _build_cards(self, t: Translator, offers: Sequence[Offer], redeem: str | None = None) -> None:
         for card in self.cards:
             self._grid.removeWidget(card)
             card.deleteLater()
@@ -149,7 +205,7 @@ class OffersView(QWidget):
         for row in range(self._grid.rowCount()):
             self._grid.setRowStretch(row, 0)
         for i, offer in enumerate(offers):
-            card = OfferCard(t, offer, self._unit, self._portrait, self.cards_box)
+            card = OfferCard(t, offer, self._unit, self._portrait, self.cards_box, redeem)
             row, column = (i, 0) if self._portrait else (0, i)
             self._grid.addWidget(card, row, column)
             self._grid.setRowStretch(row, 1)

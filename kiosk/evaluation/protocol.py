@@ -1,0 +1,98 @@
+"""The evaluation protocols of ../shared/data/README_retail.md: input baskets, evaluated customers, targets."""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+
+from kiosk.services.offer_training import Snapshot, next_basket_snapshot
+from kiosk.services.purchase_log import PurchaseLog
+
+SPLIT_DATE = date(2001, 2, 1)
+VALIDATION_SPLIT_DATE = date(2001, 1, 1)
+# more snapshots of the input period to learn the ranker from (targets all before SPLIT_DATE)
+TRAINING_SPLIT_DATES = (date(2000, 12, 15), VALIDATION_SPLIT_DATE, date(2001, 1, 15))
+TRAINING_DROPPED_BASKETS = (1, 2, 3)
+
+
+class Protocol(enum.Enum):
+    GLOBAL_SPLIT = "global-split"
+    LAST_BASKET = "last-basket"
+
+
+@dataclass(frozen=True)
+class Split:
+    """What an engine may learn from (`history`), whom it is scored on, as of which day, and the truth.
+
+    `customers` (n,) are the evaluated customer codes, `as_of` (n,) the day each one's offers are made on,
+    and the target of customers[i] is `target_product[target_start[i]:target_start[i+1]]`.
+    """
+
+    name: str
+    history: PurchaseLog
+    customers: np.ndarray
+    as_of: np.ndarray
+    target_start: np.ndarray
+    target_product: np.ndarray
+
+    def target(self, i: int) -> np.ndarray:
+        return self.target_product[self.target_start[i]:self.target_start[i + 1]]
+
+
+def _targets(log: PurchaseLog, target_baskets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """CSR (starts, products) of the given baskets' distinct products, in the order of `target_baskets`."""
+    rank = np.full(log.n_baskets, -1, dtype=np.int64)
+    rank[target_baskets] = np.arange(len(target_baskets))
+    lines = np.flatnonzero(rank[log.basket] >= 0)
+    owner = rank[log.basket[lines]]
+    order = np.argsort(owner, kind="stable")
+    counts = np.bincount(owner, minlength=len(target_baskets))
+    return np.r_[0, np.cumsum(counts)], log.product[lines][order]
+
+
+def global_split(log: PurchaseLog, split: date, name: str, before: date | None = None) -> Split:
+    """Input: baskets before `split`; evaluated: >= 2 input baskets and a basket on/after `split` (and before
+    `before`, for the validation split); target: the first such basket."""
+    snap = next_basket_snapshot(log, split.toordinal(), before.toordinal() if before else None)
+    return Split(name, snap.history, snap.customers, snap.as_of, snap.target_start, snap.target_product)
+
+
+def as_snapshot(split: Split) -> Snapshot:
+    return Snapshot(split.history, split.customers, split.as_of, split.target_start, split.target_product)
+
+
+def last_basket(log: PurchaseLog, name: str, drop_last: int = 0) -> Split:
+    """Per customer: drop the last `drop_last` baskets, the last remaining one is the target, the rest (of
+    every customer) is the input. Customers with fewer than 2 input baskets are not evaluated."""
+    b_customer, b_day, _ = log.basket_table()
+    counts = np.bincount(b_customer, minlength=log.n_customers)
+    first_of = np.r_[0, np.cumsum(counts)[:-1]]
+    position = np.arange(len(b_customer)) - first_of[b_customer]
+    keep_count = counts - drop_last  # baskets left per customer
+    is_target = position == keep_count[b_customer] - 1
+    is_input = position < keep_count[b_customer] - 1
+    target_baskets = np.flatnonzero(is_target & (keep_count[b_customer] >= 3))
+    starts, products = _targets(log, target_baskets)
+    history = log.select(is_input[log.basket])
+    return Split(name, history, b_customer[target_baskets], b_day[target_baskets], starts, products)
+
+
+def make_split(log: PurchaseLog, protocol: Protocol, validation: bool) -> Split:
+    """The test split of `protocol`, or its validation split (for tuning; never scored as a result)."""
+    if protocol is Protocol.GLOBAL_SPLIT:
+        if validation:
+            return global_split(log, VALIDATION_SPLIT_DATE, "validation", before=SPLIT_DATE)
+        return global_split(log, SPLIT_DATE, "test")
+    return last_basket(log, "validation" if validation else "test", drop_last=1 if validation else 0)
+
+
+def training_splits(log: PurchaseLog, protocol: Protocol) -> list[Split]:
+    """Snapshots of the input period the ranker learns from: the validation split and its neighbours in
+    time (global-split: split dates 2000-12-15, 2001-01-01, 2001-01-15, targets before 2001-02-01;
+    last-basket: the 1st, 2nd and 3rd order before the last). No test target is in any of them."""
+    if protocol is Protocol.GLOBAL_SPLIT:
+        return [global_split(log, when, f"training {when.isoformat()}", before=SPLIT_DATE)
+                for when in TRAINING_SPLIT_DATES]
+    return [last_basket(log, f"training -{dropped}", drop_last=dropped) for dropped in TRAINING_DROPPED_BASKETS]
