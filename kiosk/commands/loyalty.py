@@ -32,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     export.add_argument("--out", type=Path, help="write the JSON to this file (default: standard output)")
     forget = sub.add_parser("forget", help="erase a member everywhere on the kiosk (GDPR Art. 17)")
     forget.add_argument("card", metavar="CARD", help="the member's card number")
-    forget.add_argument("--log-file", type=Path, action="append", default=[],
+    forget.add_argument("--scrub-log", dest="scrub_logs", metavar="FILE", type=Path, action="append", default=[],
                         help="a plain-text log file in which to replace the member's pseudonym (repeatable)")
     sub.add_parser("prune", help="delete purchases older than [loyalty] purchase_retention_days")
 
@@ -59,7 +59,7 @@ def main(args: argparse.Namespace) -> int:
             else:
                 print(text)
             return 0
-        report = forget_member(store, card, hasher, args.log_file)
+        report = forget_member(store, card, hasher, args.scrub_logs)
     print(f"erased {report.pseudonym}: member, {report.purchases} purchases, offer-model cache "
           f"{'deleted (learnt again without them at the next start)' if report.offer_cache_cleared else 'was empty'}")
     for scrub in report.logs:

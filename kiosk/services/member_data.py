@@ -108,9 +108,9 @@ def _check_log_files(paths: list[Path]) -> None:
     """Every log file must be readable and its folder writable before anything is erased."""
     for path in paths:
         if not path.is_file():
-            raise MemberDataError(f"--log-file: {path} is not a file (nothing erased)")
+            raise MemberDataError(f"--scrub-log: {path} is not a file (nothing erased)")
         if not os.access(path, os.R_OK) or not os.access(path.parent, os.W_OK):
-            raise MemberDataError(f"--log-file: {path} cannot be rewritten (no permission; nothing erased)")
+            raise MemberDataError(f"--scrub-log: {path} cannot be rewritten (no permission; nothing erased)")
 
 
 def scrub_log(path: Path, pseudonym: str) -> LogScrub:
@@ -152,7 +152,7 @@ def forget_member(
             scrubbed.append(scrub_log(path, pseudonym))
         except OSError as exc:  # checked beforehand, so only a full disk or a race gets here
             raise MemberDataError(
-                f"--log-file: member {pseudonym} was erased from the loyalty store, but {path} could not be "
+                f"--scrub-log: member {pseudonym} was erased from the loyalty store, but {path} could not be "
                 f"rewritten ({exc.strerror or exc}); replace {pseudonym} in it by {ERASED_PSEUDONYM} by hand"
             ) from None
     return ErasureReport(pseudonym, purchases, had_cache, tuple(scrubbed))

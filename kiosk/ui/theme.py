@@ -45,10 +45,10 @@ def stylesheet(unit: float) -> str:
     QLabel[role="body"] {{ font-size: {px(3.4)}px; color: {MUTED}; }}
     QLabel[role="caption"] {{ font-size: {px(2.6)}px; color: {MUTED}; }}
     QLabel[role="offerTitle"] {{ font-size: {px(3.0)}px; font-weight: bold; }}
-    QLabel[role="offerPrice"] {{ font-size: {px(3.6)}px; font-weight: bold; color: {ACCENT}; }}
+    QLabel[role="offerPrice"] {{ font-size: {px(3.2)}px; font-weight: bold; color: {ACCENT}; }}
     QLabel[role="offerValid"] {{ font-size: {px(2.2)}px; color: {MUTED}; }}
-    QLabel[role="offerRegular"] {{ font-size: {px(2.8)}px; color: {MUTED}; }}
-    QLabel[role="offerReason"] {{ font-size: {px(2.5)}px; font-style: italic; }}
+    QLabel[role="offerRegular"] {{ font-size: {px(2.6)}px; color: {MUTED}; }}
+    QLabel[role="offerReason"] {{ font-size: {px(2.3)}px; font-style: italic; }}
     QLabel[role="offerRedeem"] {{ font-size: {px(2.2)}px; color: {ACCENT}; }}
     QLabel[role="faceLabel"] {{ font-size: {px(3.2)}px; font-weight: bold; }}
     QLabel[role="notice"] {{ font-size: {px(NOTICE_FONT_UNITS)}px; color: {NOTICE_INK}; }}

@@ -80,7 +80,7 @@ class KioskWindow(QWidget):
         pad = round(unit * 1.2)
         self.notice_frame.layout().setContentsMargins(pad * 2, pad, pad * 2, pad)
         self.notice_frame.layout().setSpacing(pad * 2)
-        qr_side = round(unit * 12)  # 12 units = 64 mm on a 43-inch panel: scans from a phone at arm's length
+        qr_side = round(unit * 10)  # 10 units = 54 mm on a 43-inch panel: scans from a phone at arm's length
         self.privacy_qr.setFixedSize(qr_side, qr_side)
         self.setStyleSheet(theme.stylesheet(unit))
         for view in self._views():

@@ -60,7 +60,7 @@ def test_forget_erases_the_member_the_cache_and_the_log_pseudonym(kiosk: Path, t
     pseudonym = CardHasher(KEY.encode())(ZOE)
     log = tmp_path / "kiosk.log"
     log.write_text(f"10:00 INFO Offer 1 for {pseudonym}: o-cof Coffee (due)\n10:01 INFO Unknown card card:0011223344556677\n")
-    code, out, _ = run(capsys, "loyalty", "--config", str(kiosk), "forget", ZOE, "--log-file", str(log))
+    code, out, _ = run(capsys, "loyalty", "--config", str(kiosk), "forget", ZOE, "--scrub-log", str(log))
     assert code == 0
     assert f"erased {pseudonym}: member, 3 purchases, offer-model cache deleted" in out
     assert "pseudonym replaced in 1 lines" in out and "journalctl --grep" in out
@@ -81,7 +81,7 @@ def test_forget_erases_the_member_the_cache_and_the_log_pseudonym(kiosk: Path, t
     (["export", "2900000099999"], "CARD: no loyalty member with card 2900000099999"),
     (["forget", "2900000099999"], "(nothing erased)"),
     (["forget", "29000x"], "CARD: '29000x' is not a card number"),
-    (["forget", ZOE, "--log-file", "/nonexistent/kiosk.log"], "--log-file: /nonexistent/kiosk.log is not a file"),
+    (["forget", ZOE, "--scrub-log", "/nonexistent/kiosk.log"], "--scrub-log: /nonexistent/kiosk.log is not a file"),
 ])
 def test_bad_card_or_log_is_one_line_and_nothing_is_lost(kiosk: Path, tmp_path: Path, capsys, argv, problem) -> None:
     code, out, err = run(capsys, "loyalty", "--config", str(kiosk), *argv)

@@ -65,7 +65,7 @@ class OfferCard(QFrame):
         self.setObjectName("offerCard")
         self.offer = offer
         self.icon = OfferIcon(offer.icon, offer.title, offer.category)
-        side = round(unit * (11 if portrait else 12))
+        side = round(unit * (11 if portrait else 9))
         self.icon.setFixedSize(side, side)
         center = not portrait
         self.title = make_label("offerTitle", center=center)
@@ -88,7 +88,7 @@ class OfferCard(QFrame):
         self.redeem.setVisible(bool(self.redeem.text()))
         self.valid = make_label("offerValid", center=center)
         self.valid.setText(t("offers.valid_until", date=t.date(offer.valid_until)))
-        pad = round(unit * 1.8)
+        pad = round(unit * (0.8 if portrait else 1.2))
         prices = QHBoxLayout()
         prices.setSpacing(round(unit * 1.2))
         if center:
@@ -98,12 +98,20 @@ class OfferCard(QFrame):
         if center:
             prices.addStretch(1)
         texts = QVBoxLayout()
-        texts.setSpacing(round(unit * 0.8))
+        texts.setSpacing(round(unit * (0.2 if portrait else 0.4)))
         texts.addWidget(self.title)
         texts.addLayout(prices)
         texts.addWidget(self.reason)
-        texts.addWidget(self.redeem)
-        texts.addWidget(self.valid)
+        if portrait:  # five cards stacked under a long notice: how to redeem and until when share one line
+            footer = QHBoxLayout()
+            footer.setSpacing(round(unit * 2))
+            self.redeem.setWordWrap(False)
+            footer.addWidget(self.redeem)
+            footer.addWidget(self.valid, 1)
+            texts.addLayout(footer)
+        else:
+            texts.addWidget(self.redeem)
+            texts.addWidget(self.valid)
         if portrait:
             outer: QBoxLayout = QHBoxLayout(self)
             outer.addWidget(self.icon, 0, Qt.AlignmentFlag.AlignVCenter)
@@ -149,8 +157,8 @@ class OffersView(QWidget):
     def set_unit(self, unit: float, portrait: bool) -> None:
         changed = (unit, portrait) != (self._unit, self._portrait)
         self._unit, self._portrait = unit, portrait
-        self._layout.setSpacing(round(unit * 2))
-        self._grid.setSpacing(round(unit * 2))
+        self._layout.setSpacing(round(unit * 1.2))
+        self._grid.setSpacing(round(unit * (1 if portrait else 1.5)))  # five cards under a long notice need the room
         self._actions.setHorizontalSpacing(round(unit * 3))
         self._actions.setVerticalSpacing(round(unit * 1.5))
         if changed:
