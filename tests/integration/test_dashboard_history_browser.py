@@ -54,6 +54,11 @@ def test_history_views_desktop_and_phone(mosquitto: MosquittoBroker, tmp_path: P
             + records("s1", "k1", TODAY - timedelta(days=1, hours=-8), 60, 2)
             + records("s2", "k1", TODAY + timedelta(hours=9), 60, 3))
         Rollup(central.store).roll()
+        from central.offers_store import save_offer_days
+        from contract.offers import OfferCount, OffersDay
+        save_offer_days(central.store, [OffersDay("s1", "k1", TODAY.date(), TODAY, 3, 7, 4,
+                                                  (OfferCount("repurchase", "coffee", 9),),
+                                                  {"happy": 3, "neutral": 0, "unhappy": 5}, 1)], TODAY.timestamp())
         central.store.insert_windows(records("s2", "k1", TODAY + timedelta(hours=11), 30, 4))  # raw, not yet rolled
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
@@ -74,6 +79,11 @@ def test_history_views_desktop_and_phone(mosquitto: MosquittoBroker, tmp_path: P
             expect(stats).to_contain_text("presses per 100 people seen")
             assert "60 s window" in stats.locator(".help", has_text="people seen per window").get_attribute("title")
             expect(s1.locator("rect.disagree-mark").first).to_be_attached()
+            offers = s1.locator("[data-testid=offers]")
+            expect(offers).to_contain_text("7 card sessions · 4 guest sessions")
+            expect(offers).to_contain_text("9 offers shown (repurchase 9)")
+            offers.locator("summary").click()
+            expect(offers.locator("table.cmp tr")).to_have_count(2)
             k1 = desktop.locator("#kiosk-s1-k1 [data-testid=kiosk-period]")
             expect(k1).to_contain_text("today")
             expect(k1).to_contain_text("disagree")
