@@ -19,6 +19,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bench": ("vision.cli_bench", "benchmark the vision pipeline (ms per frame, fps, peak RSS)"),
     "bench-offers": ("kiosk.commands.bench_offers", "benchmark card scan -> offers latency on a large loyalty store"),
     "import-loyalty": ("kiosk.commands.import_loyalty", "import loyalty CSV files (products, customers, transactions, offers)"),
+    "import-offers": ("kiosk.commands.import_offers", "import central's offer snapshot for this store (--rollback: the previous one)"),
+    "offers-build": ("central.offers_build.cli", "compute every loyalty member's offers for the chain and write per-store snapshots"),
     "central": ("central.cli", "run the central MQTT collector, storage and dashboard"),
     "bench-central": ("central.bench", "benchmark collector ingest and end-to-end latency"),
     "central-user": ("central.users_cli", "add/remove dashboard users of `moodkiosk central` and issue API tokens"),
