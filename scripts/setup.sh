@@ -2,7 +2,7 @@
 # Set up moodkiosk on a fresh Debian machine: system packages (when missing), a virtual environment
 # in .venv and the project with the extras asked for. Idempotent: a second run installs nothing new.
 #   scripts/setup.sh                 # kiosk runtime only (what `moodkiosk demo` needs)
-#   scripts/setup.sh dev             # + central server, tests, training tools, test services
+#   scripts/setup.sh dev             # + central server, Spark, tests, training tools, test services
 set -euo pipefail
 cd "$(dirname "$0")/.."
 profile="${1:-kiosk}"
@@ -11,7 +11,7 @@ profile="${1:-kiosk}"
 apt_runtime=(libgl1 libegl1 libglib2.0-0 libxkbcommon0 libfontconfig1 libdbus-1-3 fonts-dejavu-core
              libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1)  # the last three: Qt's X11 (xcb) screen plugin
 # Real services the tests start themselves: MQTT broker, PostgreSQL, headless browser.
-apt_dev=(mosquitto postgresql chromium opencv-data)
+apt_dev=(mosquitto postgresql chromium opencv-data default-jre-headless)  # Java: offers-build --engine spark
 
 need=()
 want=("${apt_runtime[@]}")
@@ -36,7 +36,7 @@ stamp=".venv/.installed-$profile"
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     .venv/bin/python -m pip install -q --upgrade pip
     if [ "$profile" = dev ]; then
-        .venv/bin/python -m pip install -q -e ".[central,train,dev]"
+        .venv/bin/python -m pip install -q -e ".[central,train,dev,spark]"
     else
         .venv/bin/python -m pip install -q -e .
     fi
