@@ -5,6 +5,7 @@ import argparse
 import logging
 import os
 import time
+from dataclasses import replace
 from datetime import date, datetime, timezone
 from pathlib import Path
 
@@ -51,6 +52,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--date", type=_date, default=None, help="build date: offers valid and due on it (default today)")
     parser.add_argument("--all-members", action="store_true",
                         help="every store's snapshot holds every member (chains where anyone may visit any store)")
+    parser.add_argument("--store", action="append", metavar="STORE_ID",
+                        help="build only this store's snapshot (repeatable); the model still learns from every line")
     parser.add_argument("--offers-per-member", type=_count(1, 10), default=5, help="offers kept per member (default 5)")
     parser.add_argument("--min-offers", type=_count(0, 10), default=3,
                         help="filled up with popular offers until this many (the kiosk's offers.min_offers)")
@@ -74,15 +77,16 @@ def card_hash_key(path: Path | None) -> bytes:
 
 def run_engine(args: argparse.Namespace, catalogue: Catalogue, build_date: date) -> Ranking:
     """Rank every member with the engine asked for; every input is checked before anything is written."""
+    stores = tuple(args.store) if args.store and not args.all_members else None  # all members: rank everyone
     if args.engine == "spark":
         from central.offers_build.spark_engine import rank_spark
 
         return rank_spark(args.transactions, catalogue, build_date, args.offers_per_member, args.min_offers,
-                          master=args.spark_master)
+                          master=args.spark_master, stores=stores)
     from central.offers_build.embedded import rank_embedded
 
     tx = read_transactions(args.transactions, catalogue)
-    return rank_embedded(catalogue, tx, build_date, args.offers_per_member, args.min_offers)
+    return rank_embedded(catalogue, tx, build_date, args.offers_per_member, args.min_offers, stores)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -91,6 +95,11 @@ def main(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     catalogue = read_catalogue(args.products, args.offers, build_date)
     ranking = run_engine(args, catalogue, build_date)
+    if args.store and args.all_members:
+        unknown = sorted(set(args.store) - set(ranking.store_members))
+        if unknown:
+            raise BuildInputError(f"--store {unknown[0]}: not a store of the export")
+        ranking = replace(ranking, store_members={s: m for s, m in ranking.store_members.items() if s in args.store})
     if not ranking.offers:
         raise BuildInputError(f"{args.transactions}: no purchase lines left to rank (all skipped or empty)")
     built_at = datetime.now(timezone.utc).replace(microsecond=0)

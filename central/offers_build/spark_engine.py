@@ -185,9 +185,12 @@ def _ranker(model: OfferModel, offers: tuple[CatalogueOffer, ...], today: date, 
 
 def rank_spark(
     path: Path, catalogue: Catalogue, today: date, limit: int, min_offers: int,
-    master: str = "local[2]", spark: "SparkSession | None" = None,
+    master: str = "local[2]", spark: "SparkSession | None" = None, stores: tuple[str, ...] | None = None,
 ) -> Ranking:
-    """Check, learn and rank on Spark; the session is made (and stopped) here unless one is given."""
+    """Check, learn from every line and rank every member (or those who shop in `stores`) on Spark; the
+    session is made (and stopped) here unless one is given."""
+    from pyspark.sql import functions as F
+
     own = spark is None
     session = spark or spark_session(master)
     try:
@@ -197,10 +200,19 @@ def rank_spark(
         line_count = lines.count()
         model = learn_model(lines, catalogue)
         learned = time.perf_counter()
-        ranked = lines.select("member", "day", "product").groupBy("member").applyInPandas(
+        pairs = lines.select("store", "member").distinct()
+        to_rank = lines
+        if stores is not None:
+            known = {r[0] for r in lines.select("store").distinct().collect()}
+            missing = sorted(set(stores) - known)
+            if missing:
+                raise BuildInputError(f"--store {missing[0]}: not a store of the export (it has: {', '.join(sorted(known))})")
+            pairs = pairs.filter(F.col("store").isin(list(stores)))
+            to_rank = lines.join(pairs.select("member").distinct(), "member", "left_semi")
+        ranked = to_rank.select("member", "day", "product").groupBy("member").applyInPandas(
             _ranker(model, catalogue.offers, today, limit, min_offers), RESULT_SCHEMA)
         table = ranked.toPandas()
-        stores = lines.select("store", "member").distinct().toPandas()
+        members_of = pairs.toPandas()
         lines.unpersist()
         ranked_at = time.perf_counter()
     finally:
@@ -210,7 +222,7 @@ def rank_spark(
     offers = {member: tuple(_offer(by_id[r.offer_id], r) for r in group.sort_values("rank").itertuples())
               for member, group in table.groupby("member", sort=False)}
     store_members = {str(store): tuple(sorted(group["member"].tolist()))
-                     for store, group in stores.groupby("store", sort=True)}
+                     for store, group in members_of.groupby("store", sort=True)}
     return Ranking(offers, store_members, line_count, skipped, learned - started, ranked_at - learned)
 
 
