@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "import-loyalty": ("kiosk.commands.import_loyalty", "import loyalty CSV files (products, customers, transactions, offers)"),
     "import-offers": ("kiosk.commands.import_offers", "import central's offer snapshot for this store (--rollback: the previous one)"),
     "offers-build": ("central.offers_build.cli", "compute every loyalty member's offers for the chain and write per-store snapshots"),
+    "bench-offers-build": ("central.offers_build.bench", "benchmark offers-build at chain scale: embedded vs Spark local"),
     "central": ("central.cli", "run the central MQTT collector, storage and dashboard"),
     "bench-central": ("central.bench", "benchmark collector ingest and end-to-end latency"),
     "central-user": ("central.users_cli", "add/remove dashboard users of `moodkiosk central` and issue API tokens"),

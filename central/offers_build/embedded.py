@@ -52,4 +52,4 @@ def rank_embedded(
     }
     ranked_at = time.perf_counter()
     return Ranking(offers, store_members(tx, stores), tx.lines, tx.skipped_returns, learned - started,
-                   ranked_at - learned)
+                   ranked_at - learned, model)

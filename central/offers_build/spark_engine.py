@@ -223,7 +223,7 @@ def rank_spark(
               for member, group in table.groupby("member", sort=False)}
     store_members = {str(store): tuple(sorted(group["member"].tolist()))
                      for store, group in members_of.groupby("store", sort=True)}
-    return Ranking(offers, store_members, line_count, skipped, learned - started, ranked_at - learned)
+    return Ranking(offers, store_members, line_count, skipped, learned - started, ranked_at - learned, model)
 
 
 def _offer(item: CatalogueOffer, row: "pd.Series") -> Offer:
