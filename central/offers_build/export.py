@@ -146,12 +146,17 @@ def read_transactions(path: Path, catalogue: Catalogue) -> Transactions:
     members = columns["member"].dictionary_encode()
     stores = columns["store"].dictionary_encode()
     days = pc.cast(pc.cast(parsed, pa.date32()), pa.int32()).to_numpy().astype(np.int64) + EPOCH_ORDINAL
-    member_codes = members.indices.to_numpy().astype(np.int64)
+    # member codes in sorted card-number order: every engine numbers members the same way (see population.py)
+    names = np.asarray(members.dictionary.to_pylist(), dtype=object)
+    order = np.argsort(names, kind="stable")
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order), dtype=np.int64)
+    member_codes = rank[members.indices.to_numpy().astype(np.int64)]
     store_codes = stores.indices.to_numpy().astype(np.int64)
     products = sku_to_id[sku_index.to_numpy().astype(np.int64)]
     return Transactions(
         member=member_codes[keep], day=days[keep], product=products[keep], store=store_codes[keep],
-        members=np.asarray(members.dictionary.to_pylist(), dtype=object),
+        members=names[order],
         stores=tuple(stores.dictionary.to_pylist()),
         skipped_returns=int((~keep).sum()),
     )
