@@ -28,7 +28,10 @@ GIB = 1024 ** 3
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lines", type=int, default=20_000_000, help="at least this many lines (default 20 M)")
-    parser.add_argument("--small-replicas", type=int, default=1, help="the small size, in copies of Ta-Feng (0: none)")
+    parser.add_argument("--small-replicas", default="1", help="smaller sizes too, in copies of Ta-Feng, comma-separated "
+                        "(default 1; 0: none), for the scaling")
+    parser.add_argument("--spark-max-lines", type=int, default=None,
+                        help="run Spark only on inputs up to this many lines (default: every size)")
     parser.add_argument("--store", default="store-106", help="the store whose snapshot is ranked (default store-106)")
     parser.add_argument("--engines", default="embedded,spark", help="comma-separated: embedded, spark")
     parser.add_argument("--work", type=Path, default=Path("/tmp/moodkiosk-offers-bench"), help="scratch directory")
@@ -68,7 +71,8 @@ def _run(engine: str, files_dir: Path, store: str, driver_memory: str) -> dict[s
 def main(args: argparse.Namespace) -> int:
     engines = [e.strip() for e in args.engines.split(",") if e.strip()]
     big = math.ceil(args.lines / TAFENG_LINES)
-    sizes = [r for r in (args.small_replicas, big) if r > 0]
+    small = [int(r) for r in str(args.small_replicas).split(",") if r.strip()]
+    sizes = sorted({r for r in (*small, big) if r > 0})
     rows: list[tuple[int, str, dict[str, float]]] = []
     for replicas in sizes:
         folder = args.work / f"x{replicas}"
@@ -77,6 +81,9 @@ def main(args: argparse.Namespace) -> int:
         print(f"input: {files.lines:,} lines ({replicas} x Ta-Feng) written in {time.perf_counter() - started:.0f} s "
               f"to {files.transactions}", flush=True)
         for engine in engines:
+            if engine == "spark" and args.spark_max_lines is not None and files.lines > args.spark_max_lines:
+                print(f"spark: skipped at {files.lines:,} lines (--spark-max-lines {args.spark_max_lines:,})", flush=True)
+                continue
             figures = _run(engine, folder, args.store, args.spark_driver_memory)
             rows.append((replicas, engine, figures))
             print(json.dumps({"replicas": replicas, "engine": engine, **figures}), flush=True)

@@ -12,6 +12,7 @@ from central.offers_build.export import read_catalogue, read_transactions
 from central.offers_build.spark_engine import rank_spark, spark_session
 from central.offers_build.tafeng import BUILD_DATE, tafeng_path, write_chain_files
 
+pytestmark = pytest.mark.timeout(1200)  # Spark's start and the model's joins; a few minutes on 2 quiet cores
 STORE = "store-106"  # ~670 members: the ranking is compared member by member; the model is learned from all lines
 
 
