@@ -4,7 +4,7 @@ Why this split: what needs the whole chain's purchases (who buys what, usual int
 baskets) is computed as Spark aggregates and joins, exactly as the kiosk engine's numpy functions define them
 (`kiosk.services.offers._distinct_buyers`, `_median_intervals`, `_neighbours`: same thresholds, same float
 operations, same tie order), and becomes the kiosk's `OfferModel`. The per-member ranking is not
-re-implemented at all: the members' rows go, sorted by member, through `mapInPandas` to `rank_population`, which calls the
+re-implemented at all: the members' rows go, partitioned by member, through `mapInPandas` to `rank_population`, which calls the
 kiosk's `OfferEngine`. The test `tests/integration/test_offers_build_spark.py` holds both engines to identical
 offer lists on the Ta-Feng file.
 """
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+LINES_PER_TASK = 500_000  # ranking tasks hold one partition's rows in pandas
 RESULT_SCHEMA = "member string, rank int, offer_id string, rule string, reason string, score double, category string"
 _CHECKS = {  # column -> (regex, problem), the same rules as the embedded reader (central/offers_build/export.py)
     "member": (r"^[0-9]{4,64}$", "is not a card number of 4-64 digits"),
@@ -167,15 +168,20 @@ def learn_model(lines: "DataFrame", catalogue: Catalogue) -> OfferModel:
 
 
 def _ranker(model: OfferModel, offers: tuple[CatalogueOffer, ...], today: date, limit: int, min_offers: int):  # type: ignore[no-untyped-def]
-    """The mapInPandas function: a partition's rows, grouped by member, in; their ranked offers out.
+    """The mapInPandas function: one partition's rows in, the offers of its members out.
 
-    The rows arrive sorted by member in Arrow batches; a member's rows may straddle two batches, so the last
-    member of a batch waits for the next one. Each chunk of whole members goes to `rank_population` (the
-    kiosk engine's code) in one call: far cheaper than a pandas frame per member (`applyInPandas`).
+    `repartition("member")` puts all of a member's rows into one partition; the partition's Arrow batches are
+    joined and ranked in one `rank_population` call (the kiosk engine's code), which groups by member
+    itself. (Relying on the rows' order within a partition instead proved wrong: a member's rows can come
+    in two separate runs, and were ranked twice on half histories.) Memory per task: one partition's rows.
     """
-    def rank_frame(rows: "pd.DataFrame") -> "pd.DataFrame":
+    def rank(batches: "Iterator[pd.DataFrame]") -> "Iterator[pd.DataFrame]":
         import pandas as pd
 
+        frames = list(batches)
+        if not frames:
+            return
+        rows = pd.concat(frames, ignore_index=True)
         codes, members = pd.factorize(rows["member"], sort=False)
         out = [
             (members[ranked.member], n, o.offer_id, o.rule, o.reason, float(o.score), o.category)
@@ -183,22 +189,7 @@ def _ranker(model: OfferModel, offers: tuple[CatalogueOffer, ...], today: date, 
                                           rows["product"].to_numpy(np.int64), today, limit, min_offers)
             for n, o in enumerate(ranked.offers)
         ]
-        return pd.DataFrame(out, columns=["member", "rank", "offer_id", "rule", "reason", "score", "category"])
-
-    def rank(batches: "Iterator[pd.DataFrame]") -> "Iterator[pd.DataFrame]":
-        import pandas as pd
-
-        carry = None
-        for batch in batches:
-            if carry is not None:
-                batch = pd.concat([carry, batch], ignore_index=True)
-            last = batch["member"].iloc[-1] if len(batch) else None
-            tail = batch["member"] == last
-            carry = batch[tail]
-            if (~tail).any():
-                yield rank_frame(batch[~tail])
-        if carry is not None and len(carry):
-            yield rank_frame(carry)
+        yield pd.DataFrame(out, columns=["member", "rank", "offer_id", "rule", "reason", "score", "category"])
 
     return rank
 
@@ -229,8 +220,9 @@ def rank_spark(
                 raise BuildInputError(f"--store {missing[0]}: not a store of the export (it has: {', '.join(sorted(known))})")
             pairs = pairs.filter(F.col("store").isin(list(stores)))
             to_rank = lines.join(pairs.select("member").distinct(), "member", "left_semi")
+        partitions = max(session.sparkContext.defaultParallelism * 2, line_count // LINES_PER_TASK)
         ranked = (
-            to_rank.select("member", "day", "product").repartition("member").sortWithinPartitions("member")
+            to_rank.select("member", "day", "product").repartition(partitions, "member")
             .mapInPandas(_ranker(model, catalogue.offers, today, limit, min_offers), RESULT_SCHEMA)
         )
         table = ranked.toPandas()
