@@ -3,7 +3,7 @@
 Why: "the central build and the kiosk agree" only holds if both run the same scoring code. So the build
 does not re-implement any rule: it hands each member's history to `kiosk.services.offers.OfferEngine`
 through `BuildStore`, a read-only stand-in for the kiosk's loyalty store. Both engines (embedded and
-Spark's `mapInPandas` over member-sorted partitions) call `rank_population` on the rows of the members they hold.
+Spark's `mapInPandas` over partitions by member) call `rank_population` on the rows of the members they hold.
 """
 from __future__ import annotations
 
