@@ -31,7 +31,7 @@ from kiosk.services.loyalty import CatalogueOffer, LoyaltyStore, Product
 TRANSACTION_COLUMNS = ("member", "date", "product", "store", "quantity", "amount")
 MAX_REPORTED = 20
 EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
-_PATTERNS = {
+COLUMN_RULES = {
     "member": (r"^[0-9]{4,64}$", "is not a card number of 4-64 digits"),
     "date": (r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$", "is not a date YYYY-MM-DD"),
     "store": (r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$", "is not a store id (1-64 letters, digits, - or _)"),
@@ -121,7 +121,7 @@ def read_transactions(path: Path, catalogue: Catalogue) -> Transactions:
     columns = {c: pc.utf8_trim_whitespace(table[c].combine_chunks()) for c in TRANSACTION_COLUMNS}
     skus = pa.array(list(catalogue.sku_ids), type=pa.string())
     bad: dict[str, tuple[np.ndarray, str]] = {}
-    for name, (pattern, problem) in _PATTERNS.items():
+    for name, (pattern, problem) in COLUMN_RULES.items():
         ok = pc.fill_null(pc.match_substring_regex(columns[name], pattern), False)
         bad[name] = (np.flatnonzero(~ok.to_numpy(zero_copy_only=False)), problem)
     parsed = pc.strptime(columns["date"], format="%Y-%m-%d", unit="s", error_is_null=True)

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Iterator
 import numpy as np
 
 from central.offers_build.errors import BuildInputError
-from central.offers_build.export import EPOCH_ORDINAL, MAX_REPORTED, TRANSACTION_COLUMNS, Catalogue
+from central.offers_build.export import COLUMN_RULES, EPOCH_ORDINAL, MAX_REPORTED, TRANSACTION_COLUMNS, Catalogue
 from central.offers_build.population import rank_population
 from central.offers_build.ranking import Ranking
 from kiosk.services.loyalty import CatalogueOffer
@@ -36,13 +36,7 @@ logger = logging.getLogger(__name__)
 
 LINES_PER_TASK = 500_000  # ranking tasks hold one partition's rows in pandas
 RESULT_SCHEMA = "member string, rank int, offer_id string, rule string, reason string, score double, category string"
-_CHECKS = {  # column -> (regex, problem), the same rules as the embedded reader (central/offers_build/export.py)
-    "member": (r"^[0-9]{4,64}$", "is not a card number of 4-64 digits"),
-    "date": (r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$", "is not a date YYYY-MM-DD"),
-    "store": (r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$", "is not a store id (1-64 letters, digits, - or _)"),
-    "quantity": (r"^-?[0-9]{1,9}$", "is not a whole number"),
-    "amount": (r"^-?[0-9]{1,12}(\.[0-9]+)?$", "is not a number"),
-}
+_CHECKS = COLUMN_RULES  # the embedded reader's own rules: column -> (regex, problem)
 
 
 def spark_session(master: str = "local[2]", driver_memory: str | None = None) -> "SparkSession":
