@@ -233,6 +233,14 @@ class OffersConfig(_Section):
     redeem: Literal["card", "till"] = Field(
         "till", description="How offers are redeemed: 'card' (loaded on the loyalty card) or 'till' (show at the till)."
     )
+    snapshot_dir: Path | None = Field(
+        None,
+        description="Directory the kiosk checks for a newer offer snapshot of its store (written by central's "
+        "`moodkiosk offers-build`); unset = only `moodkiosk import-offers` imports snapshots.",
+    )
+    snapshot_check_s: float = Field(
+        300.0, ge=5, le=86_400, description="Seconds between checks of snapshot_dir for a newer snapshot."
+    )
 
     @model_validator(mode="after")
     def _counts(self) -> "OffersConfig":
@@ -358,6 +366,11 @@ class KioskConfig(_Section):
         return self.loyalty.db_path or self.data_dir / "loyalty.sqlite"
 
     @property
+    def offer_snapshots_path(self) -> Path:
+        """The kiosk's imported offer snapshots (current and previous), beside its other data."""
+        return self.data_dir / "offer_snapshots.sqlite"
+
+    @property
     def spool_path(self) -> Path:
         return self.mqtt.spool_path or self.data_dir / "spool.sqlite"
 
@@ -466,6 +479,7 @@ def _resolve_paths(data: dict[str, Any], base: Path) -> dict[str, Any]:
         ("privacy",): ("card_hash_key_file",),
         ("camera",): ("model_file",),
         ("loyalty",): ("db_path",),
+        ("offers",): ("snapshot_dir",),
         ("mqtt",): ("password_file", "ca_file", "spool_path"),
     }
     for section_path, keys in path_keys.items():

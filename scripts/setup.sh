@@ -2,7 +2,7 @@
 # Set up moodkiosk on a fresh Debian machine: system packages (when missing), a virtual environment
 # in .venv and the project with the extras asked for. Idempotent: a second run installs nothing new.
 #   scripts/setup.sh                 # kiosk runtime only (what `moodkiosk demo` needs)
-#   scripts/setup.sh dev             # + central server, tests, training tools, test services
+#   scripts/setup.sh dev             # + central server, Spark, tests, training tools, test services
 set -euo pipefail
 cd "$(dirname "$0")/.."
 profile="${1:-kiosk}"
@@ -13,6 +13,8 @@ apt_runtime=(libgl1 libegl1 libglib2.0-0 libxkbcommon0 libfontconfig1 libdbus-1-
 # Real services the tests start themselves: MQTT broker, PostgreSQL, headless browser.
 # strace records every connect() of the kiosk in the privacy test.
 apt_dev=(mosquitto postgresql chromium opencv-data strace)
+# Java for offers-build --engine spark (pyspark in local mode in the tests).
+apt_dev+=(default-jre-headless)
 # The kiosk's screen tests: a bare X server without a window manager, as in a store.
 apt_dev+=(xvfb x11-utils x11-xserver-utils)
 # The sessions the shipped kiosk units start, so that `systemd-analyze verify` checks them for real.
@@ -46,7 +48,7 @@ if current "$stamp" || { [ "$profile" = kiosk ] && current .venv/.installed-dev;
 else
     .venv/bin/python -m pip install -q --upgrade pip
     if [ "$profile" = dev ]; then
-        .venv/bin/python -m pip install -q -e ".[central,train,dev]"
+        .venv/bin/python -m pip install -q -e ".[central,train,dev,spark]"
     else
         .venv/bin/python -m pip install -q -e .
     fi

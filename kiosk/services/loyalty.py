@@ -262,6 +262,11 @@ class LoyaltyStore:
         rows = self._query("SELECT customer_id, card_id, first_name, language FROM customers WHERE card_id = ?", (card_id,))
         return Customer(*rows[0]) if rows else None
 
+    def card_id_of(self, customer_id: int) -> str | None:
+        """The card number of a customer (to key a snapshot lookup by the card's keyed hash)."""
+        rows = self._query("SELECT card_id FROM customers WHERE customer_id = ?", (customer_id,))
+        return rows[0][0] if rows else None
+
     def history(self, customer_id: int) -> list[Purchase]:
         """The customer's purchases, oldest first."""
         rows = self._query(

@@ -6,10 +6,13 @@ import time
 from dataclasses import dataclass
 
 from kiosk.config import KioskConfig
+from kiosk.services.cards import CardHasher
 from kiosk.services.loyalty import LoyaltyError, LoyaltyStore
 from kiosk.services.offer_ranker import PickRules
 from kiosk.services.offers import OfferEngine
 from kiosk.services.ranked_engine import RankedOfferEngine
+from kiosk.services.snapshot_offers import SnapshotOfferSource, SnapshotWatcher
+from kiosk.services.snapshot_store import SnapshotStore
 
 logger = logging.getLogger(__name__)
 
@@ -19,9 +22,15 @@ class Shop:
     """The session's loyalty side: `store` implements CustomerLookup, `engine` OfferSource."""
 
     store: LoyaltyStore
-    engine: RankedOfferEngine | OfferEngine
+    engine: RankedOfferEngine | OfferEngine | SnapshotOfferSource
+    snapshots: SnapshotStore | None = None  # the chain's offer snapshots, when this kiosk has or watches any
+    watcher: SnapshotWatcher | None = None
 
     def close(self) -> None:
+        if self.watcher is not None:
+            self.watcher.stop()
+        if self.snapshots is not None:
+            self.snapshots.close()
         self.store.close()
 
 
@@ -51,9 +60,27 @@ def open_shop(config: KioskConfig) -> Shop:
 
     prune_purchases(store, config.loyalty.purchase_retention_days)  # before learning: old purchases never count
     engine = make_engine(store, config)
+    snapshots, watcher = _open_snapshots(config)
     counts = store.counts()
     logger.info(
         "Loyalty store %s ready in %.2f s: %d customers, %d purchases, %d offers",
         store.path, time.perf_counter() - started, counts["customers"], counts["purchases"], counts["offers"],
     )
-    return Shop(store, engine)
+    if snapshots is None:
+        return Shop(store, engine)
+    source = SnapshotOfferSource(engine, snapshots, store.card_id_of, CardHasher(config.card_hash_key()))
+    return Shop(store, source, snapshots, watcher)
+
+
+def _open_snapshots(config: KioskConfig) -> tuple[SnapshotStore | None, SnapshotWatcher | None]:
+    """The snapshot store when one was imported or a snapshot directory is set (then checked now and watched)."""
+    directory = config.offers.snapshot_dir
+    if directory is None and not config.offer_snapshots_path.exists():
+        return None, None
+    snapshots = SnapshotStore(config.offer_snapshots_path, config.store_id)
+    if directory is None:
+        return snapshots, None
+    watcher = SnapshotWatcher(snapshots, directory, config.offers.snapshot_check_s)
+    watcher.check_now()
+    watcher.start()
+    return snapshots, watcher

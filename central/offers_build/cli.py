@@ -1,0 +1,114 @@
+"""`moodkiosk offers-build`: every loyalty member's offers for the whole chain, written as per-store snapshots."""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import time
+from dataclasses import replace
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+from central.offers_build.errors import BuildInputError
+from central.offers_build.export import Catalogue, read_catalogue, read_transactions
+from central.offers_build.ranking import Ranking
+from central.offers_build.snapshots import write_store_snapshots
+from kiosk.services.cards import CardHasher
+
+logger = logging.getLogger(__name__)
+KEY_ENV = "MOODKIOSK_CARD_HASH_KEY"
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date YYYY-MM-DD (got {text!r})") from None
+
+
+def _count(low: int, high: int):  # type: ignore[no-untyped-def]
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number (got {text!r})") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be {low}-{high} (got {value})")
+        return value
+    return parse
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--transactions", type=Path, required=True,
+                        help="transactions export, .csv(.gz) or .parquet: member,date,product,store,quantity,amount")
+    parser.add_argument("--products", type=Path, required=True,
+                        help="products.csv (import-loyalty format: sku,name,category,department,kind,...)")
+    parser.add_argument("--offers", type=Path, required=True,
+                        help="offer catalogue, offers.csv (import-loyalty format)")
+    parser.add_argument("--out", type=Path, required=True, help="directory for the per-store snapshot files")
+    parser.add_argument("--engine", choices=("embedded", "spark"), default="embedded",
+                        help="embedded: this process (default); spark: Apache Spark (--spark-master)")
+    parser.add_argument("--spark-master", default="local[2]", help="Spark master URL (default local[2])")
+    parser.add_argument("--date", type=_date, default=None, help="build date: offers valid and due on it (default today)")
+    parser.add_argument("--all-members", action="store_true",
+                        help="every store's snapshot holds every member (chains where anyone may visit any store)")
+    parser.add_argument("--store", action="append", metavar="STORE_ID",
+                        help="build only this store's snapshot (repeatable); the model still learns from every line")
+    parser.add_argument("--offers-per-member", type=_count(1, 10), default=5, help="offers kept per member (default 5)")
+    parser.add_argument("--min-offers", type=_count(0, 10), default=3,
+                        help="filled up with popular offers until this many (the kiosk's offers.min_offers)")
+    parser.add_argument("--card-hash-key-file", type=Path,
+                        help=f"the kiosks' card hash key (default: ${KEY_ENV}); never give it to the dashboard")
+
+
+def card_hash_key(path: Path | None) -> bytes:
+    if path is not None:
+        try:
+            value = path.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise BuildInputError(f"--card-hash-key-file {path}: cannot read: {exc}") from None
+    else:
+        value = os.environ.get(KEY_ENV, "").strip()
+    if len(value.encode("utf-8")) < 16:
+        raise BuildInputError(
+            f"no card hash key: set ${KEY_ENV} or --card-hash-key-file to the kiosks' key (at least 16 bytes)")
+    return value.encode("utf-8")
+
+
+def run_engine(args: argparse.Namespace, catalogue: Catalogue, build_date: date) -> Ranking:
+    """Rank every member with the engine asked for; every input is checked before anything is written."""
+    stores = tuple(args.store) if args.store and not args.all_members else None  # all members: rank everyone
+    if args.engine == "spark":
+        from central.offers_build.spark_engine import rank_spark
+
+        return rank_spark(args.transactions, catalogue, build_date, args.offers_per_member, args.min_offers,
+                          master=args.spark_master, stores=stores)
+    from central.offers_build.embedded import rank_embedded
+
+    tx = read_transactions(args.transactions, catalogue)
+    return rank_embedded(catalogue, tx, build_date, args.offers_per_member, args.min_offers, stores)
+
+
+def main(args: argparse.Namespace) -> int:
+    hasher = CardHasher(card_hash_key(args.card_hash_key_file))
+    build_date = args.date or date.today()
+    started = time.perf_counter()
+    catalogue = read_catalogue(args.products, args.offers, build_date)
+    ranking = run_engine(args, catalogue, build_date)
+    if args.store and args.all_members:
+        unknown = sorted(set(args.store) - set(ranking.store_members))
+        if unknown:
+            raise BuildInputError(f"--store {unknown[0]}: not a store of the export")
+        ranking = replace(ranking, store_members={s: m for s, m in ranking.store_members.items() if s in args.store})
+    if not ranking.offers:
+        raise BuildInputError(f"{args.transactions}: no purchase lines left to rank (all skipped or empty)")
+    built_at = datetime.now(timezone.utc).replace(microsecond=0)
+    written = write_store_snapshots(args.out, ranking, catalogue.offers, hasher, built_at, build_date,
+                                    args.engine, args.all_members)
+    elapsed = time.perf_counter() - started
+    for snap in written:
+        print(f"{snap.path}: store {snap.store_id}, {snap.members} members, {snap.offers} offers, sha256 {snap.sha256[:12]}")
+    print(f"offers-build ({args.engine}): {ranking.lines} lines ({ranking.skipped_returns} returns skipped), "
+          f"{len(ranking.offers)} members, {len(written)} stores in {elapsed:.1f} s "
+          f"(learn {ranking.learn_s:.1f} s, rank {ranking.rank_s:.1f} s)")
+    return 0

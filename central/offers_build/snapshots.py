@@ -1,0 +1,57 @@
+"""Writes one offer snapshot per store from an engine's ranking (members keyed by the kiosks' card hash)."""
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+
+from central.offers_build.ranking import Ranking
+from kiosk.services.cards import CardHasher
+from kiosk.services.loyalty import CatalogueOffer
+from kiosk.services.offer_snapshot import (
+    MemberOffer, SnapshotHeader, SnapshotMember, SnapshotOffer, WrittenSnapshot, snapshot_name, write_snapshot,
+)
+
+
+def write_store_snapshots(
+    out_dir: Path,
+    ranking: Ranking,
+    catalogue: tuple[CatalogueOffer, ...],
+    hasher: CardHasher,
+    built_at: datetime,
+    built_for: date,
+    engine: str,
+    all_members: bool,
+) -> list[WrittenSnapshot]:
+    """Per store: the offers of its members (or of every member with `all_members`), each file atomic."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    keys = {card: hasher(card) for card in ranking.offers}
+    by_id = {item.offer_id: item for item in catalogue}
+    categories: dict[str, str] = {}
+    members: dict[str, SnapshotMember] = {}
+    for card, offers in ranking.offers.items():
+        for offer in offers:
+            categories.setdefault(offer.offer_id, offer.category)
+        members[card] = SnapshotMember.model_construct(
+            kind="member", member=keys[card],
+            offers=tuple(MemberOffer.model_construct(offer_id=o.offer_id, rule=o.rule, reason=o.reason, score=o.score)
+                         for o in offers),
+        )
+    everyone = tuple(sorted(members, key=keys.__getitem__))
+    written = []
+    for store_id in sorted(ranking.store_members):
+        cards = everyone if all_members else tuple(
+            sorted((c for c in ranking.store_members[store_id] if c in members), key=keys.__getitem__))
+        used = sorted({o.offer_id for c in cards for o in members[c].offers})
+        offers = [
+            SnapshotOffer(
+                offer_id=i, title=by_id[i].title, titles=by_id[i].titles, icon=by_id[i].icon,
+                price_cents=by_id[i].price_cents, discount_percent=by_id[i].discount_percent,
+                valid_from=by_id[i].valid_from, valid_until=by_id[i].valid_until, category=categories[i],
+            )
+            for i in used
+        ]
+        header = SnapshotHeader(store_id=store_id, built_at=built_at, built_for=built_for, engine=engine,
+                                members=len(cards), offers=len(offers))
+        written.append(write_snapshot(out_dir / snapshot_name(store_id, built_at), header, offers,
+                                      (members[c] for c in cards)))
+    return written

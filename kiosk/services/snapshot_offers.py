@@ -1,0 +1,114 @@
+"""Offers from the chain's imported snapshot, falling back to the kiosk's own engine for members it does not cover.
+
+Why: central computes every member's offers on the chain's whole purchase history (`moodkiosk offers-build`);
+the kiosk shows those and keeps its local engine for guests, new members and any time no snapshot is there.
+`SnapshotWatcher` imports a newer snapshot dropped into the configured directory, off the UI thread.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import date
+from pathlib import Path
+from typing import Callable
+
+from kiosk.session import OfferSource
+from kiosk.services.cards import CardHasher
+from kiosk.services.offer_snapshot import SUFFIX, SnapshotError, SnapshotHeader, read_header
+from kiosk.services.records import Offer
+from kiosk.services.snapshot_store import SnapshotInfo, SnapshotStore
+
+logger = logging.getLogger(__name__)
+
+
+class SnapshotOfferSource:
+    """The session's OfferSource: the snapshot's offers for a covered member, else the local engine's."""
+
+    def __init__(
+        self, engine: OfferSource, snapshots: SnapshotStore, card_of: Callable[[int], str | None], hasher: CardHasher
+    ) -> None:
+        self.engine = engine
+        self.snapshots = snapshots
+        self._card_of = card_of
+        self._hasher = hasher
+
+    def offers_for(self, customer_id: int, today: date, limit: int, language: str | None = None) -> list[Offer]:
+        card = self._card_of(customer_id)
+        if card is not None:
+            try:
+                offers = self.snapshots.offers_for(self._hasher(card), today, limit, language)
+            except Exception:  # a broken snapshot store must never cost the shopper their offers
+                logger.exception("Offer snapshot lookup failed; using the local engine")
+                offers = None
+            if offers:
+                return offers
+        return self.engine.offers_for(customer_id, today, limit, language)
+
+    def guest_offers(self, today: date, limit: int, language: str | None = None) -> list[Offer]:
+        return self.engine.guest_offers(today, limit, language)
+
+
+def newest_snapshot(directory: Path, store_id: str) -> tuple[Path, SnapshotHeader] | None:
+    """The newest readable snapshot for this store in `directory` (by the build time in its header)."""
+    best: tuple[Path, SnapshotHeader] | None = None
+    try:
+        candidates = sorted(directory.glob(f"*{SUFFIX}"))
+    except OSError as exc:
+        logger.warning("Offer snapshot directory %s unreadable: %s", directory, exc)
+        return None
+    for path in candidates:
+        try:
+            header = read_header(path)
+        except SnapshotError as exc:
+            logger.warning("Offer snapshot skipped: %s", exc)
+            continue
+        if header.store_id == store_id and (best is None or header.built_at > best[1].built_at):
+            best = (path, header)
+    return best
+
+
+def import_newer(snapshots: SnapshotStore, directory: Path) -> SnapshotInfo | None:
+    """Import the directory's newest snapshot for this store if it is newer than the current one; a snapshot
+    that fails its checks is logged and the previous offers stay."""
+    found = newest_snapshot(directory, snapshots.store_id)
+    if found is None:
+        return None
+    path, header = found
+    current = snapshots.info()
+    if current is not None and header.built_at <= current.built_at:
+        return None
+    try:
+        return snapshots.import_file(path)
+    except SnapshotError as exc:
+        logger.error("Offer snapshot not imported, keeping the previous offers: %s", exc)
+        return None
+
+
+class SnapshotWatcher:
+    """Checks `directory` every `interval_s` seconds on a daemon thread and imports a newer snapshot."""
+
+    def __init__(self, snapshots: SnapshotStore, directory: Path, interval_s: float) -> None:
+        self._snapshots = snapshots
+        self._directory = directory
+        self._interval = interval_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="offer-snapshots", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+
+    def check_now(self) -> SnapshotInfo | None:
+        try:
+            return import_newer(self._snapshots, self._directory)
+        except SnapshotError as exc:
+            logger.error("Offer snapshot check failed: %s", exc)
+            return None
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            self.check_now()

@@ -1,0 +1,76 @@
+"""`offers-build --engine spark` (real Spark, local[2], one session for the module) against the embedded engine
+on the shared Ta-Feng developer file: the same learned model and identical offer lists, rule and reason."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from central.offers_build.embedded import rank_embedded
+from central.offers_build.errors import BuildInputError
+from central.offers_build.export import read_catalogue, read_transactions
+from central.offers_build.spark_engine import rank_spark, spark_session
+from central.offers_build.tafeng import BUILD_DATE, tafeng_path, write_chain_files
+
+pytestmark = pytest.mark.timeout(1200)  # Spark's start and the model's joins; a few minutes on 2 quiet cores
+STORE = "store-106"  # ~670 members: the ranking is compared member by member; the model is learned from all lines
+
+
+@pytest.fixture(scope="module")
+def spark():  # type: ignore[no-untyped-def]
+    session = spark_session("local[2]", driver_memory="2g")
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="module")
+def tafeng(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    assert tafeng_path().is_file(), f"shared data missing: {tafeng_path()}"
+    return write_chain_files(tmp_path_factory.mktemp("tafeng"), replicas=1, fmt="csv")
+
+
+def test_spark_and_embedded_give_identical_offers_on_tafeng(spark, tafeng) -> None:  # type: ignore[no-untyped-def]
+    catalogue = read_catalogue(tafeng.products, tafeng.offers, BUILD_DATE)
+    embedded = rank_embedded(catalogue, read_transactions(tafeng.transactions, catalogue), BUILD_DATE, 5, 3,
+                             stores=(STORE,))
+    on_spark = rank_spark(tafeng.transactions, catalogue, BUILD_DATE, 5, 3, spark=spark, stores=(STORE,))
+
+    assert on_spark.lines == embedded.lines == 573_114
+    a, b = embedded.model, on_spark.model
+    assert a is not None and b is not None
+    assert a.buyers == b.buyers
+    assert a.default_interval == b.default_interval and len(a.default_interval) > 1000
+    assert a.neighbours == b.neighbours and len(a.neighbours) > 1000
+
+    assert on_spark.store_members == embedded.store_members and len(embedded.store_members[STORE]) > 600
+    assert set(on_spark.offers) == set(embedded.offers)
+    listed = lambda offers: [(o.offer_id, o.rule, o.reason, o.score, o.category) for o in offers]  # noqa: E731
+    differing = [m for m in embedded.offers if listed(embedded.offers[m]) != listed(on_spark.offers[m])]
+    assert differing == []
+    rules = {o.rule for offers in embedded.offers.values() for o in offers}
+    assert {"repurchase", "together", "popular"} <= rules  # the comparison covers the personal rules too
+
+
+def test_spark_names_file_column_and_value_of_bad_input(spark, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    products = tmp_path / "products.csv"
+    products.write_text("sku,name,category,department,kind,repurchase_days,durable_days\nCOF,Coffee,coffee,d,consumable,7,\n")
+    offers = tmp_path / "offers.csv"
+    offers.write_text("offer_id,title,icon,price,discount_percent,valid_from,valid_until,sku,category\n"
+                      "o-1,Coffee,coffee,1.00,,2001-02-01,2001-03-31,COF,\n")
+    catalogue = read_catalogue(products, offers, BUILD_DATE)
+    bad = tmp_path / "transactions.csv"
+    bad.write_text("member,date,product,store,quantity,amount\n"
+                   "2900000000018,2001-02-01,COF,store-a,1,1.0\n"
+                   "2900000000018,2001-02-30,COF,store-a,1,1.0\n"
+                   "2900000000018,2001-02-03,TEA,store-a,1,1.0\n")
+    with pytest.raises(BuildInputError) as error:
+        rank_spark(bad, catalogue, BUILD_DATE, 5, 3, spark=spark)
+    message = str(error.value)
+    assert "transactions.csv: nothing written, 2 bad value(s)" in message
+    assert "column date: is not a date YYYY-MM-DD (got '2001-02-30')" in message
+    assert "column product: is not a sku of the products file (got 'TEA')" in message
+    missing = tmp_path / "short.csv"
+    missing.write_text("member,date,product\n2900000000018,2001-02-01,COF\n")
+    with pytest.raises(BuildInputError, match="short.csv: missing column.s. store, quantity, amount"):
+        rank_spark(missing, catalogue, BUILD_DATE, 5, 3, spark=spark)

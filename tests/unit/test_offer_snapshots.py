@@ -1,0 +1,194 @@
+"""Offer snapshots on the kiosk: the file format's checks, atomic import with rollback, the directory watcher,
+and ranking from the snapshot with the local engine as fallback (real SQLite files, the real demo store)."""
+from __future__ import annotations
+
+import gzip
+import logging
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from kiosk.cli import main as cli_main
+from kiosk.config import parse_config
+from kiosk.services.cards import CardHasher
+from kiosk.services.offer_snapshot import (
+    MemberOffer, SnapshotError, SnapshotHeader, SnapshotMember, SnapshotOffer, read_snapshot, snapshot_name,
+    write_snapshot,
+)
+from kiosk.services.shop import open_shop
+from kiosk.services.snapshot_offers import SnapshotOfferSource, import_newer
+from kiosk.services.snapshot_store import SnapshotStore
+
+KEY = "snapshot-test-key-0123456789abcdef"
+TODAY = date.today()
+ANNA, DAVID = "2900000000018", "2900000000049"  # demo customers (kiosk/demo_data)
+T0 = datetime(2026, 1, 1, 3, 0, tzinfo=timezone.utc)
+hasher = CardHasher(KEY.encode())
+
+
+def catalogue_item(offer_id: str, days_valid: int = 10, **extra: object) -> SnapshotOffer:
+    return SnapshotOffer(
+        offer_id=offer_id, title=f"Title {offer_id}", titles=(("de", f"Titel {offer_id}"),), icon="coffee",
+        price_cents=199, discount_percent=None, valid_from=TODAY - timedelta(days=1),
+        valid_until=TODAY + timedelta(days=days_valid), category="coffee", **extra,
+    )
+
+
+def make_snapshot(
+    folder: Path, store_id: str = "demo-store", built_at: datetime = T0, members: dict[str, list[str]] | None = None,
+    offers: list[SnapshotOffer] | None = None,
+) -> Path:
+    members = {ANNA: ["s-1", "s-2"]} if members is None else members
+    offers = offers or [catalogue_item("s-1"), catalogue_item("s-2"), catalogue_item("s-old", days_valid=-3)]
+    lines = [
+        SnapshotMember(member=hasher(card), offers=tuple(
+            MemberOffer(offer_id=o, rule="repurchase", reason=f"central: {o}", score=2.5 - n) for n, o in enumerate(ids)))
+        for card, ids in members.items()
+    ]
+    header = SnapshotHeader(store_id=store_id, built_at=built_at, built_for=TODAY, engine="embedded",
+                            members=len(lines), offers=len(offers))
+    folder.mkdir(parents=True, exist_ok=True)
+    return write_snapshot(folder / snapshot_name(store_id, built_at), header, offers, lines).path
+
+
+def rewrite(path: Path, change) -> Path:  # type: ignore[no-untyped-def]
+    """Decompress, change the text, compress again (the checksum line is left as it was)."""
+    text = gzip.decompress(path.read_bytes()).decode()
+    path.write_bytes(gzip.compress(change(text).encode()))
+    return path
+
+
+@pytest.fixture
+def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("MOODKIOSK_CARD_HASH_KEY", KEY)
+
+    def make(**offers: object):  # type: ignore[no-untyped-def]
+        return parse_config({"data_dir": str(tmp_path / "data"), "loyalty": {"seed_demo_data": True},
+                             "camera": {"enabled": False}, "offers": offers}, "test config")
+
+    return make
+
+
+# ----- the file format -------------------------------------------------------------------------------
+def test_snapshot_round_trip_and_no_clear_card_numbers(tmp_path: Path) -> None:
+    path = make_snapshot(tmp_path)
+    lines = list(read_snapshot(path))
+    assert [type(line).__name__ for line in lines] == [
+        "SnapshotHeader", "SnapshotOffer", "SnapshotOffer", "SnapshotOffer", "SnapshotMember", "SnapshotEnd"]
+    assert ANNA not in gzip.decompress(path.read_bytes()).decode()
+    assert lines[4].member == hasher(ANNA)
+    with pytest.raises(ValueError):
+        SnapshotMember(member=ANNA, offers=())  # a clear card number is not a member key
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda t: t.replace("central: s-1", "central: s-X"), "bad checksum"),
+    (lambda t: t.rsplit("\n", 2)[0] + "\n", "cut short"),
+    (lambda t: t.replace('"repurchase"', '"whatever"', 1), "line 5: offers.0.rule"),
+    (lambda t: "not json\n" + t, "line 1"),
+])
+def test_damaged_snapshot_is_refused_with_file_and_line(tmp_path: Path, damage, message: str) -> None:  # type: ignore[no-untyped-def]
+    path = rewrite(make_snapshot(tmp_path), damage)
+    with pytest.raises(SnapshotError, match=message):
+        list(read_snapshot(path))
+
+
+def test_member_offer_missing_from_catalogue_is_refused(tmp_path: Path) -> None:
+    path = make_snapshot(tmp_path, members={ANNA: ["s-1", "nope"]})
+    with pytest.raises(SnapshotError, match="'nope' is not in the snapshot"):
+        list(read_snapshot(path))
+
+
+# ----- import, rollback, ranking ---------------------------------------------------------------------------
+def test_import_rank_fallback_and_rollback(tmp_path: Path, config) -> None:  # type: ignore[no-untyped-def]
+    cfg = config()
+    first = make_snapshot(tmp_path / "in", built_at=T0)
+    second = make_snapshot(tmp_path / "in", built_at=T0 + timedelta(hours=1), members={ANNA: ["s-2"]})
+    with SnapshotStore(cfg.offer_snapshots_path, cfg.store_id) as store:
+        store.import_file(first)
+    shop = open_shop(cfg)
+    try:
+        assert isinstance(shop.engine, SnapshotOfferSource)
+        anna = shop.store.find_customer(ANNA)
+        david = shop.store.find_customer(DAVID)
+        offers = shop.engine.offers_for(anna.customer_id, TODAY, 4, "de")
+        assert [o.offer_id for o in offers] == ["s-1", "s-2"]
+        assert offers[0].title == "Titel s-1" and offers[0].rule == "repurchase"
+        assert offers[0].reason == "snapshot: central: s-1"
+        local = shop.engine.engine.offers_for(david.customer_id, TODAY, 4)
+        assert shop.engine.offers_for(david.customer_id, TODAY, 4) == local  # not covered: the local engine
+        assert local and not any(o.reason.startswith("snapshot:") for o in local)
+
+        shop.snapshots.import_file(second)
+        assert [o.offer_id for o in shop.engine.offers_for(anna.customer_id, TODAY, 4)] == ["s-2"]
+        assert shop.snapshots.info("previous").built_at == T0
+        shop.snapshots.rollback()
+        assert [o.offer_id for o in shop.engine.offers_for(anna.customer_id, TODAY, 4)] == ["s-1", "s-2"]
+        # an offer no longer valid is not shown; a member whose offers all expired gets the local engine
+        assert shop.snapshots.offers_for(hasher(ANNA), TODAY + timedelta(days=30), 4) is None
+    finally:
+        shop.close()
+
+
+def test_failed_imports_leave_the_previous_offers(tmp_path: Path, config) -> None:  # type: ignore[no-untyped-def]
+    cfg = config()
+    good = make_snapshot(tmp_path / "a", built_at=T0)
+    later = T0 + timedelta(hours=2)
+    other_store = make_snapshot(tmp_path / "b", store_id="other-store", built_at=later)
+    damaged = rewrite(make_snapshot(tmp_path / "c", built_at=later, members={ANNA: ["s-2"]}),
+                      lambda t: t.replace("central: s-2", "central: s-9"))
+    with SnapshotStore(cfg.offer_snapshots_path, cfg.store_id) as store:
+        store.import_file(good)
+        for bad, message in ((other_store, "snapshot for store 'other-store'"), (damaged, "bad checksum"),
+                             (good, "not newer")):
+            with pytest.raises(SnapshotError, match=message):
+                store.import_file(bad)
+            assert store.info().built_at == T0
+            assert [o.offer_id for o in store.offers_for(hasher(ANNA), TODAY, 5)] == ["s-1", "s-2"]
+        assert store.info("previous") is None
+        with pytest.raises(SnapshotError, match="no previous snapshot"):
+            store.rollback()
+
+
+def test_import_offers_command(tmp_path: Path, config, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    cfg = config()
+    config_file = tmp_path / "kiosk.toml"
+    config_file.write_text(f'data_dir = "{cfg.data_dir}"\n[camera]\nenabled = false\n')
+    first = make_snapshot(tmp_path / "in", built_at=T0)
+    second = make_snapshot(tmp_path / "in", built_at=T0 + timedelta(days=1))
+    assert cli_main(["import-offers", str(first), "--config", str(config_file)]) == 0
+    assert "imported: store demo-store" in capsys.readouterr().out
+    damaged = rewrite(second, lambda t: t.replace("central: s-1", "central: s-3"))
+    assert cli_main(["import-offers", str(damaged), "--config", str(config_file)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "bad checksum" in err[0] and "Traceback" not in err[0]
+    assert cli_main(["import-offers", str(tmp_path / "missing.offers.jsonl.gz"), "--config", str(config_file)]) == 2
+    assert "no such file" in capsys.readouterr().err
+    assert cli_main(["import-offers", "--rollback", "--config", str(config_file)]) == 2
+    assert "no previous snapshot" in capsys.readouterr().err
+    with SnapshotStore(cfg.offer_snapshots_path, cfg.store_id) as store:
+        assert store.info().built_at == T0
+
+
+def test_snapshot_dir_is_checked_at_start_and_newer_files_imported(tmp_path: Path, config, caplog) -> None:  # type: ignore[no-untyped-def]
+    drop = tmp_path / "drop"
+    make_snapshot(drop, built_at=T0)
+    make_snapshot(drop, store_id="other-store", built_at=T0 + timedelta(days=5))  # not ours: ignored
+    cfg = config(snapshot_dir=str(drop), snapshot_check_s=3600)
+    shop = open_shop(cfg)
+    try:
+        assert shop.snapshots.info().built_at == T0
+        assert import_newer(shop.snapshots, drop) is None  # nothing newer
+        newer = T0 + timedelta(days=1)
+        rewrite(make_snapshot(drop, built_at=newer), lambda t: t.replace("central: s-1", "central: s-7"))
+        with caplog.at_level(logging.ERROR):
+            assert shop.watcher.check_now() is None  # damaged: logged, previous offers kept
+        assert "keeping the previous offers" in caplog.text
+        assert shop.snapshots.info().built_at == T0
+        make_snapshot(drop, built_at=newer + timedelta(hours=1), members={ANNA: ["s-2"]})
+        assert shop.watcher.check_now().built_at == newer + timedelta(hours=1)
+        anna = shop.store.find_customer(ANNA)
+        assert [o.offer_id for o in shop.engine.offers_for(anna.customer_id, TODAY, 4)] == ["s-2"]
+    finally:
+        shop.close()

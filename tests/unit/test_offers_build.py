@@ -1,0 +1,178 @@
+"""`moodkiosk offers-build` (embedded engine): reading the exports, bad input named by file/row/column with
+nothing written, and snapshots a real kiosk store imports and ranks from, agreeing with the kiosk's own engine."""
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import pytest
+
+from central.offers_build.export import read_catalogue, read_transactions
+from kiosk.cli import main as cli_main
+from kiosk.services.cards import CardHasher
+from kiosk.services.loyalty import LoyaltyStore
+from kiosk.services.offer_snapshot import SnapshotMember, read_snapshot
+from kiosk.services.offers import OfferEngine
+from kiosk.services.snapshot_store import SnapshotStore
+
+KEY = "offers-build-test-key-0123456789"
+DAY = date(2025, 6, 15)
+PRODUCTS = """sku,name,category,department,kind,repurchase_days,durable_days
+COF,Filter coffee,coffee,drinks,consumable,7,
+MLK,Milk,milk,dairy,consumable,4,
+BRD,Bread,bread,bakery,consumable,3,
+GOU,Gouda,cheese,dairy,consumable,7,
+LAP,Laptop,laptops,electronics,durable,,1095
+"""
+OFFERS = """offer_id,title,icon,price,discount_percent,valid_from,valid_until,sku,category,title_de
+o-COF,Coffee,coffee,3.49,,2025-06-01,2025-06-30,COF,,Kaffee
+o-MLK,Milk,milk,,10,2025-06-01,2025-06-30,MLK,,
+o-BRD,Bread,bread,1.99,,2025-06-01,2025-06-30,BRD,,
+o-LAP,Laptop,laptop,499,,2025-06-01,2025-06-30,LAP,,
+c-cheese,All cheese,cheese,,20,2025-06-01,2025-06-30,,cheese,
+"""
+# Anna (store-a) buys coffee weekly; Ben (store-a and store-b) bought a laptop; Cleo (store-b) cheese
+HEADER = "member,date,product,store,quantity,amount\n"
+LINES = [
+    *(f"2900000000018,2025-{m:02d}-{d:02d},COF,store-a,1,3.49" for m, d in ((5, 11), (5, 18), (5, 25), (6, 1), (6, 7))),
+    *(f"2900000000018,2025-06-07,{p},store-a,1,1.00" for p in ("MLK", "BRD")),
+    "2900000000025,2025-06-10,LAP,store-a,1,499",
+    "2900000000025,2025-06-12,MLK,store-b,2,2.20",
+    "2900000000025,2025-06-12,BRD,store-b,-1,-1.99",  # a return: skipped and counted
+    *(f"2900000000032,2025-06-{d:02d},GOU,store-b,1,4.10" for d in (1, 8, 13)),
+    *(f"29000000001{n:02d},2025-06-0{1 + n % 5},{p},store-b,1,1.00" for n in range(12) for p in ("MLK", "BRD")),
+]
+
+
+def write_inputs(folder: Path, lines: list[str] | None = None, products: str = PRODUCTS, offers: str = OFFERS,
+                 header: str = HEADER) -> dict[str, Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {"transactions": folder / "transactions.csv", "products": folder / "products.csv",
+             "offers": folder / "offers.csv"}
+    paths["transactions"].write_text(header + "\n".join(LINES if lines is None else lines) + "\n")
+    paths["products"].write_text(products)
+    paths["offers"].write_text(offers)
+    return paths
+
+
+def build(paths: dict[str, Path], out: Path, *extra: str) -> int:
+    return cli_main(["offers-build", "--transactions", str(paths["transactions"]), "--products", str(paths["products"]),
+                     "--offers", str(paths["offers"]), "--out", str(out), "--date", DAY.isoformat(), *extra])
+
+
+@pytest.fixture(autouse=True)
+def card_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MOODKIOSK_CARD_HASH_KEY", KEY)
+
+
+def snapshot_members(path: Path) -> dict[str, list[tuple[str, str, str, float]]]:
+    return {line.member: [(o.offer_id, o.rule, o.reason, o.score) for o in line.offers]
+            for line in read_snapshot(path) if isinstance(line, SnapshotMember)}
+
+
+def test_build_writes_per_store_snapshots_the_kiosk_engine_agrees_with(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    paths = write_inputs(tmp_path / "in")
+    assert build(paths, tmp_path / "out") == 0
+    printed = capsys.readouterr().out
+    assert "(1 returns skipped), 15 members, 2 stores" in printed
+    files = {p.name.split("-2", 1)[0]: p for p in (tmp_path / "out").glob("*.offers.jsonl.gz")}
+    assert sorted(files) == ["store-a", "store-b"]
+    hasher = CardHasher(KEY.encode())
+    a, b = snapshot_members(files["store-a"]), snapshot_members(files["store-b"])
+    assert set(a) == {hasher("2900000000018"), hasher("2900000000025")}
+    assert hasher("2900000000025") in b and hasher("2900000000018") not in b
+    anna = a[hasher("2900000000018")]
+    assert anna[0][:2] == ("o-COF", "repurchase")
+    assert not any(o[0] == "o-LAP" for o in a[hasher("2900000000025")])  # durable just bought: never offered
+
+    # the kiosk's own engine on the same purchases gives the same offers, rule and reason
+    with LoyaltyStore(tmp_path / "kiosk.sqlite") as store:
+        store.import_products(paths["products"])
+        store.import_offers(paths["offers"])
+        customers = sorted({line.split(",")[0] for line in LINES})
+        store.add_customers([(card, "X", None) for card in customers])
+        ids, skus = store.card_ids(), store.sku_ids()
+        store.add_purchases([(ids[f[0]], skus[f[2]], date.fromisoformat(f[1]).toordinal(), int(f[4]))
+                             for f in (line.split(",") for line in LINES) if int(f[4]) > 0])
+        engine = OfferEngine(store, min_offers=3)
+        for card in customers:
+            kiosk = [(o.offer_id, o.rule, o.reason, o.score) for o in engine.offers_for(ids[card], DAY, 5)]
+            central = (a | b)[hasher(card)]
+            assert kiosk == central, card
+
+    # ... and a kiosk of store-a imports its snapshot and shows it
+    with SnapshotStore(tmp_path / "snap.sqlite", "store-a") as snaps:
+        snaps.import_file(files["store-a"])
+        shown = snaps.offers_for(hasher("2900000000018"), DAY, 4, "de")
+        assert shown[0].title == "Kaffee" and shown[0].rule == "repurchase"
+        with pytest.raises(Exception, match="snapshot for store 'store-b'"):
+            snaps.import_file(files["store-b"])
+
+
+def test_all_members_and_store_selection(tmp_path: Path) -> None:
+    paths = write_inputs(tmp_path / "in")
+    assert build(paths, tmp_path / "all", "--all-members", "--store", "store-a") == 0
+    (only,) = (tmp_path / "all").glob("*.offers.jsonl.gz")
+    assert only.name.startswith("store-a-") and len(snapshot_members(only)) == 15
+    assert build(paths, tmp_path / "one", "--store", "store-b") == 0
+    (only,) = (tmp_path / "one").glob("*.offers.jsonl.gz")
+    assert only.name.startswith("store-b-") and len(snapshot_members(only)) == 14
+
+
+def test_parquet_and_csv_read_the_same(tmp_path: Path) -> None:
+    paths = write_inputs(tmp_path)
+    table = pacsv.read_csv(paths["transactions"], convert_options=pacsv.ConvertOptions(
+        column_types={"member": pa.string(), "date": pa.date32()}))
+    pq.write_table(table, tmp_path / "transactions.parquet")
+    catalogue = read_catalogue(paths["products"], paths["offers"], DAY)
+    from_csv = read_transactions(paths["transactions"], catalogue)
+    from_parquet = read_transactions(tmp_path / "transactions.parquet", catalogue)
+    for name in ("member", "day", "product", "store"):
+        assert getattr(from_csv, name).tolist() == getattr(from_parquet, name).tolist()
+    assert list(from_csv.members) == list(from_parquet.members) and from_csv.skipped_returns == 1
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(header="member,date,product,quantity,amount\n", lines=["2900000000018,2025-06-01,COF,1,1"]),
+     "transactions.csv: missing column(s) store"),
+    (dict(lines=[LINES[0], "2900000000018,2025-13-01,COF,store-a,1,1"]),
+     "row 3, column date: is not a date YYYY-MM-DD (got '2025-13-01')"),
+    (dict(lines=[LINES[0], "2900000000018,01.06.2025,COF,store-a,1,1"]), "row 3, column date"),
+    (dict(lines=["2900000000018,2025-06-01,XXX,store-a,1,1"]),
+     "row 2, column product: is not a sku of the products file (got 'XXX')"),
+    (dict(lines=["29000000000AB,2025-06-01,COF,store-a,1,1"]), "row 2, column member"),
+    (dict(lines=["2900000000018,2025-06-01,COF,store a,1,1", "2900000000018,2025-06-01,COF,store-a,one,1"]),
+     "row 2, column store: is not a store id (1-64 letters, digits, - or _) (got 'store a'); "
+     "row 3, column quantity"),
+    (dict(lines=["2900000000018,2025-06-01,COF,store-a,1,"]), "row 2, column amount"),
+    (dict(products=PRODUCTS.replace("MLK,Milk,milk,", "MLK,Milk,,")), "products.csv: nothing imported"),
+    (dict(products=PRODUCTS.replace("MLK,Milk,milk,", "MLK,Milk,,")), "row 3, column category: is empty"),
+    (dict(offers=OFFERS.split("\n", 1)[0] + "\n"), "offers.csv: the offer catalogue is empty"),
+    (dict(offers=OFFERS.replace("2025-06-30", "2025-06-10")), "no offer is valid on the build date 2025-06-15"),
+    (dict(lines=["2900000000018,2025-06-01,COF,store-a,0,0"]), "no purchase lines left to rank"),
+])
+def test_bad_input_names_file_row_column_and_writes_nothing(tmp_path: Path, capsys, change, message) -> None:  # type: ignore[no-untyped-def]
+    paths = write_inputs(tmp_path / "in", **change)
+    out = tmp_path / "out"
+    assert build(paths, out) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0] and "Traceback" not in err[0], err
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_missing_files_and_key(tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    paths = write_inputs(tmp_path / "in")
+    assert build({**paths, "transactions": tmp_path / "nope.parquet"}, tmp_path / "out") == 2
+    assert "nope.parquet: no such file" in capsys.readouterr().err
+    (tmp_path / "bad.parquet").write_text("not parquet")
+    assert build({**paths, "transactions": tmp_path / "bad.parquet"}, tmp_path / "out") == 2
+    assert "bad.parquet: cannot read as Parquet" in capsys.readouterr().err
+    assert build(paths, tmp_path / "out", "--store", "store-z") == 2
+    assert "--store store-z: not a store of the export" in capsys.readouterr().err
+    monkeypatch.delenv("MOODKIOSK_CARD_HASH_KEY")
+    assert build(paths, tmp_path / "out") == 2
+    assert "no card hash key" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
