@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import random
 import statistics
@@ -23,7 +22,6 @@ from kiosk.services.offers import OfferEngine, OfferModel
 from kiosk.services.ranked_engine import RankedOfferEngine
 from kiosk.session import KioskSession, SessionView, State
 
-logger = logging.getLogger(__name__)
 
 TARGET_P95_MS = 100.0
 UI_SIZES = ((1080, 1920), (1920, 1080))

@@ -6,13 +6,10 @@ staff area. The frame is shown in a window and kept in memory only; nothing is w
 from __future__ import annotations
 
 import argparse
-import logging
 import time
 
 from kiosk.config import load_config
 from kiosk.errors import KioskError
-
-logger = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

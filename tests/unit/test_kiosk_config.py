@@ -111,7 +111,7 @@ def test_mqtt_password_comes_from_env_or_file(tmp_path: Path, monkeypatch: pytes
     (tmp_path / "pw").write_text("from-file\n", encoding="utf-8")
     config = load_config(write(tmp_path, text + 'password_file = "pw"\n'))
     assert config.mqtt.resolve_password() == "from-file"
-    assert (config.mqtt.host, config.mqtt.port, config.mqtt.tls) == ("broker.example", 8883, True)
+    assert config.mqtt.url == "mqtts://broker.example"
     monkeypatch.setenv("C1_TEST_PW", "from-env")
     assert config.mqtt.resolve_password() == "from-env"
     assert "from-env" not in repr(config)  # the secret never sits in the config object
