@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models.contract import ModelContract, read_contract
+from vision.model_contract import ModelContract, read_contract
 from models.data import PUBLIC_TEST_FILE, FerSplit, default_split_path, load_split
 from models.errors import ModelError
 

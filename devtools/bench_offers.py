@@ -79,11 +79,11 @@ def _summary_line(what: str, summary: dict[str, float | int]) -> str:
 
 def ui_scan_latencies(config: KioskConfig, store: LoyaltyStore, cards: list[str], size: tuple[int, int]) -> list[float]:
     """Start the real kiosk (windowed at `size`, on `store`) and time a wedge scan of each card to its offers
-    screen painted with the shopper's greeting (end point: `kiosk.ui.scan_bench.scan_to_offers_painted`)."""
+    screen painted with the shopper's greeting (end point: `devtools.scan_bench.scan_to_offers_painted`)."""
     from PySide6.QtTest import QTest
 
     from kiosk.app import KioskApp
-    from kiosk.ui.scan_bench import ScanTarget, scan_to_offers_painted
+    from devtools.scan_bench import ScanTarget, scan_to_offers_painted
 
     targets = []
     for card in cards:
