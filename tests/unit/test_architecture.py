@@ -4,7 +4,9 @@ MQTT contract stays a plain-Python library that any side can install."""
 from __future__ import annotations
 
 import ast
+import re
 import sys
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -107,3 +109,26 @@ def test_the_walk_sees_lazy_and_dynamic_imports(tmp_path: Path) -> None:
     finally:
         probe.unlink()
     assert {(4, "PySide6"), (5, "kiosk")} <= found
+
+
+# The kiosk extra: camera, model, screen and card-reader libraries the central server must not need.
+KIOSK_ONLY = {"PySide6", "shiboken6", "cv2", "mediapipe", "onnxruntime", "serial", "segno", "linuxpy", "psutil"}
+
+
+def _requirement_names(requirements: list[str]) -> set[str]:
+    return {re.split(r"[<>=!~\[; ]", req, maxsplit=1)[0].strip().lower() for req in requirements}
+
+
+def test_installing_central_pulls_in_neither_qt_nor_mediapipe() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    central = _requirement_names(project["dependencies"] + project["optional-dependencies"]["central"])
+    kiosk = _requirement_names(project["optional-dependencies"]["kiosk"])
+    assert {"pyside6-essentials", "mediapipe", "opencv-contrib-python", "onnxruntime"} <= kiosk
+    assert central & {"pyside6", "pyside6-essentials", "mediapipe", "opencv-contrib-python", "onnxruntime"} == set()
+
+
+def test_central_imports_nothing_from_the_kiosk_extra() -> None:
+    shared = [ROOT / (module.replace(".", "/") + ".py") for module in OFFERS_BUILD_MAY_IMPORT]
+    found = [f"{i.path}:{i.line} imports {i.module}" for i in package_imports("central") if i.package in KIOSK_ONLY]
+    found += [f"{i.path}:{i.line} imports {i.module}" for path in shared for i in imports_of(path) if i.package in KIOSK_ONLY]
+    assert found == []
