@@ -12,6 +12,7 @@ from typing import Callable
 
 from contract.offers import FACES, OfferCount, OffersDay
 from kiosk.errors import KioskError
+from kiosk.services.private_files import private_sqlite
 from kiosk.session import SessionView, State
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,7 @@ class OfferStats:
         self._lock = threading.Lock()
         self._last: SessionView | None = None
         try:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            private_sqlite(Path(path))  # counts per offer and day: the kiosk's own, 0600 like its other files
             self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
             self._db.execute("CREATE TABLE IF NOT EXISTS counts (day TEXT NOT NULL, key TEXT NOT NULL, "
                              "n INTEGER NOT NULL, PRIMARY KEY (day, key))")
