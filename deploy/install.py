@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import grp
-import logging
 import os
 import pwd
 import shutil
@@ -22,7 +21,6 @@ from pathlib import Path
 
 from kiosk.cli import UserFacingError
 
-logger = logging.getLogger(__name__)
 
 REPO_DOCS = Path(__file__).resolve().parent.parent / "docs"
 

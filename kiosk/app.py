@@ -318,7 +318,6 @@ class KioskApp:
         counts = self.feedback.take()
         if self.telemetry is not None:
             self.telemetry.submit_window(window, counts, self.model_version or "unknown")
-        self.bridge.on_window(window)
 
     def _start_feedback_only_windows(self) -> None:
         """No camera, so no mood windows: close feedback-only windows on the window clock (UI thread; submitting

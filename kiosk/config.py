@@ -278,19 +278,6 @@ class MqttConfig(_Section):
             raise ValueError(f"has a bad port (got {value!r})") from exc
         return value
 
-    @property
-    def host(self) -> str:
-        return urlsplit(self.url).hostname or ""
-
-    @property
-    def port(self) -> int:
-        parts = urlsplit(self.url)
-        return parts.port or (8883 if parts.scheme == "mqtts" else 1883)
-
-    @property
-    def tls(self) -> bool:
-        return urlsplit(self.url).scheme == "mqtts"
-
     def resolve_password(self) -> str | None:
         """The broker password from the env var or file; None when no username is configured."""
         if self.username is None:
@@ -373,10 +360,6 @@ class KioskConfig(_Section):
     @property
     def spool_path(self) -> Path:
         return self.mqtt.spool_path or self.data_dir / "spool.sqlite"
-
-    @property
-    def mqtt_client_id(self) -> str:
-        return self.mqtt.client_id or f"moodkiosk-{self.store_id}-{self.kiosk_id}"
 
     def card_hash_key(self) -> bytes:
         """The per-deployment secret for hashing card numbers (env var, key file, or a generated data_dir key)."""

@@ -8,13 +8,11 @@ and `xset` (Debian `x11-xserver-utils`), a Wayland kiosk compositor rotates and 
 from __future__ import annotations
 
 import enum
-import logging
 import os
 import shutil
 import subprocess
 from dataclasses import dataclass
 
-logger = logging.getLogger(__name__)
 
 # Degrees clockwise -> xrandr's word for it.
 _XRANDR_ROTATION = {0: "normal", 90: "right", 180: "inverted", 270: "left"}

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Callable, Iterable, Protocol, Sequence
 
+from contract.valence import mood_index
 from kiosk.config import KioskConfig
 from kiosk.errors import KioskError
 from kiosk.mood_pause import MoodPause
@@ -85,7 +86,7 @@ class RoomMood:
 
     people: int = 0
     counts: tuple[tuple[str, int], ...] = ()
-    mood_index: float | None = None  # mean over labelled faces: +1 positive, 0 neutral, -1 negative
+    mood_index: float | None = None  # contract.valence.mood_index of the labelled faces; None when none
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,17 +121,14 @@ class OfferSource(Protocol):
 
 
 def room_mood_from_labels(labels: Iterable[str | None]) -> RoomMood:
-    """Count the current faces' labels (None = uncertain) into a RoomMood."""
+    """Count the current faces' labels (None = uncertain) into a RoomMood; the index is the published formula."""
     labels = list(labels)
     counts: dict[str, int] = {}
-    scored = []
     for label in labels:
-        if label is None:
-            continue
-        counts[label] = counts.get(label, 0) + 1
-        scored.append(1.0 if label in POSITIVE_MOODS else -1.0 if label in NEGATIVE_MOODS else 0.0)
-    index = round(sum(scored) / len(scored), 3) if scored else None
-    return RoomMood(len(labels), tuple(sorted(counts.items())), index)
+        if label is not None:
+            counts[label] = counts.get(label, 0) + 1
+    index = mood_index(counts)
+    return RoomMood(len(labels), tuple(sorted(counts.items())), None if index is None else round(index, 3))
 
 
 def mood_from_faces(faces: Sequence[Any]) -> tuple[list[str | None], str | None]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import math
 import time
 from dataclasses import asdict, dataclass
@@ -16,11 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from models.contract import ModelContract, read_contract
+from vision.model_contract import ModelContract, read_contract
 from models.data import PUBLIC_TEST_FILE, FerSplit, default_split_path, load_split
 from models.errors import ModelError
 
-logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL = Path(__file__).resolve().parent / "expression.onnx"
 

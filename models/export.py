@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models.contract import ModelContract, read_contract
+from vision.model_contract import ModelContract, ModelContractError, read_contract
 from models.data import TRAIN_FILE, default_split_path
 from models.errors import ModelError
 
@@ -177,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         calibration = calibration_faces(args.train or default_split_path(TRAIN_FILE)) if args.precision == "int8" else None
         export(args.checkpoint, args.out, args.version, calibration=calibration)
-    except ModelError as exc:
+    except (ModelError, ModelContractError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0

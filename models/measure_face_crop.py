@@ -11,7 +11,6 @@ offset from the box centre in box widths/heights. It prints medians, quartiles a
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 from pathlib import Path
@@ -26,7 +25,6 @@ from vision.faces import FaceDetector  # noqa: E402
 from vision.settings import DETECTOR_MODELS  # noqa: E402
 from vision.types import Box  # noqa: E402
 
-logger = logging.getLogger(__name__)
 FRAME_W, FRAME_H = 640, 480
 
 

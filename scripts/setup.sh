@@ -48,9 +48,9 @@ if current "$stamp" || { [ "$profile" = kiosk ] && current .venv/.installed-dev;
 else
     .venv/bin/python -m pip install -q --upgrade pip
     if [ "$profile" = dev ]; then
-        .venv/bin/python -m pip install -q -e ".[central,train,dev,spark]"
+        .venv/bin/python -m pip install -q -e ".[kiosk,central,train,dev,spark]"
     else
-        .venv/bin/python -m pip install -q -e .
+        .venv/bin/python -m pip install -q -e ".[kiosk]"
     fi
     touch "$stamp"
 fi

@@ -1,12 +1,8 @@
 """Mood aggregation: closed time windows of distinct people, people per expression, mood index, k-anonymity.
 
 Mood index: each person of a window gets one label, the confident expression they showed most often in
-that window (``uncertain`` when never confident). The index is the mean valence of the people with a label:
-
-    happy +1.0, surprise +0.5, neutral 0.0, fear -0.75, sad -1.0, angry -1.0, disgust -1.0
-
-(surprise leans positive in a shop: new offers, not shock; fear is weaker evidence of a bad visit than
-anger or sadness). Unknown class names count as 0.0. No labelled person: index 0.0. The index is in [-1, 1].
+that window (``uncertain`` when never confident). The index is `contract.valence.mood_index` (the one
+formula the kiosk's attract gauge uses too) over those labels; no labelled person: index 0.0.
 
 k-anonymity: a window with fewer than k distinct people is not reported; it is merged into the next
 window(s) until together they reach k (people are counted once across the merged span, by track id). A
@@ -23,30 +19,17 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Iterable, Mapping, Sequence
 
+from contract.valence import UNCERTAIN, VALENCE
+from contract.valence import mood_index as valence_mood_index
 from vision.types import MoodWindow
 
 logger = logging.getLogger(__name__)
 
-UNCERTAIN = "uncertain"
-VALENCE: dict[str, float] = {
-    "happy": 1.0,
-    "surprise": 0.5,
-    "neutral": 0.0,
-    "fear": -0.75,
-    "sad": -1.0,
-    "angry": -1.0,
-    "disgust": -1.0,
-}
-
 
 def mood_index(counts: Mapping[str, int], valence: Mapping[str, float] = VALENCE) -> float:
-    """Mean valence of the labelled people in `counts` (``uncertain`` excluded), 0.0 when there are none."""
-    labelled = {k: v for k, v in counts.items() if k != UNCERTAIN and v > 0}
-    total = sum(labelled.values())
-    if total == 0:
-        return 0.0
-    value = sum(valence.get(k, 0.0) * v for k, v in labelled.items()) / total
-    return max(-1.0, min(1.0, value))
+    """The published index: `contract.valence.mood_index`, 0.0 when no one in the window is labelled."""
+    value = valence_mood_index(counts, valence)
+    return 0.0 if value is None else value
 
 
 @dataclass(slots=True)

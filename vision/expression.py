@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from vision.errors import VisionError
+from vision.model_contract import ModelContractError, read_contract
 
 logger = logging.getLogger(__name__)
 
@@ -18,7 +19,7 @@ class ExpressionModelError(VisionError):
 class ExpressionClassifier:
     """Runs all face crops of a frame through the .onnx model in one batch; returns class probabilities.
 
-    The classes, input size and normalisation come from the model's metadata (`models.contract`), so a
+    The classes, input size and normalisation come from the model's metadata (`vision.model_contract`), so a
     retrained model with other classes or another input size drops in without code changes.
     """
 
@@ -31,17 +32,11 @@ class ExpressionClassifier:
         quiet_onnxruntime_env()
         import onnxruntime as ort
 
-        from models.errors import ModelError
-
         quiet_onnxruntime(ort)
 
         try:
-            from models.contract import read_contract
-        except ImportError as exc:
-            raise ExpressionModelError(f"expression model {model_path}: contract reader unavailable ({exc})") from exc
-        try:
             contract = read_contract(model_path)
-        except ModelError as exc:
+        except ModelContractError as exc:
             message = str(exc)
             prefix = "" if str(model_path) in message else f"expression model {model_path}: "
             raise ExpressionModelError(f"{prefix}{message}") from exc
@@ -68,7 +63,7 @@ class ExpressionClassifier:
         # (p/255 - mean)/std folded into one multiply-add per pixel.
         self._scale = np.float32(1.0 / (255.0 * float(contract.std)))
         self._shift = np.float32(-float(contract.mean) / float(contract.std))
-        self._probabilities = bool(getattr(contract, "outputs_probabilities", False))
+        self._probabilities = contract.outputs_probabilities
         logger.info("expression model %s v%s: %d classes, %d px", model_path.name, self.version, len(self.classes), self.input_size)
 
     def classify(self, crops: np.ndarray) -> np.ndarray:

@@ -1,7 +1,6 @@
 """Face detection with MediaPipe Tasks `FaceDetector` (BlazeFace), returning pixel boxes and scores."""
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -9,8 +8,6 @@ import numpy as np
 
 from vision.errors import VisionError
 from vision.types import Box
-
-logger = logging.getLogger(__name__)
 
 
 class DetectorLoadError(VisionError):

@@ -1,7 +1,6 @@
 """Track faces across frames (IoU, centre-distance fallback) and smooth each track's expression over time."""
 from __future__ import annotations
 
-import logging
 import math
 from dataclasses import dataclass, field
 from typing import Sequence
@@ -10,8 +9,6 @@ import numpy as np
 
 from vision.faces import Detection
 from vision.types import Box, Face
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -63,11 +60,6 @@ class Tracker:
         self._threshold = threshold
         self._tracks: list[_Track] = []
         self._next_id = 1
-
-    @property
-    def active(self) -> int:
-        """Tracks currently alive (seen within `max_missed_s`)."""
-        return len(self._tracks)
 
     def first_seen(self) -> dict[int, float]:
         """When each live track was first seen (track id -> timestamp): how long someone has been in view."""

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import time
 from dataclasses import replace
@@ -15,7 +14,6 @@ from central.offers_build.ranking import Ranking
 from central.offers_build.snapshots import write_store_snapshots
 from kiosk.services.cards import CardHasher
 
-logger = logging.getLogger(__name__)
 KEY_ENV = "MOODKIOSK_CARD_HASH_KEY"
 
 

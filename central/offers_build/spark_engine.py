@@ -10,7 +10,6 @@ offer lists on the Ta-Feng file.
 """
 from __future__ import annotations
 
-import logging
 import os
 import sys
 import time
@@ -32,7 +31,6 @@ if TYPE_CHECKING:
     import pandas as pd
     from pyspark.sql import DataFrame, SparkSession
 
-logger = logging.getLogger(__name__)
 
 LINES_PER_TASK = 500_000  # ranking tasks hold one partition's rows in pandas
 RESULT_SCHEMA = "member string, rank int, offer_id string, rule string, reason string, score double, category string"

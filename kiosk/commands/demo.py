@@ -2,13 +2,10 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import re
 
 from kiosk.config import KioskConfig, demo_config
 from kiosk.errors import KioskError
-
-logger = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 from pathlib import Path
 
 from kiosk.config import load_config
@@ -10,8 +9,6 @@ from kiosk.errors import KioskError
 from kiosk.services.cards import CardValidator
 from kiosk.services.loyalty import LoyaltyStore
 from kiosk.services.offers import OfferModel
-
-logger = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

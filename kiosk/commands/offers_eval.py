@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import logging
 import time
 from pathlib import Path
 
@@ -20,8 +19,6 @@ from kiosk.evaluation.metrics import Metrics, score, table
 from kiosk.evaluation.protocol import Protocol, Split, make_split, training_splits
 from kiosk.evaluation.retail_data import RetailData, load_retail
 from kiosk.services.offer_ranker import PickRules
-
-logger = logging.getLogger(__name__)
 
 
 def _shares(value: str) -> tuple[float, ...]:

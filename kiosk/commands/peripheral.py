@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import errno
-import logging
 import os
 import queue
 import time
@@ -16,8 +15,6 @@ import serial
 from kiosk.errors import KioskError
 from kiosk.services.peripheral import CONNECTED, PeripheralLink
 from kiosk.services.peripheral_codec import LED_STATES
-
-logger = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -6,13 +6,10 @@ staff area. The frame is shown in a window and kept in memory only; nothing is w
 from __future__ import annotations
 
 import argparse
-import logging
 import time
 
 from kiosk.config import load_config
 from kiosk.errors import KioskError
-
-logger = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -67,35 +64,7 @@ def main(args: argparse.Namespace) -> int:
     print(f"{spec}: frame {image.shape[1]}x{image.shape[0]}, {zones} privacy zone(s) shown (nothing saved)")
 
     ensure_screen()
-    _show(image, f"moodkiosk privacy zones: {zones} zone(s), Esc closes", width, height, args.seconds)
+    from kiosk.ui.frame_window import show_frame
+
+    show_frame(image, f"moodkiosk privacy zones: {zones} zone(s), Esc closes", width, height, args.seconds)
     return 0
-
-
-def _show(image, title: str, width: int, height: int, seconds: float | None) -> None:
-    """Show the BGR frame in a window until it is closed, Esc is pressed or `seconds` pass (memory only)."""
-    from PySide6.QtCore import QEventLoop, Qt, QTimer
-    from PySide6.QtGui import QCloseEvent, QImage, QKeySequence, QPixmap, QShortcut
-    from PySide6.QtWidgets import QApplication, QLabel
-
-    app = QApplication.instance() or QApplication([])  # noqa: F841 (kept alive while shown)
-    loop = QEventLoop()
-
-    class FrameWindow(QLabel):
-        def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt name)
-            loop.quit()
-            super().closeEvent(event)
-
-    rgb = image[:, :, ::-1].copy()
-    qimage = QImage(rgb.data, rgb.shape[1], rgb.shape[0], rgb.strides[0], QImage.Format.Format_RGB888)
-    window = FrameWindow()
-    window.setWindowTitle(title)
-    window.setAlignment(Qt.AlignmentFlag.AlignCenter)
-    window.setPixmap(QPixmap.fromImage(qimage).scaled(width, height, Qt.AspectRatioMode.KeepAspectRatio,
-                                                      Qt.TransformationMode.SmoothTransformation))
-    window.resize(width, height)
-    QShortcut(QKeySequence(Qt.Key.Key_Escape), window, activated=window.close)
-    window.show()
-    if seconds is not None:
-        QTimer.singleShot(round(seconds * 1000), window.close)
-    loop.exec()
-    window.deleteLater()

@@ -2,11 +2,8 @@
 from __future__ import annotations
 
 import argparse
-import logging
 
 from kiosk.config import load_config
-
-logger = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -1,7 +1,6 @@
 """The engines scored by `moodkiosk offers-eval`, each returning (n_members, 10) ranked product codes."""
 from __future__ import annotations
 
-import logging
 import time
 from dataclasses import dataclass
 
@@ -13,7 +12,6 @@ from kiosk.services.offer_features import build_candidates, learn_stats
 from kiosk.services.offer_ranker import PickRules, RankerWeights, pick, score
 from kiosk.services.offer_training import learn_from
 
-logger = logging.getLogger(__name__)
 K = 10
 
 

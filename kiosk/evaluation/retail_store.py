@@ -7,7 +7,6 @@ so that the file's last day is yesterday (the engine's timing features then mean
 from __future__ import annotations
 
 import csv
-import logging
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -18,7 +17,6 @@ from kiosk.evaluation.retail_data import RetailData, _open_text
 from kiosk.services.cards import ean13_check_digit
 from kiosk.services.loyalty import LoyaltyStore
 
-logger = logging.getLogger(__name__)
 
 CARD_PREFIX = "28"
 

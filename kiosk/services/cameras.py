@@ -6,12 +6,9 @@ device's own V4L2 enumeration through `linuxpy`.
 """
 from __future__ import annotations
 
-import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)

@@ -448,6 +448,3 @@ def _neighbours(customer: np.ndarray, day: np.ndarray, product: np.ndarray) -> d
         result[int(pid)] = tuple((int(o), round(float(s), 4)) for o, s in zip(b[start:end], similarity[start:end]))
     return result
 
-
-def summarize(offers: Iterable[Offer]) -> str:
-    return "; ".join(f"{o.title} [{o.rule}]" for o in offers)

@@ -19,7 +19,10 @@ def private_folder(path: Path) -> Path:
 
 def private_sqlite(path: Path) -> Path:
     """Before sqlite3.connect: the folder 0700, the database file created 0600 (SQLite gives its WAL and
-    shared-memory files the database's mode); files left by an older version are tightened too."""
+    shared-memory files the database's mode); files left by an older version are tightened too. SQLite's
+    in-memory name `:memory:` is no file: nothing is created for it."""
+    if str(path) == ":memory:":
+        return path
     private_folder(path.parent)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     os.close(fd)

@@ -78,11 +78,3 @@ class Offer:
             return self.regular_price_cents
         return None
 
-    @property
-    def price_text(self) -> str:
-        """Language-neutral price label, e.g. '2.49' or '-20%'."""
-        if self.price_cents is not None:
-            return f"{self.price_cents // 100}.{self.price_cents % 100:02d}"
-        if self.discount_percent is not None:
-            return f"-{self.discount_percent}%"
-        return ""

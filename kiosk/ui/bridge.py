@@ -1,7 +1,6 @@
 """Turns callbacks from worker threads (camera, telemetry, card readers) into queued Qt signals for the UI thread."""
 from __future__ import annotations
 
-import logging
 import threading
 from typing import Any
 
@@ -9,19 +8,16 @@ from PySide6.QtCore import QObject, Signal
 
 from kiosk.ui.signals import emit
 
-logger = logging.getLogger(__name__)
-
 
 class KioskBridge(QObject):
     """Create it in the UI thread; its `on_*` methods may be called from any thread and never block.
 
     Frames are coalesced: only the newest waits in a one-slot mailbox, so a busy UI skips stale frames
-    instead of queueing them (the skips are counted). QR texts, windows and events are never dropped.
+    instead of queueing them (the skips are counted). QR texts and events are never dropped.
     """
 
     frame_ready = Signal()
     qr_seen = Signal(str)
-    window_closed = Signal(object)
     source_event = Signal(object)
     telemetry_state = Signal(object)
     card_read = Signal(str, str)  # raw text, source ("serial", "peripheral", ...)
@@ -51,9 +47,6 @@ class KioskBridge(QObject):
             emit(self.frame_ready)
         if qr_text:
             emit(self.qr_seen, qr_text)
-
-    def on_window(self, window: Any) -> None:
-        emit(self.window_closed, window)
 
     def on_source_event(self, event: Any) -> None:
         emit(self.source_event, event)

@@ -1,7 +1,6 @@
 """Keyboard-wedge card readers type digits + Enter: an application-wide key filter collects them for the kiosk window."""
 from __future__ import annotations
 
-import logging
 import time
 from typing import Callable
 
@@ -11,7 +10,6 @@ from PySide6.QtWidgets import QWidget
 
 from kiosk.services.cards import KeyboardWedge
 
-logger = logging.getLogger(__name__)
 
 _ENTER_KEYS = (Qt.Key.Key_Return, Qt.Key.Key_Enter)
 

@@ -71,10 +71,6 @@ class FaceWidget(QWidget):
         self._valence = valence
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
 
-    def set_valence(self, valence: float) -> None:
-        self._valence = valence
-        self.update()
-
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 (Qt name)
         painter = QPainter(self)
         paint_face(painter, QRectF(self.rect()), self._valence)

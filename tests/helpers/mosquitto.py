@@ -1,11 +1,11 @@
-"""A real Mosquitto broker for tests (central.devservices.LocalMosquitto), skipped loudly when missing."""
+"""A real Mosquitto broker for tests (devtools.devservices.LocalMosquitto), skipped loudly when missing."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
 
-from central.devservices import LocalMosquitto, ServiceMissing, free_port, wait_for_port
+from devtools.devservices import LocalMosquitto, ServiceMissing, free_port, wait_for_port
 
 __all__ = ["MosquittoBroker", "free_port", "mosquitto", "wait_for_port"]
 

@@ -1,9 +1,9 @@
-"""A real PostgreSQL server for tests (central.devservices.LocalPostgres), skipped loudly when missing."""
+"""A real PostgreSQL server for tests (devtools.devservices.LocalPostgres), skipped loudly when missing."""
 from __future__ import annotations
 
 import pytest
 
-from central.devservices import LocalPostgres, ServiceMissing
+from devtools.devservices import LocalPostgres, ServiceMissing
 
 __all__ = ["PostgresServer", "postgres_server"]
 

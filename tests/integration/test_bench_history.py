@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from central.bench_history import _ids, _insert_rollups, day_arrays, records_of, rollup_rows_of
+from devtools.bench_history import _ids, _insert_rollups, day_arrays, records_of, rollup_rows_of
 from central.rollup import Rollup
 from central.store import open_store
 

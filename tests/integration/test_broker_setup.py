@@ -16,7 +16,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 import contract
 from central.collector import Collector, CollectorSettings
-from central.devservices import MOSQUITTO
+from devtools.devservices import MOSQUITTO
 from central.store import open_store
 from helpers.central import wait_until
 from helpers.mosquitto import free_port, wait_for_port

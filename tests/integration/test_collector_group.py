@@ -18,7 +18,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from central.collector import CollectorSettings, KioskEvent, merge_stats
 from central.collector_group import CollectorGroup
 from central.errors import CentralError
-from central.loadgen import _publish_all, _read_packets, _receive_maximum, kiosk_ids
+from devtools.loadgen import _publish_all, _read_packets, _receive_maximum, kiosk_ids
 from central.records import WindowRecord
 from central.store import open_store
 from helpers.central import wait_until

@@ -1,7 +1,6 @@
 """Kiosk telemetry through a real Mosquitto into the real collector: order, exactly-once, broker and kiosk crashes."""
 from __future__ import annotations
 
-import os
 import sqlite3
 import subprocess
 import sys
@@ -183,9 +182,9 @@ def test_bounded_spool_drops_oldest_and_says_so_in_health(mosquitto: MosquittoBr
     assert [item.seq for item in Spool(tmp_path / "spool.sqlite", 5).peek()] == [4, 5, 6, 7, 8]  # the newest kept
 
 
-def test_bad_credentials_stop_retrying(tmp_path: Path) -> None:
+def test_bad_credentials_stop_retrying(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     broker = MosquittoBroker(tmp_path / "mosq", users={"kiosk": "right-password"}).start()
-    os.environ["MK_TEST_MQTT_PW"] = "wrong-password"
+    monkeypatch.setenv("MK_TEST_MQTT_PW", "wrong-password")
     states = []
     publisher = TelemetryPublisher(
         MqttSettings(url=broker.url, username="kiosk", password_env="MK_TEST_MQTT_PW", protocol="3.1.1"),
@@ -202,7 +201,6 @@ def test_bad_credentials_stop_retrying(tmp_path: Path) -> None:
     finally:
         publisher.stop()
         broker.stop()
-        os.environ.pop("MK_TEST_MQTT_PW", None)
 
 
 def test_settings_errors_name_the_key(tmp_path: Path) -> None:
@@ -220,12 +218,12 @@ def test_settings_errors_name_the_key(tmp_path: Path) -> None:
     assert publisher.submit_window(window(0), {"thumbs_up": 1}, "m") is False
 
 
-def test_publisher_takes_the_kiosk_config_section(tmp_path: Path) -> None:
+def test_publisher_takes_the_kiosk_config_section(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The real [mqtt] section of kiosk.config (password from its env var) drives a login at a real broker."""
     from kiosk.config import KioskConfig
 
     broker = MosquittoBroker(tmp_path / "mosq", users={"kiosk-7": "s3cret-pass"}).start()
-    os.environ["MK_TEST_KIOSK_PW"] = "s3cret-pass"
+    monkeypatch.setenv("MK_TEST_KIOSK_PW", "s3cret-pass")
     config = KioskConfig.model_validate({
         "store_id": "s1", "kiosk_id": "k7", "data_dir": str(tmp_path),
         "mqtt": {"enabled": True, "url": broker.url, "username": "kiosk-7", "password_env": "MK_TEST_KIOSK_PW",
@@ -241,7 +239,6 @@ def test_publisher_takes_the_kiosk_config_section(tmp_path: Path) -> None:
     finally:
         publisher.stop()
         broker.stop()
-        os.environ.pop("MK_TEST_KIOSK_PW", None)
 
 
 _KILLED_AFTER_SUBMIT = """

@@ -4,8 +4,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from kiosk.commands import bench_offers
-from kiosk.ui.scan_bench import ScanTarget, scan_to_offers_painted
+from devtools import bench_offers
+from devtools.scan_bench import ScanTarget, scan_to_offers_painted
 from helpers.kiosk_ui import ANNA, CLARA, FELIX_LUHN, PORTRAIT
 
 DEMO_TARGETS = [ScanTarget(ANNA, "Anna"), ScanTarget(CLARA, "Clara"), ScanTarget(FELIX_LUHN, "Felix"),

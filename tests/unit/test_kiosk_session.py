@@ -16,6 +16,7 @@ from kiosk.services.records import Offer
 from kiosk.session import (
     KioskSession, MessageKey, SessionView, State, Tone, mood_from_faces, order_for_tone, room_mood_from_labels,
 )
+from vision.types import Box, Face
 
 TODAY = date(2025, 6, 15)
 
@@ -266,11 +267,17 @@ def test_transition_table(kiosk: Harness, state: State, action: str) -> None:
         assert kiosk.view.state is expected and kiosk.view.seq > before.seq
 
 
-def test_views_are_immutable_snapshots(kiosk: Harness) -> None:
+def test_a_view_already_sent_never_changes_afterwards(kiosk: Harness) -> None:
+    """A screen may keep the view it rendered: later events make new views and leave sent ones as they were."""
     kiosk.to(State.OFFERS)
-    with pytest.raises(dataclasses.FrozenInstanceError):
-        kiosk.view.state = State.ATTRACT  # type: ignore[misc]
-    assert isinstance(kiosk.view.offers, tuple)
+    sent = kiosk.view
+    fields = dataclasses.asdict(sent)
+    kiosk.session.mood_update(["happy", "sad"], shopper="happy")
+    kiosk.session.opt_in_mood()
+    kiosk.session.done()
+    kiosk.session.feedback("happy")
+    assert kiosk.view is not sent and kiosk.view.seq > sent.seq
+    assert dataclasses.asdict(sent) == fields and sent.state is State.OFFERS
 
 
 @pytest.fixture()
@@ -285,8 +292,10 @@ def test_shopper_mood_orders_offers_only_after_the_opt_in(opt_in_kiosk: Harness,
     kiosk.session.mood_update([mood, "neutral"], shopper=mood)
     kiosk.session.card_scanned(ANNA, "wedge")
     assert kiosk.view.tone is Tone.NEUTRAL and not kiosk.view.mood_opt_in  # nothing without the shopper's yes
+    shown = kiosk.view.offers
     kiosk.session.opt_in_mood()
     assert kiosk.view.tone is tone and kiosk.view.mood_opt_in
+    assert kiosk.view.offers == tuple(order_for_tone(list(shown), tone))
     assert kiosk.view.offers[0].rule == "repurchase"  # Anna has no discoveries, so coffee stays first
 
 
@@ -414,17 +423,9 @@ def test_room_mood_notifies_only_on_change(kiosk: Harness) -> None:
 
 
 def test_mood_from_faces_takes_the_largest_face_as_the_shopper() -> None:
-    @dataclasses.dataclass
-    class Box:
-        w: int
-        h: int
-
-    @dataclasses.dataclass
-    class Face:
-        box: Box
-        label: str | None
-
-    labels, shopper = mood_from_faces([Face(Box(40, 40), "sad"), Face(Box(120, 130), "happy"), Face(Box(60, 60), None)])
+    faces = [Face(Box(0, 0, 40, 40), 0.9, label="sad"), Face(Box(200, 10, 120, 130), 0.8, label="happy"),
+             Face(Box(400, 0, 60, 60), 0.95, label=None)]
+    labels, shopper = mood_from_faces(faces)
     assert labels == ["sad", "happy", None] and shopper == "happy"
     assert mood_from_faces([]) == ([], None)
 

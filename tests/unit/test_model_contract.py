@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from models.contract import ContractError, read_contract
+from vision.model_contract import ModelContractError, read_contract
 from models.data import FER_CLASSES
-from models.errors import ModelError
+from vision.errors import VisionError
 
 onnx = pytest.importorskip("onnx", reason="onnx (the [train] extra) builds the test models")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
@@ -39,10 +39,10 @@ def tiny_model(path: Path, meta: dict[str, str] | None, side: int = 48, classes:
 
 
 def _rejects(path: Path, match: str) -> None:
-    with pytest.raises(ContractError) as info:
+    with pytest.raises(ModelContractError) as info:
         read_contract(path)
     message = str(info.value)
-    assert isinstance(info.value, ModelError)
+    assert isinstance(info.value, VisionError)  # printed as one line by the CLI, like every vision error
     assert str(path) in message and "\n" not in message and match in message, message
 
 

@@ -9,7 +9,7 @@ import pytest
 
 torch = pytest.importorskip("torch", reason="training needs torch (pip install -e .[train])")
 
-from models.contract import read_contract  # noqa: E402
+from vision.model_contract import read_contract  # noqa: E402
 from models.data import FerSplit, load_split  # noqa: E402
 from models.errors import ModelError  # noqa: E402
 from models.net import ExpressionNet, NetConfig, count_macs  # noqa: E402

@@ -8,7 +8,6 @@ import cv2
 import numpy as np
 import pytest
 
-pytest.importorskip("models.contract", reason="engineer A's contract reader (models/contract.py) has not landed yet")
 onnx = pytest.importorskip("onnx")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 

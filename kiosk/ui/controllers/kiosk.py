@@ -226,7 +226,3 @@ class KioskController(QObject):
                 t("service.reader", state=word("reader")),
             ))
         )
-
-    @property
-    def service_state(self) -> dict[str, str]:
-        return dict(self._service)

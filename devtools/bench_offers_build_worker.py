@@ -1,6 +1,6 @@
 """One engine's run for `bench-offers-build`, in its own process (so its memory is its own): prints JSON.
 
-Usage: python -m central.offers_build.bench_worker ENGINE FILES_DIR STORE BUILD_DATE
+Usage: python -m devtools.bench_offers_build_worker ENGINE FILES_DIR STORE BUILD_DATE
 """
 from __future__ import annotations
 

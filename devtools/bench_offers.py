@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import random
 import statistics
@@ -23,7 +22,6 @@ from kiosk.services.offers import OfferEngine, OfferModel
 from kiosk.services.ranked_engine import RankedOfferEngine
 from kiosk.session import KioskSession, SessionView, State
 
-logger = logging.getLogger(__name__)
 
 TARGET_P95_MS = 100.0
 UI_SIZES = ((1080, 1920), (1920, 1080))
@@ -81,11 +79,11 @@ def _summary_line(what: str, summary: dict[str, float | int]) -> str:
 
 def ui_scan_latencies(config: KioskConfig, store: LoyaltyStore, cards: list[str], size: tuple[int, int]) -> list[float]:
     """Start the real kiosk (windowed at `size`, on `store`) and time a wedge scan of each card to its offers
-    screen painted with the shopper's greeting (end point: `kiosk.ui.scan_bench.scan_to_offers_painted`)."""
+    screen painted with the shopper's greeting (end point: `devtools.scan_bench.scan_to_offers_painted`)."""
     from PySide6.QtTest import QTest
 
     from kiosk.app import KioskApp
-    from kiosk.ui.scan_bench import ScanTarget, scan_to_offers_painted
+    from devtools.scan_bench import ScanTarget, scan_to_offers_painted
 
     targets = []
     for card in cards:

@@ -43,7 +43,7 @@ def _run(engine: str, files_dir: Path, store: str, driver_memory: str) -> dict[s
     """One engine in a child process; its figures (JSON on stdout) plus the process tree's peak RSS."""
     env = dict(os.environ, MOODKIOSK_SPARK_DRIVER_MEMORY=driver_memory)
     child = subprocess.Popen(
-        [sys.executable, "-m", "central.offers_build.bench_worker", engine, str(files_dir), store, BUILD_DATE.isoformat()],
+        [sys.executable, "-m", "devtools.bench_offers_build_worker", engine, str(files_dir), store, BUILD_DATE.isoformat()],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True,
     )
     root = psutil.Process(child.pid)

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from central.loadgen import publish_windows
+from devtools.loadgen import publish_windows
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +143,7 @@ def _percentile(values: list[float], q: float) -> float:
 
 def _run_publishers(ctx: Any, host: str, port: int, n_kiosks: int, seqs: list[int], processes: int,
                     rate: float) -> tuple[int, float, float, dict[tuple[str, str, int], float]]:
-    """Simulated kiosks (central.loadgen) in their own processes; returns (acked, first publish t,
+    """Simulated kiosks (devtools.loadgen) in their own processes; returns (acked, first publish t,
     last PUBACK t, publish time per window). Raises when the broker refused any window."""
     go, out = ctx.Event(), ctx.Queue()
     procs = []
@@ -175,7 +175,7 @@ def _bench_one(db: str, db_url: str, broker_url: str, args: argparse.Namespace, 
     from central.cli import default_ingest_processes
     from central.collector import CollectorSettings
     from central.collector_group import CollectorGroup
-    from central.devservices import free_port, wait_for_port
+    from devtools.devservices import free_port, wait_for_port
     from central.store import open_store
     from central.web.app import create_app
     from central.web.events import EventHub
@@ -332,7 +332,7 @@ def _table(results: list[BenchResult]) -> str:
 
 
 def main(args: argparse.Namespace) -> int:
-    from central.devservices import LocalMosquitto, LocalPostgres
+    from devtools.devservices import LocalMosquitto, LocalPostgres
 
     backends = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
     workdir = Path(tempfile.mkdtemp(prefix="mk-bench-"))

@@ -193,7 +193,7 @@ def measure(store: Any, args: argparse.Namespace, workdir: Path) -> dict[str, An
     import uvicorn
 
     from central.auth import UserDirectory
-    from central.devservices import free_port, wait_for_port
+    from devtools.devservices import free_port, wait_for_port
     from central.history import History
     from central.rollup import RetentionSettings
     from central.web.app import create_app
@@ -271,7 +271,7 @@ def page_load(base: str, rounds: int, month: str) -> dict[str, Any]:
 
 
 def run_one(kind: str, args: argparse.Namespace) -> dict[str, Any]:
-    from central.devservices import LocalPostgres
+    from devtools.devservices import LocalPostgres
     from central.store import open_store
 
     with tempfile.TemporaryDirectory(prefix="bench-history-") as tmp:

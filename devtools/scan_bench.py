@@ -1,7 +1,6 @@
 """Times the shopper's path on the running kiosk: a keyboard-wedge scan until the offers screen greeting them is painted."""
 from __future__ import annotations
 
-import logging
 import time
 from dataclasses import dataclass
 from typing import Callable, Sequence
@@ -12,8 +11,6 @@ from PySide6.QtWidgets import QApplication, QWidget
 
 from kiosk.errors import KioskError
 from kiosk.ui.window import KioskWindow
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
