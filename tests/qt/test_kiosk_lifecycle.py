@@ -3,6 +3,7 @@ do not wear out True (PySide6 6.12.0's emit drops a reference), `run --no-camera
 is one quiet log line instead of OpenCV's multi-line errors at every retry."""
 from __future__ import annotations
 
+import gc
 import os
 import subprocess
 import sys
@@ -30,13 +31,18 @@ def test_signals_from_workers_do_not_wear_out_true(qtbot):
     bridge = KioskBridge()
     taken: list[object] = []
     bridge.frame_ready.connect(lambda: taken.append(bridge.take_frame()))
-    # Counted without running the event loop in between: in a long test session, other Qt objects' queued
-    # work would move True's count too and hide or fake the effect of these 40,000 emits.
-    before = sys.getrefcount(True)
-    for i in range(20_000):
-        bridge.on_frame(FrameResult(float(i), ()))
-        bridge.on_reader_state("ok")
-    after = sys.getrefcount(True)
+    # Counted with the garbage collector and the event loop held still: in a long test session, the collector
+    # freeing earlier tests' objects (dicts holding True) moved the count by hundreds during this loop.
+    gc.collect()
+    gc.disable()
+    try:
+        before = sys.getrefcount(True)
+        for i in range(20_000):
+            bridge.on_frame(FrameResult(float(i), ()))
+            bridge.on_reader_state("ok")
+        after = sys.getrefcount(True)
+    finally:
+        gc.enable()
     qtbot.wait(50)
     assert after - before > -100, "emit() leaks references of True"
     assert len(taken) == 20_000
