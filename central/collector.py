@@ -387,6 +387,9 @@ class Collector:
             value = record_from(doc, now)
         elif parts.kind == "offers":
             value = decode_offers(msg.payload, parts)
+            received = datetime.fromtimestamp(now, timezone.utc)
+            # the newest sent_at wins per day, so a report dated in the future would win for good
+            self.settings.time_bounds.check(value.sent_at, value.sent_at, received)
         elif parts.kind == "health":
             value = KioskEvent(parts.store, parts.kiosk, "health", health=contract.decode_health(msg.payload, parts),
                                at=now)
