@@ -63,11 +63,15 @@ def test_offer_days_reach_central_and_bad_ones_are_rejected(mosquitto: Mosquitto
         raw.publish("moodkiosk/v1/s1/k1/offers", json.dumps(not_anonymous), qos=1).wait_for_publish(5)
         raw.publish("moodkiosk/v1/s1/k1/offers", b"{not json", qos=1).wait_for_publish(5)
         raw.publish("moodkiosk/v1/s2/k1/offers", json.dumps(doc), qos=1).wait_for_publish(5)  # wrong topic
+        # dated in the future, it would stay the day's newest report for good and freeze the day's counts
+        from_the_future = dict(doc, sent_at="2100-01-01T00:00:00Z", sessions=dict(doc["sessions"], card=999))
+        raw.publish("moodkiosk/v1/s1/k1/offers", json.dumps(from_the_future), qos=1).wait_for_publish(5)
         raw.loop_stop()
         raw.disconnect()
-        wait_until(lambda: central.collector.stats.snapshot()["rejected_total"] == 3, 10, "three rejections")
+        wait_until(lambda: central.collector.stats.snapshot()["rejected_total"] == 4, 10, "four rejections")
         assert central.collector.stats.snapshot()["rejected"] == {"schema": 1, "malformed_json": 1,
-                                                                  "topic_mismatch": 1}
+                                                                  "topic_mismatch": 1, "time": 1}
+        assert store_offer_days(central.store, "s1", DAY, DAY)[0].card_sessions == 10
 
         client = httpx.Client(base_url=central.http, timeout=10)
         assert client.post("/api/login", json={"username": "s1mgr", "password": PASSWORD}).status_code == 200
