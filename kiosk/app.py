@@ -15,7 +15,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication
@@ -36,6 +36,9 @@ from kiosk.ui.fullscreen import cover_screen
 from kiosk.ui.heartbeat import StallMeter, StallReport
 from kiosk.ui.watchdog import UiWatchdog
 from kiosk.ui.window import KioskWindow
+
+if TYPE_CHECKING:
+    from vision.settings import VisionSettings
 
 logger = logging.getLogger(__name__)
 
@@ -330,7 +333,7 @@ class KioskApp:
                 self.telemetry.submit_window(*closed, model_version="none")
 
         timer = QTimer(self.window)
-        timer.setInterval(self.config.mood.window_seconds * 1000)
+        timer.setInterval(round(self.config.mood.window_seconds * 1000))
         timer.timeout.connect(close)
         timer.start()
         self._stoppers.append(("feedback-only windows", lambda: (timer.stop(), close())))
@@ -462,9 +465,10 @@ def card_number_from_uid(uid_hex: str) -> str:
     return str(value).zfill(width)
 
 
-def vision_settings(config: KioskConfig) -> Any:
-    """Map [camera] and [mood] onto the vision pipeline's settings (vision owns the mapping)."""
-    from vision.settings import VisionSettings
+def vision_settings(config: KioskConfig) -> VisionSettings:
+    """The vision pipeline's settings: the kiosk's [camera] and [mood] sections as they are, and its model file."""
+    from vision.settings import DEFAULT_EXPRESSION_MODEL, VisionSettings
 
-    model = {"expression_model": config.camera.model_file} if config.camera.model_file is not None else {}
-    return VisionSettings.from_sections(config.camera, config.mood, **model)
+    return VisionSettings(
+        camera=config.camera, mood=config.mood, expression_model=config.camera.model_file or DEFAULT_EXPRESSION_MODEL
+    )
