@@ -25,7 +25,7 @@ from kiosk.config import KioskConfig
 from kiosk.display import prepare_before_qt, prepare_session
 from kiosk.errors import KioskError
 from kiosk.i18n import LANGUAGES, load_translator
-from kiosk.services.cards import KeyboardWedge
+from kiosk.services.cards import CardHasher, KeyboardWedge
 from kiosk.services.loyalty import LoyaltyStore
 from kiosk.services.shop import make_engine, open_shop
 from kiosk.services.feedback import FeedbackCounter, FeedbackOnlyWindows
@@ -72,14 +72,16 @@ class KioskApp:
         self.feedback = FeedbackCounter()
         self.model_version: str | None = None
 
+        hasher = CardHasher(config.card_hash_key())  # the one read (or first creation) of the key file
         if loyalty is None:
-            shop = open_shop(config)  # before the event loop starts: learning the offer model takes a moment
+            shop = open_shop(config, hasher)  # before the event loop starts: learning the offer model takes a moment
             self.loyalty, self.offers = shop.store, shop.engine
             self._stoppers.append(("loyalty store", shop.close))
         else:
             self.loyalty, self.offers = loyalty, make_engine(loyalty, config)
         self.offer_stats: Any = None  # kiosk.services.offer_stats.OfferStats once telemetry runs
-        self.session = KioskSession(config, self.loyalty, self.offers, clock, on_feedback=self._on_feedback)
+        self.session = KioskSession(config, self.loyalty, self.offers, clock, on_feedback=self._on_feedback,
+                                   hasher=hasher)
 
         self.bridge = KioskBridge()
         self.window = KioskWindow()

@@ -13,13 +13,13 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
+import contract
 from kiosk.errors import KioskError
 from vision.config import CameraConfig, MoodConfig
 
 logger = logging.getLogger(__name__)
 
 DATA_DIR_ENV = "MOODKIOSK_DATA_DIR"
-_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"  # safe as one MQTT topic level
 
 
 class ConfigError(KioskError):
@@ -198,7 +198,9 @@ class OffersConfig(_Section):
 
 class MqttConfig(_Section):
     enabled: bool = Field(False, description="Send anonymous mood windows and health to the central broker.")
-    url: str = Field("mqtt://localhost:1883", description="Broker URL, mqtt://host[:port] or mqtts://host[:port] (TLS).")
+    url: str = Field(
+        contract.DEFAULT_BROKER_URL, description="Broker URL, mqtt://host[:port] or mqtts://host[:port] (TLS)."
+    )
     username: str | None = Field(None, description="Broker user name, if the broker needs one.")
     password_env: str = Field("MOODKIOSK_MQTT_PASSWORD", description="Environment variable holding the broker password.")
     password_file: Path | None = Field(None, description="File holding the broker password, used when the variable is unset.")
@@ -209,21 +211,25 @@ class MqttConfig(_Section):
     spool_max_windows: int = Field(
         100_000, ge=10, le=10_000_000, description="Spool capacity; beyond it the oldest windows are dropped (and counted)."
     )
-    health_interval_s: int = Field(60, ge=5, le=3600, description="Seconds between health reports.")
+    health_interval_s: float = Field(60.0, ge=1, le=3600, description="Seconds between health reports.")
+    keepalive_s: int = Field(30, ge=5, le=600, description="MQTT keep-alive: seconds of silence before a ping.")
+    reconnect_max_s: int = Field(
+        60, ge=1, le=600, description="Longest wait between reconnect attempts (the wait doubles from 1 s up to this)."
+    )
 
     @field_validator("url")
     @classmethod
     def _url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("mqtt", "mqtts"):
-            raise ValueError(f"must start with mqtt:// or mqtts:// (got {value!r})")
-        if not parts.hostname:
-            raise ValueError(f"has no host (got {value!r})")
         try:
-            parts.port
-        except ValueError as exc:
-            raise ValueError(f"has a bad port (got {value!r})") from exc
+            contract.parse_broker_url(value)
+        except contract.BrokerUrlError as exc:
+            raise ValueError(str(exc)) from None
         return value
+
+    @property
+    def broker(self) -> contract.BrokerUrl:
+        """The broker's host, port and TLS flag (`url` was checked when the config was loaded)."""
+        return contract.parse_broker_url(self.url)
 
     def resolve_password(self) -> str | None:
         """The broker password from the env var or file; None when no username is configured."""
@@ -281,7 +287,7 @@ class KioskConfig(_Section):
     @field_validator("store_id", "kiosk_id")
     @classmethod
     def _topic_safe(cls, value: str) -> str:
-        if not re.fullmatch(_ID_PATTERN, value):
+        if not contract.ID_PATTERN.fullmatch(value):
             raise ValueError(f"must be 1-64 letters, digits, - or _ starting with a letter or digit (got {value!r})")
         return value
 

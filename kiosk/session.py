@@ -39,7 +39,7 @@ from contract.valence import mood_index
 from kiosk.config import KioskConfig
 from kiosk.errors import KioskError
 from kiosk.mood_pause import MoodPause
-from kiosk.services.cards import CardHasher, CardValidator, parse_qr_payload
+from kiosk.services.cards import CardValidator, parse_qr_payload
 from kiosk.services.records import Customer, Offer
 
 logger = logging.getLogger(__name__)
@@ -170,15 +170,17 @@ class KioskSession:
         on_change: Callable[[SessionView], None] | None = None,
         on_feedback: Callable[[str], None] | None = None,
         today: Callable[[], date] = date.today,
-        hasher: Callable[[str], str] | None = None,
+        hasher: Callable[[str], str],
     ) -> None:
+        """`hasher` is the keyed card hash, its key loaded once at start (`KioskConfig.card_hash_key`): the
+        state machine itself reads and writes no file."""
         self._config = config
         self._loyalty = loyalty
         self._offers = offers
         self._clock = clock
         self._today = today
         self._validator = CardValidator.from_config(config.cards)
-        self._hash = hasher or CardHasher(config.card_hash_key())
+        self._hash = hasher
         self._listeners: list[Callable[[SessionView], None]] = [on_change] if on_change else []
         self._on_feedback = on_feedback
         self._lock = threading.RLock()

@@ -9,13 +9,13 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Mapping, Sequence
-from urllib.parse import urlsplit
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 import contract
 from contract.offers import OffersDay, encode_offers
+from kiosk.config import ConfigError, MqttConfig
 from kiosk.errors import KioskError
 from kiosk.services.spool import Spool, SpoolError
 
@@ -36,27 +36,6 @@ MoodWindowLike = contract.mood.WindowLike
 
 
 @dataclass(frozen=True)
-class MqttSettings:
-    """The [mqtt] config section as telemetry needs it; `from_config` reads the kiosk's pydantic section."""
-
-    url: str = "mqtt://127.0.0.1:1883"
-    username: str | None = None
-    password_env: str | None = None
-    protocol: str = "5"
-    ca_file: str | None = None
-    client_id: str | None = None
-    health_interval_s: float = 60.0
-    keepalive_s: int = 30
-    reconnect_max_s: int = 60
-
-    @classmethod
-    def from_config(cls, section: Any) -> "MqttSettings":
-        """Copy the known fields from any object (the kiosk config's mqtt section); absent ones keep defaults."""
-        values = {name: getattr(section, name) for name in cls.__dataclass_fields__ if hasattr(section, name)}
-        return cls(**{k: (str(v) if isinstance(v, os.PathLike) else v) for k, v in values.items()})
-
-
-@dataclass(frozen=True)
 class TelemetryState:
     """What the kiosk's service line shows about telemetry."""
 
@@ -64,24 +43,6 @@ class TelemetryState:
     spool_depth: int
     spool_dropped: int
     message: str = ""
-
-
-@dataclass(frozen=True)
-class _Broker:
-    host: str
-    port: int
-    tls: bool
-
-
-def _parse_url(url: str) -> _Broker:
-    parts = urlsplit(url)
-    if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
-        raise TelemetryError(f"mqtt.url {url!r} must look like mqtt://host:1883 or mqtts://host:8883")
-    try:
-        port = parts.port or (8883 if parts.scheme == "mqtts" else 1883)
-    except ValueError:
-        raise TelemetryError(f"mqtt.url {url!r} has an invalid port") from None
-    return _Broker(parts.hostname, port, parts.scheme == "mqtts")
 
 
 @dataclass
@@ -108,23 +69,23 @@ class TelemetryPublisher:
 
     def __init__(
         self,
-        mqtt_config: Any,
+        mqtt_config: MqttConfig,
         store_id: str,
         kiosk_id: str,
         spool: Spool,
         on_state: Callable[[TelemetryState], None] | None = None,
     ) -> None:
-        self.settings = mqtt_config if isinstance(mqtt_config, MqttSettings) else MqttSettings.from_config(mqtt_config)
+        self.settings = mqtt_config
         try:
             self.store_id = contract.validate_id(store_id, "store_id")
             self.kiosk_id = contract.validate_id(kiosk_id, "kiosk_id")
         except contract.ContractError as exc:
             raise TelemetryError(str(exc)) from None
-        if self.settings.protocol not in ("5", "3.1.1"):
-            raise TelemetryError(f"mqtt.protocol {self.settings.protocol!r} must be \"5\" or \"3.1.1\"")
-        self._broker = _parse_url(self.settings.url)
-        resolve = getattr(mqtt_config, "resolve_password", None)  # kiosk config: env var or password file
-        self._password = resolve() if callable(resolve) else self._read_password()
+        self._broker = mqtt_config.broker
+        try:
+            self._password = mqtt_config.resolve_password()  # env var or password file
+        except ConfigError as exc:
+            raise TelemetryError(str(exc)) from None
         if self.settings.ca_file and not os.path.isfile(self.settings.ca_file):
             raise TelemetryError(f"mqtt.ca_file {self.settings.ca_file!r} does not exist")
         self.spool = spool
@@ -143,15 +104,6 @@ class TelemetryPublisher:
         self._connected = False
         self._state = TelemetryState("stopped", 0, 0)
         self._started_at = time.monotonic()
-
-    def _read_password(self) -> str | None:
-        name = self.settings.password_env
-        if not name or not self.settings.username:
-            return None
-        value = os.environ.get(name)
-        if value is None:
-            raise TelemetryError(f"mqtt.password_env names ${name}, which is not set")
-        return value
 
     # ---- caller side (any thread; never blocks the UI thread) ----------------------------------------
 
@@ -254,7 +206,7 @@ class TelemetryPublisher:
         if self.settings.username:
             client.username_pw_set(self.settings.username, self._password)
         if self._broker.tls:
-            client.tls_set(ca_certs=self.settings.ca_file or None)
+            client.tls_set(ca_certs=str(self.settings.ca_file) if self.settings.ca_file else None)
         client.will_set(self._topics["status"], contract.STATUS_OFFLINE, qos=1, retain=True)
         client.reconnect_delay_set(1, self.settings.reconnect_max_s)
         client.max_inflight_messages_set(_MAX_INFLIGHT)

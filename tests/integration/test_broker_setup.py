@@ -80,7 +80,7 @@ def test_kiosks_are_confined_to_their_own_topics_over_tls(tmp_path: Path) -> Non
     store = open_store(f"sqlite:///{tmp_path / 'c.db'}")
     group = creds["collector"]["group"]
     assert group.startswith("moodkiosk-") and len(group) == 42
-    collector = Collector(CollectorSettings(f"mqtts://localhost:{port}", group=group,
+    collector = Collector(CollectorSettings(contract.parse_broker_url(f"mqtts://localhost:{port}"), group=group,
                                             username="collector", password=creds["collector"]["password"],
                                             ca_file=str(ca), client_id="the-collector"), store)
     spied: list[str] = []

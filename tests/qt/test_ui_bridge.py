@@ -7,6 +7,7 @@ import pytest
 
 from helpers.kiosk_ui import CLARA, ManualClock
 from kiosk.i18n import LANGUAGES, load_translator
+from kiosk.services.cards import CardHasher
 from kiosk.services.shop import open_shop
 from kiosk.session import KioskSession, State
 from kiosk.ui.bridge import KioskBridge
@@ -23,8 +24,8 @@ def faces(*labels: str | None) -> tuple[Face, ...]:
 @pytest.fixture
 def ui(qtbot, make_config):
     config = make_config(camera={"enabled": True})
-    shop = open_shop(config)
-    session = KioskSession(config, shop.store, shop.engine, ManualClock())
+    shop = open_shop(config, CardHasher(config.card_hash_key()))
+    session = KioskSession(config, shop.store, shop.engine, ManualClock(), hasher=CardHasher(b"k" * 32))
     window, bridge = KioskWindow(), KioskBridge()
     qtbot.addWidget(window)
     controller = KioskController(window, session, bridge, {lang: load_translator(lang) for lang in LANGUAGES},

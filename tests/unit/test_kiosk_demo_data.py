@@ -12,6 +12,7 @@ from kiosk.demo_data.generate import generate, main as generate_main, seed_demo
 from kiosk.services.cards import CardValidator
 from kiosk.services.loyalty import LoyaltyStore
 from kiosk.services.offers import OfferEngine
+from kiosk.services.cards import CardHasher
 from kiosk.services.shop import open_shop
 
 TODAY = date(2025, 6, 15)
@@ -99,7 +100,7 @@ def test_generator_cli_writes_importable_csv(tmp_path: Path, capsys: pytest.Capt
 
 def test_open_shop_seeds_when_configured(tmp_path: Path) -> None:
     config = parse_config({"data_dir": str(tmp_path), "loyalty": {"seed_demo_data": True}})
-    shop = open_shop(config)
+    shop = open_shop(config, CardHasher(config.card_hash_key()))
     try:
         assert shop.store.path == tmp_path / "loyalty.sqlite" and shop.store.counts()["customers"] == 200
     finally:

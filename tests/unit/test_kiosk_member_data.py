@@ -106,7 +106,8 @@ def test_kiosk_start_prunes_old_purchases(kiosk: Path, tmp_path: Path) -> None:
     from kiosk.config import load_config
     from kiosk.services.shop import open_shop
 
-    shop = open_shop(load_config(kiosk))
+    config = load_config(kiosk)
+    shop = open_shop(config, CardHasher(config.card_hash_key()))
     try:
         assert shop.store.counts()["purchases"] == 3
     finally:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import sys
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -483,3 +484,34 @@ def test_logged_offers_do_not_reveal_the_shoppers_mood(
     assert logged == ranked and sorted(shown) == sorted(ranked)
     if mood == "happy":  # the screen's order did change, so the check above means something
         assert shown != ranked
+
+
+# Audit events of the file system: opening any file, and the os calls that make or change one.
+_DISK_EVENTS = ("open", "os.mkdir", "os.chmod", "os.rename", "os.remove", "os.replace", "os.listdir", "os.scandir",
+                "sqlite3.connect", "shutil.copyfile")
+_disk_events: list[tuple[str, tuple]] | None = None
+
+
+def _audit(event: str, args: tuple) -> None:
+    if _disk_events is not None and event in _DISK_EVENTS:
+        _disk_events.append((event, args))
+
+
+def test_the_state_machine_constructor_touches_no_disk(tmp_path: Path, store: LoyaltyStore) -> None:
+    """No card hash key file appears and no file is opened while the session is built: the key is loaded once at
+    start (kiosk.app) and the hasher passed in as a value. The hook sees file opens (checked first)."""
+    global _disk_events
+    config = parse_config({"data_dir": str(tmp_path / "data")})
+    engine = OfferEngine(store)
+    sys.addaudithook(_audit)
+    _disk_events = []
+    try:
+        (tmp_path / "probe").write_text("x")
+        assert [e for e, _ in _disk_events] == ["open"]  # the hook can fail the check below
+        _disk_events.clear()
+        KioskSession(config, store, engine, Clock(), hasher=CardHasher(b"k" * 32))
+        seen = list(_disk_events)
+    finally:
+        _disk_events = None
+    assert seen == []
+    assert not (tmp_path / "data").exists()
