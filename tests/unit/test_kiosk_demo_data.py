@@ -10,6 +10,7 @@ from kiosk.cli import main as cli_main
 from kiosk.config import KioskConfig, parse_config
 from kiosk.demo_data.generate import generate, main as generate_main, seed_demo
 from kiosk.services.cards import CardValidator
+from kiosk.services import loyalty_csv
 from kiosk.services.loyalty import LoyaltyStore
 from kiosk.services.offers import OfferEngine
 from kiosk.services.cards import CardHasher
@@ -90,10 +91,10 @@ def test_generator_cli_writes_importable_csv(tmp_path: Path, capsys: pytest.Capt
     out = capsys.readouterr().out
     assert "card 2900000000018  Anna" in out
     store = LoyaltyStore(tmp_path / "x.sqlite")
-    store.import_products(tmp_path / "products.csv")
-    store.import_customers(tmp_path / "customers.csv")
-    store.import_transactions(tmp_path / "transactions.csv")
-    store.import_offers(tmp_path / "offers.csv")
+    loyalty_csv.import_products(store, tmp_path / "products.csv")
+    loyalty_csv.import_customers(store, tmp_path / "customers.csv")
+    loyalty_csv.import_transactions(store, tmp_path / "transactions.csv")
+    loyalty_csv.import_offers(store, tmp_path / "offers.csv")
     assert store.counts()["customers"] == 20
     store.close()
 
