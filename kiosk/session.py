@@ -40,7 +40,7 @@ from kiosk.config import KioskConfig
 from kiosk.errors import KioskError
 from kiosk.mood_pause import MoodPause
 from kiosk.services.cards import CardValidator, parse_qr_payload
-from kiosk.services.records import Customer, Offer
+from kiosk.services.records import Customer, Offer, OfferRule
 
 logger = logging.getLogger(__name__)
 
@@ -151,9 +151,9 @@ def tone_for(mood: str | None) -> Tone:
 def order_for_tone(offers: Sequence[Offer], tone: Tone) -> tuple[Offer, ...]:
     """Reorder within the session: upbeat shoppers see discoveries first, gentle ones the familiar and cheapest."""
     if tone is Tone.UPBEAT:
-        return tuple(sorted(offers, key=lambda o: o.rule not in ("together", "category")))
+        return tuple(sorted(offers, key=lambda o: o.rule not in (OfferRule.TOGETHER, OfferRule.CATEGORY)))
     if tone is Tone.GENTLE:
-        return tuple(sorted(offers, key=lambda o: (o.rule != "repurchase", -(o.discount_percent or 0))))
+        return tuple(sorted(offers, key=lambda o: (o.rule is not OfferRule.REPURCHASE, -(o.discount_percent or 0))))
     return tuple(offers)
 
 

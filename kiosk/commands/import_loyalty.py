@@ -9,7 +9,7 @@ from kiosk.errors import KioskError
 from kiosk.services import loyalty_csv
 from kiosk.services.cards import CardValidator
 from kiosk.services.loyalty import LoyaltyStore
-from kiosk.services.offers import OfferModel
+from kiosk.services.offer_model import OfferModel
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -33,6 +33,7 @@ import contract
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kiosk.errors import KioskError
+from kiosk.services.records import OfferRule
 
 FORMAT = "moodkiosk-offers"
 VERSION = 1
@@ -79,7 +80,7 @@ class SnapshotOffer(_Line):
 
 class MemberOffer(_Line):
     offer_id: Annotated[str, Field(min_length=1, max_length=64)]
-    rule: Literal["repurchase", "together", "category", "popular"]
+    rule: OfferRule
     reason: Annotated[str, Field(max_length=500)]
     score: float
 

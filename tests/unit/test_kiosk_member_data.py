@@ -12,7 +12,7 @@ from kiosk.cli import main
 from kiosk.services.cards import CardHasher
 from kiosk.services.loyalty import LoyaltyStore
 from kiosk.services import offer_ranking_model
-from kiosk.services.offers import MODEL_META_KEY, OfferModel
+from kiosk.services.offer_model import MODEL_META_KEY, OfferModel
 
 ZOE, MAX = "2900000000117", "2900000000124"
 KEY = "member-data-test-key-0123456789abcdef"
