@@ -41,6 +41,7 @@ from kiosk.errors import KioskError
 from kiosk.mood_pause import MoodPause
 from kiosk.services.cards import CardValidator, parse_qr_payload
 from kiosk.services.records import Customer, Offer, OfferRule
+from vision.callbacks import call_safely
 
 logger = logging.getLogger(__name__)
 
@@ -258,11 +259,7 @@ class KioskSession:
             if self.state is State.THANKS:
                 return
             self._forget_last_read()
-            if self._on_feedback is not None:
-                try:
-                    self._on_feedback(face)
-                except Exception:  # a broken counter must not stop the shopper's thank-you
-                    logger.exception("Feedback counter failed")
+            call_safely(self._on_feedback, face, logger, "feedback counter")  # the thank-you comes regardless
             keep_language = self.state in (State.OFFERS, State.GUEST, State.FEEDBACK)
             language = self._view.language if keep_language else self._config.language
             self._enter(State.THANKS, self._clock(), MessageKey.THANKS, language=language)
@@ -417,7 +414,4 @@ class KioskSession:
     def _publish(self, view: SessionView) -> None:
         self._view = view
         for listener in list(self._listeners):
-            try:
-                listener(view)
-            except Exception:  # a broken view must not break the state machine
-                logger.exception("Session listener failed")
+            call_safely(listener, view, logger, "session listener")  # a broken view must not break the state machine

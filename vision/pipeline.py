@@ -9,12 +9,13 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Callable
 
 import cv2
 import numpy as np
 
 from vision.aggregate import MoodAggregator
+from vision.callbacks import call_safely
 from vision.analysis_gate import AnalysisGate, GateState
 from vision.crop import crop_faces
 from vision.dwell import DwellFilter
@@ -263,23 +264,13 @@ class VisionPipeline:
             if remaining > 0:
                 self._stop.wait(remaining)
 
-    @staticmethod
-    def _call(callback: Callable[[Any], None] | None, value: Any) -> None:
-        """Call a kiosk callback; its bug is logged, it must not stop the camera."""
-        if callback is None:
-            return
-        try:
-            callback(value)
-        except Exception:
-            logger.exception("vision callback %s failed", getattr(callback, "__qualname__", callback))
-
     def _emit_event(self, event: SourceEvent) -> None:
-        self._call(self._on_event, event)
+        call_safely(self._on_event, event, logger, "vision event callback")
 
     def _deliver(self, windows: list[MoodWindow]) -> None:
         for window in windows:
             logger.info("mood window %s..%s: %d people, index %+.2f", window.start, window.end, window.people, window.mood_index)
-            self._call(self._on_window, window)
+            call_safely(self._on_window, window, logger, "vision window callback")
 
     def _withhold(self, frame: Frame) -> bool:
         """True when the gate says this frame must not be analysed; then it reaches neither the detector nor
@@ -299,7 +290,7 @@ class VisionPipeline:
         del frame
         self._withheld += 1
         self._last_ts = result.timestamp
-        self._call(self._on_frame, result)
+        call_safely(self._on_frame, result, logger, "vision frame callback")
         self._deliver(self._aggregator.advance(result.timestamp))
         return True
 
@@ -333,7 +324,7 @@ class VisionPipeline:
                 self._ms_total += processed.result.timings["total"]
                 self._ms_classify += processed.result.timings["classify"]
                 self._last_ts = processed.result.timestamp
-                self._call(self._on_frame, processed.result)
+                call_safely(self._on_frame, processed.result, logger, "vision frame callback")
                 self._deliver(self._aggregator.observe(processed.result.timestamp, processed.people))
         except VisionError as exc:
             logger.error("%s", exc)

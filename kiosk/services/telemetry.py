@@ -18,6 +18,8 @@ from contract.offers import OffersDay, encode_offers
 from kiosk.config import ConfigError, MqttConfig
 from kiosk.errors import KioskError
 from kiosk.services.spool import Spool, SpoolError
+from kiosk.status import BrokerStatus
+from vision.callbacks import call_safely
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +41,7 @@ MoodWindowLike = contract.mood.WindowLike
 class TelemetryState:
     """What the kiosk's service line shows about telemetry."""
 
-    connection: str  # "connecting", "connected", "disconnected", "auth_failed", "stopped"
+    connection: BrokerStatus
     spool_depth: int
     spool_dropped: int
     message: str = ""
@@ -102,10 +104,15 @@ class TelemetryPublisher:
         self._resend_at: float | None = None  # paused after an undelivered window until this time
         self._resend_delay = 0.0
         self._connected = False
-        self._state = TelemetryState("stopped", 0, 0)
+        self._state = TelemetryState(BrokerStatus.STOPPED, 0, 0)
         self._started_at = time.monotonic()
 
     # ---- caller side (any thread; never blocks the UI thread) ----------------------------------------
+
+    @property
+    def worker_alive(self) -> bool:
+        """The worker thread runs (or was never started); the service watchdog asks."""
+        return self._thread is None or self._thread.is_alive()
 
     def start(self) -> None:
         """Connect in the background and start the worker; returns at once even if the broker is down."""
@@ -219,7 +226,7 @@ class TelemetryPublisher:
 
     def _run(self) -> None:
         assert self._client is not None
-        self._set_state("connecting", f"connecting to {self._broker.host}:{self._broker.port}")
+        self._set_state(BrokerStatus.CONNECTING, f"connecting to {self._broker.host}:{self._broker.port}")
         self._client.connect_async(self._broker.host, self._broker.port, keepalive=self.settings.keepalive_s)
         self._client.loop_start()
         next_health = time.monotonic() + min(5.0, self.settings.health_interval_s)
@@ -241,7 +248,7 @@ class TelemetryPublisher:
             self._shutdown()
         except Exception:  # the worker must never die silently: the kiosk would stop sending without a word
             log.exception("telemetry worker failed; windows stay in the spool %s", self.spool.path)
-            self._set_state("stopped", "telemetry failed (see log); windows are kept in the spool")
+            self._set_state(BrokerStatus.STOPPED, "telemetry failed (see log); windows are kept in the spool")
             self._client.loop_stop()
 
     def _handle(self, kind: str, data: Any) -> None:
@@ -276,8 +283,8 @@ class TelemetryPublisher:
                 log.warning("MQTT connection to %s:%s lost (%s); retrying with back-off", self._broker.host,
                             self._broker.port, data)
             self._connected = False
-            if self._state.connection != "auth_failed":
-                self._set_state("disconnected", f"broker unreachable ({data}); windows kept in the spool")
+            if self._state.connection is not BrokerStatus.AUTH_FAILED:
+                self._set_state(BrokerStatus.DISCONNECTED, f"broker unreachable ({data}); windows kept in the spool")
 
     def _on_connack(self, reason: Any) -> None:
         assert self._client is not None
@@ -290,14 +297,14 @@ class TelemetryPublisher:
                 )
                 self._client.disconnect()
                 self._client.loop_stop()
-                self._set_state("auth_failed", f"broker refused the credentials ({_AUTH_FAILURES[reason.value]})")
+                self._set_state(BrokerStatus.AUTH_FAILED, f"broker refused the credentials ({_AUTH_FAILURES[reason.value]})")
             else:
                 log.warning("MQTT broker refused the connection: %s; retrying", reason)
             return
         self._connected = True
         log.info("MQTT connected to %s:%s", self._broker.host, self._broker.port)
         self._client.publish(self._topics["status"], contract.STATUS_ONLINE, qos=1, retain=True)
-        self._set_state("connected", "")
+        self._set_state(BrokerStatus.CONNECTED, "")
 
     def _pump(self) -> None:
         """Publish spooled windows in seq order while connected, keeping at most _MAX_INFLIGHT unacknowledged."""
@@ -365,18 +372,14 @@ class TelemetryPublisher:
         self._client.disconnect()
         self._client.loop_stop()
         self._connected = False
-        self._set_state("stopped", "")
+        self._set_state(BrokerStatus.STOPPED, "")
 
     def _refresh_state(self) -> None:
         self._set_state(self._state.connection, self._state.message)
 
-    def _set_state(self, connection: str, message: str) -> None:
+    def _set_state(self, connection: BrokerStatus, message: str) -> None:
         new = TelemetryState(connection, self.spool.depth(), self.spool.dropped(), message)
         if new == self._state:
             return
         self._state = new
-        if self._on_state is not None:
-            try:
-                self._on_state(new)
-            except Exception:  # a faulty listener must not stop telemetry
-                log.exception("telemetry state listener failed")
+        call_safely(self._on_state, new, log, "telemetry state listener")  # it must not stop telemetry
