@@ -119,12 +119,9 @@ def test_kiosk_start_prunes_old_purchases(kiosk: Path, tmp_path: Path) -> None:
 
 
 def test_a_running_kiosk_prunes_on_its_worker_thread(kiosk: Path, tmp_path: Path, qtbot) -> None:
-    import os
-
     from kiosk.app import KioskApp
     from kiosk.config import load_config
 
-    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     config = load_config(kiosk)
     config = config.model_copy(update={"camera": config.camera.model_copy(update={"enabled": False})})
     app = KioskApp(config, fullscreen=False, size=(800, 600))

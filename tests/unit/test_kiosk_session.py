@@ -13,7 +13,7 @@ from kiosk.config import KioskConfig, parse_config
 from kiosk.services.cards import CardHasher, ean13_check_digit
 from kiosk.services.loyalty import LoyaltyStore
 from kiosk.services.offers import OfferEngine
-from kiosk.services.records import Offer
+from kiosk.services.records import Offer, OfferRule
 from kiosk.session import (
     KioskSession, MessageKey, SessionView, State, Tone, mood_from_faces, order_for_tone, room_mood_from_labels,
 )
@@ -297,7 +297,41 @@ def test_shopper_mood_orders_offers_only_after_the_opt_in(opt_in_kiosk: Harness,
     kiosk.session.opt_in_mood()
     assert kiosk.view.tone is tone and kiosk.view.mood_opt_in
     assert kiosk.view.offers == tuple(order_for_tone(list(shown), tone))
-    assert kiosk.view.offers[0].rule == "repurchase"  # Anna has no discoveries, so coffee stays first
+    assert kiosk.view.offers[0].rule is OfferRule.REPURCHASE  # Anna has no discoveries here, so coffee stays first
+
+
+@pytest.fixture(scope="module")
+def demo_store(tmp_path_factory: pytest.TempPathFactory):
+    """The bundled demo data: its personas get repurchase, together and category offers (rules engine)."""
+    from kiosk.demo_data.generate import seed_demo
+
+    folder = tmp_path_factory.mktemp("demo")
+    with LoyaltyStore(folder / "demo.sqlite") as store:
+        seed_demo(store, folder / "csv")
+        yield store, OfferEngine(store), folder
+
+
+def test_the_opt_in_order_differs_between_moods(demo_store) -> None:
+    """The order half of the opt-in: on shoppers with discoveries and discounts, a happy and a sad mood give
+    other orders than a neutral one (each the tone's order of the engine's ranking)."""
+    store, engine, folder = demo_store
+    config = parse_config({"data_dir": str(folder), "offers": {"mood_reorder": True}})
+    orders: dict[tuple[str, str], list[str]] = {}
+    for name, card in (("anna", "2900000000018"), ("emma", "2900000000056")):
+        for mood in ("happy", "sad", "neutral"):
+            session = KioskSession(config, store, engine, Clock(), hasher=CardHasher(b"k" * 32))
+            session.mood_update([mood], shopper=mood)
+            session.card_scanned(card, "wedge")
+            ranked = session.view.offers
+            session.opt_in_mood()
+            assert session.view.offers == order_for_tone(ranked, session.view.tone)
+            orders[name, mood] = [o.offer_id for o in session.view.offers]
+    # Anna: due coffee first, then category picks, which a happy mood moves to the front.
+    assert orders["anna", "happy"] != orders["anna", "neutral"]
+    # Emma: discoveries first already; a sad mood puts the familiar, biggest discount first.
+    assert orders["emma", "sad"] != orders["emma", "neutral"]
+    emma = store.find_customer("2900000000056").customer_id
+    assert {o.rule for o in engine.offers_for(emma, date.today(), 4)} >= {OfferRule.TOGETHER, OfferRule.CATEGORY}
 
 
 def test_guest_opt_in_and_the_store_switch(opt_in_kiosk: Harness, store: LoyaltyStore, clock: Clock, tmp_path: Path) -> None:
