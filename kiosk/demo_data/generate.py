@@ -19,15 +19,7 @@ from typing import Iterator
 
 from kiosk.services.cards import ean13_check_digit, luhn_check_digit
 from kiosk.services import loyalty_csv
-from kiosk.services.loyalty import (
-    CustomerRow,
-    LoyaltyStore,
-    OfferRow,
-    OfferTitle,
-    ProductRow,
-    PurchaseRow,
-    RegularPrice,
-)
+from kiosk.services.loyalty import CustomerRow, LoyaltyStore, OfferRow, OfferTitle, ProductRow, PurchaseRow, RegularPrice
 
 logger = logging.getLogger(__name__)
 

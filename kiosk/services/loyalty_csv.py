@@ -12,18 +12,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Callable, Generic, Sequence, TypeVar
 
-from kiosk.services.loyalty import (
-    KINDS,
-    LANGUAGES,
-    CustomerRow,
-    LoyaltyError,
-    LoyaltyStore,
-    OfferRow,
-    OfferTitle,
-    ProductRow,
-    PurchaseRow,
-    RegularPrice,
-)
+from kiosk.services.loyalty import KINDS, LANGUAGES, CustomerRow, LoyaltyError, LoyaltyStore
+from kiosk.services.loyalty import OfferRow, OfferTitle, ProductRow, PurchaseRow, RegularPrice
 
 logger = logging.getLogger(__name__)
 
