@@ -47,13 +47,22 @@ class BenchResult:
     kiosk_path_p95_ms: float
 
 
+def _broker_url(text: str) -> str:
+    """--mqtt checked by the contract's one broker URL parser (a bad one is one line, exit 2)."""
+    try:
+        return contract.parse_broker_url(text).url
+    except contract.BrokerUrlError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kiosks", type=int, default=1000, help="simulated kiosks (100 stores x 10 kiosks by default)")
     parser.add_argument("--windows-per-kiosk", type=int, default=20, help="windows each kiosk sends in the ingest run")
     parser.add_argument("--processes", type=int, default=1,
                         help="load-generator processes (each kiosk has its own MQTT connection in one of them)")
     parser.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="both")
-    parser.add_argument("--mqtt", default=None, help="broker URL; default: start a private mosquitto")
+    parser.add_argument("--mqtt", default=None, type=_broker_url,
+                        help="broker URL, mqtt://host[:port]; default: start a private mosquitto")
     parser.add_argument("--pg-url", default=None, help="PostgreSQL server URL (an empty database is created in it); "
                         "default: start a temporary PostgreSQL (fsync on)")
     parser.add_argument("--latency-rate", type=float, default=200.0, help="windows/s in the paced latency run")
