@@ -315,7 +315,10 @@ class KioskConfig(_Section):
         return self.mqtt.spool_path or self.data_dir / "spool.sqlite"
 
     def card_hash_key(self) -> bytes:
-        """The per-deployment secret for hashing card numbers (env var, key file, or a generated data_dir key)."""
+        """The per-deployment secret for hashing card numbers (env var, key file, or a generated data_dir key).
+
+        Reads (and the first time creates) a file: call it once at start (kiosk.app, the loyalty commands)
+        and hand the `CardHasher` on; the state machine never calls it."""
         value = _read_secret(
             self.privacy.card_hash_key_env, self.privacy.card_hash_key_file, "privacy.card_hash_key_file"
         )
