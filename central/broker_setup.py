@@ -218,7 +218,7 @@ def main(args: argparse.Namespace) -> int:
     kiosks = [parse_kiosk(text) for text in args.kiosk]
     if len(set(kiosks)) != len(kiosks):
         raise BrokerSetupError("a --kiosk is given twice")
-    port = args.port if args.port is not None else (8883 if args.tls else 1883)
+    port = args.port if args.port is not None else (contract.MQTTS_PORT if args.tls else contract.MQTT_PORT)
     if not 0 < port < 65536:
         raise BrokerSetupError(f"--port {port} is not a TCP port")
     hostnames = tuple(args.hostname or ["localhost", "127.0.0.1"])

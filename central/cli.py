@@ -8,6 +8,7 @@ import signal
 import threading
 from datetime import timedelta
 
+import contract
 from central.errors import CentralError
 
 log = logging.getLogger(__name__)
@@ -26,7 +27,8 @@ def default_ingest_processes() -> int:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--mqtt", default="mqtt://127.0.0.1:1883", help="broker URL, mqtt://host:port or mqtts://...")
+    parser.add_argument("--mqtt", default=contract.DEFAULT_BROKER_URL, type=_broker,
+                        help=f"broker URL, mqtt://host[:port] or mqtts://host[:port] (default {contract.DEFAULT_BROKER_URL})")
     parser.add_argument("--db", default="sqlite:///var/central.db",
                         help="sqlite:///relative.db, sqlite:////abs/path.db or postgresql://user@host:port/db")
     parser.add_argument("--http", default="127.0.0.1:8080", help="HOST:PORT the dashboard listens on")
@@ -34,7 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="users file made with `moodkiosk central-user` (scrypt-hashed passwords)")
     parser.add_argument("--group", default="moodkiosk-collectors",
                         help="MQTT 5 shared-subscription group; collectors in one group split the fleet")
-    parser.add_argument("--allow-store", action="append", default=None, metavar="STORE",
+    parser.add_argument("--allow-store", action="append", default=None, metavar="STORE", type=_store_id,
                         help="accept only these store ids (repeatable); default any store")
     parser.add_argument("--mqtt-username", default=None, help="broker user name")
     parser.add_argument("--mqtt-password-env", default="MOODKIOSK_CENTRAL_MQTT_PASSWORD",
@@ -86,6 +88,20 @@ def _days(text: str) -> int:
     if not 0 <= value <= 36500:
         raise argparse.ArgumentTypeError(f"{text!r} must be 0..36500 days")
     return value
+
+
+def _broker(text: str) -> contract.BrokerUrl:
+    try:
+        return contract.parse_broker_url(text)
+    except contract.BrokerUrlError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _store_id(text: str) -> str:
+    try:
+        return contract.validate_id(text, "store")
+    except contract.ContractError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _name(text: str) -> str:

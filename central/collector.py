@@ -10,7 +10,6 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable
-from urllib.parse import urlsplit
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -34,7 +33,7 @@ log = logging.getLogger(__name__)
 class CollectorSettings:
     """How the collector reaches the broker and what it accepts."""
 
-    mqtt_url: str
+    broker: contract.BrokerUrl  # from contract.parse_broker_url
     group: str = "moodkiosk-collectors"
     client_id: str | None = None  # None: stable_client_id(name, host, index)
     name: str = "central"
@@ -49,6 +48,10 @@ class CollectorSettings:
     follow_status: bool = True  # subscribe to kiosks' retained status (one collector per host does)
     time_bounds: contract.TimeBounds = field(default_factory=contract.TimeBounds)
     reject_log_interval_s: float = 60.0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.broker, contract.BrokerUrl):  # a URL string would otherwise fail at connect time
+            raise TypeError(f"CollectorSettings.broker must be a contract.BrokerUrl, got {type(self.broker).__name__}")
 
     @property
     def effective_client_id(self) -> str:
@@ -183,16 +186,9 @@ class Collector:
         self._writer: threading.Thread | None = None
         self._rejects = RejectLog(log, settings.reject_log_interval_s)
         self._writer_beat = time.monotonic()  # the writer loop's latest round (service watchdog)
-        parts = urlsplit(settings.mqtt_url)
-        try:
-            port = parts.port
-        except ValueError:
-            port = -1
-        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname or port == -1:
-            raise CentralError(f"--mqtt {settings.mqtt_url!r} must look like mqtt://host:1883 or mqtts://host:8883")
-        self._host = parts.hostname
-        self._port = port or (8883 if parts.scheme == "mqtts" else 1883)
-        self._tls = parts.scheme == "mqtts"
+        self._host = settings.broker.host
+        self._port = settings.broker.port
+        self._tls = settings.broker.tls
         self._client = self._make_client()
 
     @property

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import contract
 from devtools.loadgen import publish_windows
 
 log = logging.getLogger(__name__)
@@ -46,13 +47,22 @@ class BenchResult:
     kiosk_path_p95_ms: float
 
 
+def _broker_url(text: str) -> str:
+    """--mqtt checked by the contract's one broker URL parser (a bad one is one line, exit 2)."""
+    try:
+        return contract.parse_broker_url(text).url
+    except contract.BrokerUrlError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kiosks", type=int, default=1000, help="simulated kiosks (100 stores x 10 kiosks by default)")
     parser.add_argument("--windows-per-kiosk", type=int, default=20, help="windows each kiosk sends in the ingest run")
     parser.add_argument("--processes", type=int, default=1,
                         help="load-generator processes (each kiosk has its own MQTT connection in one of them)")
     parser.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="both")
-    parser.add_argument("--mqtt", default=None, help="broker URL; default: start a private mosquitto")
+    parser.add_argument("--mqtt", default=None, type=_broker_url,
+                        help="broker URL, mqtt://host[:port]; default: start a private mosquitto")
     parser.add_argument("--pg-url", default=None, help="PostgreSQL server URL (an empty database is created in it); "
                         "default: start a temporary PostgreSQL (fsync on)")
     parser.add_argument("--latency-rate", type=float, default=200.0, help="windows/s in the paced latency run")
@@ -187,7 +197,7 @@ def _bench_one(db: str, db_url: str, broker_url: str, args: argparse.Namespace, 
     token = users.new_token("bench")
     hub = EventHub()
     processes = args.ingest_processes or default_ingest_processes()
-    settings = CollectorSettings(broker_url, group=f"bench-{db}", client_id=f"bench-collector-{db}")
+    settings = CollectorSettings(contract.parse_broker_url(broker_url), group=f"bench-{db}", client_id=f"bench-collector-{db}")
     collector = CollectorGroup(settings, db_url, store, processes, on_windows=hub.windows, on_kiosk=hub.kiosk)
     port = free_port()
     server = DashboardServer(uvicorn.Config(create_app(store, users, hub, stats=collector.snapshot),
@@ -197,7 +207,8 @@ def _bench_one(db: str, db_url: str, broker_url: str, args: argparse.Namespace, 
     collector.start()
     web.start()
     wait_for_port(port, 20)
-    host, mqtt_port = broker_url.split("//", 1)[1].rsplit(":", 1)
+    broker = contract.parse_broker_url(broker_url)
+    host, mqtt_port = broker.host, broker.port
     ctx = mp.get_context("spawn")
     sse = _SseClock(ctx, f"http://127.0.0.1:{port}", token)
     try:
@@ -293,12 +304,13 @@ def _kiosk_path(broker_url: str, sse: _SseClock, spool_path: Path, count: int, r
     the kiosk's publisher; central itself never imports kiosk code."""
     from datetime import datetime, timedelta, timezone
 
+    from kiosk.config import MqttConfig
     from kiosk.services.spool import Spool
-    from kiosk.services.telemetry import MqttSettings, TelemetryPublisher
+    from kiosk.services.telemetry import TelemetryPublisher
 
     if count <= 0:
         return []
-    publisher = TelemetryPublisher(MqttSettings(url=broker_url, health_interval_s=3600), "kpath", "k1",
+    publisher = TelemetryPublisher(MqttConfig(url=broker_url, health_interval_s=3600), "kpath", "k1",
                                    Spool(spool_path, 10_000))
     publisher.start()
     t0 = datetime(2026, 1, 1, tzinfo=timezone.utc)

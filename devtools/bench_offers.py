@@ -18,7 +18,8 @@ from kiosk.config import KioskConfig, demo_config
 from kiosk.errors import KioskError
 from kiosk.services.loyalty import LoyaltyStore
 from kiosk.services.offer_ranking_model import load_or_learn
-from kiosk.services.offers import OfferEngine, OfferModel
+from kiosk.services.offer_model import OfferModel
+from kiosk.services.offers import OfferEngine
 from kiosk.services.ranked_engine import RankedOfferEngine
 from kiosk.session import KioskSession, SessionView, State
 

@@ -28,7 +28,8 @@ from vision.cli_analyze import peak_rss_mb
 from vision.errors import VisionError
 from vision.faces import Detection
 from vision.pipeline import FrameProcessor
-from vision.settings import VisionSettings
+from vision.config import CameraConfig, MoodConfig
+from vision.settings import VisionSettings, section
 from vision.sources import DEMO_CLIP
 from vision.tracking import Tracker
 from vision.types import Box
@@ -164,7 +165,7 @@ def _qr_figures(patch: np.ndarray, repeats: int = 30) -> dict[str, Any]:
     frame = next(_frames(1, 1, patch))
     frame[H - 10 - code.shape[0] : H - 10, 10 : 10 + code.shape[1]] = code[:, :, None]
     gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
-    settings = VisionSettings(source="bench", qr=True)
+    settings = VisionSettings()
     detector = cv2.QRCodeDetector()
     texts, times = set(), []
     for _ in range(repeats):
@@ -180,7 +181,7 @@ def _qr_figures(patch: np.ndarray, repeats: int = 30) -> dict[str, Any]:
 def _reset(processor: FrameProcessor, settings: VisionSettings) -> None:
     classes = processor.classifier.classes if processor.classifier else None
     processor.tracker = Tracker(classes, settings.track_iou, settings.track_center_ratio, settings.track_max_missed_s,
-                                settings.track_min_hits, settings.smoothing_tau_s, settings.confidence_threshold)
+                                settings.track_min_hits, settings.smoothing_tau_s, settings.mood.confidence_threshold)
 
 
 def _analyze_rss(clip: Path, model: Path | None) -> float:
@@ -213,7 +214,10 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    base = VisionSettings(source="bench", detector=args.detector, threads=1, min_face_px=48, max_faces=10)
+    # One thread, no QR decoding, no staff cut: the figures time detection, expression and tracking alone.
+    camera = section(CameraConfig, source="bench", threads=1, min_face_px=48, qr=False, idle_fps=0, active_fps=0)
+    base = VisionSettings(camera=camera, mood=section(MoodConfig, max_dwell_s=None), detector=args.detector,
+                          max_faces=10)
     model = args.model or base.expression_model
     if model is not None and not model.is_file():
         logger.warning("expression model %s missing: timing detection and tracking only", model)
@@ -230,7 +234,7 @@ def _bench(args: argparse.Namespace) -> int:
         "scenarios": {},
         "haar": {},
     }
-    haar = FrameProcessor(settings, detector=HaarDetector(settings.min_face_px), classifier=processor.classifier or False)
+    haar = FrameProcessor(settings, detector=HaarDetector(settings.camera.min_face_px), classifier=processor.classifier or False)
     try:
         with tempfile.TemporaryDirectory(prefix="moodkiosk-bench-") as tmp:
             for faces in (0, 1, 5):

@@ -13,6 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import contract
 from central.errors import CentralError
 
 log = logging.getLogger(__name__)
@@ -63,7 +64,7 @@ class LocalMosquitto:
 
     @property
     def url(self) -> str:
-        return f"mqtt://127.0.0.1:{self.port}"
+        return contract.BrokerUrl("127.0.0.1", self.port, tls=False).url
 
     def _write_config(self) -> None:
         lines = [

@@ -15,7 +15,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication
@@ -25,17 +25,23 @@ from kiosk.config import KioskConfig
 from kiosk.display import prepare_before_qt, prepare_session
 from kiosk.errors import KioskError
 from kiosk.i18n import LANGUAGES, load_translator
-from kiosk.services.cards import KeyboardWedge
+from kiosk.services.cards import CardHasher, KeyboardWedge
 from kiosk.services.loyalty import LoyaltyStore
 from kiosk.services.shop import make_engine, open_shop
 from kiosk.services.feedback import FeedbackCounter, FeedbackOnlyWindows
-from kiosk.session import KioskSession, State
+from kiosk.session import KioskSession, SessionView, State
+from kiosk.status import CameraStatus, ReaderStatus
 from kiosk.ui.bridge import KioskBridge
 from kiosk.ui.controllers.kiosk import KioskController
 from kiosk.ui.fullscreen import cover_screen
 from kiosk.ui.heartbeat import StallMeter, StallReport
 from kiosk.ui.watchdog import UiWatchdog
 from kiosk.ui.window import KioskWindow
+
+if TYPE_CHECKING:
+    from kiosk.services.telemetry import TelemetryPublisher
+    from vision.settings import VisionSettings
+    from vision.types import FrameResult, MoodWindow
 
 logger = logging.getLogger(__name__)
 
@@ -69,14 +75,16 @@ class KioskApp:
         self.feedback = FeedbackCounter()
         self.model_version: str | None = None
 
+        hasher = CardHasher(config.card_hash_key())  # the one read (or first creation) of the key file
         if loyalty is None:
-            shop = open_shop(config)  # before the event loop starts: learning the offer model takes a moment
+            shop = open_shop(config, hasher)  # before the event loop starts: learning the offer model takes a moment
             self.loyalty, self.offers = shop.store, shop.engine
             self._stoppers.append(("loyalty store", shop.close))
         else:
             self.loyalty, self.offers = loyalty, make_engine(loyalty, config)
         self.offer_stats: Any = None  # kiosk.services.offer_stats.OfferStats once telemetry runs
-        self.session = KioskSession(config, self.loyalty, self.offers, clock, on_feedback=self._on_feedback)
+        self.session = KioskSession(config, self.loyalty, self.offers, clock, on_feedback=self._on_feedback,
+                                   hasher=hasher)
 
         self.bridge = KioskBridge()
         self.window = KioskWindow()
@@ -97,17 +105,17 @@ class KioskApp:
         )
         self._vision_settings = vision  # a vision.settings.VisionSettings overriding the config's mapping
         self._size = size
-        self.telemetry: Any = None
+        self.telemetry: TelemetryPublisher | None = None
         self.vision: Any = None
         self.gate: Any = None  # vision.analysis_gate.AnalysisGate while the camera runs
         self.reader: Any = None
         self._health_timer: QTimer | None = None
         self._led = ""
 
-    def _reader_kind(self) -> str:
+    def _reader_kind(self) -> ReaderStatus:
         if self.config.peripheral.enabled or self.config.cards.serial_port:
-            return "connecting"
-        return "keyboard" if self.config.cards.keyboard_wedge else "off"
+            return ReaderStatus.CONNECTING
+        return ReaderStatus.KEYBOARD if self.config.cards.keyboard_wedge else ReaderStatus.OFF
 
     # ----- lifecycle ------------------------------------------------------------------------------
     def start(self) -> None:
@@ -185,8 +193,7 @@ class KioskApp:
 
     def _threads_alive(self) -> bool:
         """The worker threads the kiosk cannot do without are running (the UI thread is the one asking)."""
-        thread = getattr(self.telemetry, "_thread", None)
-        telemetry_ok = thread is None or thread.is_alive()
+        telemetry_ok = self.telemetry is None or self.telemetry.worker_alive
         vision_ok = self.vision is None or self.vision.alive(VISION_HANG_S)
         return telemetry_ok and vision_ok
 
@@ -258,24 +265,24 @@ class KioskApp:
             from vision.pipeline import VisionPipeline
         except ImportError as exc:
             logger.error("Camera disabled: the vision package cannot be loaded: %s", exc)
-            self.controller.set_camera_state("down")
+            self.controller.set_camera_state(CameraStatus.DOWN)
             return
         settings = self._vision_settings or vision_settings(self.config)
         privacy = self.config.privacy
         self.gate = AnalysisGate(OpeningHours.parse(privacy.opening_hours, privacy.timezone, "privacy.opening_hours"))
         self.session.add_listener(self._apply_mood_pause)
-        state = "ok"
+        state = CameraStatus.OK
         try:
             try:
                 self.vision = self._make_pipeline(VisionPipeline, settings)
             except ExpressionModelError as exc:
                 logger.error("Mood model unusable, camera runs without mood (people count and QR only): %s", exc)
                 self.vision = self._make_pipeline(VisionPipeline, settings.with_(expression_model=None))
-                state = "no_model"
+                state = CameraStatus.NO_MODEL
         except VisionError as exc:
             logger.error("Camera disabled: %s", exc)
             self.vision = None
-            self.controller.set_camera_state("down")
+            self.controller.set_camera_state(CameraStatus.DOWN)
             return
         self.model_version = self.vision.model_version
         self._stoppers.append(("vision", self.vision.stop))
@@ -301,7 +308,7 @@ class KioskApp:
             raise failure[0]
         return pipeline
 
-    def _apply_mood_pause(self, view: Any) -> None:
+    def _apply_mood_pause(self, view: SessionView) -> None:
         """The shopper's "without mood reading" closes the vision gate at once (UI thread; the worker reads it
         before each frame)."""
         if view.mood_paused and not self.gate.paused:
@@ -309,11 +316,11 @@ class KioskApp:
         elif not view.mood_paused and self.gate.paused:
             self.gate.resume()
 
-    def on_frame(self, result: Any) -> None:
+    def on_frame(self, result: FrameResult) -> None:
         """Vision thread: hand the frame result (faces, QR text; never pixels) to the UI's one-slot mailbox."""
         self.bridge.on_frame(result)
 
-    def on_window(self, window: Any) -> None:
+    def on_window(self, window: MoodWindow) -> None:
         """Vision thread: a closed, k-anonymous window goes out with the feedback presses since the last one."""
         counts = self.feedback.take()
         if self.telemetry is not None:
@@ -330,7 +337,7 @@ class KioskApp:
                 self.telemetry.submit_window(*closed, model_version="none")
 
         timer = QTimer(self.window)
-        timer.setInterval(self.config.mood.window_seconds * 1000)
+        timer.setInterval(round(self.config.mood.window_seconds * 1000))
         timer.timeout.connect(close)
         timer.start()
         self._stoppers.append(("feedback-only windows", lambda: (timer.stop(), close())))
@@ -389,7 +396,7 @@ class KioskApp:
         worker.start()
         return worker
 
-    def _show_state_on_led(self, view: Any) -> None:
+    def _show_state_on_led(self, view: SessionView) -> None:
         """The peripheral's status light follows the screen (UI thread; set_led only records the wish)."""
         led = _LED_FOR_STATE.get(view.state, "idle")
         if view.mood_paused and led != "error":
@@ -462,9 +469,10 @@ def card_number_from_uid(uid_hex: str) -> str:
     return str(value).zfill(width)
 
 
-def vision_settings(config: KioskConfig) -> Any:
-    """Map [camera] and [mood] onto the vision pipeline's settings (vision owns the mapping)."""
-    from vision.settings import VisionSettings
+def vision_settings(config: KioskConfig) -> VisionSettings:
+    """The vision pipeline's settings: the kiosk's [camera] and [mood] sections as they are, and its model file."""
+    from vision.settings import DEFAULT_EXPRESSION_MODEL, VisionSettings
 
-    model = {"expression_model": config.camera.model_file} if config.camera.model_file is not None else {}
-    return VisionSettings.from_sections(config.camera, config.mood, **model)
+    return VisionSettings(
+        camera=config.camera, mood=config.mood, expression_model=config.camera.model_file or DEFAULT_EXPRESSION_MODEL
+    )

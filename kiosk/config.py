@@ -13,12 +13,13 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
+import contract
 from kiosk.errors import KioskError
+from vision.config import CameraConfig, MoodConfig
 
 logger = logging.getLogger(__name__)
 
 DATA_DIR_ENV = "MOODKIOSK_DATA_DIR"
-_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"  # safe as one MQTT topic level
 
 
 class ConfigError(KioskError):
@@ -40,65 +41,11 @@ def default_data_dir() -> Path:
 
 
 class _Section(BaseModel):
-    """Base of every section: unknown keys are errors, values are immutable once loaded."""
+    """Base of every section: unknown keys are errors, values are immutable once loaded.
+
+    `[camera]` and `[mood]` are the vision pipeline's own sections (`vision.config`), used here as they are."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
-
-
-class CameraConfig(_Section):
-    enabled: bool = Field(True, description="Use the camera at all; off = cards and buttons only, no mood.")
-    source: str = Field(
-        "demo",
-        description='"demo" (webcam if present, else the bundled clip), a device index like "0", '
-        "a video file / image folder path, or an rtsp:// URL.",
-        min_length=1,
-    )
-    min_face_px: int = Field(48, ge=16, le=1024, description="Ignore faces smaller than this (pixels, box side).")
-    min_score: float = Field(0.5, gt=0.0, le=1.0, description="Face detector score threshold.")
-    threads: int = Field(2, ge=1, le=16, description="Inference threads for the expression model.")
-    qr: bool = Field(True, description="Decode loyalty-app QR codes from the camera frames (on the device).")
-    idle_fps: float = Field(
-        3.0, ge=0, le=60, description="Frames a second processed while nobody is in view (the full camera rate "
-        "returns with the first face); 0 = always the full rate."
-    )
-    idle_after_s: float = Field(2.0, ge=0, le=600, description="Seconds without a face before the idle rate starts.")
-    active_fps: float = Field(
-        10.0, ge=0, le=60, description="Most frames a second processed while someone is in view; 0 = every frame."
-    )
-    model_file: Path | None = Field(
-        None, description="Expression model outside the package, e.g. DATA_DIR/models/current.onnx as kept by "
-        "`moodkiosk model install`; unset: the shipped model."
-    )
-
-    privacy_zones: tuple[Any, ...] = Field(
-        (), description="Polygons blanked before face detection (a till, a staff area): a list of zones, each a "
-        "list of [x, y] points as fractions of the frame (0..1, x from the left, y from the top). Check them with "
-        "`moodkiosk privacy-zones`.",
-    )
-
-    @field_validator("privacy_zones", mode="before")
-    @classmethod
-    def _zones(cls, value: Any) -> tuple[Any, ...]:
-        from vision.privacy_zones import PrivacyZones, ZoneError
-
-        try:
-            return PrivacyZones.parse(value, "").polygons
-        except ZoneError as exc:
-            raise ValueError(str(exc)) from None
-
-
-class MoodConfig(_Section):
-    window_seconds: int = Field(60, ge=5, le=3600, description="Length of one mood aggregate window.")
-    k_anonymity: int = Field(
-        3, ge=1, le=100, description="A window with fewer distinct people is merged into the next one, never sent alone."
-    )
-    confidence_threshold: float = Field(
-        0.5, ge=0.0, le=1.0, description="Below this smoothed probability a face's expression counts as uncertain."
-    )
-    max_dwell_s: float | None = Field(
-        600.0, gt=0.0, le=86_400.0, description="A face in view longer than this (seconds) is staff, not a shopper: "
-        "it is dropped from the mood windows. Unset: no limit.",
-    )
 
 
 CardFormat = Literal["ean13", "luhn", "digits"]
@@ -251,7 +198,9 @@ class OffersConfig(_Section):
 
 class MqttConfig(_Section):
     enabled: bool = Field(False, description="Send anonymous mood windows and health to the central broker.")
-    url: str = Field("mqtt://localhost:1883", description="Broker URL, mqtt://host[:port] or mqtts://host[:port] (TLS).")
+    url: str = Field(
+        contract.DEFAULT_BROKER_URL, description="Broker URL, mqtt://host[:port] or mqtts://host[:port] (TLS)."
+    )
     username: str | None = Field(None, description="Broker user name, if the broker needs one.")
     password_env: str = Field("MOODKIOSK_MQTT_PASSWORD", description="Environment variable holding the broker password.")
     password_file: Path | None = Field(None, description="File holding the broker password, used when the variable is unset.")
@@ -262,21 +211,25 @@ class MqttConfig(_Section):
     spool_max_windows: int = Field(
         100_000, ge=10, le=10_000_000, description="Spool capacity; beyond it the oldest windows are dropped (and counted)."
     )
-    health_interval_s: int = Field(60, ge=5, le=3600, description="Seconds between health reports.")
+    health_interval_s: float = Field(60.0, ge=1, le=3600, description="Seconds between health reports.")
+    keepalive_s: int = Field(30, ge=5, le=600, description="MQTT keep-alive: seconds of silence before a ping.")
+    reconnect_max_s: int = Field(
+        60, ge=1, le=600, description="Longest wait between reconnect attempts (the wait doubles from 1 s up to this)."
+    )
 
     @field_validator("url")
     @classmethod
     def _url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("mqtt", "mqtts"):
-            raise ValueError(f"must start with mqtt:// or mqtts:// (got {value!r})")
-        if not parts.hostname:
-            raise ValueError(f"has no host (got {value!r})")
         try:
-            parts.port
-        except ValueError as exc:
-            raise ValueError(f"has a bad port (got {value!r})") from exc
+            contract.parse_broker_url(value)
+        except contract.BrokerUrlError as exc:
+            raise ValueError(str(exc)) from None
         return value
+
+    @property
+    def broker(self) -> contract.BrokerUrl:
+        """The broker's host, port and TLS flag (`url` was checked when the config was loaded)."""
+        return contract.parse_broker_url(self.url)
 
     def resolve_password(self) -> str | None:
         """The broker password from the env var or file; None when no username is configured."""
@@ -334,7 +287,7 @@ class KioskConfig(_Section):
     @field_validator("store_id", "kiosk_id")
     @classmethod
     def _topic_safe(cls, value: str) -> str:
-        if not re.fullmatch(_ID_PATTERN, value):
+        if not contract.ID_PATTERN.fullmatch(value):
             raise ValueError(f"must be 1-64 letters, digits, - or _ starting with a letter or digit (got {value!r})")
         return value
 
@@ -362,7 +315,10 @@ class KioskConfig(_Section):
         return self.mqtt.spool_path or self.data_dir / "spool.sqlite"
 
     def card_hash_key(self) -> bytes:
-        """The per-deployment secret for hashing card numbers (env var, key file, or a generated data_dir key)."""
+        """The per-deployment secret for hashing card numbers (env var, key file, or a generated data_dir key).
+
+        Reads (and the first time creates) a file: call it once at start (kiosk.app, the loyalty commands)
+        and hand the `CardHasher` on; the state machine never calls it."""
         value = _read_secret(
             self.privacy.card_hash_key_env, self.privacy.card_hash_key_file, "privacy.card_hash_key_file"
         )

@@ -39,8 +39,9 @@ from contract.valence import mood_index
 from kiosk.config import KioskConfig
 from kiosk.errors import KioskError
 from kiosk.mood_pause import MoodPause
-from kiosk.services.cards import CardHasher, CardValidator, parse_qr_payload
-from kiosk.services.records import Customer, Offer
+from kiosk.services.cards import CardValidator, parse_qr_payload
+from kiosk.services.records import Customer, Offer, OfferRule
+from vision.callbacks import call_safely
 
 logger = logging.getLogger(__name__)
 
@@ -151,9 +152,9 @@ def tone_for(mood: str | None) -> Tone:
 def order_for_tone(offers: Sequence[Offer], tone: Tone) -> tuple[Offer, ...]:
     """Reorder within the session: upbeat shoppers see discoveries first, gentle ones the familiar and cheapest."""
     if tone is Tone.UPBEAT:
-        return tuple(sorted(offers, key=lambda o: o.rule not in ("together", "category")))
+        return tuple(sorted(offers, key=lambda o: o.rule not in (OfferRule.TOGETHER, OfferRule.CATEGORY)))
     if tone is Tone.GENTLE:
-        return tuple(sorted(offers, key=lambda o: (o.rule != "repurchase", -(o.discount_percent or 0))))
+        return tuple(sorted(offers, key=lambda o: (o.rule is not OfferRule.REPURCHASE, -(o.discount_percent or 0))))
     return tuple(offers)
 
 
@@ -170,15 +171,17 @@ class KioskSession:
         on_change: Callable[[SessionView], None] | None = None,
         on_feedback: Callable[[str], None] | None = None,
         today: Callable[[], date] = date.today,
-        hasher: Callable[[str], str] | None = None,
+        hasher: Callable[[str], str],
     ) -> None:
+        """`hasher` is the keyed card hash, its key loaded once at start (`KioskConfig.card_hash_key`): the
+        state machine itself reads and writes no file."""
         self._config = config
         self._loyalty = loyalty
         self._offers = offers
         self._clock = clock
         self._today = today
         self._validator = CardValidator.from_config(config.cards)
-        self._hash = hasher or CardHasher(config.card_hash_key())
+        self._hash = hasher
         self._listeners: list[Callable[[SessionView], None]] = [on_change] if on_change else []
         self._on_feedback = on_feedback
         self._lock = threading.RLock()
@@ -256,11 +259,7 @@ class KioskSession:
             if self.state is State.THANKS:
                 return
             self._forget_last_read()
-            if self._on_feedback is not None:
-                try:
-                    self._on_feedback(face)
-                except Exception:  # a broken counter must not stop the shopper's thank-you
-                    logger.exception("Feedback counter failed")
+            call_safely(self._on_feedback, face, logger, "feedback counter")  # the thank-you comes regardless
             keep_language = self.state in (State.OFFERS, State.GUEST, State.FEEDBACK)
             language = self._view.language if keep_language else self._config.language
             self._enter(State.THANKS, self._clock(), MessageKey.THANKS, language=language)
@@ -415,7 +414,4 @@ class KioskSession:
     def _publish(self, view: SessionView) -> None:
         self._view = view
         for listener in list(self._listeners):
-            try:
-                listener(view)
-            except Exception:  # a broken view must not break the state machine
-                logger.exception("Session listener failed")
+            call_safely(listener, view, logger, "session listener")  # a broken view must not break the state machine

@@ -14,7 +14,8 @@ from typing import Any
 
 from vision.errors import VisionError
 from vision.pipeline import VisionPipeline
-from vision.settings import VisionSettings
+from vision.config import CameraConfig, MoodConfig
+from vision.settings import DEFAULT_EXPRESSION_MODEL, VisionSettings, section
 from vision.types import FrameResult, MoodWindow, SourceEvent
 
 logger = logging.getLogger(__name__)
@@ -56,17 +57,18 @@ def _utc_time(text: str) -> float:
 
 
 def settings_from_args(args: argparse.Namespace) -> VisionSettings:
-    base = VisionSettings()
+    """The pipeline's settings from the command line; a value out of its range raises `SettingsError` (one line).
+
+    Files run at full speed unless --realtime; the kiosk's adaptive rate and staff cut stay off here."""
+    camera = section(CameraConfig, source=args.source, min_face_px=args.min_face, threads=args.threads, qr=args.qr,
+                     idle_fps=0, active_fps=0)
+    mood = section(MoodConfig, window_seconds=args.window, k_anonymity=args.k, confidence_threshold=args.threshold,
+                   max_dwell_s=None)
     return VisionSettings(
-        source=args.source,
-        window_seconds=args.window,
-        k_anonymity=args.k,
-        confidence_threshold=args.threshold,
-        expression_model=None if args.no_expression else (args.model or base.expression_model),
+        camera=camera,
+        mood=mood,
+        expression_model=None if args.no_expression else (args.model or DEFAULT_EXPRESSION_MODEL),
         detector=args.detector,
-        min_face_px=args.min_face,
-        threads=args.threads,
-        qr=args.qr,
         realtime_files=args.realtime,
         open_timeout_s=args.open_timeout,
     )

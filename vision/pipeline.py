@@ -9,12 +9,13 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Callable
 
 import cv2
 import numpy as np
 
 from vision.aggregate import MoodAggregator
+from vision.callbacks import call_safely
 from vision.analysis_gate import AnalysisGate, GateState
 from vision.crop import crop_faces
 from vision.dwell import DwellFilter
@@ -49,12 +50,12 @@ class FrameProcessor:
                  classifier: ExpressionClassifier | None | bool = True) -> None:
         self.settings = settings
         self.detector = detector or FaceDetector(
-            settings.detector_path, settings.min_score, settings.min_face_px, settings.max_faces
+            settings.detector_path, settings.camera.min_score, settings.camera.min_face_px, settings.max_faces
         )
         if classifier is True:
             try:
                 classifier = (
-                    ExpressionClassifier(settings.expression_model, settings.threads) if settings.expression_model else None
+                    ExpressionClassifier(settings.expression_model, settings.camera.threads) if settings.expression_model else None
                 )
             except BaseException:
                 self.detector.close()  # MediaPipe's own finaliser fails noisily at interpreter exit
@@ -68,11 +69,11 @@ class FrameProcessor:
             max_missed_s=settings.track_max_missed_s,
             min_hits=settings.track_min_hits,
             tau_s=settings.smoothing_tau_s,
-            threshold=settings.confidence_threshold,
+            threshold=settings.mood.confidence_threshold,
         )
-        self._qr = cv2.QRCodeDetector() if settings.qr else None
+        self._qr = cv2.QRCodeDetector() if settings.camera.qr else None
         self._frames = 0
-        self.dwell = DwellFilter(settings.max_dwell_s)
+        self.dwell = DwellFilter(settings.mood.max_dwell_s)
 
     @property
     def classes(self) -> tuple[str, ...]:
@@ -86,7 +87,7 @@ class FrameProcessor:
         """Run one BGR frame ``(H, W, 3) uint8`` taken at `timestamp` (epoch seconds); `every_qr` decodes QR
         codes in this frame whatever qr_every_n says (the idle rate already thins the frames out)."""
         t0 = time.perf_counter()
-        image = self.settings.privacy_zones.blank(image)  # a till or staff area is never analysed
+        image = self.settings.camera.privacy_zones.blank(image)  # a till or staff area is never analysed
         rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
         gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
         t1 = time.perf_counter()
@@ -120,7 +121,7 @@ class FrameProcessor:
         only a loyalty-app QR code the shopper holds up is still read (outside the privacy zones)."""
         qr_text = None
         if self._qr is not None and self._frames % self.settings.qr_every_n == 0:
-            qr_text = self.decode_qr(cv2.cvtColor(self.settings.privacy_zones.blank(image), cv2.COLOR_BGR2GRAY))
+            qr_text = self.decode_qr(cv2.cvtColor(self.settings.camera.privacy_zones.blank(image), cv2.COLOR_BGR2GRAY))
         self._frames += 1
         return FrameResult(timestamp, (), qr_text, {"total": 0.0, "classify": 0.0})
 
@@ -194,10 +195,10 @@ class VisionPipeline:
         """Load models, then start the capture and worker threads."""
         if self._worker is not None:
             raise RuntimeError("pipeline already started")
-        source = self._source or open_source(self.settings.source, self.settings, self._epoch)
+        source = self._source or open_source(self.settings.camera.source, self.settings, self._epoch)
         self._live = source.live
         self._processor = FrameProcessor(self.settings)
-        self._aggregator = MoodAggregator(self.settings.window_seconds, self.settings.k_anonymity, self._processor.classes)
+        self._aggregator = MoodAggregator(self.settings.mood.window_seconds, self.settings.mood.k_anonymity, self._processor.classes)
         self._capture = CaptureThread(source, self._slot, self.settings, self._emit_event, self._stop)
         self._worker = threading.Thread(target=self._work, name="vision-worker", daemon=True)
         self._started_at = time.monotonic()
@@ -249,37 +250,27 @@ class VisionPipeline:
     @property
     def idle(self) -> bool:
         """Whether the adaptive rate holds the pipeline at idle_fps now (nobody in view for idle_after_s)."""
-        return (self._live and self.settings.idle_fps > 0
-                and time.monotonic() - self._last_face > self.settings.idle_after_s)
+        return (self._live and self.settings.camera.idle_fps > 0
+                and time.monotonic() - self._last_face > self.settings.camera.idle_after_s)
 
     def _pace(self, last_processed: float) -> None:
         """Sleep until the next frame is due at the idle rate (nobody in view) or the active cap; the frames
         the camera delivers meanwhile are dropped by the one-slot handover, so the worker takes the newest."""
         if not self._live:
             return
-        rate = self.settings.idle_fps if self.idle else self.settings.active_fps
+        rate = self.settings.camera.idle_fps if self.idle else self.settings.camera.active_fps
         if rate > 0:
             remaining = last_processed + 1.0 / rate - time.monotonic()
             if remaining > 0:
                 self._stop.wait(remaining)
 
-    @staticmethod
-    def _call(callback: Callable[[Any], None] | None, value: Any) -> None:
-        """Call a kiosk callback; its bug is logged, it must not stop the camera."""
-        if callback is None:
-            return
-        try:
-            callback(value)
-        except Exception:
-            logger.exception("vision callback %s failed", getattr(callback, "__qualname__", callback))
-
     def _emit_event(self, event: SourceEvent) -> None:
-        self._call(self._on_event, event)
+        call_safely(self._on_event, event, logger, "vision event callback")
 
     def _deliver(self, windows: list[MoodWindow]) -> None:
         for window in windows:
             logger.info("mood window %s..%s: %d people, index %+.2f", window.start, window.end, window.people, window.mood_index)
-            self._call(self._on_window, window)
+            call_safely(self._on_window, window, logger, "vision window callback")
 
     def _withhold(self, frame: Frame) -> bool:
         """True when the gate says this frame must not be analysed; then it reaches neither the detector nor
@@ -299,7 +290,7 @@ class VisionPipeline:
         del frame
         self._withheld += 1
         self._last_ts = result.timestamp
-        self._call(self._on_frame, result)
+        call_safely(self._on_frame, result, logger, "vision frame callback")
         self._deliver(self._aggregator.advance(result.timestamp))
         return True
 
@@ -333,7 +324,7 @@ class VisionPipeline:
                 self._ms_total += processed.result.timings["total"]
                 self._ms_classify += processed.result.timings["classify"]
                 self._last_ts = processed.result.timestamp
-                self._call(self._on_frame, processed.result)
+                call_safely(self._on_frame, processed.result, logger, "vision frame callback")
                 self._deliver(self._aggregator.observe(processed.result.timestamp, processed.people))
         except VisionError as exc:
             logger.error("%s", exc)

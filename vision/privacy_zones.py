@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-import cv2
 import numpy as np
 
 from vision.errors import VisionError
@@ -84,12 +83,16 @@ class PrivacyZones:
         """A copy of the BGR frame ``(H, W, 3) uint8`` with every zone filled black (the frame itself is kept)."""
         if not self.polygons:
             return image
+        import cv2  # here, not at the top: the kiosk config parses zones where OpenCV need not be installed
+
         out = image.copy()
         cv2.fillPoly(out, self.pixel_polygons(image.shape[1], image.shape[0]), (0, 0, 0))
         return out
 
     def draw(self, image: np.ndarray) -> np.ndarray:
         """A copy of the frame with the zones shaded and outlined, plus a 0.1 grid, for the installer's check."""
+        import cv2
+
         out = image.copy()
         h, w = out.shape[:2]
         for i in range(1, 10):

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 import cv2
 import numpy as np
 
+from vision.callbacks import call_safely
 from vision.errors import VisionError
 from vision.settings import VisionSettings
 from vision.types import SourceEvent
@@ -342,10 +343,8 @@ class CaptureThread:
         self._thread.join(timeout)
 
     def _emit(self, kind: str, message: str) -> None:
-        try:
-            self._on_event(SourceEvent(kind, self._source.name, message))  # type: ignore[arg-type]
-        except Exception:  # a faulty callback must not kill capture
-            logger.exception("source event callback failed")
+        call_safely(self._on_event, SourceEvent(kind, self._source.name, message),  # type: ignore[arg-type]
+                    logger, "source event callback")  # a faulty callback must not kill capture
 
     def _run(self) -> None:
         delay = self._settings.reconnect_initial_s

@@ -16,7 +16,7 @@ from central.offers_build.errors import BuildInputError
 from central.offers_build.export import Catalogue, Transactions
 from central.offers_build.population import rank_population
 from central.offers_build.ranking import Ranking
-from kiosk.services.offers import OfferModel
+from kiosk.services.offer_model import OfferModel
 
 
 def store_members(tx: Transactions, stores: tuple[str, ...] | None = None) -> dict[str, tuple[str, ...]]:

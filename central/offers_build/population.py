@@ -14,7 +14,8 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from kiosk.services.loyalty import CatalogueOffer, Purchase
-from kiosk.services.offers import OfferEngine, OfferModel
+from kiosk.services.offer_model import OfferModel
+from kiosk.services.offers import OfferEngine
 from kiosk.services.records import Offer
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kiosk.services.offers import OfferModel
+from kiosk.services.offer_model import OfferModel
 from kiosk.services.records import Offer
 
 

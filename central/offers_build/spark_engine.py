@@ -24,7 +24,7 @@ from central.offers_build.export import COLUMN_RULES, EPOCH_ORDINAL, MAX_REPORTE
 from central.offers_build.population import rank_population
 from central.offers_build.ranking import Ranking
 from kiosk.services.loyalty import CatalogueOffer
-from kiosk.services.offers import MIN_LIFT, MIN_PAIR_BASKETS, NEIGHBOURS, OfferModel
+from kiosk.services.offer_model import MIN_LIFT, MIN_PAIR_BASKETS, NEIGHBOURS, OfferModel
 from kiosk.services.records import Offer
 
 if TYPE_CHECKING:

@@ -6,9 +6,10 @@ from pathlib import Path
 
 from kiosk.config import load_config
 from kiosk.errors import KioskError
+from kiosk.services import loyalty_csv
 from kiosk.services.cards import CardValidator
 from kiosk.services.loyalty import LoyaltyStore
-from kiosk.services.offers import OfferModel
+from kiosk.services.offer_model import OfferModel
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -45,13 +46,13 @@ def main(args: argparse.Namespace) -> int:
         with store.transaction():  # every file or none of them
             done = []
             if args.products:
-                done.append(store.import_products(args.products))
+                done.append(loyalty_csv.import_products(store, args.products))
             if args.customers:
-                done.append(store.import_customers(args.customers, card_problem))
+                done.append(loyalty_csv.import_customers(store, args.customers, card_problem))
             if args.transactions:
-                done.append(store.import_transactions(args.transactions))
+                done.append(loyalty_csv.import_transactions(store, args.transactions))
             if args.offers:
-                done.append(store.import_offers(args.offers, replace_all=not args.keep_offers))
+                done.append(loyalty_csv.import_offers(store, args.offers, replace_all=not args.keep_offers))
         for result in done:
             print(f"imported {result.rows} rows from {result.file}")
         if args.products or args.transactions:

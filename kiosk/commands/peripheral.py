@@ -13,7 +13,8 @@ import time
 import serial
 
 from kiosk.errors import KioskError
-from kiosk.services.peripheral import CONNECTED, PeripheralLink
+from kiosk.services.peripheral import PeripheralLink
+from kiosk.status import ReaderStatus
 from kiosk.services.peripheral_codec import LED_STATES
 
 
@@ -56,7 +57,7 @@ def main(args: argparse.Namespace) -> int:
                 line = lines.get(timeout=0.2)
             except queue.Empty:
                 continue
-            if line == f"state {CONNECTED}":
+            if line == f"state {ReaderStatus.CONNECTED}":
                 ever_connected = True
                 line += f" (firmware {link.firmware_version})"
             print(line, flush=True)

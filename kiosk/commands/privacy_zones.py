@@ -59,8 +59,8 @@ def main(args: argparse.Namespace) -> int:
 
     settings = vision_settings(config)
     spec = args.source or config.camera.source
-    image = settings.privacy_zones.draw(grab_frame(spec, settings))
-    zones = len(settings.privacy_zones.polygons)
+    image = settings.camera.privacy_zones.draw(grab_frame(spec, settings))
+    zones = len(settings.camera.privacy_zones.polygons)
     print(f"{spec}: frame {image.shape[1]}x{image.shape[0]}, {zones} privacy zone(s) shown (nothing saved)")
 
     ensure_screen()

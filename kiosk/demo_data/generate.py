@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Iterator
 
 from kiosk.services.cards import ean13_check_digit, luhn_check_digit
-from kiosk.services.loyalty import LoyaltyStore
+from kiosk.services import loyalty_csv
+from kiosk.services.loyalty import CustomerRow, LoyaltyStore, OfferRow, OfferTitle, ProductRow, PurchaseRow, RegularPrice
 
 logger = logging.getLogger(__name__)
 
@@ -354,10 +355,10 @@ def regular_prices() -> dict[str, int]:
 
 
 def import_csv(store: LoyaltyStore, files: dict[str, Path]) -> None:
-    store.import_products(files["products"])
-    store.import_customers(files["customers"])
-    store.import_transactions(files["transactions"])
-    store.import_offers(files["offers"])
+    loyalty_csv.import_products(store, files["products"])
+    loyalty_csv.import_customers(store, files["customers"])
+    loyalty_csv.import_transactions(store, files["transactions"])
+    loyalty_csv.import_offers(store, files["offers"])
 
 
 def seed_demo(store: LoyaltyStore, work_dir: Path, today: date | None = None) -> bool:
@@ -385,17 +386,29 @@ def seed_demo(store: LoyaltyStore, work_dir: Path, today: date | None = None) ->
 def bulk_build(store: LoyaltyStore, customers: int, purchases: int, today: date | None = None) -> DemoData:
     """Large store for benchmarks: the same generator, inserted with executemany in one transaction each."""
     data = generate(customers, purchases, today)
-    store.add_products(data.products)
-    store.add_customers(data.customers)
+    store.add_products(
+        ProductRow(sku=sku, name=name, category=category, department=department, kind=kind,
+                   repurchase_days=repurchase, durable_days=durable)
+        for sku, name, category, department, kind, repurchase, durable in data.products
+    )
+    store.add_customers(CustomerRow(card_id=card, first_name=name, language=language)
+                        for card, name, language in data.customers)
     cards, skus = store.card_ids(), store.sku_ids()
-    store.add_purchases((cards[c], skus[s], d, 1) for c, s, d in data.purchases)
+    store.add_purchases(PurchaseRow(customer_id=cards[c], product_id=skus[s], day=d, quantity=1)
+                        for c, s, d in data.purchases)
     german = german_titles()
     regular = regular_prices()
+    offers = [
+        OfferRow(offer_id=oid, title=title, icon=icon, price_cents=cents, discount_percent=discount,
+                 valid_from=start, valid_until=end, product_id=skus[sku] if sku else None, category=category)
+        for oid, title, icon, cents, discount, start, end, sku, category in data.offers
+    ]
+    sku_of = {row[0]: row[7] for row in data.offers}
     store.replace_offers(
-        [(oid, title, icon, cents, discount, start, end, skus[sku] if sku else None, category)
-         for oid, title, icon, cents, discount, start, end, sku, category in data.offers],
-        titles=[(row[0], "de", german[row[0]]) for row in data.offers if row[0] in german],
-        regular_prices=[(row[0], regular[row[7]]) for row in data.offers if row[7] in regular],
+        offers,
+        titles=[OfferTitle(o.offer_id, "de", german[o.offer_id]) for o in offers if o.offer_id in german],
+        regular_prices=[RegularPrice(o.offer_id, regular[sku_of[o.offer_id]]) for o in offers
+                        if sku_of[o.offer_id] in regular],
     )
     return data
 

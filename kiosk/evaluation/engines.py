@@ -57,7 +57,7 @@ def fill_popular(lists: np.ndarray, popular_order: np.ndarray) -> np.ndarray:
 def rules_engine_lists(split: Split) -> Ranked:
     """The previous engine (kiosk.services.offers.OfferModel, rules) driven through its own API."""
     from kiosk.services.loyalty import Product, Purchase
-    from kiosk.services.offers import OfferModel
+    from kiosk.services.offer_model import OfferModel
 
     log = split.history
     products = {

@@ -1,7 +1,6 @@
 """The loyalty store: customers, products, purchases and the offer catalogue in one SQLite file (WAL)."""
 from __future__ import annotations
 
-import csv
 import logging
 import sqlite3
 import threading
@@ -9,7 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, NamedTuple, Sequence
 
 import numpy as np
 
@@ -19,8 +18,10 @@ from kiosk.services.private_files import private_sqlite
 
 logger = logging.getLogger(__name__)
 
+if TYPE_CHECKING:
+    from kiosk.services.loyalty_csv import ImportResult
+
 SCHEMA_VERSION = 1
-MAX_REPORTED_PROBLEMS = 20
 LANGUAGES = ("en", "de")
 KINDS = ("consumable", "durable")
 
@@ -80,17 +81,6 @@ class LoyaltyError(KioskError):
     """The loyalty store cannot be opened or read."""
 
 
-class ImportFileError(LoyaltyError):
-    """A CSV import was rejected; nothing of it was stored. `problems` names row, column and problem."""
-
-    def __init__(self, file: str, problems: list[str], total: int) -> None:
-        self.file = file
-        self.problems = problems
-        self.total = total
-        more = f" (and {total - len(problems)} more)" if total > len(problems) else ""
-        super().__init__(f"{file}: nothing imported, {total} bad value(s): " + "; ".join(problems) + more)
-
-
 @dataclass(frozen=True, slots=True)
 class Product:
     product_id: int
@@ -133,91 +123,54 @@ class Purchase:
     quantity: int
 
 
-@dataclass(frozen=True, slots=True)
-class ImportResult:
-    file: str
-    rows: int
+# ----- what the store writes: one named row type per table (NamedTuples, so bulk writes pass them to
+# executemany as they are; build them by name) ---------------------------------------------------------
+class CustomerRow(NamedTuple):
+    card_id: str
+    first_name: str
+    language: str | None  # "en" / "de", or None for the store's language
 
 
-# ----- CSV field parsers: each raises ValueError with the problem, the importer adds row and column ------
-def _text(value: str) -> str:
-    value = value.strip()
-    if not value:
-        raise ValueError("is empty")
-    return value
+class ProductRow(NamedTuple):
+    sku: str
+    name: str
+    category: str
+    department: str
+    kind: str  # one of KINDS
+    repurchase_days: float | None
+    durable_days: int | None
 
 
-def _optional_text(value: str) -> str | None:
-    return value.strip() or None
+class PurchaseRow(NamedTuple):
+    customer_id: int
+    product_id: int
+    day: int  # date.toordinal()
+    quantity: int
 
 
-def _date(value: str) -> int:
-    text = value.strip()
-    try:
-        return date.fromisoformat(text).toordinal()
-    except ValueError:
-        raise ValueError(f"is not a date YYYY-MM-DD (got {text!r})") from None
+class OfferRow(NamedTuple):
+    """One catalogue offer: a price or a discount, for a product or a whole category."""
+
+    offer_id: str
+    title: str
+    icon: str
+    price_cents: int | None
+    discount_percent: int | None
+    valid_from: int  # date.toordinal()
+    valid_until: int
+    product_id: int | None
+    category: str | None
 
 
-def _int_range(low: int, high: int, optional: bool = False) -> Callable[[str], int | None]:
-    def parse(value: str) -> int | None:
-        text = value.strip()
-        if not text and optional:
-            return None
-        try:
-            number = int(text)
-        except ValueError:
-            raise ValueError(f"is not a whole number (got {text!r})") from None
-        if not low <= number <= high:
-            raise ValueError(f"must be between {low} and {high} (got {number})")
-        return number
-
-    return parse
+class OfferTitle(NamedTuple):
+    offer_id: str
+    language: str
+    title: str
 
 
-def _optional_positive_float(value: str) -> float | None:
-    text = value.strip()
-    if not text:
-        return None
-    try:
-        number = float(text)
-    except ValueError:
-        raise ValueError(f"is not a number (got {text!r})") from None
-    if not 0 < number < 100_000:
-        raise ValueError(f"must be a positive number of days (got {text})")
-    return number
-
-
-def _price_cents(value: str) -> int | None:
-    text = value.strip()
-    if not text:
-        return None
-    try:
-        cents = round(float(text) * 100)
-    except (ValueError, OverflowError):  # "inf" overflows round()
-        raise ValueError(f"is not a price like 2.49 (got {text!r})") from None
-    if not 0 <= cents <= 10_000_000:
-        raise ValueError(f"is out of range (got {text})")
-    return cents
-
-
-def _choice(options: Sequence[str], optional: bool = False) -> Callable[[str], str | None]:
-    def parse(value: str) -> str | None:
-        text = value.strip().lower()
-        if not text and optional:
-            return None
-        if text not in options:
-            raise ValueError(f"must be one of {', '.join(options)} (got {value.strip()!r})")
-        return text
-
-    return parse
-
-
-def _card(value: str) -> str:
-    text = value.strip()
-    if not text.isdigit() or not 4 <= len(text) <= 64:
-        raise ValueError(f"is not a card number of 4-64 digits (got {len(text)} chars)")
-    return text
+class RegularPrice(NamedTuple):
+    offer_id: str
+    regular_price_cents: int
 
 
 class LoyaltyStore:
@@ -409,31 +362,31 @@ class LoyaltyStore:
                 self._db.execute("PRAGMA secure_delete = OFF")
         return result
 
-    def add_customers(self, rows: Iterable[tuple[str, str, str | None]]) -> None:
-        """(card_id, first_name, language) rows; an existing card keeps its id and gets the new name/language."""
+    def add_customers(self, rows: Iterable[CustomerRow]) -> None:
+        """Customers upserted by card: an existing card keeps its id and gets the new name/language."""
         self._write(lambda db: db.executemany(
             "INSERT INTO customers(card_id, first_name, language) VALUES (?, ?, ?) ON CONFLICT(card_id) DO UPDATE"
             " SET first_name = excluded.first_name, language = excluded.language", rows))
 
-    def add_products(self, rows: Iterable[tuple[str, str, str, str, str, float | None, int | None]]) -> None:
-        """(sku, name, category, department, kind, repurchase_days, durable_days) rows, upserted by sku."""
+    def add_products(self, rows: Iterable[ProductRow]) -> None:
+        """Products upserted by sku."""
         self._write(lambda db: db.executemany(
             "INSERT INTO products(sku, name, category, department, kind, repurchase_days, durable_days)"
             " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(sku) DO UPDATE SET name = excluded.name,"
             " category = excluded.category, department = excluded.department, kind = excluded.kind,"
             " repurchase_days = excluded.repurchase_days, durable_days = excluded.durable_days", rows))
 
-    def add_purchases(self, rows: Iterable[tuple[int, int, int, int]]) -> None:
-        """(customer_id, product_id, day ordinal, quantity) rows, appended in one transaction (fast bulk path)."""
+    def add_purchases(self, rows: Iterable[PurchaseRow]) -> None:
+        """Purchases appended in one transaction (the fast bulk path: rows go to executemany as they are)."""
         self._write(lambda db: db.executemany(
             "INSERT INTO purchases(customer_id, product_id, day, quantity) VALUES (?, ?, ?, ?)", rows))
 
     def replace_offers(
-        self, rows: Iterable[tuple[Any, ...]], replace_all: bool = True, titles: Iterable[tuple[str, str, str]] = (),
-        regular_prices: Iterable[tuple[str, int]] = (),
+        self, rows: Iterable[OfferRow], replace_all: bool = True, titles: Iterable[OfferTitle] = (),
+        regular_prices: Iterable[RegularPrice] = (),
     ) -> None:
-        """(offer_id, title, icon, price_cents, discount_percent, valid_from, valid_until, product_id, category)
-        rows, (offer_id, language, title) translations of their titles and (offer_id, regular_price_cents)."""
+        """The offers (all of the catalogue, or with `replace_all=False` these ids), their titles in other
+        languages and their products' regular prices."""
         rows = list(rows)
 
         def work(db: sqlite3.Connection) -> None:
@@ -472,163 +425,15 @@ class LoyaltyStore:
     def card_ids(self) -> dict[str, int]:
         return dict(self._query("SELECT card_id, customer_id FROM customers"))
 
-    # ----- CSV imports (all rows or nothing) ------------------------------------------------------
-    def import_customers(self, path: str | Path, card_problem: Callable[[str], str | None] | None = None) -> ImportResult:
-        """customers.csv: card_id, first_name, language (en/de or empty). `card_problem(card_id)` says why the
-        kiosk would reject a card (the configured formats and check digits), None when it would accept it."""
-        spec = {"card_id": _card, "first_name": _text, "language": _choice(LANGUAGES, optional=True)}
-        rows = _read_csv(path, spec, frozenset({"language"}))
-        if card_problem is not None:
-            problems = [
-                f"row {n}, column card_id: {problem}; the kiosk would reject this card"
-                for n, r in rows if (problem := card_problem(r["card_id"])) is not None
-            ]
-            if problems:
-                raise ImportFileError(str(path), problems[:MAX_REPORTED_PROBLEMS], len(problems))
-        _no_duplicates(path, rows, "card_id")
-        self.add_customers((r["card_id"], r["first_name"], r["language"]) for _, r in rows)
-        logger.debug("Staged %d customers from %s (stored when the transaction commits)", len(rows), path)
-        return ImportResult(str(path), len(rows))
-
+    # ----- CSV files: kiosk.services.loyalty_csv decodes and checks them --------------------------------
+    # These two stay because central/offers_build/export.py (issue #19's files) calls them; once it calls
+    # loyalty_csv.import_products / import_offers itself, delete them.
     def import_products(self, path: str | Path) -> ImportResult:
-        """products.csv: sku, name, category, department, kind, repurchase_days, durable_days."""
-        spec = {
-            "sku": _text, "name": _text, "category": _text, "department": _text, "kind": _choice(KINDS),
-            "repurchase_days": _optional_positive_float, "durable_days": _int_range(1, 36500, optional=True),
-        }
-        rows = _read_csv(path, spec, frozenset({"repurchase_days", "durable_days"}))
-        _no_duplicates(path, rows, "sku")
-        problems = [
-            f"row {n}, column durable_days: a durable needs its durable_days"
-            for n, r in rows if r["kind"] == "durable" and r["durable_days"] is None
-        ]
-        if problems:
-            raise ImportFileError(str(path), problems[:MAX_REPORTED_PROBLEMS], len(problems))
-        self.add_products(tuple(r[c] for c in spec) for _, r in rows)
-        logger.debug("Staged %d products from %s (stored when the transaction commits)", len(rows), path)
-        return ImportResult(str(path), len(rows))
+        from kiosk.services.loyalty_csv import import_products
 
-    def import_transactions(self, path: str | Path) -> ImportResult:
-        """transactions.csv: card_id, date (YYYY-MM-DD), sku, quantity (default 1); customers and products must exist."""
-        spec = {"card_id": _card, "date": _date, "sku": _text, "quantity": _int_range(1, 10_000, optional=True)}
-        rows = _read_csv(path, spec, frozenset({"quantity"}))
-        cards, skus = self.card_ids(), self.sku_ids()
-        problems: list[str] = []
-        for n, r in rows:
-            if r["card_id"] not in cards:
-                problems.append(f"row {n}, column card_id: no customer with this card (import customers first)")
-            if r["sku"] not in skus:
-                problems.append(f"row {n}, column sku: unknown product {r['sku']!r}")
-        if problems:
-            raise ImportFileError(str(path), problems[:MAX_REPORTED_PROBLEMS], len(problems))
-        self.add_purchases(
-            (cards[r["card_id"]], skus[r["sku"]], r["date"], r["quantity"] or 1) for _, r in rows
-        )
-        logger.debug("Staged %d purchases from %s (stored when the transaction commits)", len(rows), path)
-        return ImportResult(str(path), len(rows))
+        return import_products(self, path)
 
     def import_offers(self, path: str | Path, replace_all: bool = True) -> ImportResult:
-        """offers.csv: offer_id, title, icon, price, discount_percent, valid_from, valid_until, sku, category
-        and optionally title_en / title_de (the title for shoppers of that language) and regular_price (the
-        product's regular price, shown struck through beside the offer price).
+        from kiosk.services.loyalty_csv import import_offers
 
-        Each offer has a price or a discount, and a product (sku) or a category. By default the file
-        replaces the whole catalogue (it is the store's current list).
-        """
-        title_columns = {f"title_{language}": language for language in LANGUAGES}
-        spec: dict[str, Callable[[str], Any]] = {
-            "offer_id": _text, "title": _text, "icon": _text, "price": _price_cents,
-            "discount_percent": _int_range(1, 99, optional=True), "valid_from": _date, "valid_until": _date,
-            "sku": _optional_text, "category": _optional_text, **{column: _optional_text for column in title_columns},
-            "regular_price": _price_cents,
-        }
-        optional = frozenset({"price", "discount_percent", "sku", "category", "regular_price", *title_columns})
-        rows = _read_csv(path, spec, optional)
-        _no_duplicates(path, rows, "offer_id")
-        skus = self.sku_ids()
-        problems: list[str] = []
-        for n, r in rows:
-            if r["price"] is None and r["discount_percent"] is None:
-                problems.append(f"row {n}, column price: an offer needs a price or a discount_percent")
-            if r["sku"] is None and r["category"] is None:
-                problems.append(f"row {n}, column sku: an offer needs a sku or a category")
-            if r["sku"] is not None and r["sku"] not in skus:
-                problems.append(f"row {n}, column sku: unknown product {r['sku']!r}")
-            if r["valid_until"] < r["valid_from"]:
-                problems.append(f"row {n}, column valid_until: is before valid_from")
-        if problems:
-            raise ImportFileError(str(path), problems[:MAX_REPORTED_PROBLEMS], len(problems))
-        self.replace_offers(
-            (
-                (r["offer_id"], r["title"], r["icon"], r["price"], r["discount_percent"], r["valid_from"],
-                 r["valid_until"], skus[r["sku"]] if r["sku"] else None, r["category"])
-                for _, r in rows
-            ),
-            replace_all,
-            [(r["offer_id"], language, r[column]) for _, r in rows
-             for column, language in title_columns.items() if r[column]],
-            [(r["offer_id"], r["regular_price"]) for _, r in rows if r["regular_price"] is not None],
-        )
-        logger.debug("Staged %d offers from %s (stored when the transaction commits)", len(rows), path)
-        return ImportResult(str(path), len(rows))
-
-
-def _read_csv(
-    path: str | Path, spec: dict[str, Callable[[str], Any]], optional: frozenset[str] = frozenset()
-) -> list[tuple[int, dict[str, Any]]]:
-    """Parse every row with `spec` (column -> parser); raise ImportFileError listing bad values by row and column.
-
-    Row numbers are the file's line numbers as a spreadsheet shows them (header = row 1). Columns not in
-    `spec` are ignored; a missing column is an error unless it is in `optional` (then read as empty).
-    """
-    file = str(path)
-    parsed: list[tuple[int, dict[str, Any]]] = []
-    problems: list[str] = []
-    total = 0
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as handle:
-            reader = csv.DictReader(handle)
-            header = [name.strip() for name in (reader.fieldnames or [])]
-            reader.fieldnames = header
-            missing = [c for c in spec if c not in header and c not in optional]
-            if missing:
-                raise ImportFileError(file, [f"row 1: missing column(s) {', '.join(missing)}"], 1)
-            for row in reader:
-                n = reader.line_num
-                values: dict[str, Any] = {}
-                if None in row:
-                    total += 1
-                    if len(problems) < MAX_REPORTED_PROBLEMS:
-                        problems.append(f"row {n}: more values than columns")
-                    continue
-                for column, parse in spec.items():
-                    raw = row.get(column)
-                    try:
-                        values[column] = parse(raw if raw is not None else "")
-                    except ValueError as exc:
-                        total += 1
-                        if len(problems) < MAX_REPORTED_PROBLEMS:
-                            problems.append(f"row {n}, column {column}: {exc}")
-                parsed.append((n, values))
-    except FileNotFoundError:
-        raise ImportFileError(file, ["file not found"], 1) from None
-    except UnicodeDecodeError as exc:
-        raise ImportFileError(file, [f"not UTF-8 text ({exc.reason})"], 1) from None
-    except csv.Error as exc:
-        raise ImportFileError(file, [f"not a readable CSV file: {exc}"], 1) from None
-    if problems:
-        raise ImportFileError(file, problems, total)
-    return parsed
-
-
-def _no_duplicates(path: str | Path, rows: list[tuple[int, dict[str, Any]]], column: str) -> None:
-    seen: dict[Any, int] = {}
-    problems = []
-    for n, r in rows:
-        if r[column] in seen:
-            problems.append(f"row {n}, column {column}: duplicate of row {seen[r[column]]}")
-        else:
-            seen[r[column]] = n
-    if problems:
-        raise ImportFileError(str(path), problems[:MAX_REPORTED_PROBLEMS], len(problems))
-
+        return import_offers(self, path, replace_all)

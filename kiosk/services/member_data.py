@@ -19,7 +19,7 @@ from kiosk.errors import KioskError
 from kiosk.services.cards import CardHasher
 from kiosk.services.loyalty import LoyaltyStore
 from kiosk.services.offer_ranking_model import MODEL_META_KEY as RANKER_META_KEY
-from kiosk.services.offers import MODEL_META_KEY as RULES_META_KEY
+from kiosk.services.offer_model import MODEL_META_KEY as RULES_META_KEY
 
 # Every offer model the kiosk may cache (learned from members' purchases): forget and prune drop them all.
 MODEL_CACHE_KEYS = (RANKER_META_KEY, RULES_META_KEY)

@@ -29,9 +29,11 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Iterable, Iterator, Literal
 
+import contract
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kiosk.errors import KioskError
+from kiosk.services.records import OfferRule
 
 FORMAT = "moodkiosk-offers"
 VERSION = 1
@@ -53,7 +55,7 @@ class SnapshotHeader(_Line):
     kind: Literal["header"] = "header"
     format: Literal["moodkiosk-offers"] = FORMAT
     version: Literal[1] = VERSION
-    store_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")]
+    store_id: Annotated[str, Field(pattern=contract.ID_PATTERN.pattern)]
     built_at: datetime
     built_for: date
     engine: Annotated[str, Field(min_length=1, max_length=40)]
@@ -78,7 +80,7 @@ class SnapshotOffer(_Line):
 
 class MemberOffer(_Line):
     offer_id: Annotated[str, Field(min_length=1, max_length=64)]
-    rule: Literal["repurchase", "together", "category", "popular"]
+    rule: OfferRule
     reason: Annotated[str, Field(max_length=500)]
     score: float
 

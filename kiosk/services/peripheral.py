@@ -28,15 +28,11 @@ from kiosk.services.peripheral_codec import (
     encode,
     valid_uid,
 )
+from kiosk.status import ReaderStatus
+from vision.callbacks import call_safely
 
 log = logging.getLogger(__name__)
 
-# Values passed to on_state (short words for the kiosk's service line).
-CONNECTING = "connecting"
-CONNECTED = "connected"
-DISCONNECTED = "disconnected"
-INCOMPATIBLE = "incompatible"
-READER_FAULT = "reader-fault"
 
 
 @dataclass(frozen=True)
@@ -79,7 +75,7 @@ class PeripheralLink:
         port: str,
         on_card: Callable[[str], None],
         on_button: Callable[[str], None],
-        on_state: Callable[[str], None],
+        on_state: Callable[[ReaderStatus], None],
         baudrate: int = 115200,
         timings: LinkTimings | None = None,
     ) -> None:
@@ -94,7 +90,7 @@ class PeripheralLink:
         self._lock = threading.Lock()
         self._led_wanted = "idle"
         self._led_version = 0
-        self._state: str | None = None
+        self._state: ReaderStatus | None = None
         self._counts = dict.fromkeys(
             ("cards", "buttons", "duplicates", "bad_frames", "rejected", "connects", "board_resets"), 0
         )
@@ -142,7 +138,7 @@ class PeripheralLink:
     # -- thread --------------------------------------------------------------------------
     def _run(self) -> None:
         backoff = self._t.backoff_min_s
-        self._set_state(CONNECTING)
+        self._set_state(ReaderStatus.CONNECTING)
         while not self._stop.is_set():
             try:
                 # exclusive: a second program (e.g. `moodkiosk peripheral` while the kiosk runs) must not
@@ -152,9 +148,9 @@ class PeripheralLink:
                 )
             except (serial.SerialException, OSError, ValueError) as exc:
                 # Once per outage at WARNING; the retries every few seconds only at DEBUG.
-                log.log(logging.DEBUG if self._state == DISCONNECTED else logging.WARNING,
+                log.log(logging.DEBUG if self._state == ReaderStatus.DISCONNECTED else logging.WARNING,
                         "peripheral port %s not available: %s", self.port, exc)
-                self._set_state(DISCONNECTED)
+                self._set_state(ReaderStatus.DISCONNECTED)
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, self._t.backoff_max_s)
                 continue
@@ -172,10 +168,10 @@ class PeripheralLink:
             if self._ready:  # the board answered: a later loss starts the back-off afresh
                 backoff = self._t.backoff_min_s
             if not self._stop.is_set():
-                self._set_state(DISCONNECTED)
+                self._set_state(ReaderStatus.DISCONNECTED)
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, self._t.backoff_max_s)
-        self._set_state(DISCONNECTED)
+        self._set_state(ReaderStatus.DISCONNECTED)
 
     def _session(self, port: serial.Serial) -> None:
         """One connection, from HOST until the board is lost (raises) or stop() is called."""
@@ -256,7 +252,7 @@ class PeripheralLink:
             self._incompatible = True
             self._ready = True
             log.error("peripheral firmware %s speaks protocol %s, this kiosk speaks %s", fw_version, proto, PROTO_VERSION)
-            self._set_state(INCOMPATIBLE)
+            self._set_state(ReaderStatus.INCOMPATIBLE)
             return
         if boot_id != self._boot_id:
             if self._boot_id is not None:
@@ -273,7 +269,7 @@ class PeripheralLink:
             self._led_acked = -1  # re-send the wanted LED state on every new connection
             self._count("connects")
             log.info("peripheral connected on %s, firmware %s", self.port, fw_version)
-        self._set_state(CONNECTED)
+        self._set_state(ReaderStatus.CONNECTED)
 
     def _dispatch(self, frame: Frame) -> None:
         payload = frame.payload
@@ -284,20 +280,20 @@ class PeripheralLink:
                 return
             self._count("cards")
             log.info("peripheral: card tap (%d hex digits)", len(payload[0]))
-            self._call(self._on_card, payload[0])
+            call_safely(self._on_card, payload[0], log, "peripheral card callback")
         elif frame.kind == "BTN":
             if len(payload) != 1 or payload[0] not in FACES:
                 self._count("rejected")
                 log.warning("peripheral: BTN frame with unknown face %r ignored", payload[:1])
                 return
             self._count("buttons")
-            self._call(self._on_button, payload[0])
+            call_safely(self._on_button, payload[0], log, "peripheral button callback")
         elif payload == ("clear",):  # FAULT cleared
             log.info("peripheral reports its fault cleared")
-            self._set_state(CONNECTED)
+            self._set_state(ReaderStatus.CONNECTED)
         else:  # FAULT
             log.warning("peripheral reports a fault: %s", " ".join(payload) or "unspecified")
-            self._set_state(READER_FAULT)
+            self._set_state(ReaderStatus.READER_FAULT)
 
     def _send_led(self, port: serial.Serial, now: float) -> bool:
         with self._lock:
@@ -322,17 +318,11 @@ class PeripheralLink:
         return True
 
     # -- helpers -------------------------------------------------------------------------
-    def _call(self, callback: Callable[[str], None], value: str) -> None:
-        try:
-            callback(value)
-        except Exception:  # a kiosk bug must not kill the serial link
-            log.exception("peripheral callback %s failed", getattr(callback, "__name__", callback))
-
-    def _set_state(self, state: str) -> None:
+    def _set_state(self, state: ReaderStatus) -> None:
         if state == self._state:
             return
         self._state = state
-        self._call(self._on_state, state)
+        call_safely(self._on_state, state, log, "peripheral state listener")  # a kiosk bug must not kill the link
 
     def _count(self, key: str, n: int = 1) -> None:
         with self._lock:

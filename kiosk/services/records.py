@@ -17,7 +17,7 @@ class Customer:
 
 
 class OfferRule(enum.StrEnum):
-    """Which engine rule chose an offer (a str, so logs and older callers compare it with plain text)."""
+    """Which engine rule chose an offer (a StrEnum: it is written to logs, snapshots and offers.v1 as its text)."""
 
     REPURCHASE = "repurchase"
     TOGETHER = "together"
@@ -56,10 +56,14 @@ class Offer:
     valid_until: date
     category: str
     reason: str
-    rule: str = "popular"  # which engine rule chose it: an OfferRule value
+    rule: OfferRule = OfferRule.POPULAR  # which engine rule chose it (text such as "popular" is decoded)
     score: float = 0.0
     why: OfferReason | None = None  # the reason shown to the shopper (None: no reason line)
     regular_price_cents: int | None = None  # the regular price, shown struck through beside a lower one
+
+    def __post_init__(self) -> None:
+        if type(self.rule) is not OfferRule:  # a rule read back as text (snapshot rows, Spark rows) becomes the enum
+            object.__setattr__(self, "rule", OfferRule(self.rule))
 
     @property
     def offer_price_cents(self) -> int | None:

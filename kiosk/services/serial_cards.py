@@ -8,11 +8,12 @@ from typing import Callable
 import serial
 
 from kiosk.services.cards import parse_serial_line
+from kiosk.status import ReaderStatus
+from vision.callbacks import call_safely
 
 logger = logging.getLogger(__name__)
 
 MAX_LINE_BYTES = 256  # a card line is short; anything longer is noise and is dropped whole
-CONNECTING, CONNECTED, DISCONNECTED = "connecting", "connected", "disconnected"
 
 
 class SerialCardReader:
@@ -26,7 +27,7 @@ class SerialCardReader:
         self,
         port: str,
         on_card: Callable[[str], None],
-        on_state: Callable[[str], None] | None = None,
+        on_state: Callable[[ReaderStatus], None] | None = None,
         baudrate: int = 9600,
         retry_min_s: float = 0.5,
         retry_max_s: float = 5.0,
@@ -53,25 +54,24 @@ class SerialCardReader:
             self._thread.join(timeout)
             self._thread = None
 
-    def _state(self, state: str) -> None:
-        if self._on_state is not None:
-            self._on_state(state)
+    def _state(self, state: ReaderStatus) -> None:
+        call_safely(self._on_state, state, logger, "serial reader state listener")
 
     def _run(self) -> None:
         delay = self._retry[0]
         while not self._stop.is_set():
-            self._state(CONNECTING)
+            self._state(ReaderStatus.CONNECTING)
             try:
                 with serial.serial_for_url(self.port, baudrate=self.baudrate, timeout=0.2) as link:
                     logger.info("Serial card reader on %s connected", self.port)
-                    self._state(CONNECTED)
+                    self._state(ReaderStatus.CONNECTED)
                     delay = self._retry[0]
                     self._read(link)
             except (serial.SerialException, OSError) as exc:
                 logger.warning("Serial card reader %s: %s; retrying in %.1f s", self.port, exc, delay)
             if self._stop.is_set():
                 break
-            self._state(DISCONNECTED)
+            self._state(ReaderStatus.DISCONNECTED)
             self._stop.wait(delay)
             delay = min(delay * 2, self._retry[1])
 
@@ -100,7 +100,4 @@ class SerialCardReader:
             logger.debug("Serial card reader: ignored a line that is not CARD <id>")
             return
         self.lines_read += 1
-        try:
-            self._on_card(card)
-        except Exception:  # the reader must survive a failing consumer
-            logger.exception("Card callback failed")
+        call_safely(self._on_card, card, logger, "serial card callback")  # the reader survives a failing consumer

@@ -42,8 +42,9 @@ def make_engine(store: LoyaltyStore, config: KioskConfig) -> RankedOfferEngine |
     return RankedOfferEngine(store, min_offers=config.offers.min_offers, rules=rules)
 
 
-def open_shop(config: KioskConfig) -> Shop:
-    """Open (and with `loyalty.seed_demo_data`, fill) the store and learn the offer model.
+def open_shop(config: KioskConfig, hasher: CardHasher) -> Shop:
+    """Open (and with `loyalty.seed_demo_data`, fill) the store and learn the offer model; `hasher` keys the
+    offer snapshots' card hashes (the app loads the key once and passes it to the state machine too).
 
     Learning reads every purchase (about 1-2 s for a million), so call this off the UI thread.
     """
@@ -68,7 +69,7 @@ def open_shop(config: KioskConfig) -> Shop:
     )
     if snapshots is None:
         return Shop(store, engine)
-    source = SnapshotOfferSource(engine, snapshots, store.card_id_of, CardHasher(config.card_hash_key()))
+    source = SnapshotOfferSource(engine, snapshots, store.card_id_of, hasher)
     return Shop(store, source, snapshots, watcher)
 
 

@@ -18,7 +18,7 @@ from kiosk.services.private_files import private_sqlite
 from kiosk.services.offer_snapshot import (
     SnapshotEnd, SnapshotError, SnapshotHeader, SnapshotMember, SnapshotOffer, read_snapshot,
 )
-from kiosk.services.records import Offer
+from kiosk.services.records import Offer, OfferRule
 
 logger = logging.getLogger(__name__)
 
@@ -223,6 +223,6 @@ class SnapshotStore:
             offers.append(Offer(
                 offer_id=offer_id, title=translated.get(language or "", title), icon=icon, price_cents=price,
                 discount_percent=discount, valid_until=date.fromordinal(until), category=category,
-                reason=f"snapshot: {reason}", rule=rule, score=score,
+                reason=f"snapshot: {reason}", rule=OfferRule(rule), score=score,
             ))
         return offers

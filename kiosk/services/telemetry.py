@@ -9,15 +9,17 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Mapping, Sequence
-from urllib.parse import urlsplit
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 import contract
 from contract.offers import OffersDay, encode_offers
+from kiosk.config import ConfigError, MqttConfig
 from kiosk.errors import KioskError
 from kiosk.services.spool import Spool, SpoolError
+from kiosk.status import BrokerStatus
+from vision.callbacks import call_safely
 
 log = logging.getLogger(__name__)
 
@@ -36,52 +38,13 @@ MoodWindowLike = contract.mood.WindowLike
 
 
 @dataclass(frozen=True)
-class MqttSettings:
-    """The [mqtt] config section as telemetry needs it; `from_config` reads the kiosk's pydantic section."""
-
-    url: str = "mqtt://127.0.0.1:1883"
-    username: str | None = None
-    password_env: str | None = None
-    protocol: str = "5"
-    ca_file: str | None = None
-    client_id: str | None = None
-    health_interval_s: float = 60.0
-    keepalive_s: int = 30
-    reconnect_max_s: int = 60
-
-    @classmethod
-    def from_config(cls, section: Any) -> "MqttSettings":
-        """Copy the known fields from any object (the kiosk config's mqtt section); absent ones keep defaults."""
-        values = {name: getattr(section, name) for name in cls.__dataclass_fields__ if hasattr(section, name)}
-        return cls(**{k: (str(v) if isinstance(v, os.PathLike) else v) for k, v in values.items()})
-
-
-@dataclass(frozen=True)
 class TelemetryState:
     """What the kiosk's service line shows about telemetry."""
 
-    connection: str  # "connecting", "connected", "disconnected", "auth_failed", "stopped"
+    connection: BrokerStatus
     spool_depth: int
     spool_dropped: int
     message: str = ""
-
-
-@dataclass(frozen=True)
-class _Broker:
-    host: str
-    port: int
-    tls: bool
-
-
-def _parse_url(url: str) -> _Broker:
-    parts = urlsplit(url)
-    if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
-        raise TelemetryError(f"mqtt.url {url!r} must look like mqtt://host:1883 or mqtts://host:8883")
-    try:
-        port = parts.port or (8883 if parts.scheme == "mqtts" else 1883)
-    except ValueError:
-        raise TelemetryError(f"mqtt.url {url!r} has an invalid port") from None
-    return _Broker(parts.hostname, port, parts.scheme == "mqtts")
 
 
 @dataclass
@@ -108,23 +71,23 @@ class TelemetryPublisher:
 
     def __init__(
         self,
-        mqtt_config: Any,
+        mqtt_config: MqttConfig,
         store_id: str,
         kiosk_id: str,
         spool: Spool,
         on_state: Callable[[TelemetryState], None] | None = None,
     ) -> None:
-        self.settings = mqtt_config if isinstance(mqtt_config, MqttSettings) else MqttSettings.from_config(mqtt_config)
+        self.settings = mqtt_config
         try:
             self.store_id = contract.validate_id(store_id, "store_id")
             self.kiosk_id = contract.validate_id(kiosk_id, "kiosk_id")
         except contract.ContractError as exc:
             raise TelemetryError(str(exc)) from None
-        if self.settings.protocol not in ("5", "3.1.1"):
-            raise TelemetryError(f"mqtt.protocol {self.settings.protocol!r} must be \"5\" or \"3.1.1\"")
-        self._broker = _parse_url(self.settings.url)
-        resolve = getattr(mqtt_config, "resolve_password", None)  # kiosk config: env var or password file
-        self._password = resolve() if callable(resolve) else self._read_password()
+        self._broker = mqtt_config.broker
+        try:
+            self._password = mqtt_config.resolve_password()  # env var or password file
+        except ConfigError as exc:
+            raise TelemetryError(str(exc)) from None
         if self.settings.ca_file and not os.path.isfile(self.settings.ca_file):
             raise TelemetryError(f"mqtt.ca_file {self.settings.ca_file!r} does not exist")
         self.spool = spool
@@ -141,19 +104,15 @@ class TelemetryPublisher:
         self._resend_at: float | None = None  # paused after an undelivered window until this time
         self._resend_delay = 0.0
         self._connected = False
-        self._state = TelemetryState("stopped", 0, 0)
+        self._state = TelemetryState(BrokerStatus.STOPPED, 0, 0)
         self._started_at = time.monotonic()
 
-    def _read_password(self) -> str | None:
-        name = self.settings.password_env
-        if not name or not self.settings.username:
-            return None
-        value = os.environ.get(name)
-        if value is None:
-            raise TelemetryError(f"mqtt.password_env names ${name}, which is not set")
-        return value
-
     # ---- caller side (any thread; never blocks the UI thread) ----------------------------------------
+
+    @property
+    def worker_alive(self) -> bool:
+        """The worker thread runs (or was never started); the service watchdog asks."""
+        return self._thread is None or self._thread.is_alive()
 
     def start(self) -> None:
         """Connect in the background and start the worker; returns at once even if the broker is down."""
@@ -254,7 +213,7 @@ class TelemetryPublisher:
         if self.settings.username:
             client.username_pw_set(self.settings.username, self._password)
         if self._broker.tls:
-            client.tls_set(ca_certs=self.settings.ca_file or None)
+            client.tls_set(ca_certs=str(self.settings.ca_file) if self.settings.ca_file else None)
         client.will_set(self._topics["status"], contract.STATUS_OFFLINE, qos=1, retain=True)
         client.reconnect_delay_set(1, self.settings.reconnect_max_s)
         client.max_inflight_messages_set(_MAX_INFLIGHT)
@@ -267,7 +226,7 @@ class TelemetryPublisher:
 
     def _run(self) -> None:
         assert self._client is not None
-        self._set_state("connecting", f"connecting to {self._broker.host}:{self._broker.port}")
+        self._set_state(BrokerStatus.CONNECTING, f"connecting to {self._broker.host}:{self._broker.port}")
         self._client.connect_async(self._broker.host, self._broker.port, keepalive=self.settings.keepalive_s)
         self._client.loop_start()
         next_health = time.monotonic() + min(5.0, self.settings.health_interval_s)
@@ -289,7 +248,7 @@ class TelemetryPublisher:
             self._shutdown()
         except Exception:  # the worker must never die silently: the kiosk would stop sending without a word
             log.exception("telemetry worker failed; windows stay in the spool %s", self.spool.path)
-            self._set_state("stopped", "telemetry failed (see log); windows are kept in the spool")
+            self._set_state(BrokerStatus.STOPPED, "telemetry failed (see log); windows are kept in the spool")
             self._client.loop_stop()
 
     def _handle(self, kind: str, data: Any) -> None:
@@ -324,8 +283,8 @@ class TelemetryPublisher:
                 log.warning("MQTT connection to %s:%s lost (%s); retrying with back-off", self._broker.host,
                             self._broker.port, data)
             self._connected = False
-            if self._state.connection != "auth_failed":
-                self._set_state("disconnected", f"broker unreachable ({data}); windows kept in the spool")
+            if self._state.connection is not BrokerStatus.AUTH_FAILED:
+                self._set_state(BrokerStatus.DISCONNECTED, f"broker unreachable ({data}); windows kept in the spool")
 
     def _on_connack(self, reason: Any) -> None:
         assert self._client is not None
@@ -338,14 +297,14 @@ class TelemetryPublisher:
                 )
                 self._client.disconnect()
                 self._client.loop_stop()
-                self._set_state("auth_failed", f"broker refused the credentials ({_AUTH_FAILURES[reason.value]})")
+                self._set_state(BrokerStatus.AUTH_FAILED, f"broker refused the credentials ({_AUTH_FAILURES[reason.value]})")
             else:
                 log.warning("MQTT broker refused the connection: %s; retrying", reason)
             return
         self._connected = True
         log.info("MQTT connected to %s:%s", self._broker.host, self._broker.port)
         self._client.publish(self._topics["status"], contract.STATUS_ONLINE, qos=1, retain=True)
-        self._set_state("connected", "")
+        self._set_state(BrokerStatus.CONNECTED, "")
 
     def _pump(self) -> None:
         """Publish spooled windows in seq order while connected, keeping at most _MAX_INFLIGHT unacknowledged."""
@@ -413,18 +372,14 @@ class TelemetryPublisher:
         self._client.disconnect()
         self._client.loop_stop()
         self._connected = False
-        self._set_state("stopped", "")
+        self._set_state(BrokerStatus.STOPPED, "")
 
     def _refresh_state(self) -> None:
         self._set_state(self._state.connection, self._state.message)
 
-    def _set_state(self, connection: str, message: str) -> None:
+    def _set_state(self, connection: BrokerStatus, message: str) -> None:
         new = TelemetryState(connection, self.spool.depth(), self.spool.dropped(), message)
         if new == self._state:
             return
         self._state = new
-        if self._on_state is not None:
-            try:
-                self._on_state(new)
-            except Exception:  # a faulty listener must not stop telemetry
-                log.exception("telemetry state listener failed")
+        call_safely(self._on_state, new, log, "telemetry state listener")  # it must not stop telemetry

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import threading
-from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
+from kiosk.services.telemetry import TelemetryState
+from kiosk.status import ReaderStatus
 from kiosk.ui.signals import emit
+from vision.types import FrameResult, SourceEvent
 
 
 class KioskBridge(QObject):
@@ -18,24 +20,24 @@ class KioskBridge(QObject):
 
     frame_ready = Signal()
     qr_seen = Signal(str)
-    source_event = Signal(object)
-    telemetry_state = Signal(object)
+    source_event = Signal(SourceEvent)
+    telemetry_state = Signal(TelemetryState)
     card_read = Signal(str, str)  # raw text, source ("serial", "peripheral", ...)
     button_pressed = Signal(str)  # feedback face from the peripheral's buttons
-    reader_state = Signal(str)
+    reader_state = Signal(ReaderStatus)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._lock = threading.Lock()
-        self._frame: Any = None
+        self._frame: FrameResult | None = None
         self._pending = False
         self.frames_in = 0
         self.frames_skipped = 0
 
     # ----- worker-thread side ---------------------------------------------------------------------
-    def on_frame(self, result: Any) -> None:
-        """vision.types.FrameResult from the pipeline's worker."""
-        qr_text = getattr(result, "qr_text", None)
+    def on_frame(self, result: FrameResult) -> None:
+        """A frame's result (faces, QR text; never pixels) from the pipeline's worker."""
+        qr_text = result.qr_text
         with self._lock:
             self.frames_in += 1
             if self._pending:
@@ -48,10 +50,10 @@ class KioskBridge(QObject):
         if qr_text:
             emit(self.qr_seen, qr_text)
 
-    def on_source_event(self, event: Any) -> None:
+    def on_source_event(self, event: SourceEvent) -> None:
         emit(self.source_event, event)
 
-    def on_telemetry_state(self, state: Any) -> None:
+    def on_telemetry_state(self, state: TelemetryState) -> None:
         emit(self.telemetry_state, state)
 
     def on_card(self, card_id: str, source: str = "serial") -> None:
@@ -60,11 +62,11 @@ class KioskBridge(QObject):
     def on_button(self, face: str) -> None:
         emit(self.button_pressed, face)
 
-    def on_reader_state(self, state: str) -> None:
-        emit(self.reader_state, str(state))
+    def on_reader_state(self, state: ReaderStatus) -> None:
+        emit(self.reader_state, state)
 
     # ----- UI-thread side -------------------------------------------------------------------------
-    def take_frame(self) -> Any:
+    def take_frame(self) -> FrameResult | None:
         """The newest frame (or None), emptying the mailbox."""
         with self._lock:
             frame, self._frame, self._pending = self._frame, None, False

@@ -17,7 +17,8 @@ from helpers.pty_board import PtyBoard, wait_until  # noqa: E402
 import hal  # noqa: E402  (firmware, importable once fake_machine is installed)
 from app.board import Settings  # noqa: E402
 
-from kiosk.services.peripheral import CONNECTED, PeripheralLink  # noqa: E402
+from kiosk.services.peripheral import PeripheralLink  # noqa: E402
+from kiosk.status import ReaderStatus  # noqa: E402
 
 
 def _figure(name: str, seconds: list[float]) -> None:
@@ -43,7 +44,7 @@ def main() -> None:
     link = PeripheralLink(board.port, stamp, stamp, lambda _state: None)
     start = time.monotonic()
     link.start()
-    wait_until(lambda: link.state == CONNECTED, 5.0, "the handshake")
+    wait_until(lambda: link.state == ReaderStatus.CONNECTED, 5.0, "the handshake")
     print(f"open port -> handshake done: {(time.monotonic() - start) * 1000:.0f} ms")
     pin = fake_machine.PINS[hal.PINS["happy"]]
 
@@ -72,7 +73,7 @@ def main() -> None:
     time.sleep(0.3)
     start = time.monotonic()
     board.replug()
-    wait_until(lambda: link.state == CONNECTED, 10.0, "the reconnect")
+    wait_until(lambda: link.state == ReaderStatus.CONNECTED, 10.0, "the reconnect")
     print(f"replug -> connected: {(time.monotonic() - start) * 1000:.0f} ms")
     print(f"link counters: {link.stats}")
     link.stop()

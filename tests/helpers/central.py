@@ -8,6 +8,7 @@ from typing import Callable
 
 import uvicorn
 
+import contract
 from central.auth import UserDirectory
 from central.collector import Collector, CollectorSettings
 from central.history import History
@@ -35,7 +36,7 @@ class CentralServer:
         self.users.set_user("s1mgr", PASSWORD, ["s1"])
         self.hub = EventHub()
         self.collector = Collector(
-            CollectorSettings(mqtt_url, group=group, allowed_stores=allowed_stores, client_id=f"collector-{group}"),
+            CollectorSettings(contract.parse_broker_url(mqtt_url), group=group, allowed_stores=allowed_stores, client_id=f"collector-{group}"),
             self.store, on_windows=self.hub.windows, on_kiosk=self.hub.kiosk,
         )
         self.port = free_port()

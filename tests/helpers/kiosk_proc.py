@@ -10,8 +10,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/ for helpers.windows
 
 from helpers.windows import window  # noqa: E402
+from kiosk.config import MqttConfig  # noqa: E402
 from kiosk.services.spool import Spool  # noqa: E402
-from kiosk.services.telemetry import MqttSettings, TelemetryPublisher  # noqa: E402
+from kiosk.services.telemetry import TelemetryPublisher  # noqa: E402
 
 
 def main() -> int:
@@ -28,7 +29,7 @@ def main() -> int:
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     spool = Spool(args.spool, 10_000)
-    publisher = TelemetryPublisher(MqttSettings(url=args.url, health_interval_s=3600, reconnect_max_s=1),
+    publisher = TelemetryPublisher(MqttConfig(url=args.url, health_interval_s=3600, reconnect_max_s=1),
                                    args.store, args.kiosk, spool)
     first = spool.last_seq() if args.first < 0 else args.first  # window i always gets seq i + 1
     publisher.start()

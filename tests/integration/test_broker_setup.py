@@ -80,7 +80,7 @@ def test_kiosks_are_confined_to_their_own_topics_over_tls(tmp_path: Path) -> Non
     store = open_store(f"sqlite:///{tmp_path / 'c.db'}")
     group = creds["collector"]["group"]
     assert group.startswith("moodkiosk-") and len(group) == 42
-    collector = Collector(CollectorSettings(f"mqtts://localhost:{port}", group=group,
+    collector = Collector(CollectorSettings(contract.parse_broker_url(f"mqtts://localhost:{port}"), group=group,
                                             username="collector", password=creds["collector"]["password"],
                                             ca_file=str(ca), client_id="the-collector"), store)
     spied: list[str] = []
@@ -114,8 +114,18 @@ def test_kiosks_are_confined_to_their_own_topics_over_tls(tmp_path: Path) -> Non
         assert spied == []  # A read nothing, its own publications included
         assert store.kiosks(["s2"])[0].latest.seq == 21 and seqs == [21]
         assert stored.get(("s2", "k1")) is None  # A could not mark B offline
-        with pytest.raises(Exception):
-            _client(port, ca, a["username"], "wrong-password", "kiosk-x")
+        answers: list = []  # the broker's CONNACK to a kiosk login with the wrong password
+        wrong = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="kiosk-x", protocol=mqtt.MQTTv5)
+        wrong.username_pw_set(a["username"], "wrong-password")
+        wrong.tls_set(ca_certs=str(ca))
+        wrong.on_connect = lambda c, u, flags, reason, props: answers.append(reason)
+        wrong.connect("localhost", port)
+        wrong.loop_start()
+        try:
+            wait_until(lambda: answers, 10, "the broker's answer to a wrong password")
+        finally:
+            wrong.loop_stop()
+        assert answers[0].is_failure and answers[0].value in (134, 135)  # bad user name or password / not authorized
     finally:
         collector.stop()
         store.close()

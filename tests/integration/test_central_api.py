@@ -12,8 +12,9 @@ import pytest
 from helpers.central import PASSWORD, CentralServer, wait_until
 from helpers.mosquitto import MosquittoBroker, mosquitto  # noqa: F401  (fixture)
 from helpers.windows import T0, mood_document, window
+from kiosk.config import MqttConfig
 from kiosk.services.spool import Spool
-from kiosk.services.telemetry import MqttSettings, TelemetryPublisher
+from kiosk.services.telemetry import TelemetryPublisher
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -35,7 +36,7 @@ def _login(base: str, user: str) -> httpx.Client:
 
 
 def _publisher(url: str, store: str, kiosk: str, tmp_path: Path) -> TelemetryPublisher:
-    publisher = TelemetryPublisher(MqttSettings(url=url, health_interval_s=3600), store, kiosk,
+    publisher = TelemetryPublisher(MqttConfig(url=url, health_interval_s=3600), store, kiosk,
                                    Spool(tmp_path / f"spool-{store}-{kiosk}.sqlite", 100))
     publisher.start()
     return publisher

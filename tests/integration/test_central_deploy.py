@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+import contract
 from central.backup import backup_sqlite
 from central.collector import Collector, CollectorSettings
 from central.errors import CentralError
@@ -200,17 +201,18 @@ class HangingStore(SQLiteStore):
 
 def test_collector_watchdog_stops_pinging_when_its_loop_hangs(tmp_path, mosquitto):
     from deploy.notify import WatchdogThread
+    from kiosk.config import MqttConfig
     from kiosk.services.spool import Spool
-    from kiosk.services.telemetry import MqttSettings, TelemetryPublisher
+    from kiosk.services.telemetry import TelemetryPublisher
 
     notify = NotifySocket(tmp_path)
     store = HangingStore(tmp_path / "c.db")
     store.migrate()
-    collector = Collector(CollectorSettings(mosquitto.url, group="wd", client_id="wd-collector"), store)
+    collector = Collector(CollectorSettings(contract.parse_broker_url(mosquitto.url), group="wd", client_id="wd-collector"), store)
     collector.start()
     notifier = Notifier({"NOTIFY_SOCKET": str(notify.path), "WATCHDOG_USEC": "3000000"})
     watchdog = WatchdogThread(notifier, collector.alive)
-    publisher = TelemetryPublisher(MqttSettings(url=mosquitto.url, health_interval_s=3600), "s1", "k1",
+    publisher = TelemetryPublisher(MqttConfig(url=mosquitto.url, health_interval_s=3600), "s1", "k1",
                                    Spool(tmp_path / "spool.sqlite", 100))
     try:
         assert watchdog.start()

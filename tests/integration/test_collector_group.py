@@ -15,6 +15,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+import contract
 from central.collector import CollectorSettings, KioskEvent, merge_stats
 from central.collector_group import CollectorGroup
 from central.errors import CentralError
@@ -48,7 +49,7 @@ def test_group_splits_the_fleet_stores_once_and_survives_a_killed_worker(mosquit
         with lock:
             seen.extend(records)
 
-    group = CollectorGroup(CollectorSettings(mosquitto.url, group="grp", client_id="grp-collector"), db_url, store,
+    group = CollectorGroup(CollectorSettings(contract.parse_broker_url(mosquitto.url), group="grp", client_id="grp-collector"), db_url, store,
                            processes=2, on_windows=on_windows, on_kiosk=events.append)
     group.start()
     status = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="status-pub", protocol=mqtt.MQTTv5)
@@ -93,8 +94,8 @@ def test_group_refuses_zero_processes_and_an_unreachable_broker(tmp_path: Path) 
     store = open_store(db_url)
     try:
         with pytest.raises(CentralError, match="at least 1"):
-            CollectorGroup(CollectorSettings("mqtt://127.0.0.1:1883"), db_url, store, processes=0)
-        group = CollectorGroup(CollectorSettings(f"mqtt://127.0.0.1:{free_port()}"), db_url, store, processes=2)
+            CollectorGroup(CollectorSettings(contract.parse_broker_url("mqtt://127.0.0.1:1883")), db_url, store, processes=0)
+        group = CollectorGroup(CollectorSettings(contract.parse_broker_url(f"mqtt://127.0.0.1:{free_port()}")), db_url, store, processes=2)
         with pytest.raises(CentralError, match="unreachable"):
             group.start()
     finally:

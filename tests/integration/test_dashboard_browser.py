@@ -10,8 +10,9 @@ import pytest
 from helpers.central import PASSWORD, CentralServer
 from helpers.mosquitto import MosquittoBroker, mosquitto  # noqa: F401  (fixture)
 from helpers.windows import window as base_window
+from kiosk.config import MqttConfig
 from kiosk.services.spool import Spool
-from kiosk.services.telemetry import MqttSettings, TelemetryPublisher
+from kiosk.services.telemetry import TelemetryPublisher
 
 CHROMIUM = "/usr/bin/chromium"
 NOW = datetime.now(timezone.utc)
@@ -35,11 +36,11 @@ def test_dashboard_live_update_and_offline(mosquitto: MosquittoBroker, tmp_path:
 
     central = CentralServer(mosquitto.url, f"sqlite:///{tmp_path / 'central.db'}", tmp_path).start()
     publishers = {
-        kiosk: TelemetryPublisher(MqttSettings(url=mosquitto.url, health_interval_s=1), "s1", kiosk,
+        kiosk: TelemetryPublisher(MqttConfig(url=mosquitto.url, health_interval_s=1), "s1", kiosk,
                                   Spool(tmp_path / f"{kiosk}.sqlite", 100))
         for kiosk in ("k1", "k2")
     }
-    other_store = TelemetryPublisher(MqttSettings(url=mosquitto.url, health_interval_s=3600), "s2", "k1",
+    other_store = TelemetryPublisher(MqttConfig(url=mosquitto.url, health_interval_s=3600), "s2", "k1",
                                      Spool(tmp_path / "s2.sqlite", 100))
     try:
         for pub in (*publishers.values(), other_store):

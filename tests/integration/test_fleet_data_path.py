@@ -264,7 +264,7 @@ def test_sessions_of_workers_no_longer_started_are_drained_and_ended(mosquitto: 
 
     db_url = f"sqlite:///{tmp_path / 'c.db'}"
     store = open_store(db_url)
-    settings = CollectorSettings(mosquitto.url, group="shrink", name="shrink")
+    settings = CollectorSettings(contract.parse_broker_url(mosquitto.url), group="shrink", name="shrink")
     group = CollectorGroup(settings, db_url, store, processes=2)
     group.start()
     group.stop()

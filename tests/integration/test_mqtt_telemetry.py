@@ -14,8 +14,9 @@ import pytest
 from helpers.central import CentralServer, wait_until
 from helpers.mosquitto import MosquittoBroker, free_port, mosquitto  # noqa: F401  (fixture)
 from helpers.windows import window
+from kiosk.config import MqttConfig
 from kiosk.services.spool import Spool
-from kiosk.services.telemetry import MqttSettings, TelemetryError, TelemetryPublisher
+from kiosk.services.telemetry import TelemetryError, TelemetryPublisher
 
 KIOSK_PROC = Path(__file__).resolve().parent.parent / "helpers" / "kiosk_proc.py"
 pytestmark = pytest.mark.timeout(90)
@@ -42,7 +43,7 @@ def _report(name: str, expected: int, stored: list[tuple[int, float]], redeliver
 def test_windows_arrive_in_order_once_with_status_and_health(mosquitto: MosquittoBroker, tmp_path: Path) -> None:
     central = CentralServer(mosquitto.url, f"sqlite:///{tmp_path / 'central.db'}", tmp_path).start()
     states = []
-    publisher = TelemetryPublisher(MqttSettings(url=mosquitto.url, health_interval_s=0.2), "s1", "k1",
+    publisher = TelemetryPublisher(MqttConfig(url=mosquitto.url, health_interval_s=1.0), "s1", "k1",
                                    Spool(tmp_path / "spool.sqlite", 1000), on_state=states.append)
     try:
         publisher.start()
@@ -70,7 +71,7 @@ def test_windows_arrive_in_order_once_with_status_and_health(mosquitto: Mosquitt
 
 def test_broker_killed_and_restarted_while_publishing(mosquitto: MosquittoBroker, tmp_path: Path) -> None:
     central = CentralServer(mosquitto.url, f"sqlite:///{tmp_path / 'central.db'}", tmp_path).start()
-    publisher = TelemetryPublisher(MqttSettings(url=mosquitto.url, health_interval_s=3600, reconnect_max_s=1),
+    publisher = TelemetryPublisher(MqttConfig(url=mosquitto.url, health_interval_s=3600, reconnect_max_s=1),
                                    "s1", "k1", Spool(tmp_path / "spool.sqlite", 1000))
     total = 120
     try:
@@ -169,7 +170,7 @@ def test_kiosk_killed_and_restarted_with_full_spool(tmp_path: Path) -> None:
 def test_bounded_spool_drops_oldest_and_says_so_in_health(mosquitto: MosquittoBroker, tmp_path: Path) -> None:
     spool = Spool(tmp_path / "spool.sqlite", 5)
     dead_port = free_port()
-    publisher = TelemetryPublisher(MqttSettings(url=f"mqtt://127.0.0.1:{dead_port}", health_interval_s=0.2),
+    publisher = TelemetryPublisher(MqttConfig(url=f"mqtt://127.0.0.1:{dead_port}", health_interval_s=1.0),
                                    "s1", "k1", spool)
     publisher.start()
     try:
@@ -187,7 +188,7 @@ def test_bad_credentials_stop_retrying(tmp_path: Path, monkeypatch: pytest.Monke
     monkeypatch.setenv("MK_TEST_MQTT_PW", "wrong-password")
     states = []
     publisher = TelemetryPublisher(
-        MqttSettings(url=broker.url, username="kiosk", password_env="MK_TEST_MQTT_PW", protocol="3.1.1"),
+        MqttConfig(url=broker.url, username="kiosk", password_env="MK_TEST_MQTT_PW", protocol="3.1.1"),
         "s1", "k1", Spool(tmp_path / "spool.sqlite", 100), on_state=states.append,
     )
     try:
@@ -204,16 +205,22 @@ def test_bad_credentials_stop_retrying(tmp_path: Path, monkeypatch: pytest.Monke
 
 
 def test_settings_errors_name_the_key(tmp_path: Path) -> None:
+    """A bad URL or protocol never reaches the publisher (the [mqtt] section refuses it); what only the
+    publisher can see (ids, the password variable, the CA file) is a TelemetryError naming the key."""
+    from kiosk.config import ConfigError, parse_config
+
+    with pytest.raises(ConfigError, match="mqtt.url: must start with mqtt:// or mqtts://"):
+        parse_config({"mqtt": {"url": "http://broker"}})
+    with pytest.raises(ConfigError, match="mqtt.protocol"):
+        parse_config({"mqtt": {"protocol": "4"}})
     spool = Spool(tmp_path / "spool.sqlite", 10)
-    with pytest.raises(TelemetryError, match="mqtt.url"):
-        TelemetryPublisher(MqttSettings(url="http://broker"), "s1", "k1", spool)
-    with pytest.raises(TelemetryError, match="mqtt.protocol"):
-        TelemetryPublisher(MqttSettings(protocol="4"), "s1", "k1", spool)
+    with pytest.raises(TelemetryError, match="mqtt.ca_file"):
+        TelemetryPublisher(MqttConfig(ca_file=tmp_path / "missing.pem"), "s1", "k1", spool)
     with pytest.raises(TelemetryError, match="store_id"):
-        TelemetryPublisher(MqttSettings(), "s/1", "k1", spool)
+        TelemetryPublisher(MqttConfig(), "s/1", "k1", spool)
     with pytest.raises(TelemetryError, match="NOPE_NOT_SET"):
-        TelemetryPublisher(MqttSettings(username="u", password_env="NOPE_NOT_SET"), "s1", "k1", spool)
-    publisher = TelemetryPublisher(MqttSettings(), "s1", "k1", spool)
+        TelemetryPublisher(MqttConfig(username="u", password_env="NOPE_NOT_SET"), "s1", "k1", spool)
+    publisher = TelemetryPublisher(MqttConfig(), "s1", "k1", spool)
     assert publisher.submit_window(replace(window(0), mood_index=3.0), {}, "m") is False  # logged, not raised
     assert publisher.submit_window(window(0), {"thumbs_up": 1}, "m") is False
 
@@ -245,9 +252,10 @@ _KILLED_AFTER_SUBMIT = """
 import os, signal, sys, threading
 sys.path.insert(0, sys.argv[3])
 from helpers.windows import window
+from kiosk.config import MqttConfig
 from kiosk.services.spool import Spool
-from kiosk.services.telemetry import MqttSettings, TelemetryPublisher
-publisher = TelemetryPublisher(MqttSettings(url=sys.argv[2], health_interval_s=3600), "s1", "k1", Spool(sys.argv[1], 100))
+from kiosk.services.telemetry import TelemetryPublisher
+publisher = TelemetryPublisher(MqttConfig(url=sys.argv[2], health_interval_s=3600), "s1", "k1", Spool(sys.argv[1], 100))
 publisher.start()
 accepted = []
 def vision_worker():  # like kiosk.app.on_window: called on the camera pipeline's worker thread
@@ -277,7 +285,7 @@ def test_window_submitted_from_the_vision_thread_survives_a_kill_right_after(tmp
 def test_window_submitted_on_the_ui_thread_is_only_queued(tmp_path: Path) -> None:
     """On the main (Qt UI) thread submit_window leaves the disk write to the worker: no fsync on the UI."""
     spool = Spool(tmp_path / "spool.sqlite", 100)
-    publisher = TelemetryPublisher(MqttSettings(url=f"mqtt://127.0.0.1:{free_port()}"), "s1", "k1", spool)
+    publisher = TelemetryPublisher(MqttConfig(url=f"mqtt://127.0.0.1:{free_port()}"), "s1", "k1", spool)
     assert publisher.submit_window(window(0), {}, "test-1") is True  # worker not started: still in memory
     assert spool.depth() == 0 and not publisher.drained
     assert publisher.submit_window(window(1), {}, "test-1", spool_now=True) is True

@@ -16,8 +16,9 @@ from helpers.central import PASSWORD, CentralServer, wait_until
 from helpers.mosquitto import MosquittoBroker, mosquitto  # noqa: F401  (fixture)
 from kiosk.services.offer_stats import OfferStats
 from kiosk.services.records import Offer
+from kiosk.config import MqttConfig
 from kiosk.services.spool import Spool
-from kiosk.services.telemetry import MqttSettings, TelemetryPublisher
+from kiosk.services.telemetry import TelemetryPublisher
 from kiosk.session import SessionView, State
 
 pytestmark = pytest.mark.timeout(90)
@@ -26,7 +27,7 @@ DAY = date(2026, 5, 4)
 
 def test_offer_days_reach_central_and_bad_ones_are_rejected(mosquitto: MosquittoBroker, tmp_path: Path) -> None:
     central = CentralServer(mosquitto.url, f"sqlite:///{tmp_path / 'central.db'}", tmp_path).start()
-    publisher = TelemetryPublisher(MqttSettings(url=mosquitto.url, health_interval_s=3600), "s1", "k1",
+    publisher = TelemetryPublisher(MqttConfig(url=mosquitto.url, health_interval_s=3600), "s1", "k1",
                                    Spool(tmp_path / "spool.sqlite", 100))
     try:
         publisher.start()

@@ -10,14 +10,8 @@ import pytest
 
 from helpers.pty_board import wait_until
 
-from kiosk.services.peripheral import (
-    CONNECTED,
-    DISCONNECTED,
-    INCOMPATIBLE,
-    READER_FAULT,
-    LinkTimings,
-    PeripheralLink,
-)
+from kiosk.services.peripheral import LinkTimings, PeripheralLink
+from kiosk.status import ReaderStatus
 from kiosk.services.peripheral_codec import Frame, LineSplitter, decode, encode
 
 pytestmark = pytest.mark.timeout(60)
@@ -113,7 +107,7 @@ def test_other_protocol_version_is_reported_and_its_events_ignored(hand) -> None
     board, link, seen = hand
     board.expect("HOST")
     board.send("HELLO", 0, "0BAD1DEA", "2.0.0", "2")
-    wait_until(lambda: INCOMPATIBLE in seen["states"], 3.0, "incompatible state")
+    wait_until(lambda: ReaderStatus.INCOMPATIBLE in seen["states"], 3.0, "incompatible state")
     board.send("CARD", 1, "04A1B2C3")
     assert not [f for f in board.drain() if f.kind == "ACK" and f.seq == 1]
     for _ in range(6):  # keeps talking heartbeats for longer than the handshake timeout: no reconnect churn
@@ -121,7 +115,7 @@ def test_other_protocol_version_is_reported_and_its_events_ignored(hand) -> None
         time.sleep(0.25)
     frames = board.drain()
     assert not [f for f in frames if f.kind in ("HOST", "LED")]
-    assert seen["cards"] == [] and link.state == INCOMPATIBLE and DISCONNECTED not in seen["states"]
+    assert seen["cards"] == [] and link.state == ReaderStatus.INCOMPATIBLE and ReaderStatus.DISCONNECTED not in seen["states"]
 
 
 def test_valid_crc_with_bad_payload_is_acked_dropped_and_does_not_block_the_next(hand) -> None:
@@ -158,7 +152,7 @@ def test_a_failing_callback_does_not_stop_the_link(tmp_path: Path) -> None:
         board.send("CARD", 2, "04A1B2C3")
         board.expect("ACK", seq=2)
         wait_until(lambda: cards == ["04A1B2C3"], 2.0, "the card after the failing press")
-        assert calls == ["happy"] and link.state == CONNECTED
+        assert calls == ["happy"] and link.state == ReaderStatus.CONNECTED
     finally:
         link.stop()
         board.close()
@@ -184,9 +178,9 @@ def test_fault_report_reaches_the_service_line(hand) -> None:
     board, link, seen = hand
     _handshake(board)
     board.send("FAULT", 1, "reader")
-    wait_until(lambda: link.state == READER_FAULT, 3.0, "reader-fault state")
+    wait_until(lambda: link.state == ReaderStatus.READER_FAULT, 3.0, "reader-fault state")
     board.send("FAULT", 2, "clear")
-    wait_until(lambda: link.state == CONNECTED, 3.0, "fault cleared")
+    wait_until(lambda: link.state == ReaderStatus.CONNECTED, 3.0, "fault cleared")
 
 
 def test_silent_board_means_reconnect(tmp_path: Path) -> None:
@@ -196,10 +190,10 @@ def test_silent_board_means_reconnect(tmp_path: Path) -> None:
     link.start()
     try:
         _handshake(board)
-        wait_until(lambda: link.state == CONNECTED, 3.0, "connected")
+        wait_until(lambda: link.state == ReaderStatus.CONNECTED, 3.0, "connected")
         board.drain()  # forget the handshake's HOST frames
         # say nothing: after peer_timeout the host drops the port and opens it again with a new HOST
-        wait_until(lambda: DISCONNECTED in states[states.index(CONNECTED):], 3.0, "disconnect")
+        wait_until(lambda: ReaderStatus.DISCONNECTED in states[states.index(ReaderStatus.CONNECTED):], 3.0, "disconnect")
         assert board.expect("HOST", timeout=3.0).seq == 0
     finally:
         link.stop()
@@ -209,15 +203,15 @@ def test_silent_board_means_reconnect(tmp_path: Path) -> None:
 def test_a_second_program_cannot_open_the_port_while_the_kiosk_has_it(hand) -> None:
     board, link, seen = hand
     _handshake(board)
-    wait_until(lambda: link.state == CONNECTED, 3.0, "connected")
+    wait_until(lambda: link.state == ReaderStatus.CONNECTED, 3.0, "connected")
     states: list[str] = []
     intruder = PeripheralLink(board.port, print, print, states.append, timings=FAST)
     intruder.start()
     try:
-        wait_until(lambda: DISCONNECTED in states, 3.0, "the second opener to be refused")
+        wait_until(lambda: ReaderStatus.DISCONNECTED in states, 3.0, "the second opener to be refused")
     finally:
         intruder.stop()
     board.send("BTN", 1, "happy")
     board.expect("ACK", seq=1)
     wait_until(lambda: seen["buttons"] == ["happy"], 2.0, "the press on the kiosk's link")
-    assert CONNECTED not in states
+    assert ReaderStatus.CONNECTED not in states

@@ -11,7 +11,8 @@ import pytest
 
 from helpers.pty_board import PtyBoard, wait_until
 
-from kiosk.services.peripheral import CONNECTED, DISCONNECTED, LinkTimings, PeripheralLink
+from kiosk.services.peripheral import LinkTimings, PeripheralLink
+from kiosk.status import ReaderStatus
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -50,7 +51,7 @@ def rig(tmp_path: Path):
     link = PeripheralLink(board.port, kiosk.on_card, kiosk.on_button, kiosk.on_state, timings=FAST)
     link.start()
     try:
-        wait_until(lambda: link.state == CONNECTED, 5.0, "the handshake")
+        wait_until(lambda: link.state == ReaderStatus.CONNECTED, 5.0, "the handshake")
         yield board, kiosk, link
     finally:
         link.stop()
@@ -118,20 +119,20 @@ def test_unplug_and_replug_reconnects_and_delivers_what_happened_meanwhile(rig) 
     kiosk.wait_events(1)
     _settle(board, link)
     board.unplug()
-    wait_until(lambda: link.state == DISCONNECTED, 5.0, "the kiosk to notice the unplug")
+    wait_until(lambda: link.state == ReaderStatus.DISCONNECTED, 5.0, "the kiosk to notice the unplug")
     board.press("unhappy")  # pressed while the cable is out: queued on the board
     board.replug()
-    wait_until(lambda: link.state == CONNECTED, 5.0, "the reconnect")
+    wait_until(lambda: link.state == ReaderStatus.CONNECTED, 5.0, "the reconnect")
     kiosk.wait_events(2)
     board.unplug()  # and once more, this time the board loses power (a new boot)
-    wait_until(lambda: link.state == DISCONNECTED, 5.0, "the second unplug")
+    wait_until(lambda: link.state == ReaderStatus.DISCONNECTED, 5.0, "the second unplug")
     board.replug(reset=True)
-    wait_until(lambda: link.state == CONNECTED, 5.0, "the second reconnect")
+    wait_until(lambda: link.state == ReaderStatus.CONNECTED, 5.0, "the second reconnect")
     board.tap()
     kiosk.wait_events(3)
     _settle(board, link)
     assert kiosk.events == [("button", "happy"), ("button", "unhappy"), ("card", "04A1B2C3")]
-    assert kiosk.states.count(CONNECTED) == 3 and DISCONNECTED in kiosk.states
+    assert kiosk.states.count(ReaderStatus.CONNECTED) == 3 and ReaderStatus.DISCONNECTED in kiosk.states
     assert link.stats.board_resets == 1 and link.stats.connects == 3
 
 
@@ -140,7 +141,7 @@ def test_missing_port_is_reported_and_retried_without_raising(tmp_path: Path) ->
     link = PeripheralLink(str(tmp_path / "nothing-here"), kiosk.on_card, kiosk.on_button, kiosk.on_state, timings=FAST)
     link.start()
     try:
-        wait_until(lambda: DISCONNECTED in kiosk.states, 3.0, "a disconnected state")
+        wait_until(lambda: ReaderStatus.DISCONNECTED in kiosk.states, 3.0, "a disconnected state")
     finally:
         link.stop()
     assert kiosk.events == []

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from kiosk.status import ReaderStatus
 from kiosk.ui.bridge import KioskBridge
 from vision.types import FrameResult
 
@@ -39,7 +40,7 @@ def test_signals_from_workers_do_not_wear_out_true(qtbot):
         before = sys.getrefcount(True)
         for i in range(20_000):
             bridge.on_frame(FrameResult(float(i), ()))
-            bridge.on_reader_state("ok")
+            bridge.on_reader_state(ReaderStatus.CONNECTED)
         after = sys.getrefcount(True)
     finally:
         gc.enable()

@@ -7,7 +7,9 @@ import pytest
 
 from helpers.kiosk_ui import CLARA, ManualClock
 from kiosk.i18n import LANGUAGES, load_translator
+from kiosk.services.cards import CardHasher
 from kiosk.services.shop import open_shop
+from kiosk.status import ReaderStatus
 from kiosk.session import KioskSession, State
 from kiosk.ui.bridge import KioskBridge
 from kiosk.ui.controllers.kiosk import KioskController
@@ -23,12 +25,12 @@ def faces(*labels: str | None) -> tuple[Face, ...]:
 @pytest.fixture
 def ui(qtbot, make_config):
     config = make_config(camera={"enabled": True})
-    shop = open_shop(config)
-    session = KioskSession(config, shop.store, shop.engine, ManualClock())
+    shop = open_shop(config, CardHasher(config.card_hash_key()))
+    session = KioskSession(config, shop.store, shop.engine, ManualClock(), hasher=CardHasher(b"k" * 32))
     window, bridge = KioskWindow(), KioskBridge()
     qtbot.addWidget(window)
     controller = KioskController(window, session, bridge, {lang: load_translator(lang) for lang in LANGUAGES},
-                                 "en", camera_on=True, broker_on=False, reader="keyboard", wedge=None)
+                                 "en", camera_on=True, broker_on=False, reader=ReaderStatus.KEYBOARD, wedge=None)
     window.resize(1920, 1080)
     window.show()
     yield window, bridge, session
@@ -113,6 +115,6 @@ def test_peripheral_card_and_buttons_from_a_worker(qtbot, ui):
     qtbot.waitUntil(lambda: window.current_screen() is window.offers, timeout=3000)
     run_in_thread(lambda: bridge.on_button("neutral"))
     qtbot.waitUntil(lambda: window.current_screen() is window.thanks, timeout=3000)
-    run_in_thread(lambda: bridge.on_reader_state("reader-fault"))
+    run_in_thread(lambda: bridge.on_reader_state(ReaderStatus.READER_FAULT))
     qtbot.waitUntil(lambda: "Reader: card reader fault" in window.service.text(), timeout=3000)
     assert threads == {threading.main_thread().name}  # the session and the widgets only ever ran on the UI thread

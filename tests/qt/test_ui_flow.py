@@ -4,6 +4,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
+from kiosk.i18n import read_texts
 from kiosk.session import State
 from helpers.kiosk_ui import ANNA, BAD_CHECK, CLARA, FELIX_LUHN, UNKNOWN_EAN, clipped_texts, wedge_scan
 
@@ -18,7 +19,8 @@ def test_wedge_scan_offers_feedback_thanks_and_timeout(qtbot, make_config, start
     assert 3 <= len(w.offers.cards) <= 5
     for card in w.offers.cards:
         assert card.title.text() and card.price.text() and card.valid.text().startswith("Gültig bis")
-    assert "Kamera" in w.notice.text() or "camera" in w.notice.text().lower()
+    assert app.config.language == "en" and not app.config.camera.enabled
+    assert w.notice.text() == read_texts("de")["privacy.camera_off"]  # the notice speaks Anna's language
     assert not clipped_texts(w)
 
     qtbot.mouseClick(w.offers.done, Qt.MouseButton.LeftButton)
@@ -31,6 +33,7 @@ def test_wedge_scan_offers_feedback_thanks_and_timeout(qtbot, make_config, start
     clock.advance(app.config.timeouts.thanks_s + 0.1)
     qtbot.waitUntil(lambda: w.current_screen() is w.attract, timeout=3000)  # the session's QTimer tick
     assert w.attract.title.text() == "Welcome!"
+    assert w.notice.text() == read_texts("en")["privacy.camera_off"]  # back in the kiosk's own language
 
 
 def test_offers_time_out_to_attract(qtbot, make_config, start_app, clock):

@@ -8,7 +8,11 @@ from pathlib import Path
 import pytest
 
 from kiosk.i18n import LANGUAGES, TranslationError, load_translator, placeholders, read_texts
-from kiosk.session import MessageKey
+from contract import FEEDBACK_FACES
+from kiosk.services.records import ReasonKind
+from kiosk.session import MessageKey, Tone
+from kiosk.status import SERVICE_PARTS
+from kiosk.ui.views.offers import REDEEM_MODES
 
 KIOSK = Path(__file__).resolve().parents[2] / "kiosk"
 
@@ -21,18 +25,42 @@ def test_languages_have_the_same_keys_and_placeholders():
         assert en[key].strip() and de[key].strip(), key
 
 
+# Keys the code builds with an f-string, by the string's shape, and every value the placeholder can take: the
+# enums and tuples the code itself reads them from. A new f-string key shape fails the test until listed here.
+def _built_keys() -> dict[str, set[str]]:
+    card_errors = [MessageKey.CARD_UNKNOWN, MessageKey.CARD_MALFORMED, MessageKey.CARD_UNAVAILABLE]
+    return {
+        "service.{}.{}": {f"service.{part}.{status.value}" for part, kind in SERVICE_PARTS.items() for status in kind},
+        # reason_text handles CYCLE before its f-string (cycle.day/days/week/weeks or regular)
+        "reason.{}": {f"reason.{kind.value}" for kind in ReasonKind if kind is not ReasonKind.CYCLE},
+        "offers.redeem.{}": {f"offers.redeem.{mode}" for mode in REDEEM_MODES},
+        "{}.body": {f"{key}.body" for key in card_errors},
+        "feedback.{}": {f"feedback.{face}" for face in FEEDBACK_FACES},
+    }
+
+
 def test_every_key_used_in_code_exists():
     texts = read_texts("en")
-    used = set()
+    used, shapes = set(), set()
     for path in list((KIOSK / "ui").rglob("*.py")) + [KIOSK / "app.py"]:
-        used |= set(re.findall(r'\bt\(\s*"([a-z_.]+)"', path.read_text(encoding="utf-8")))
+        code = path.read_text(encoding="utf-8")
+        used |= set(re.findall(r'\bt\(\s*"([a-z_.]+)"', code))
+        shapes |= {re.sub(r"\{[^}]*\}", "{}", shape) for shape in re.findall(r'\bt\(\s*f"([^"]+)"', code)}
+    built = _built_keys()
+    assert shapes == set(built), "an f-string key shape without the values it takes: add it to _built_keys"
+    for keys in built.values():
+        used |= keys
     used |= {v for k, v in vars(MessageKey).items() if k.isupper()}
-    error_keys = [MessageKey.CARD_UNKNOWN, MessageKey.CARD_MALFORMED, MessageKey.CARD_UNAVAILABLE]
-    used |= {f"{key}.body" for key in error_keys}
-    used |= {f"offers.subtitle.{tone}" for tone in ("neutral", "upbeat", "gentle")}
-    used |= {f"feedback.{face}" for face in ("happy", "neutral", "unhappy")}
-    assert len(used) > 25
+    used |= {f"offers.subtitle.{tone.value}" for tone in Tone}
+    assert len(used) > 50
     assert sorted(used - set(texts)) == []
+
+
+def test_the_service_line_has_a_text_for_every_status():
+    """The keys are built from the enums, so a status added to kiosk/status.py without its text fails here."""
+    texts = read_texts("de")
+    for part, kind in SERVICE_PARTS.items():
+        assert [s for s in kind if f"service.{part}.{s.value}" not in texts] == []
 
 
 def test_camera_notice_is_the_agreed_text():

@@ -11,7 +11,7 @@ import pytest
 
 from helpers.kiosk_ui import CLARA, wedge_scan
 from kiosk.app import VISION_NICE
-from vision.settings import VisionSettings
+from helpers.vision_settings import plain_settings
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -31,7 +31,7 @@ def qr_frames(folder: Path, text: str, count: int = 6) -> Path:
 
 def test_qr_code_in_the_camera_frames_opens_offers(qtbot, make_config, start_app, tmp_path):
     folder = qr_frames(tmp_path / "frames", f"moodkiosk:card:{CLARA}")
-    settings = VisionSettings(source=str(folder), qr=True, qr_every_n=1, realtime_files=True, folder_fps=10)
+    settings = plain_settings({"source": str(folder), "qr": True}, qr_every_n=1, realtime_files=True, folder_fps=10)
     app = start_app(make_config(camera={"enabled": True}), vision=settings)
     w = app.window
     assert app.vision is not None
@@ -47,7 +47,7 @@ def test_qr_code_in_the_camera_frames_opens_offers(qtbot, make_config, start_app
                          ids=["unplugged-camera", "missing-file"])
 def test_camera_trouble_is_reported_and_cards_still_work(qtbot, make_config, start_app, tmp_path, source, state):
     spec = source if source.isdigit() else str(tmp_path / source)
-    settings = VisionSettings(source=spec, reconnect_initial_s=0.2, open_timeout_s=1.0)
+    settings = plain_settings({"source": spec}, reconnect_initial_s=0.2, open_timeout_s=1.0)
     app = start_app(make_config(camera={"enabled": True}), vision=settings)
     w = app.window
     qtbot.waitUntil(lambda: state in w.service.text(), timeout=20000)

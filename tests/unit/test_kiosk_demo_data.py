@@ -10,8 +10,10 @@ from kiosk.cli import main as cli_main
 from kiosk.config import KioskConfig, parse_config
 from kiosk.demo_data.generate import generate, main as generate_main, seed_demo
 from kiosk.services.cards import CardValidator
+from kiosk.services import loyalty_csv
 from kiosk.services.loyalty import LoyaltyStore
 from kiosk.services.offers import OfferEngine
+from kiosk.services.cards import CardHasher
 from kiosk.services.shop import open_shop
 
 TODAY = date(2025, 6, 15)
@@ -89,17 +91,17 @@ def test_generator_cli_writes_importable_csv(tmp_path: Path, capsys: pytest.Capt
     out = capsys.readouterr().out
     assert "card 2900000000018  Anna" in out
     store = LoyaltyStore(tmp_path / "x.sqlite")
-    store.import_products(tmp_path / "products.csv")
-    store.import_customers(tmp_path / "customers.csv")
-    store.import_transactions(tmp_path / "transactions.csv")
-    store.import_offers(tmp_path / "offers.csv")
+    loyalty_csv.import_products(store, tmp_path / "products.csv")
+    loyalty_csv.import_customers(store, tmp_path / "customers.csv")
+    loyalty_csv.import_transactions(store, tmp_path / "transactions.csv")
+    loyalty_csv.import_offers(store, tmp_path / "offers.csv")
     assert store.counts()["customers"] == 20
     store.close()
 
 
 def test_open_shop_seeds_when_configured(tmp_path: Path) -> None:
     config = parse_config({"data_dir": str(tmp_path), "loyalty": {"seed_demo_data": True}})
-    shop = open_shop(config)
+    shop = open_shop(config, CardHasher(config.card_hash_key()))
     try:
         assert shop.store.path == tmp_path / "loyalty.sqlite" and shop.store.counts()["customers"] == 200
     finally:

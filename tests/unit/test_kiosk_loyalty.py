@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from kiosk.errors import KioskError
-from kiosk.services.loyalty import ImportFileError, LoyaltyError, LoyaltyStore
+from kiosk.services import loyalty_csv
+from kiosk.services.loyalty import LoyaltyError, LoyaltyStore
+from kiosk.services.loyalty_csv import ImportFileError
 from kiosk.services.records import Customer
 
 PRODUCTS = """sku,name,category,department,kind,repurchase_days,durable_days
@@ -30,8 +32,8 @@ def csv_file(tmp_path: Path, name: str, text: str) -> Path:
 @pytest.fixture()
 def store(tmp_path: Path) -> LoyaltyStore:
     store = LoyaltyStore(tmp_path / "loyalty.sqlite")
-    store.import_products(csv_file(tmp_path, "products.csv", PRODUCTS))
-    store.import_customers(csv_file(tmp_path, "customers.csv", CUSTOMERS))
+    loyalty_csv.import_products(store, csv_file(tmp_path, "products.csv", PRODUCTS))
+    loyalty_csv.import_customers(store, csv_file(tmp_path, "customers.csv", CUSTOMERS))
     yield store
     store.close()
 
@@ -46,7 +48,7 @@ def test_wal_mode_and_lookups(store: LoyaltyStore, tmp_path: Path) -> None:
 
 
 def test_transactions_import_and_history(store: LoyaltyStore, tmp_path: Path) -> None:
-    result = store.import_transactions(csv_file(tmp_path, "t.csv", (
+    result = loyalty_csv.import_transactions(store, csv_file(tmp_path, "t.csv", (
         "card_id,date,sku,quantity\n"
         "4006381333931,2025-06-10,COF,2\n"
         "4006381333931,2025-06-01,COF,\n"
@@ -74,7 +76,7 @@ def test_bad_rows_name_row_column_and_problem_and_import_nothing(store: LoyaltyS
         "12ab,2025-06-11,COF,1\n"
     ))
     with pytest.raises(ImportFileError) as caught:
-        store.import_transactions(path)
+        loyalty_csv.import_transactions(store, path)
     message = str(caught.value)
     assert f"{path}: nothing imported, 3 bad value(s)" in message
     assert "row 3, column date: is not a date YYYY-MM-DD (got '2025-13-01')" in message
@@ -87,7 +89,7 @@ def test_bad_rows_name_row_column_and_problem_and_import_nothing(store: LoyaltyS
 def test_references_must_exist(store: LoyaltyStore, tmp_path: Path) -> None:
     path = csv_file(tmp_path, "t.csv", "card_id,date,sku\n4006381333931,2025-06-10,TEA\n9999999999994,2025-06-10,COF\n")
     with pytest.raises(ImportFileError) as caught:
-        store.import_transactions(path)
+        loyalty_csv.import_transactions(store, path)
     assert caught.value.problems == [
         "row 2, column sku: unknown product 'TEA'",
         "row 3, column card_id: no customer with this card (import customers first)",
@@ -97,24 +99,24 @@ def test_references_must_exist(store: LoyaltyStore, tmp_path: Path) -> None:
 
 def test_structure_problems(store: LoyaltyStore, tmp_path: Path) -> None:
     with pytest.raises(ImportFileError, match="row 1: missing column\\(s\\) first_name"):
-        store.import_customers(csv_file(tmp_path, "c.csv", "card_id,name\n4006381333931,Anna\n"))
+        loyalty_csv.import_customers(store, csv_file(tmp_path, "c.csv", "card_id,name\n4006381333931,Anna\n"))
     with pytest.raises(ImportFileError, match="row 3, column card_id: duplicate of row 2"):
-        store.import_customers(csv_file(tmp_path, "c.csv", "card_id,first_name,language\n11112222,A,en\n11112222,B,de\n"))
+        loyalty_csv.import_customers(store, csv_file(tmp_path, "c.csv", "card_id,first_name,language\n11112222,A,en\n11112222,B,de\n"))
     with pytest.raises(ImportFileError, match="row 2: more values than columns"):
-        store.import_customers(csv_file(tmp_path, "c.csv", "card_id,first_name,language\n11112222,A,en,extra\n"))
+        loyalty_csv.import_customers(store, csv_file(tmp_path, "c.csv", "card_id,first_name,language\n11112222,A,en,extra\n"))
     with pytest.raises(ImportFileError, match="row 2, column language: must be one of en, de \\(got 'fr'\\)"):
-        store.import_customers(csv_file(tmp_path, "c.csv", "card_id,first_name,language\n11112222,A,fr\n"))
+        loyalty_csv.import_customers(store, csv_file(tmp_path, "c.csv", "card_id,first_name,language\n11112222,A,fr\n"))
     with pytest.raises(ImportFileError, match="file not found"):
-        store.import_customers(tmp_path / "missing.csv")
+        loyalty_csv.import_customers(store, tmp_path / "missing.csv")
     with pytest.raises(ImportFileError, match="row 2, column durable_days: a durable needs its durable_days"):
-        store.import_products(csv_file(tmp_path, "p.csv", PRODUCTS.splitlines()[0] + "\nTV,TV,tv,electronics,durable,,\n"))
+        loyalty_csv.import_products(store, csv_file(tmp_path, "p.csv", PRODUCTS.splitlines()[0] + "\nTV,TV,tv,electronics,durable,,\n"))
     assert store.counts()["customers"] == 2
 
 
 def test_many_problems_are_summarised(store: LoyaltyStore, tmp_path: Path) -> None:
     rows = "".join(f"4006381333931,bad-{i},COF,1\n" for i in range(50))
     with pytest.raises(ImportFileError) as caught:
-        store.import_transactions(csv_file(tmp_path, "t.csv", "card_id,date,sku,quantity\n" + rows))
+        loyalty_csv.import_transactions(store, csv_file(tmp_path, "t.csv", "card_id,date,sku,quantity\n" + rows))
     assert caught.value.total == 50 and len(caught.value.problems) == 20
     assert str(caught.value).endswith("(and 30 more)")
 
@@ -125,7 +127,7 @@ def test_offers_import_rules_and_replacement(store: LoyaltyStore, tmp_path: Path
         "o1,Coffee,coffee,3.99,,2025-06-01,2025-06-30,COF,\n"
         "o2,All laptops -10%,computer,,10,2025-06-01,2025-06-30,,laptops\n"
     ))
-    store.import_offers(good)
+    loyalty_csv.import_offers(store, good)
     catalogue = store.catalogue()
     assert [(o.offer_id, o.price_cents, o.discount_percent, o.category) for o in catalogue] == [
         ("o1", 399, None, None), ("o2", None, 10, "laptops")]
@@ -138,32 +140,32 @@ def test_offers_import_rules_and_replacement(store: LoyaltyStore, tmp_path: Path
         "o7,Cheap,star,abc,,2025-06-01,2025-06-30,COF,\n"
     ))
     with pytest.raises(ImportFileError) as caught:
-        store.import_offers(bad)
+        loyalty_csv.import_offers(store, bad)
     problems = caught.value.problems
     assert "row 5, column discount_percent: must be between 1 and 99 (got 150)" in problems
     assert "row 6, column price: is not a price like 2.49 (got 'abc')" in problems
     assert len(store.catalogue()) == 2  # the old catalogue is untouched
-    store.import_offers(csv_file(tmp_path, "new.csv", header + "o9,Coffee,coffee,2.99,,2025-07-01,2025-07-31,COF,\n"))
+    loyalty_csv.import_offers(store, csv_file(tmp_path, "new.csv", header + "o9,Coffee,coffee,2.99,,2025-07-01,2025-07-31,COF,\n"))
     assert [o.offer_id for o in store.catalogue()] == ["o9"]
 
 
 def test_offer_titles_per_language(store: LoyaltyStore, tmp_path: Path) -> None:
     header = "offer_id,title,icon,price,valid_from,valid_until,sku,title_de\n"
-    store.import_offers(csv_file(tmp_path, "o.csv", header + (
+    loyalty_csv.import_offers(store, csv_file(tmp_path, "o.csv", header + (
         "o1,Coffee,coffee,3.99,2025-06-01,2025-06-30,COF,Kaffee\n"
         "o2,Laptop,computer,499,2025-06-01,2025-06-30,LAP,\n"
     )))
     first, second = store.catalogue()
     assert (first.title_in("de"), first.title_in("en"), first.title_in(None)) == ("Kaffee", "Coffee", "Coffee")
     assert second.title_in("de") == "Laptop" and second.titles == ()
-    store.import_offers(csv_file(tmp_path, "o2.csv", header + "o1,Coffee,coffee,2.99,2025-06-01,2025-06-30,COF,\n"),
+    loyalty_csv.import_offers(store, csv_file(tmp_path, "o2.csv", header + "o1,Coffee,coffee,2.99,2025-06-01,2025-06-30,COF,\n"),
                         replace_all=False)
     assert [o.title_in("de") for o in store.catalogue()] == ["Coffee", "Laptop"]  # old translation gone with it
 
 
 def test_customers_import_updates_existing_cards(store: LoyaltyStore, tmp_path: Path) -> None:
     before = store.find_customer("4006381333931")
-    store.import_customers(csv_file(tmp_path, "c.csv", "card_id,first_name,language\n4006381333931,Annabelle,en\n"))
+    loyalty_csv.import_customers(store, csv_file(tmp_path, "c.csv", "card_id,first_name,language\n4006381333931,Annabelle,en\n"))
     after = store.find_customer("4006381333931")
     assert (after.customer_id, after.first_name, after.language) == (before.customer_id, "Annabelle", "en")
 

@@ -12,7 +12,7 @@ from kiosk.cli import main
 from kiosk.services.cards import CardHasher
 from kiosk.services.loyalty import LoyaltyStore
 from kiosk.services import offer_ranking_model
-from kiosk.services.offers import MODEL_META_KEY, OfferModel
+from kiosk.services.offer_model import MODEL_META_KEY, OfferModel
 
 ZOE, MAX = "2900000000117", "2900000000124"
 KEY = "member-data-test-key-0123456789abcdef"
@@ -106,7 +106,8 @@ def test_kiosk_start_prunes_old_purchases(kiosk: Path, tmp_path: Path) -> None:
     from kiosk.config import load_config
     from kiosk.services.shop import open_shop
 
-    shop = open_shop(load_config(kiosk))
+    config = load_config(kiosk)
+    shop = open_shop(config, CardHasher(config.card_hash_key()))
     try:
         assert shop.store.counts()["purchases"] == 3
     finally:
@@ -118,12 +119,9 @@ def test_kiosk_start_prunes_old_purchases(kiosk: Path, tmp_path: Path) -> None:
 
 
 def test_a_running_kiosk_prunes_on_its_worker_thread(kiosk: Path, tmp_path: Path, qtbot) -> None:
-    import os
-
     from kiosk.app import KioskApp
     from kiosk.config import load_config
 
-    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     config = load_config(kiosk)
     config = config.model_copy(update={"camera": config.camera.model_copy(update={"enabled": False})})
     app = KioskApp(config, fullscreen=False, size=(800, 600))

@@ -7,9 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kiosk.services import offers as offers_module
+from kiosk.services import offer_model
 from kiosk.services.loyalty import LoyaltyStore
-from kiosk.services.offers import OfferEngine, OfferModel
+from kiosk.services.offer_model import OfferModel, ShopperProfile
+from kiosk.services.offers import OfferEngine
+from kiosk.services.records import Offer, OfferRule
 
 TODAY = date(2025, 6, 15)
 T = TODAY.toordinal()
@@ -202,6 +204,28 @@ def test_dense_and_sparse_pair_counting_agree(monkeypatch: pytest.MonkeyPatch) -
     day = rng.integers(700000, 700030, 5000)
     product = rng.integers(1, 12, 5000)
     product[::3] = 4  # a product that co-occurs with everything
-    dense = offers_module._neighbours(customer, day, product)
-    monkeypatch.setattr(offers_module, "DENSE_PAIR_TABLE_MAX", 0)
-    assert offers_module._neighbours(customer, day, product) == dense
+    dense = offer_model._neighbours(customer, day, product)
+    monkeypatch.setattr(offer_model, "DENSE_PAIR_TABLE_MAX", 0)
+    assert offer_model._neighbours(customer, day, product) == dense
+
+
+def test_a_shopper_profile_is_a_typed_value_with_enum_rules(shop: Shop) -> None:
+    """score_products gives a ShopperProfile (no anonymous tuple) whose scores carry OfferRule members."""
+    anna = shop.customer("Anna", [(36, ["COF"]), (29, ["COF"]), (22, ["COF"]), (15, ["COF"]), (8, ["COF"]), (5, ["LAP"])])
+    shop.offers("COF", "LAP")
+    model = OfferModel.from_store(shop.store)
+    profile = model.score_products(shop.store.history(anna), TODAY.toordinal())
+    assert isinstance(profile, ShopperProfile)
+    assert profile.scores[shop.store.sku_ids()["COF"]].rule is OfferRule.REPURCHASE
+    assert shop.store.sku_ids()["LAP"] in profile.blocked_products and "laptops" in profile.blocked_categories
+    assert all(type(s.rule) is OfferRule for s in profile.scores.values())
+    offers = shop.engine().offers_for(anna, TODAY, 4)
+    assert offers and all(type(o.rule) is OfferRule for o in offers)
+
+
+def test_an_offer_read_back_as_text_gets_its_rule_as_the_enum() -> None:
+    base = dict(offer_id="o1", title="T", icon="star", price_cents=100, discount_percent=None,
+                valid_until=TODAY, category="c", reason="r")
+    assert Offer(**base, rule="together").rule is OfferRule.TOGETHER  # e.g. a snapshot row
+    with pytest.raises(ValueError):
+        Offer(**base, rule="cheapest")

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from kiosk.services import offer_ranking_model
-from kiosk.services.loyalty import ImportFileError, LoyaltyStore
+from kiosk.services.loyalty import LoyaltyStore
+from kiosk.services.loyalty_csv import ImportFileError
 from kiosk.services.offer_ranker import PickRules
 from kiosk.services.ranked_engine import RankedOfferEngine
 from kiosk.services.records import Offer, OfferRule, ReasonKind

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import sys
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from kiosk.config import KioskConfig, parse_config
 from kiosk.services.cards import CardHasher, ean13_check_digit
 from kiosk.services.loyalty import LoyaltyStore
 from kiosk.services.offers import OfferEngine
-from kiosk.services.records import Offer
+from kiosk.services.records import Offer, OfferRule
 from kiosk.session import (
     KioskSession, MessageKey, SessionView, State, Tone, mood_from_faces, order_for_tone, room_mood_from_labels,
 )
@@ -296,7 +297,41 @@ def test_shopper_mood_orders_offers_only_after_the_opt_in(opt_in_kiosk: Harness,
     kiosk.session.opt_in_mood()
     assert kiosk.view.tone is tone and kiosk.view.mood_opt_in
     assert kiosk.view.offers == tuple(order_for_tone(list(shown), tone))
-    assert kiosk.view.offers[0].rule == "repurchase"  # Anna has no discoveries, so coffee stays first
+    assert kiosk.view.offers[0].rule is OfferRule.REPURCHASE  # Anna has no discoveries here, so coffee stays first
+
+
+@pytest.fixture(scope="module")
+def demo_store(tmp_path_factory: pytest.TempPathFactory):
+    """The bundled demo data: its personas get repurchase, together and category offers (rules engine)."""
+    from kiosk.demo_data.generate import seed_demo
+
+    folder = tmp_path_factory.mktemp("demo")
+    with LoyaltyStore(folder / "demo.sqlite") as store:
+        seed_demo(store, folder / "csv")
+        yield store, OfferEngine(store), folder
+
+
+def test_the_opt_in_order_differs_between_moods(demo_store) -> None:
+    """The order half of the opt-in: on shoppers with discoveries and discounts, a happy and a sad mood give
+    other orders than a neutral one (each the tone's order of the engine's ranking)."""
+    store, engine, folder = demo_store
+    config = parse_config({"data_dir": str(folder), "offers": {"mood_reorder": True}})
+    orders: dict[tuple[str, str], list[str]] = {}
+    for name, card in (("anna", "2900000000018"), ("emma", "2900000000056")):
+        for mood in ("happy", "sad", "neutral"):
+            session = KioskSession(config, store, engine, Clock(), hasher=CardHasher(b"k" * 32))
+            session.mood_update([mood], shopper=mood)
+            session.card_scanned(card, "wedge")
+            ranked = session.view.offers
+            session.opt_in_mood()
+            assert session.view.offers == order_for_tone(ranked, session.view.tone)
+            orders[name, mood] = [o.offer_id for o in session.view.offers]
+    # Anna: due coffee first, then category picks, which a happy mood moves to the front.
+    assert orders["anna", "happy"] != orders["anna", "neutral"]
+    # Emma: discoveries first already; a sad mood puts the familiar, biggest discount first.
+    assert orders["emma", "sad"] != orders["emma", "neutral"]
+    emma = store.find_customer("2900000000056").customer_id
+    assert {o.rule for o in engine.offers_for(emma, date.today(), 4)} >= {OfferRule.TOGETHER, OfferRule.CATEGORY}
 
 
 def test_guest_opt_in_and_the_store_switch(opt_in_kiosk: Harness, store: LoyaltyStore, clock: Clock, tmp_path: Path) -> None:
@@ -483,3 +518,34 @@ def test_logged_offers_do_not_reveal_the_shoppers_mood(
     assert logged == ranked and sorted(shown) == sorted(ranked)
     if mood == "happy":  # the screen's order did change, so the check above means something
         assert shown != ranked
+
+
+# Audit events of the file system: opening any file, and the os calls that make or change one.
+_DISK_EVENTS = ("open", "os.mkdir", "os.chmod", "os.rename", "os.remove", "os.replace", "os.listdir", "os.scandir",
+                "sqlite3.connect", "shutil.copyfile")
+_disk_events: list[tuple[str, tuple]] | None = None
+
+
+def _audit(event: str, args: tuple) -> None:
+    if _disk_events is not None and event in _DISK_EVENTS:
+        _disk_events.append((event, args))
+
+
+def test_the_state_machine_constructor_touches_no_disk(tmp_path: Path, store: LoyaltyStore) -> None:
+    """No card hash key file appears and no file is opened while the session is built: the key is loaded once at
+    start (kiosk.app) and the hasher passed in as a value. The hook sees file opens (checked first)."""
+    global _disk_events
+    config = parse_config({"data_dir": str(tmp_path / "data")})
+    engine = OfferEngine(store)
+    sys.addaudithook(_audit)
+    _disk_events = []
+    try:
+        (tmp_path / "probe").write_text("x")
+        assert [e for e, _ in _disk_events] == ["open"]  # the hook can fail the check below
+        _disk_events.clear()
+        KioskSession(config, store, engine, Clock(), hasher=CardHasher(b"k" * 32))
+        seen = list(_disk_events)
+    finally:
+        _disk_events = None
+    assert seen == []
+    assert not (tmp_path / "data").exists()

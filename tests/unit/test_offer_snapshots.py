@@ -107,7 +107,7 @@ def test_import_rank_fallback_and_rollback(tmp_path: Path, config) -> None:  # t
     second = make_snapshot(tmp_path / "in", built_at=T0 + timedelta(hours=1), members={ANNA: ["s-2"]})
     with SnapshotStore(cfg.offer_snapshots_path, cfg.store_id) as store:
         store.import_file(first)
-    shop = open_shop(cfg)
+    shop = open_shop(cfg, CardHasher(cfg.card_hash_key()))
     try:
         assert isinstance(shop.engine, SnapshotOfferSource)
         anna = shop.store.find_customer(ANNA)
@@ -176,7 +176,7 @@ def test_snapshot_dir_is_checked_at_start_and_newer_files_imported(tmp_path: Pat
     make_snapshot(drop, built_at=T0)
     make_snapshot(drop, store_id="other-store", built_at=T0 + timedelta(days=5))  # not ours: ignored
     cfg = config(snapshot_dir=str(drop), snapshot_check_s=3600)
-    shop = open_shop(cfg)
+    shop = open_shop(cfg, CardHasher(cfg.card_hash_key()))
     try:
         assert shop.snapshots.info().built_at == T0
         assert import_newer(shop.snapshots, drop) is None  # nothing newer

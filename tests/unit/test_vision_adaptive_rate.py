@@ -6,7 +6,8 @@ import pytest
 
 from helpers.vision_frames import compose, person, wall, write_video
 from vision.pipeline import VisionPipeline
-from vision.settings import VisionSettings
+from helpers.vision_settings import plain_settings
+from vision.settings import SettingsError, VisionSettings
 
 FPS = 15.0
 
@@ -15,8 +16,8 @@ def test_idle_rate_until_someone_comes_then_the_active_rate(tmp_path):
     patch = person()
     frames = [wall() for _ in range(int(4 * FPS))] + [compose([(patch, 210, 110)]) for _ in range(int(3 * FPS))]
     video = write_video(tmp_path / "arrive.mp4", frames, FPS)
-    settings = VisionSettings(source=str(video), expression_model=None, realtime_files=True, k_anonymity=1,
-                              idle_fps=3.0, idle_after_s=1.0, active_fps=10.0)
+    settings = plain_settings({"source": str(video), "idle_fps": 3.0, "idle_after_s": 1.0, "active_fps": 10.0},
+                              {"k_anonymity": 1}, expression_model=None, realtime_files=True)
     results = []
     pipe = VisionPipeline(settings, results.append, source=None, epoch=0.0)
     pipe.start()
@@ -35,7 +36,7 @@ def test_idle_rate_until_someone_comes_then_the_active_rate(tmp_path):
 
 
 def test_rates_must_be_sane():
-    with pytest.raises(Exception, match="idle_fps"):
-        VisionSettings(idle_fps=-1)
-    with pytest.raises(Exception, match="active_fps"):
-        VisionSettings(active_fps=1000)
+    with pytest.raises(SettingsError, match="idle_fps"):
+        VisionSettings().with_camera(idle_fps=-1)
+    with pytest.raises(SettingsError, match="active_fps"):
+        VisionSettings().with_camera(active_fps=1000)

@@ -14,7 +14,8 @@ from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 from tests.helpers.vision_frames import compose, person  # noqa: E402
 from vision.expression import ExpressionClassifier, ExpressionModelError  # noqa: E402
 from vision.pipeline import FrameProcessor  # noqa: E402
-from vision.settings import DEFAULT_EXPRESSION_MODEL, VisionSettings  # noqa: E402
+from helpers.vision_settings import plain_settings  # noqa: E402
+from vision.settings import DEFAULT_EXPRESSION_MODEL  # noqa: E402
 
 CLASSES = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
 
@@ -76,7 +77,7 @@ def test_missing_model_file(tmp_path):
 
 @pytest.mark.skipif(not DEFAULT_EXPRESSION_MODEL.is_file(), reason="models/expression.onnx not shipped yet")
 def test_shipped_model_reads_the_astronauts_smile():
-    processor = FrameProcessor(VisionSettings(expression_model=DEFAULT_EXPRESSION_MODEL, track_min_hits=1))
+    processor = FrameProcessor(plain_settings(expression_model=DEFAULT_EXPRESSION_MODEL, track_min_hits=1))
     frame = compose([(person(), 210, 110)])
     try:
         faces = [processor.process(frame, i / 15).result.faces for i in range(10)][-1]

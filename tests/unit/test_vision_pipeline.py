@@ -11,7 +11,8 @@ import pytest
 
 from tests.helpers.vision_frames import compose, fer_faces, fer_patch, held_person_video, person, write_video
 from vision.pipeline import FrameProcessor, VisionPipeline
-from vision.settings import VisionSettings
+from helpers.vision_settings import plain_settings
+from vision.settings import DEFAULT_EXPRESSION_MODEL, VisionSettings
 from vision.sources import (
     DemoSource,
     Frame,
@@ -24,8 +25,8 @@ from vision.sources import (
 )
 from vision.types import FrameResult, MoodWindow, SourceEvent
 
-BASE = VisionSettings(expression_model=None, window_seconds=60, k_anonymity=1, reconnect_initial_s=0.05,
-                      reconnect_max_s=0.2, open_timeout_s=1.0)
+BASE = plain_settings(mood={"window_seconds": 60, "k_anonymity": 1}, expression_model=None,
+                      reconnect_initial_s=0.05, reconnect_max_s=0.2, open_timeout_s=1.0)
 
 
 class Recorder:
@@ -54,7 +55,7 @@ class Recorder:
 
 def test_person_held_for_3_s_is_one_person(tmp_path):
     video = held_person_video(tmp_path / "held.mp4", seconds=3.0)
-    rec = Recorder().run(BASE.with_(source=str(video)))
+    rec = Recorder().run(BASE.with_camera(source=str(video)))
     assert rec.kinds == ["up", "ended"]
     assert len(rec.frames) == 45 and rec.health["frames_dropped"] == 0  # a file is analysed frame by frame
     assert sum(len(f.faces) == 1 for f in rec.frames) >= 43
@@ -69,7 +70,7 @@ def test_fer_faces_in_a_video_are_counted_per_person_and_window(tmp_path):
     patches = [(person(), 10, 120)] + [(fer_patch(faces[i], 190), 240 + (i % 2) * 200, 20 + (i // 2) * 240) for i in range(4)]
     frames = [compose([(p, x + int(4 * np.sin(t / 5)), y) for p, x, y in patches]) for t in range(60)]
     video = write_video(tmp_path / "crowd.mp4", frames, fps=15)
-    settings = BASE.with_(source=str(video), window_seconds=2.0, k_anonymity=2)
+    settings = BASE.with_camera(source=str(video)).with_mood(window_seconds=2.0, k_anonymity=2)
     rec = Recorder().run(settings)
     in_view = len(rec.frames[10].faces)
     assert in_view >= 3  # the astronaut and most FER faces
@@ -84,14 +85,14 @@ def test_k_anonymity_merges_a_lonely_window_into_the_next(tmp_path):
     lonely = [compose([(patch, 210, 110)]) for _ in range(30)]  # 2 s: one person in the middle
     crowd = [compose([(patch, 0, 110), (cv2.flip(patch, 1), 420, 110)]) for _ in range(30)]  # 2 s: two others
     video = write_video(tmp_path / "merge.mp4", lonely + crowd, fps=15)
-    rec = Recorder().run(BASE.with_(source=str(video), window_seconds=2.0, k_anonymity=3))
+    rec = Recorder().run(BASE.with_camera(source=str(video)).with_mood(window_seconds=2.0, k_anonymity=3))
     (window,) = rec.windows
     assert window.merged_windows == 2 and window.people == 3
     assert window.start.timestamp() == 0.0
 
 
 def test_missing_file_reports_down_then_ended(tmp_path):
-    rec = Recorder().run(BASE.with_(source=str(tmp_path / "gone.mp4")))
+    rec = Recorder().run(BASE.with_camera(source=str(tmp_path / "gone.mp4")))
     assert rec.kinds == ["down", "ended"]
     assert "gone.mp4: no such file" in rec.events[0].message
     assert rec.frames == [] and rec.windows == []
@@ -115,7 +116,7 @@ def test_image_folder_skips_unreadable_files(tmp_path, caplog):
     for i in range(4):
         cv2.imwrite(str(tmp_path / f"{i:02d}.png"), compose([(person(), 100 + 5 * i, 110)]))
     (tmp_path / "02b.png").write_bytes(b"not a png")
-    rec = Recorder().run(BASE.with_(source=str(tmp_path), folder_fps=10.0))
+    rec = Recorder().run(BASE.with_camera(source=str(tmp_path)).with_(folder_fps=10.0))
     assert len(rec.frames) == 4 and [f.timestamp for f in rec.frames] == [0.0, 0.1, 0.2, pytest.approx(0.3)]
     assert "02b.png: unreadable, skipped" in caplog.text
 
@@ -178,7 +179,7 @@ def test_qr_code_is_decoded_inside_vision():
     qr = cv2.resize(qr, None, fx=6, fy=6, interpolation=cv2.INTER_NEAREST)
     qr = cv2.copyMakeBorder(qr, 24, 24, 24, 24, cv2.BORDER_CONSTANT, value=255)
     frame = compose([(cv2.cvtColor(qr, cv2.COLOR_GRAY2BGR), 200, 100)])
-    processor = FrameProcessor(BASE.with_(qr=True, qr_every_n=2))
+    processor = FrameProcessor(BASE.with_camera(qr=True).with_(qr_every_n=2))
     try:
         texts = [processor.process(frame, float(i)).result.qr_text for i in range(4)]
     finally:
@@ -188,7 +189,7 @@ def test_qr_code_is_decoded_inside_vision():
 
 def test_results_carry_no_pixels(tmp_path):
     video = held_person_video(tmp_path / "p.mp4", seconds=0.5)
-    rec = Recorder().run(BASE.with_(source=str(video)))
+    rec = Recorder().run(BASE.with_camera(source=str(video)))
 
     def values(obj):
         if dataclasses.is_dataclass(obj):
@@ -208,14 +209,32 @@ def test_results_carry_no_pixels(tmp_path):
     assert everything and not any(isinstance(v, (np.ndarray, bytes, bytearray)) for v in everything)
 
 
-def test_settings_map_from_kiosk_config_sections():
-    from kiosk.config import demo_config
+def test_the_pipeline_takes_the_kiosk_config_sections_as_they_are():
+    from kiosk.app import vision_settings
+    from kiosk.config import parse_config
 
-    config = demo_config()
-    settings = VisionSettings.from_sections(config.camera, config.mood, expression_model=None)
-    assert settings.source == config.camera.source and settings.min_face_px == config.camera.min_face_px
-    assert settings.k_anonymity == config.mood.k_anonymity and settings.window_seconds == config.mood.window_seconds
-    assert settings.qr == config.camera.qr and settings.threads == config.camera.threads
+    config = parse_config({"camera": {"min_face_px": 64, "qr": False, "model_file": "/tmp/m.onnx"},
+                           "mood": {"window_seconds": 30, "k_anonymity": 5}})
+    settings = vision_settings(config)
+    assert settings.camera is config.camera and settings.mood is config.mood  # the same values, not copies
+    assert str(settings.expression_model) == "/tmp/m.onnx"
+    assert vision_settings(parse_config({})).expression_model == DEFAULT_EXPRESSION_MODEL
+
+
+@pytest.mark.parametrize(("section_name", "changes", "problem"), [
+    ("camera", {"min_face_px": 8}, "camera.min_face_px"),  # one range: the config's, for every caller
+    ("camera", {"threads": 64}, "camera.threads"),
+    ("mood", {"k_anonymity": 0}, "mood.k_anonymity"),
+    ("mood", {"window_seconds": 0.5}, "mood.window_seconds"),
+])
+def test_a_setting_has_one_range_whoever_builds_it(section_name, changes, problem):
+    from kiosk.config import ConfigError, parse_config
+    from vision.settings import SettingsError
+
+    with pytest.raises(SettingsError, match=problem.split(".")[1]):
+        getattr(BASE, f"with_{section_name}")(**changes)
+    with pytest.raises(ConfigError, match=problem):
+        parse_config({section_name: changes})
 
 
 @pytest.fixture()

@@ -15,12 +15,13 @@ from vision.analysis_gate import AnalysisGate, GateState
 from vision.opening_hours import OpeningHours, OpeningHoursError
 from vision.pipeline import FrameProcessor, VisionPipeline
 from vision.privacy_zones import PrivacyZones, ZoneError
+from helpers.vision_settings import plain_settings
 from vision.settings import VisionSettings
 from vision.sources import DEMO_CLIP
 from vision.types import FrameResult, MoodWindow
 
 CLIP = str(DEMO_CLIP)
-SETTINGS = VisionSettings(source=CLIP, expression_model=None, window_seconds=4, k_anonymity=1)
+SETTINGS = plain_settings({"source": str(CLIP)}, {"window_seconds": 4, "k_anonymity": 1}, expression_model=None)
 
 
 class Run:
@@ -94,15 +95,15 @@ def test_privacy_zone_blanks_the_faces_before_detection() -> None:
     capture.release()
     open_processor = FrameProcessor(SETTINGS, classifier=None)
     whole = PrivacyZones.parse([[[0, 0], [1, 0], [1, 1], [0, 1]]])
-    zoned = FrameProcessor(SETTINGS.with_(privacy_zones=whole), classifier=None)
-    elsewhere = FrameProcessor(SETTINGS.with_(privacy_zones=PrivacyZones.parse([[[0, 0], [0.05, 0], [0.05, 0.05]]])),
+    zoned = FrameProcessor(SETTINGS.with_camera(privacy_zones=whole), classifier=None)
+    elsewhere = FrameProcessor(SETTINGS.with_camera(privacy_zones=PrivacyZones.parse([[[0, 0], [0.05, 0], [0.05, 0.05]]])),
                                classifier=None)
     try:
         seen = [len(open_processor.process(f, i / 15).result.faces) for i, f in enumerate(frames)]
         assert sum(seen) >= 18
         assert [len(zoned.process(f, i / 15).result.faces) for i, f in enumerate(frames)] == [0] * 20
         assert [len(elsewhere.process(f, i / 15).result.faces) for i, f in enumerate(frames)] == seen
-        assert frames[0].any() and zoned.settings.privacy_zones.blank(frames[0]).max() == 0
+        assert frames[0].any() and zoned.settings.camera.privacy_zones.blank(frames[0]).max() == 0
         assert frames[0].max() > 0  # the camera's frame itself is not changed, only the copy analysed
     finally:
         for processor in (open_processor, zoned, elsewhere):
@@ -126,9 +127,9 @@ def test_bad_zones_are_one_line_naming_the_zone(raw, problem) -> None:
 
 def test_someone_in_view_longer_than_max_dwell_is_left_out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     video = str(held_person_video(tmp_path / "held.mp4", seconds=4.0))  # a person standing 4 s at the kiosk
-    settings = VisionSettings(source=video, expression_model=None, window_seconds=60, k_anonymity=1)
+    settings = plain_settings({"source": str(video)}, {"window_seconds": 60, "k_anonymity": 1}, expression_model=None)
     shopper = Run(monkeypatch, settings)
-    staff = Run(monkeypatch, settings.with_(max_dwell_s=2.0))
+    staff = Run(monkeypatch, settings.with_mood(max_dwell_s=2.0))
     assert [w.people for w in shopper.windows] == [1]
     assert [w.people for w in staff.windows] == [0]  # dropped, including the 2 s already counted
 

@@ -2,24 +2,29 @@
 from __future__ import annotations
 
 import logging
+from enum import StrEnum
 from typing import Any, Mapping
 
 from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
+from kiosk.config import PrivacyConfig
 from kiosk.i18n import Translator
 from kiosk.services.cards import KeyboardWedge
+from kiosk.services.telemetry import TelemetryState
 from kiosk.session import KioskSession, SessionView, State, Tone, mood_from_faces
+from kiosk.status import BrokerStatus, CameraStatus, ReaderStatus
 from kiosk.ui.activity import ActivityFilter
 from kiosk.ui.bridge import KioskBridge
 from kiosk.ui.wedge import WedgeKeyFilter
 from kiosk.ui.window import KioskWindow
+from vision.types import SourceEvent
 
 logger = logging.getLogger(__name__)
 
 _TONE_SUBTITLES = {Tone.NEUTRAL: "offers.subtitle.neutral", Tone.UPBEAT: "offers.subtitle.upbeat",
                    Tone.GENTLE: "offers.subtitle.gentle"}
-_SOURCE_STATES = {"down": "down", "ended": "ended", "up": "ok"}
+_SOURCE_STATES = {"down": CameraStatus.DOWN, "ended": CameraStatus.ENDED, "up": CameraStatus.OK}
 _QUEUED = Qt.ConnectionType.QueuedConnection
 
 
@@ -36,10 +41,10 @@ class KioskController(QObject):
         *,
         camera_on: bool,
         broker_on: bool,
-        reader: str,
+        reader: ReaderStatus,
         wedge: KeyboardWedge | None,
         mood_offers: bool = False,
-        privacy: Any = None,
+        privacy: PrivacyConfig | None = None,
         tick_ms: int = 200,
         redeem: str = "till",
     ) -> None:
@@ -51,15 +56,13 @@ class KioskController(QObject):
         self._language = language
         self._camera_on = camera_on
         self._mood_offers = mood_offers  # the notice must say when the mood may order the shopper's offers
-        self._privacy = privacy  # kiosk.config.PrivacyConfig: controller, contact, privacy page
+        self._privacy = privacy  # controller, contact, privacy page
         if privacy is not None:
             window.privacy_qr.set_text(privacy.privacy_url)
         self._redeem = redeem  # how a card holder redeems offers: "card" or "till"
-        self._service = {
-            "camera": "starting" if camera_on else "off",
-            "broker": "connecting" if broker_on else "off",
-            "reader": reader,
-        }
+        self._camera = CameraStatus.STARTING if camera_on else CameraStatus.OFF
+        self._broker = BrokerStatus.CONNECTING if broker_on else BrokerStatus.OFF
+        self._reader = reader
         self._spool_depth = 0
         self._no_mood_model = False
         self._camera_ok = True  # False while the camera is down or its input ended: the mood is unknown
@@ -122,37 +125,37 @@ class KioskController(QObject):
         labels, shopper = mood_from_faces(frame.faces)
         self.session.mood_update(labels, shopper)
 
-    def _on_source_event(self, event: Any) -> None:
-        state = _SOURCE_STATES.get(getattr(event, "kind", ""), "down")
-        if state != "ok" and state != self._service["camera"]:  # once per outage, not at every retry
-            logger.warning("Camera source %s: %s", getattr(event, "source", "?"), getattr(event, "message", ""))
+    def _on_source_event(self, event: SourceEvent) -> None:
+        state = _SOURCE_STATES[event.kind]
+        if state is not CameraStatus.OK and state is not self._camera:  # once per outage, not at every retry
+            logger.warning("Camera source %s: %s", event.source, event.message)
         self.set_camera_state(state)
 
-    def set_camera_state(self, state: str) -> None:
-        """"ok", "no_model" (camera without mood), "down", "ended" or "off" on the service line."""
-        if state == "no_model" and not self._no_mood_model:
+    def set_camera_state(self, state: CameraStatus) -> None:
+        """The camera's status on the service line; NO_MODEL (camera without mood) holds until the app restarts."""
+        if state is CameraStatus.NO_MODEL and not self._no_mood_model:
             self._no_mood_model = True
             self._shown = None
             self.render(self.session.view)
-        elif state == "ok" and self._no_mood_model:
-            state = "no_model"
-        camera_ok = state in ("ok", "no_model", "starting")
+        elif state is CameraStatus.OK and self._no_mood_model:
+            state = CameraStatus.NO_MODEL
+        camera_ok = state.frames_flow
         changed = camera_ok != self._camera_ok
         self._camera_ok = camera_ok
         if not camera_ok:
             self.session.mood_update([], None)  # without a picture the room's mood is unknown, not "as before"
         if changed:
             self.render(self.session.view)
-        self._service["camera"] = state
+        self._camera = state
         self._render_service()
 
-    def _on_telemetry_state(self, state: Any) -> None:
-        self._service["broker"] = str(getattr(state, "connection", state))
-        self._spool_depth = int(getattr(state, "spool_depth", 0) or 0)
+    def _on_telemetry_state(self, state: TelemetryState) -> None:
+        self._broker = state.connection
+        self._spool_depth = state.spool_depth
         self._render_service()
 
-    def _on_reader_state(self, state: str) -> None:
-        self._service["reader"] = state
+    def _on_reader_state(self, state: ReaderStatus) -> None:
+        self._reader = state
         self._render_service()
 
     # ----- output ---------------------------------------------------------------------------------
@@ -211,18 +214,16 @@ class KioskController(QObject):
     def _render_service(self) -> None:
         t = self.translator()
 
-        def word(part: str) -> str:
-            state = self._service[part]
-            key = f"service.{part}.{state}"
-            return t(key) if key in t.texts else state
+        def word(part: str, state: StrEnum) -> str:
+            return t(f"service.{part}.{state.value}")  # every member has its text (tests/qt/test_ui_i18n.py)
 
-        broker = word("broker")
+        broker = word("broker", self._broker)
         if self._spool_depth:
             broker = f"{broker} ({t('service.spool', count=self._spool_depth)})"
         self.window.service.setText(
             "  ·  ".join((
-                t("service.camera", state=word("camera")),
+                t("service.camera", state=word("camera", self._camera)),
                 t("service.broker", state=broker),
-                t("service.reader", state=word("reader")),
+                t("service.reader", state=word("reader", self._reader)),
             ))
         )
