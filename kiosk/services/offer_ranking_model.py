@@ -101,15 +101,20 @@ def learn_weights(log: PurchaseLog, last_day: int) -> RankerWeights | None:
 
 
 def learn(store: LoyaltyStore, today: int) -> RankingModel:
-    started = time.perf_counter()
     products = store.products()
     log, names = store_log(store, products)
+    return learn_from_log(log, names, today)
+
+
+def learn_from_log(log: PurchaseLog, category_names: tuple[str, ...], today: int) -> RankingModel:
+    """The model of a purchase log (a store's, or a whole chain's in central's offers-build)."""
+    started = time.perf_counter()
     last_day = int(log.day.max()) if len(log) else today
     weights = learn_weights(log, last_day)
     stats = learn_stats(log, today)
     logger.info("Offer ranker learned from %d purchase lines in %.2f s (%s weights)", len(log),
-                time.perf_counter() - started, "store's own" if weights else "shipped default")
-    return RankingModel(stats, weights or default_weights(), names, weights is not None)
+                time.perf_counter() - started, "learned" if weights else "shipped default")
+    return RankingModel(stats, weights or default_weights(), category_names, weights is not None)
 
 
 def _encode(model: RankingModel, stamp: str) -> str:
