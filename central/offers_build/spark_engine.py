@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator
 
@@ -25,9 +26,11 @@ from central.offers_build.errors import BuildInputError
 from central.offers_build.export import COLUMN_RULES, EPOCH_ORDINAL, MAX_REPORTED, TRANSACTION_COLUMNS, Catalogue
 from central.offers_build.population import BuildSettings, rank_population
 from central.offers_build.ranking import Ranking
-from central.offers_build.stats_rows import partial_from_rows, partial_rows
+from central.offers_build.stats_blobs import partial_bytes, partial_from_bytes
 from kiosk.services.loyalty import CatalogueOffer
-from kiosk.services.offer_features import MIN_PAIR_BASKETS, finalise_stats, partial_stats
+from kiosk.services.offer_features import (
+    PopulationStats, StatsPartial, finalise_stats, merge_partials, partial_stats,
+)
 from kiosk.services.offer_ranker import RankerWeights
 from kiosk.services.offer_ranking_model import (
     RankingModel, category_codes, default_weights, learning_split, sample_rows,
@@ -44,8 +47,8 @@ if TYPE_CHECKING:
 LINES_PER_TASK = 500_000  # ranking tasks hold one partition's rows in pandas
 RESULT_SCHEMA = ("member string, rank int, offer_id string, rule string, reason string, score double, category string, "
                  "why_kind string, why_days int, why_anchor string, why_anchor_offer string")
-COUNT_SCHEMA = "stats string, kind string, key long, value long"
-LEARNER_KIND = "learner"  # a COUNT_SCHEMA row naming (in `stats`) a member the weights may learn from
+COUNT_SCHEMA = "stats string, member string, blob binary"  # "now"/"before": a partition's counts; "learner": a member
+MERGE_FAN_IN = 8  # partitions' counts merged at once on the driver
 _CHECKS = COLUMN_RULES  # the embedded reader's own rules: column -> (regex, problem)
 
 
@@ -84,8 +87,21 @@ def _read(spark: "SparkSession", path: Path) -> "DataFrame":
     return df.select(*[F.trim(F.col(c).cast("string")).alias(c) for c in TRANSACTION_COLUMNS])
 
 
-def _checked_lines(spark: "SparkSession", path: Path, catalogue: Catalogue) -> tuple["DataFrame", int]:
-    """(member, day, product, store) of the lines with quantity > 0, and the number of skipped returns.
+@dataclass(frozen=True)
+class CheckedLines:
+    """The export's lines with quantity > 0 as (member, day, product, store), read once and cached."""
+
+    lines: "DataFrame"
+    skipped_returns: int
+    last_day: int | None  # the newest purchase day (date ordinal); None without lines
+    cached: "DataFrame"  # what to unpersist when done
+
+    def release(self) -> None:
+        self.cached.unpersist()
+
+
+def _checked_lines(spark: "SparkSession", path: Path, catalogue: Catalogue) -> CheckedLines:
+    """The lines with quantity > 0, the number of skipped returns, the last day; one pass over the file.
 
     Raises BuildInputError naming the file, column and value of up to 20 bad values (Spark keeps no row
     numbers; the embedded engine names the row too).
@@ -94,12 +110,16 @@ def _checked_lines(spark: "SparkSession", path: Path, catalogue: Catalogue) -> t
 
     df = _read(spark, path)
     skus = spark.createDataFrame([(s, i) for s, i in catalogue.sku_ids.items()], "sku string, product_id long")
-    df = df.join(F.broadcast(skus), df["product"] == skus["sku"], "left").drop("sku")
+    df = df.join(F.broadcast(skus), df["product"] == skus["sku"], "left").drop("sku").cache()
+    day = (F.datediff(F.to_date("date", "yyyy-MM-dd"), F.lit("1970-01-01")) + F.lit(EPOCH_ORDINAL)).cast("long")
     flags = {name: ~F.coalesce(F.col(name).rlike(pattern), F.lit(False)) for name, (pattern, _) in _CHECKS.items()}
     flags["date"] = flags["date"] | F.to_date("date", "yyyy-MM-dd").isNull()
     flags["product"] = F.col("product_id").isNull()
     problems = {name: problem for name, (_, problem) in _CHECKS.items()} | {"product": "is not a sku of the products file"}
-    counts = df.select(*[F.sum(F.when(flag, 1).otherwise(0)).alias(name) for name, flag in flags.items()]).first()
+    quantity = F.col("quantity").cast("long")
+    counts = df.select(*[F.sum(F.when(flag, 1).otherwise(0)).alias(name) for name, flag in flags.items()],
+                       F.sum(F.when(quantity <= 0, 1).otherwise(0)).alias("skipped"),
+                       F.max(F.when(quantity > 0, day)).alias("last_day")).first()  # one pass, then cached
     total = sum(int(counts[name] or 0) for name in flags)
     if total:
         parts = []
@@ -110,16 +130,12 @@ def _checked_lines(spark: "SparkSession", path: Path, catalogue: Catalogue) -> t
             if len(parts) >= MAX_REPORTED:
                 break
         more = f" (and {total - len(parts)} more)" if total > len(parts) else ""
+        df.unpersist()
         raise BuildInputError(f"{path}: nothing written, {total} bad value(s): " + "; ".join(parts) + more)
-    quantity = F.col("quantity").cast("long")
-    skipped = df.filter(quantity <= 0).count()
-    lines = df.filter(quantity > 0).select(
-        "member",
-        (F.datediff(F.to_date("date", "yyyy-MM-dd"), F.lit("1970-01-01")) + F.lit(EPOCH_ORDINAL)).cast("long").alias("day"),
-        F.col("product_id").alias("product"),
-        "store",
-    )
-    return lines, skipped
+    skipped = int(counts["skipped"] or 0)
+    lines = df.filter(quantity > 0).select("member", day.alias("day"), F.col("product_id").alias("product"), "store")
+    last_day = counts["last_day"]
+    return CheckedLines(lines, skipped, None if last_day is None else int(last_day), df)
 
 
 def _partition_log(rows: "pd.DataFrame", product_category: np.ndarray) -> tuple[PurchaseLog, np.ndarray]:
@@ -134,8 +150,8 @@ def _partition_log(rows: "pd.DataFrame", product_category: np.ndarray) -> tuple[
 
 def _counter(product_category: np.ndarray, today: int, split: int) -> Callable[..., Iterator["pd.DataFrame"]]:
     """The mapInPandas function of the statistics pass: per partition (all lines of its members), the counts
-    of the stats as of `today`, those of the history before `split` (for fitting the weights), and the members
-    who qualify as learners (the kiosk's `next_basket_snapshot` rule)."""
+    of the stats as of `today` ("now"), those of the history before `split` ("before", for fitting the
+    weights), and the members who qualify as learners (the kiosk's `next_basket_snapshot` rule)."""
     def count(batches: "Iterator[pd.DataFrame]") -> "Iterator[pd.DataFrame]":
         import pandas as pd
 
@@ -143,12 +159,29 @@ def _counter(product_category: np.ndarray, today: int, split: int) -> Callable[.
         if not frames:
             return
         log, cards = _partition_log(pd.concat(frames, ignore_index=True), product_category)
-        yield partial_rows(partial_stats(log, today), "now")
-        yield partial_rows(partial_stats(log.select(log.day < split), split), "before")
-        learners = cards[next_basket_snapshot(log, split).customers]
-        yield pd.DataFrame({"stats": learners, "kind": LEARNER_KIND, "key": 0, "value": 0})
+        learners = cards[next_basket_snapshot(log, split).customers].tolist()
+        yield pd.DataFrame({
+            "stats": ["now", "before", *(["learner"] * len(learners))],
+            "member": [None, None, *learners],
+            "blob": [partial_bytes(partial_stats(log, today)),
+                     partial_bytes(partial_stats(log.select(log.day < split), split)), *([None] * len(learners))],
+        })
 
     return count
+
+
+def _merged(blobs: Iterator[bytes]) -> StatsPartial:
+    """The kiosk's `merge_partials` over every partition's counts, MERGE_FAN_IN at a time."""
+    merged: StatsPartial | None = None
+    waiting: list[StatsPartial] = []
+    for blob in blobs:
+        waiting.append(partial_from_bytes(blob))
+        if len(waiting) >= MERGE_FAN_IN:
+            merged = merge_partials(([merged] if merged else []) + waiting)
+            waiting = []
+    if waiting or merged is None:
+        merged = merge_partials(([merged] if merged else []) + waiting)
+    return merged
 
 
 def learn_model(by_member: "DataFrame", catalogue: Catalogue, today: int, last_day: int) -> RankingModel:
@@ -159,36 +192,31 @@ def learn_model(by_member: "DataFrame", catalogue: Catalogue, today: int, last_d
     product_category, names = category_codes(catalogue.products, max(catalogue.products, default=0) + 1)
     split = learning_split(last_day)
     counted = by_member.mapInPandas(_counter(product_category, today, split), COUNT_SCHEMA).cache()
-    summed = (
-        counted.filter(F.col("kind") != LEARNER_KIND).groupBy("stats", "kind", "key").agg(F.sum("value").alias("value"))
-        .filter((F.col("kind") != "pair") | (F.col("value") >= MIN_PAIR_BASKETS))  # fewer are dropped when finalised
-        .toPandas()
-    )
-    learners = np.sort(np.asarray(counted.filter(F.col("kind") == LEARNER_KIND).select("stats").toPandas()["stats"],
+    learners = np.sort(np.asarray(counted.filter(F.col("stats") == "learner").select("member").toPandas()["member"],
                                   dtype=object))
+    now = finalise_stats(_merged(row["blob"] for row in
+                                 counted.filter(F.col("stats") == "now").select("blob").toLocalIterator()))
+    weights = _learn_weights(by_member, learners, split, lambda: finalise_stats(_merged(
+        row["blob"] for row in counted.filter(F.col("stats") == "before").select("blob").toLocalIterator())))
     counted.unpersist()
-    stats = finalise_stats(partial_from_rows(summed[summed["stats"] == "now"], today, product_category))
-    weights = _learn_weights(by_member, learners, split, product_category,
-                             lambda: finalise_stats(partial_from_rows(summed[summed["stats"] == "before"], split,
-                                                                      product_category)))
-    return RankingModel(stats, weights or default_weights(), names, weights is not None)
+    return RankingModel(now, weights or default_weights(), names, weights is not None)
 
 
-def _learn_weights(by_member: "DataFrame", learners: np.ndarray, split: int, product_category: np.ndarray,
-                   before: Callable[[], object]) -> RankerWeights | None:
+def _learn_weights(by_member: "DataFrame", learners: np.ndarray, split: int,
+                   before: Callable[[], PopulationStats]) -> RankerWeights | None:
     """`learn_weights` of the kiosk for the chain: the same sample of learners (in card-number order, as the
-    embedded engine codes members), their lines collected to the driver, the population stats before the
-    split from Spark's merged counts."""
+    embedded engine codes members), their lines collected to the driver, and the population stats of the
+    history before the split (`before`, from the merged counts)."""
     from pyspark.sql import functions as F
 
     rows = sample_rows(len(learners))
     if rows is None:
         return None
+    stats = before()
     chosen = by_member.sparkSession.createDataFrame([(str(c),) for c in learners[rows]], "member string")
     lines = by_member.join(F.broadcast(chosen), "member", "left_semi").toPandas()
-    log, _ = _partition_log(lines, product_category)
-    snapshot = next_basket_snapshot(log, split)
-    return learn_from([snapshot], [before()])  # type: ignore[list-item]
+    log, _ = _partition_log(lines, stats.product_category)
+    return learn_from([next_basket_snapshot(log, split)], [stats])
 
 
 def _ranker(model: RankingModel, settings: BuildSettings) -> Callable[..., Iterator["pd.DataFrame"]]:
@@ -231,9 +259,8 @@ def rank_spark(
     session = spark or spark_session(master)
     try:
         started = time.perf_counter()
-        lines, skipped = _checked_lines(session, Path(path), catalogue)
-        lines = lines.cache()
-        line_count = lines.count()
+        checked = _checked_lines(session, Path(path), catalogue)
+        lines, skipped = checked.lines, checked.skipped_returns
         members_of = lines.select("store", "member").distinct().toPandas()
         if stores is not None:
             missing = sorted(set(stores) - set(members_of["store"]))
@@ -241,13 +268,13 @@ def rank_spark(
                 known = ", ".join(sorted(set(members_of["store"])))
                 raise BuildInputError(f"--store {missing[0]}: not a store of the export (it has: {known})")
             members_of = members_of[members_of["store"].isin(list(stores))]
-        last_day = lines.agg(F.max("day")).first()[0]
+        line_count = checked.cached.count() - skipped  # from the cache
         partitions = max(session.sparkContext.defaultParallelism * 2, line_count // LINES_PER_TASK)
         by_member = lines.select("member", "day", "product").repartition(partitions, "member").cache()
         by_member.count()
-        lines.unpersist()
+        checked.release()
         today = settings.today.toordinal()
-        model = learn_model(by_member, catalogue, today, int(last_day) if last_day is not None else today)
+        model = learn_model(by_member, catalogue, today, checked.last_day if checked.last_day is not None else today)
         learned = time.perf_counter()
         to_rank = by_member
         if stores is not None:

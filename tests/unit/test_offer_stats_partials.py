@@ -53,3 +53,16 @@ def test_partials_of_other_days_do_not_merge() -> None:
     log = random_log(3, members=20)
     with pytest.raises(ValueError, match="cannot be merged"):
         merge_partials([partial_stats(log, 700_100), partial_stats(log, 700_101)])
+
+
+def test_partials_survive_the_trip_through_bytes() -> None:
+    """How Spark partitions hand their counts to the driver (central.offers_build.stats_blobs)."""
+    from central.offers_build.stats_blobs import partial_bytes, partial_from_bytes
+
+    log = random_log(5, members=60)
+    part = partial_stats(log, 700_130)
+    back = partial_from_bytes(partial_bytes(part))
+    assert back.as_of == 700_130 and isinstance(back.as_of, int)
+    for name in part.__dataclass_fields__:
+        assert np.array_equal(getattr(part, name), getattr(back, name)), name
+    assert same_stats(finalise_stats(back), learn_stats(log, 700_130)) == []
