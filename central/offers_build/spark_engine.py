@@ -170,35 +170,49 @@ def _counter(product_category: np.ndarray, today: int, split: int) -> Callable[.
     return count
 
 
-def _merged(blobs: Iterator[bytes]) -> StatsPartial:
-    """The kiosk's `merge_partials` over every partition's counts, MERGE_FAN_IN at a time."""
-    merged: StatsPartial | None = None
-    waiting: list[StatsPartial] = []
-    for blob in blobs:
-        waiting.append(partial_from_bytes(blob))
-        if len(waiting) >= MERGE_FAN_IN:
-            merged = merge_partials(([merged] if merged else []) + waiting)
-            waiting = []
-    if waiting or merged is None:
-        merged = merge_partials(([merged] if merged else []) + waiting)
-    return merged
+class _Merger:
+    """The kiosk's `merge_partials` over partitions' counts as they arrive, MERGE_FAN_IN at a time (memory: the
+    merged counts plus a few partitions')."""
+
+    def __init__(self) -> None:
+        self.merged: StatsPartial | None = None
+        self.waiting: list[StatsPartial] = []
+
+    def add(self, blob: bytes) -> None:
+        self.waiting.append(partial_from_bytes(blob))
+        if len(self.waiting) >= MERGE_FAN_IN:
+            self._flush()
+
+    def _flush(self) -> None:
+        self.merged = merge_partials(([self.merged] if self.merged is not None else []) + self.waiting)
+        self.waiting = []
+
+    def result(self) -> StatsPartial:
+        if self.waiting or self.merged is None:
+            self._flush()
+        assert self.merged is not None
+        return self.merged
 
 
 def learn_model(by_member: "DataFrame", catalogue: Catalogue, today: int, last_day: int) -> RankingModel:
-    """The kiosk's RankingModel of the chain (what `offer_ranking_model.learn_from_log` learns from one log)."""
-    from pyspark.sql import functions as F
+    """The kiosk's RankingModel of the chain (what `offer_ranking_model.learn_from_log` learns from one log).
 
+    One pass: the partitions' counts stream to the driver (`toLocalIterator`, a partition at a time, so neither
+    the JVM nor the driver holds every partition's pair table at once) and are merged as they come."""
     # every product of the lines is one of the catalogue's (the checks above): chain_log's n_products
     product_category, names = category_codes(catalogue.products, max(catalogue.products, default=0) + 1)
     split = learning_split(last_day)
-    counted = by_member.mapInPandas(_counter(product_category, today, split), COUNT_SCHEMA).cache()
-    learners = np.sort(np.asarray(counted.filter(F.col("stats") == "learner").select("member").toPandas()["member"],
-                                  dtype=object))
-    now = finalise_stats(_merged(row["blob"] for row in
-                                 counted.filter(F.col("stats") == "now").select("blob").toLocalIterator()))
-    weights = _learn_weights(by_member, learners, split, lambda: finalise_stats(_merged(
-        row["blob"] for row in counted.filter(F.col("stats") == "before").select("blob").toLocalIterator())))
-    counted.unpersist()
+    counted = by_member.mapInPandas(_counter(product_category, today, split), COUNT_SCHEMA)
+    mergers = {"now": _Merger(), "before": _Merger()}
+    learners: list[str] = []
+    for row in counted.toLocalIterator(prefetchPartitions=True):
+        if row["stats"] == "learner":
+            learners.append(row["member"])
+        else:
+            mergers[row["stats"]].add(row["blob"])
+    now = finalise_stats(mergers["now"].result())
+    weights = _learn_weights(by_member, np.sort(np.asarray(learners, dtype=object)), split,
+                             lambda: finalise_stats(mergers["before"].result()))
     return RankingModel(now, weights or default_weights(), names, weights is not None)
 
 
