@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bench-offers": ("devtools.bench_offers", "benchmark card scan -> offers latency on a large loyalty store"),
     "bench-kiosk-cpu": ("devtools.bench_kiosk_cpu", "kiosk CPU on the attract screen, adaptive camera rate on vs off"),
     "offers-eval": ("kiosk.commands.offers_eval", "score the offer engine and published baselines on a retail basket file"),
+    "offers-tune": ("devtools.offers_tune", "compare ranker variants (logistic, LightGBM; caps, discovery) on the validation split"),
     "import-loyalty": ("kiosk.commands.import_loyalty", "import loyalty CSV files (products, customers, transactions, offers)"),
     "import-offers": ("kiosk.commands.import_offers", "import central's offer snapshot for this store (--rollback: the previous one)"),
     "offers-build": ("central.offers_build.cli", "compute every loyalty member's offers for the chain and write per-store snapshots"),

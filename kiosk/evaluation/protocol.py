@@ -15,6 +15,9 @@ VALIDATION_SPLIT_DATE = date(2001, 1, 1)
 # more snapshots of the input period to learn the ranker from (targets all before SPLIT_DATE)
 TRAINING_SPLIT_DATES = (date(2000, 12, 15), VALIDATION_SPLIT_DATE, date(2001, 1, 15))
 TRAINING_DROPPED_BASKETS = (1, 2, 3)
+# snapshots for choosing the ranker on the validation split: all their targets lie before VALIDATION_SPLIT_DATE
+VALIDATION_TRAINING_SPLIT_DATES = (date(2000, 12, 1), date(2000, 12, 15))
+VALIDATION_TRAINING_DROPPED_BASKETS = (2, 3)
 
 
 class Protocol(enum.Enum):
@@ -96,3 +99,13 @@ def training_splits(log: PurchaseLog, protocol: Protocol) -> list[Split]:
         return [global_split(log, when, f"training {when.isoformat()}", before=SPLIT_DATE)
                 for when in TRAINING_SPLIT_DATES]
     return [last_basket(log, f"training -{dropped}", drop_last=dropped) for dropped in TRAINING_DROPPED_BASKETS]
+
+
+def validation_training_splits(log: PurchaseLog, protocol: Protocol) -> list[Split]:
+    """Snapshots to learn on when choosing the ranker on the validation split: none of their targets is in
+    (or after) the validation target (global-split: split dates 2000-12-01 and 2000-12-15, targets before
+    2001-01-01; last-basket: the 2nd and 3rd order before the last)."""
+    if protocol is Protocol.GLOBAL_SPLIT:
+        return [global_split(log, when, f"training {when.isoformat()}", before=VALIDATION_SPLIT_DATE)
+                for when in VALIDATION_TRAINING_SPLIT_DATES]
+    return [last_basket(log, f"training -{dropped}", drop_last=dropped) for dropped in VALIDATION_TRAINING_DROPPED_BASKETS]

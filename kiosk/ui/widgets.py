@@ -4,7 +4,7 @@ from __future__ import annotations
 import zlib
 
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QFont, QLinearGradient, QPainter, QPainterPath, QPaintEvent, QPen
+from PySide6.QtGui import QBrush, QColor, QFont, QLinearGradient, QPainter, QPainterPath, QPaintEvent, QPen, QPixmap
 from PySide6.QtWidgets import QAbstractButton, QSizePolicy, QWidget
 
 from kiosk.ui import theme
@@ -163,20 +163,46 @@ class MoodGauge(QWidget):
 
 class OfferIcon(QWidget):
     """A coloured tile with a pictogram of the offer's category (kiosk.ui.pictograms), else the symbol of its
-    icon name, else the initial of its title."""
+    icon name, else the initial of its title.
+
+    The tile is painted once per (look, size, pixel ratio) into a shared pixmap cache: a scan then only copies
+    pixmaps, and the few dozen categories of a store stay a few hundred KB."""
 
     def __init__(self, icon: str, title: str, category: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.pictogram = pictogram_for(category, icon, title)
-        self.symbol = ICON_SYMBOLS.get(icon.lower()) or (title[:1].upper() or "?")
-        self.color = QColor(_ICON_PALETTE[zlib.crc32((category or icon).encode("utf-8")) % len(_ICON_PALETTE)])
         self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
         self.setFixedSize(96, 96)
+        self.set_offer(icon, title, category)
+
+    def set_offer(self, icon: str, title: str, category: str) -> None:
+        """Show the tile of another offer (repainted only when its look changes)."""
+        pictogram = pictogram_for(category, icon, title)
+        symbol = ICON_SYMBOLS.get(icon.lower()) or (title[:1].upper() or "?")
+        color = QColor(_ICON_PALETTE[zlib.crc32((category or icon).encode("utf-8")) % len(_ICON_PALETTE)])
+        look = (pictogram, None if pictogram else symbol, color.rgb())
+        if look != getattr(self, "_look", None):
+            self.pictogram, self.symbol, self.color, self._look = pictogram, symbol, color, look
+            self.update()
 
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802
-        painter = QPainter(self)
+        ratio = self.devicePixelRatioF()
+        key = (*self._look, self.width(), self.height(), ratio)
+        pixmap = _TILE_CACHE.get(key)
+        if pixmap is None:
+            pixmap = QPixmap(round(self.width() * ratio), round(self.height() * ratio))
+            pixmap.setDevicePixelRatio(ratio)
+            pixmap.fill(Qt.GlobalColor.transparent)
+            tile = QPainter(pixmap)
+            self._paint_tile(tile, QRectF(0, 0, self.width(), self.height()))
+            tile.end()
+            if len(_TILE_CACHE) >= _TILE_CACHE_SIZE:
+                _TILE_CACHE.pop(next(iter(_TILE_CACHE)))
+            _TILE_CACHE[key] = pixmap
+        QPainter(self).drawPixmap(0, 0, pixmap)
+
+    def _paint_tile(self, painter: QPainter, area: QRectF) -> None:
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        rect = QRectF(self.rect()).adjusted(1, 1, -1, -1)
+        rect = area.adjusted(1, 1, -1, -1)
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(self.color)
         painter.drawRoundedRect(rect, rect.width() * 0.2, rect.width() * 0.2)
@@ -190,6 +216,10 @@ class OfferIcon(QWidget):
         painter.setFont(font)
         painter.setPen(QColor("#FFFFFF"))
         painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, self.symbol)
+
+
+_TILE_CACHE_SIZE = 256  # tiles of ~100x100 px: at most ~10 MB
+_TILE_CACHE: dict[tuple[object, ...], QPixmap] = {}
 
 
 class QrCode(QWidget):

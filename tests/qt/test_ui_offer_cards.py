@@ -99,3 +99,41 @@ def test_offer_screen_fits_and_landscape_cards_are_filled(qtbot, make_config, st
             bottom = c.height() - c.valid.mapTo(c, QPoint(0, c.valid.height())).y()
             assert abs(top - bottom) <= 0.25 * c.height(), (top, bottom, c.height())
     assert w.grab().save(str(Path(artifacts_dir) / f"offer_cards_{size[0]}x{size[1]}_{language}.png"))
+
+
+def test_offers_screen_reuses_its_cards_and_shows_each_offer_fully(qtbot) -> None:
+    """Cards are pooled across shoppers (the painted-latency fix): a later, shorter list reuses the same widgets,
+    shows the new texts, hides what the new offer lacks and the cards it does not need; an orientation change
+    builds cards for the new layout."""
+    from kiosk.ui.views.offers import OffersView
+
+    t = load_translator("en")
+    view = OffersView()
+    qtbot.addWidget(view)
+    view.set_unit(10.8, False)
+    first = [offer(offer_id=f"o{i}", title=f"Coffee {i}") for i in range(5)]
+    view.render(t, "Anna", first, "offers.subtitle.neutral", redeem="card")
+    view.show()
+    qtbot.waitExposed(view)
+    pool = list(view.cards)
+    assert [c.title.text() for c in pool] == [f"Coffee {i}" for i in range(5)]
+    second = [offer(offer_id="p0", title="Gouda 400 g", category="cheese", regular_price_cents=None, why=None,
+                    price_cents=None, discount_percent=10),
+              offer(offer_id="p1", title="Milk 1 l", category="milk")]
+    view.render(t, "Ben", second, "offers.subtitle.neutral", redeem=None)
+    assert view.cards == pool[:2]  # the same widgets, not new ones
+    gouda, milk = view.cards
+    assert gouda.title.text() == "Gouda 400\u00a0g" and gouda.price.text() == t("offers.discount", percent=10)
+    assert gouda.icon.pictogram == "cheese" and milk.icon.pictogram == "carton"
+    assert not gouda.regular.isVisibleTo(gouda) and not gouda.reason.isVisibleTo(gouda)
+    assert not gouda.redeem.isVisibleTo(gouda) and gouda.valid.isVisibleTo(gouda)
+    assert milk.regular.isVisibleTo(milk) and milk.reason.text() == "You buy this about every 2 weeks"
+    assert all(not c.isVisibleTo(view) for c in pool[2:])
+    qtbot.wait(20)
+    assert gouda.width() > 1.5 * pool[0].icon.width()  # the two cards share the row the five had
+    view.render(t, "Anna", first, "offers.subtitle.neutral", redeem="card")
+    assert view.cards == pool and all(c.isVisibleTo(view) and c.redeem.isVisibleTo(c) for c in pool)
+    assert pool[0].regular.isVisibleTo(pool[0]) and pool[0].icon.pictogram == "cup"
+    view.set_unit(10.8, True)  # portrait: cards are laid out side by side, so new ones are built
+    assert len(view.cards) == 5 and not set(view.cards) & set(pool)
+    assert [c.title.text() for c in view.cards] == [f"Coffee {i}" for i in range(5)]

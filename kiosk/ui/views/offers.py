@@ -5,7 +5,7 @@ import re
 from typing import Sequence
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QBoxLayout, QFrame, QGridLayout, QHBoxLayout, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QBoxLayout, QFrame, QGridLayout, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from kiosk.i18n import Translator
 from kiosk.services.records import Offer, OfferReason, ReasonKind
@@ -57,7 +57,11 @@ REDEEM_MODES = ("card", "till")
 
 
 class OfferCard(QFrame):
-    """One offer: icon, title, price or discount, validity; stacked (landscape) or side by side (portrait)."""
+    """One offer: icon, title, price or discount, validity; stacked (landscape) or side by side (portrait).
+
+    The layout is built once; `show_offer` puts another offer into the same widgets, so the offers screen
+    reuses its cards from one shopper to the next instead of building ~10 widgets and 4 layouts per card per
+    scan (that rebuilding was most of the time from card scan to offers painted)."""
 
     def __init__(self, t: Translator, offer: Offer, unit: float, portrait: bool, parent: QWidget | None = None,
                  redeem: str | None = None) -> None:
@@ -69,25 +73,14 @@ class OfferCard(QFrame):
         self.icon.setFixedSize(side, side)
         center = not portrait
         self.title = make_label("offerTitle", center=center)
-        self.title.setText(keep_units(offer.title))
         self.regular = make_label("offerRegular", center=center, wrap=False)
-        struck = offer.struck_price_cents
-        self.regular.setVisible(struck is not None)
-        if struck is not None:  # the regular price, struck through, beside the lower one
-            font = self.regular.font()
-            font.setStrikeOut(True)
-            self.regular.setFont(font)
-            self.regular.setText(t("offers.regular_price", price=money(t, struck)))
+        font = self.regular.font()  # the regular price is shown struck through, beside the lower one
+        font.setStrikeOut(True)
+        self.regular.setFont(font)
         self.price = make_label("offerPrice", center=center)
-        self.price.setText(price_text(t, offer))
         self.reason = make_label("offerReason", center=center)
-        self.reason.setText(reason_text(t, offer.why))
-        self.reason.setVisible(bool(self.reason.text()))
         self.redeem = make_label("offerRedeem", center=center)
-        self.redeem.setText(t(f"offers.redeem.{redeem}") if redeem in REDEEM_MODES else "")
-        self.redeem.setVisible(bool(self.redeem.text()))
         self.valid = make_label("offerValid", center=center)
-        self.valid.setText(t("offers.valid_until", date=t.date(offer.valid_until)))
         pad = round(unit * (0.8 if portrait else 1.2))
         prices = QHBoxLayout()
         prices.setSpacing(round(unit * 1.2))
@@ -124,6 +117,28 @@ class OfferCard(QFrame):
             outer.addStretch(1)
         outer.setContentsMargins(pad, pad, pad, pad)
         outer.setSpacing(round(unit * (2 if portrait else 1.4)))
+        self.show_offer(t, offer, redeem)
+
+    def show_offer(self, t: Translator, offer: Offer, redeem: str | None = None) -> None:
+        """Show `offer` in this card's widgets (texts set only where they change, so Qt lays out no more than needed)."""
+        self.offer = offer
+        self.icon.set_offer(offer.icon, offer.title, offer.category)
+        struck = offer.struck_price_cents
+        _set(self.title, keep_units(offer.title))
+        _set(self.regular, t("offers.regular_price", price=money(t, struck)) if struck is not None else "")
+        _set(self.price, price_text(t, offer))
+        _set(self.reason, reason_text(t, offer.why))
+        _set(self.redeem, t(f"offers.redeem.{redeem}") if redeem in REDEEM_MODES else "")
+        _set(self.valid, t("offers.valid_until", date=t.date(offer.valid_until)), always=True)
+
+
+def _set(label: QLabel, text: str, always: bool = False) -> None:
+    """Set a label's text when it differs; an empty label is hidden (unless `always`)."""
+    if label.text() != text:
+        label.setText(text)
+    visible = always or bool(text)
+    if label.isHidden() == visible:
+        label.setVisible(visible)
 
 
 class OffersView(QWidget):
@@ -141,7 +156,8 @@ class OffersView(QWidget):
         self.cards_box = QWidget()
         self._grid = QGridLayout(self.cards_box)
         self._grid.setContentsMargins(0, 0, 0, 0)
-        self.cards: list[OfferCard] = []
+        self._pool: list[OfferCard] = []  # built for the current unit and orientation, reused across shoppers
+        self._used = 0
         self._unit, self._portrait = 10.8, False
         self._shown: tuple[Translator, Sequence[Offer], str | None] | None = None
         self._layout = QVBoxLayout(self)
@@ -164,8 +180,10 @@ class OffersView(QWidget):
         if changed:
             self._place_actions(portrait)
         self.done.setMinimumWidth(round(unit * 40))
-        if changed and self._shown is not None:
-            self._build_cards(*self._shown)
+        if changed:
+            self._drop_cards()
+            if self._shown is not None:
+                self._build_cards(*self._shown)
 
     def render(self, t: Translator, name: str | None, offers: Sequence[Offer], subtitle_key: str,
                redeem: str | None = None) -> None:
@@ -203,19 +221,42 @@ class OffersView(QWidget):
         self.mood_opt_in.setEnabled(not opted_in)
         self.mood_opt_in.setText(t("offers.mood_opted_in") if opted_in else t("offers.mood_opt_in"))
 
-    def _build_cards(self, t: Translator, offers: Sequence[Offer], redeem: str | None = None) -> None:
-        for card in self.cards:
+    @property
+    def cards(self) -> list[OfferCard]:
+        """The cards showing the current offers, in order."""
+        return self._pool[:self._used]
+
+    def _drop_cards(self) -> None:
+        """Delete every card (the unit or orientation changed: cards are built for one of each)."""
+        for card in self._pool:
             self._grid.removeWidget(card)
             card.deleteLater()
-        self.cards = []
+        self._pool, self._used = [], 0
         for column in range(self._grid.columnCount()):
             self._grid.setColumnStretch(column, 0)
         for row in range(self._grid.rowCount()):
             self._grid.setRowStretch(row, 0)
+
+    def _build_cards(self, t: Translator, offers: Sequence[Offer], redeem: str | None = None) -> None:
+        """Show `offers` in the pooled cards: new cards only when there are more offers than ever before."""
         for i, offer in enumerate(offers):
-            card = OfferCard(t, offer, self._unit, self._portrait, self.cards_box, redeem)
             row, column = (i, 0) if self._portrait else (0, i)
-            self._grid.addWidget(card, row, column)
+            if i < len(self._pool):
+                card = self._pool[i]
+                card.show_offer(t, offer, redeem)
+            else:
+                card = OfferCard(t, offer, self._unit, self._portrait, self.cards_box, redeem)
+                self._grid.addWidget(card, row, column)
+                self._pool.append(card)
+            if card.isHidden():
+                card.setVisible(True)
             self._grid.setRowStretch(row, 1)
             self._grid.setColumnStretch(column, 1)
-            self.cards.append(card)
+        for i in range(len(offers), len(self._pool)):  # fewer offers than cards: the rest hide and take no room
+            row, column = (i, 0) if self._portrait else (0, i)
+            self._pool[i].setVisible(False)
+            if self._portrait:
+                self._grid.setRowStretch(row, 0)
+            else:
+                self._grid.setColumnStretch(column, 0)
+        self._used = len(offers)
