@@ -207,3 +207,23 @@ def test_missing_files_and_key(tmp_path: Path, capsys, monkeypatch: pytest.Monke
     assert build(paths, tmp_path / "out") == 2
     assert "no card hash key" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_the_builds_offer_rules_default_to_the_kiosks(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    import argparse
+
+    from central.offers_build.cli import add_arguments
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = parser.parse_args(["--transactions", "t", "--products", "p", "--offers", "o", "--out", "d"])
+    defaults = OffersConfig()
+    assert (args.category_cap, args.discovery_share, args.min_offers) == \
+        (defaults.category_cap, defaults.discovery_share, defaults.min_offers)
+    paths = write_inputs(tmp_path / "in")
+    for option, value, message in (("--discovery-share", "nan", "must be 0-1 (got nan)"),
+                                   ("--category-cap", "-1", "must be 0-5 (got -1)")):
+        with pytest.raises(SystemExit) as stop:
+            build(paths, tmp_path / "out", option, value)
+        assert stop.value.code == 2 and message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
