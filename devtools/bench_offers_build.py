@@ -37,10 +37,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/moodkiosk-offers-bench"), help="scratch directory")
     parser.add_argument("--memory-limit-gib", type=float, default=24.0, help="memory the largest-input estimate uses")
     parser.add_argument("--spark-driver-memory", default="6g", help="JVM heap of Spark's local driver (default 6g)")
+    parser.add_argument("--timeout-s", type=float, default=None,
+                        help="stop an engine's run after this many seconds and report it as not finished")
 
 
-def _run(engine: str, files_dir: Path, store: str, driver_memory: str) -> dict[str, float]:
-    """One engine in a child process; its figures (JSON on stdout) plus the process tree's peak RSS."""
+def _run(engine: str, files_dir: Path, store: str, driver_memory: str, timeout_s: float | None = None
+         ) -> dict[str, float] | None:
+    """One engine in a child process; its figures (JSON on stdout) plus the process tree's peak RSS; None when
+    it ran past `timeout_s` (the process tree is stopped)."""
     env = dict(os.environ, MOODKIOSK_SPARK_DRIVER_MEMORY=driver_memory)
     child = subprocess.Popen(
         [sys.executable, "-m", "devtools.bench_offers_build_worker", engine, str(files_dir), store, BUILD_DATE.isoformat()],
@@ -48,7 +52,18 @@ def _run(engine: str, files_dir: Path, store: str, driver_memory: str) -> dict[s
     )
     root = psutil.Process(child.pid)
     peak = 0
+    started = time.perf_counter()
     while child.poll() is None:
+        if timeout_s is not None and time.perf_counter() - started > timeout_s:
+            for proc in [*root.children(recursive=True), root]:
+                try:
+                    proc.kill()
+                except psutil.Error:
+                    pass
+            child.wait()
+            print(f"{engine}: stopped after {timeout_s:.0f} s, not finished (peak RSS so far {peak / GIB:.2f} GiB)",
+                  flush=True)
+            return None
         total = 0
         try:
             for proc in [root, *root.children(recursive=True)]:
@@ -84,7 +99,9 @@ def main(args: argparse.Namespace) -> int:
             if engine == "spark" and args.spark_max_lines is not None and files.lines > args.spark_max_lines:
                 print(f"spark: skipped at {files.lines:,} lines (--spark-max-lines {args.spark_max_lines:,})", flush=True)
                 continue
-            figures = _run(engine, folder, args.store, args.spark_driver_memory)
+            figures = _run(engine, folder, args.store, args.spark_driver_memory, args.timeout_s)
+            if figures is None:
+                continue
             rows.append((replicas, engine, figures))
             print(json.dumps({"replicas": replicas, "engine": engine, **figures}), flush=True)
     print()

@@ -12,19 +12,22 @@ from datetime import date
 from pathlib import Path
 
 from central.offers_build.export import read_catalogue, read_transactions
+from central.offers_build.population import BuildSettings
+from kiosk.services.offer_ranker import PickRules
 
 
 def main(argv: list[str]) -> int:
     engine, folder, store, day = argv[0], Path(argv[1]), argv[2], date.fromisoformat(argv[3])
     logging.basicConfig(level=logging.WARNING)
     catalogue = read_catalogue(folder / "products.csv", folder / "offers.csv", day)
+    settings = BuildSettings(day, catalogue.products, catalogue.offers, 5, 3, PickRules(2, 0.25))  # kiosk defaults
     started = time.perf_counter()
     if engine == "embedded":
         from central.offers_build.embedded import rank_embedded
 
         tx = read_transactions(folder / "transactions.parquet", catalogue)
         read_s = time.perf_counter() - started
-        ranking = rank_embedded(catalogue, tx, day, 5, 3, stores=(store,))
+        ranking = rank_embedded(settings, tx, stores=(store,))
         learn_s, all_members = read_s + ranking.learn_s, len(tx.members)
     else:
         from pyspark.sql import functions as F
@@ -33,7 +36,7 @@ def main(argv: list[str]) -> int:
 
         spark = spark_session()
         try:
-            ranking = rank_spark(folder / "transactions.parquet", catalogue, day, 5, 3, spark=spark, stores=(store,))
+            ranking = rank_spark(folder / "transactions.parquet", catalogue, settings, spark=spark, stores=(store,))
             all_members = spark.read.parquet(str(folder / "transactions.parquet")).select(F.countDistinct("member")).first()[0]
         finally:
             spark.stop()

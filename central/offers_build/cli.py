@@ -10,9 +10,11 @@ from pathlib import Path
 
 from central.offers_build.errors import BuildInputError
 from central.offers_build.export import Catalogue, read_catalogue, read_transactions
+from central.offers_build.population import BuildSettings
 from central.offers_build.ranking import Ranking
 from central.offers_build.snapshots import write_store_snapshots
 from kiosk.services.cards import CardHasher
+from kiosk.services.offer_ranker import PickRules
 
 KEY_ENV = "MOODKIOSK_CARD_HASH_KEY"
 
@@ -36,6 +38,16 @@ def _count(low: int, high: int):  # type: ignore[no-untyped-def]
     return parse
 
 
+def _share(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number (got {text!r})") from None
+    if not 0.0 <= value <= 1.0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"must be 0-1 (got {text})")
+    return value
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--transactions", type=Path, required=True,
                         help="transactions export, .csv(.gz) or .parquet: member,date,product,store,quantity,amount")
@@ -55,6 +67,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--offers-per-member", type=_count(1, 10), default=5, help="offers kept per member (default 5)")
     parser.add_argument("--min-offers", type=_count(0, 10), default=3,
                         help="filled up with popular offers until this many (the kiosk's offers.min_offers)")
+    parser.add_argument("--category-cap", type=_count(0, 5), default=2,
+                        help="at most this many offers per category, 0 = no cap (the kiosk's [offers] category_cap; "
+                        "default 2, as the kiosk's)")
+    parser.add_argument("--discovery-share", type=_share, default=0.25,
+                        help="least share of the slots for products new to the member (the kiosk's [offers] "
+                        "discovery_share; default 0.25, as the kiosk's)")
     parser.add_argument("--card-hash-key-file", type=Path,
                         help=f"the kiosks' card hash key (default: ${KEY_ENV}); never give it to the dashboard")
 
@@ -73,18 +91,24 @@ def card_hash_key(path: Path | None) -> bytes:
     return value.encode("utf-8")
 
 
+def settings_of(args: argparse.Namespace, catalogue: Catalogue, build_date: date) -> BuildSettings:
+    """The kiosk-side settings the ranking follows (offers per member, fill-up, category cap, discovery share)."""
+    return BuildSettings(build_date, catalogue.products, catalogue.offers, args.offers_per_member, args.min_offers,
+                         PickRules(args.category_cap, args.discovery_share))
+
+
 def run_engine(args: argparse.Namespace, catalogue: Catalogue, build_date: date) -> Ranking:
     """Rank every member with the engine asked for; every input is checked before anything is written."""
     stores = tuple(args.store) if args.store and not args.all_members else None  # all members: rank everyone
+    settings = settings_of(args, catalogue, build_date)
     if args.engine == "spark":
         from central.offers_build.spark_engine import rank_spark
 
-        return rank_spark(args.transactions, catalogue, build_date, args.offers_per_member, args.min_offers,
-                          master=args.spark_master, stores=stores)
+        return rank_spark(args.transactions, catalogue, settings, master=args.spark_master, stores=stores)
     from central.offers_build.embedded import rank_embedded
 
     tx = read_transactions(args.transactions, catalogue)
-    return rank_embedded(catalogue, tx, build_date, args.offers_per_member, args.min_offers, stores)
+    return rank_embedded(settings, tx, stores)
 
 
 def main(args: argparse.Namespace) -> int:

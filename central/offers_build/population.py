@@ -1,9 +1,11 @@
-"""Ranks members with the kiosk's own offer engine, one member at a time over population arrays.
+"""Ranks members with the kiosk's own offer engine, a batch of members at a time over population arrays.
 
-Why: "the central build and the kiosk agree" only holds if both run the same scoring code. So the build
-does not re-implement any rule: it hands each member's history to `kiosk.services.offers.OfferEngine`
-through `BuildStore`, a read-only stand-in for the kiosk's loyalty store. Both engines (embedded and
-Spark's `mapInPandas` over partitions by member) call `rank_population` on the rows of the members they hold.
+Why: "the central build and the kiosk agree" only holds if both run the same code. So the build re-implements
+nothing: the model is learned by the kiosk's `offer_ranking_model.learn_from_log` (embedded) or from the same
+mergeable counts (Spark), and each batch of members goes through the kiosk's `MemberOfferRanker` — the code
+`RankedOfferEngine.offers_for` runs for one member per scan: candidates and features (`build_candidates`), scores
+(`score`), the product rules (durables, category cap, discovery share, popular fill-up) and the reasons. Both
+engines (embedded, and Spark's `mapInPandas` over partitions by member) call `rank_population`.
 """
 from __future__ import annotations
 
@@ -13,10 +15,15 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from kiosk.services.loyalty import CatalogueOffer, Purchase
-from kiosk.services.offer_model import OfferModel
-from kiosk.services.offers import OfferEngine
+from kiosk.services.loyalty import CatalogueOffer, Product
+from kiosk.services.offer_ranker import PickRules
+from kiosk.services.offer_ranking_model import RankingModel, category_codes
+from kiosk.services.purchase_log import PurchaseLog
+from kiosk.services.ranked_engine import MemberHistories, MemberOfferRanker
 from kiosk.services.records import Offer
+
+BATCH_MEMBERS = 2000  # members ranked with one candidate table (~20 KB each)
+CATALOGUE_VERSION = "offers-build"
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,51 +34,53 @@ class MemberOffers:
     offers: tuple[Offer, ...]
 
 
-class BuildStore:
-    """What `OfferEngine` reads from a loyalty store: the catalogue, and the history of the member being ranked."""
+@dataclass(frozen=True)
+class BuildSettings:
+    """What the ranking needs besides the model: the build day, the catalogue and the kiosk's offer settings."""
 
-    def __init__(self, catalogue: Sequence[CatalogueOffer]) -> None:
-        self._catalogue = list(catalogue)
-        self._history: list[Purchase] = []
+    today: date
+    products: dict[int, Product]
+    offers: tuple[CatalogueOffer, ...]
+    limit: int
+    min_offers: int
+    rules: PickRules
 
-    def catalogue(self) -> list[CatalogueOffer]:
-        return self._catalogue
 
-    def catalogue_version(self) -> str:
-        return "offers-build"
-
-    def history(self, customer_id: int) -> list[Purchase]:
-        return self._history
-
-    def set_history(self, history: list[Purchase]) -> None:
-        self._history = history
+def chain_log(products: dict[int, Product], member: np.ndarray, day: np.ndarray, product: np.ndarray
+              ) -> tuple[PurchaseLog, tuple[str, ...]]:
+    """The chain's purchases as the kiosk's PurchaseLog (as `store_log` builds a store's), with category names."""
+    n_products = max(max(products, default=0), int(product.max()) if len(product) else 0) + 1
+    categories, names = category_codes(products, n_products)
+    n_customers = int(member.max()) + 1 if len(member) else 1
+    return PurchaseLog.build(member, day, product, categories, n_customers), names
 
 
 def rank_population(
-    model: OfferModel,
-    catalogue: Sequence[CatalogueOffer],
+    model: RankingModel,
+    settings: BuildSettings,
     member: np.ndarray,
     day: np.ndarray,
     product: np.ndarray,
-    today: date,
-    limit: int,
-    min_offers: int,
 ) -> Iterator[MemberOffers]:
-    """Each member's offers, members in ascending code order.
-
-    A member's history is given to the engine ordered by (day, product), so that every engine that calls
-    this sees the same order (the engine's tie-breaks between equal scores follow the history's order).
-    """
-    store = BuildStore(catalogue)
-    engine = OfferEngine(store, model=model, min_offers=min_offers)  # type: ignore[arg-type]  # duck-typed store
+    """Each member's offers, members in ascending code order, BATCH_MEMBERS at a time."""
+    ranker = MemberOfferRanker(model, settings.products, settings.min_offers, settings.rules)
+    catalogue = ranker.catalogue(settings.offers, settings.today, CATALOGUE_VERSION)
     order = np.lexsort((product, day, member))
     m, d, p = member[order], day[order], product[order]
     if len(m) == 0:
         return
-    starts = np.flatnonzero(np.r_[True, m[1:] != m[:-1]])
-    ends = np.r_[starts[1:], len(m)]
-    days, products = d.tolist(), p.tolist()
-    for start, end in zip(starts.tolist(), ends.tolist()):
-        store.set_history([Purchase(products[i], days[i], 1) for i in range(start, end)])
-        offers = engine.offers_for(int(m[start]), today, limit)
-        yield MemberOffers(int(m[start]), tuple(offers))
+    codes, starts = np.unique(m, return_index=True)
+    bounds = np.r_[starts, len(m)]
+    for first in range(0, len(codes), BATCH_MEMBERS):
+        last = min(first + BATCH_MEMBERS, len(codes))
+        lo, hi = bounds[first], bounds[last]
+        histories = MemberHistories(bounds[first:last + 1] - lo, d[lo:hi], p[lo:hi])
+        for code, offers in zip(codes[first:last].tolist(),
+                                ranker.offers_for_members(histories, catalogue, settings.today, settings.limit)):
+            yield MemberOffers(code, tuple(offers))
+
+
+def members_offers(model: RankingModel, settings: BuildSettings, members: Sequence[str] | np.ndarray,
+                   member: np.ndarray, day: np.ndarray, product: np.ndarray) -> dict[str, tuple[Offer, ...]]:
+    """`rank_population` keyed by card number (`members[code]`)."""
+    return {members[ranked.member]: ranked.offers for ranked in rank_population(model, settings, member, day, product)}

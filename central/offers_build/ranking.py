@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kiosk.services.offer_model import OfferModel
+from kiosk.services.offer_ranking_model import RankingModel
 from kiosk.services.records import Offer
 
 
@@ -17,4 +17,4 @@ class Ranking:
     skipped_returns: int
     learn_s: float
     rank_s: float
-    model: OfferModel | None = None  # what the engine learned (the tests hold the two engines to the same)
+    model: RankingModel | None = None  # what the engine learned (the tests hold the two engines to the same)

@@ -8,8 +8,22 @@ from central.offers_build.ranking import Ranking
 from kiosk.services.cards import CardHasher
 from kiosk.services.loyalty import CatalogueOffer
 from kiosk.services.offer_snapshot import (
-    MemberOffer, SnapshotHeader, SnapshotMember, SnapshotOffer, WrittenSnapshot, snapshot_name, write_snapshot,
+    MemberOffer, SnapshotHeader, SnapshotMember, SnapshotOffer, SnapshotReason, WrittenSnapshot, snapshot_name,
+    write_snapshot,
 )
+from kiosk.services.records import Offer, OfferReason
+
+
+def _why(reason: OfferReason | None) -> SnapshotReason | None:
+    if reason is None:
+        return None
+    return SnapshotReason.model_construct(kind=reason.kind.value, days=reason.days, anchor=reason.anchor,
+                                          anchor_offer=reason.anchor_offer)
+
+
+def _member_offer(offer: Offer) -> MemberOffer:
+    return MemberOffer.model_construct(offer_id=offer.offer_id, rule=str(offer.rule), reason=offer.reason,
+                                       score=offer.score, why=_why(offer.why))
 
 
 def write_store_snapshots(
@@ -33,20 +47,21 @@ def write_store_snapshots(
             categories.setdefault(offer.offer_id, offer.category)
         members[card] = SnapshotMember.model_construct(
             kind="member", member=keys[card],
-            offers=tuple(MemberOffer.model_construct(offer_id=o.offer_id, rule=o.rule, reason=o.reason, score=o.score)
-                         for o in offers),
+            offers=tuple(_member_offer(o) for o in offers),
         )
     everyone = tuple(sorted(members, key=keys.__getitem__))
     written = []
     for store_id in sorted(ranking.store_members):
         cards = everyone if all_members else tuple(
             sorted((c for c in ranking.store_members[store_id] if c in members), key=keys.__getitem__))
-        used = sorted({o.offer_id for c in cards for o in members[c].offers})
+        used = sorted({i for c in cards for o in members[c].offers
+                       for i in (o.offer_id, o.why.anchor_offer if o.why else None) if i is not None})
         offers = [
             SnapshotOffer(
                 offer_id=i, title=by_id[i].title, titles=by_id[i].titles, icon=by_id[i].icon,
                 price_cents=by_id[i].price_cents, discount_percent=by_id[i].discount_percent,
-                valid_from=by_id[i].valid_from, valid_until=by_id[i].valid_until, category=categories[i],
+                valid_from=by_id[i].valid_from, valid_until=by_id[i].valid_until,
+                category=categories.get(i, by_id[i].category or ""), regular_price_cents=by_id[i].regular_price_cents,
             )
             for i in used
         ]

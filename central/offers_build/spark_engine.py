@@ -1,31 +1,43 @@
 """The Spark engine: the same build on Apache Spark (`local[2]` here, any cluster URL in production).
 
-Why this split: what needs the whole chain's purchases (who buys what, usual intervals, which products share
-baskets) is computed as Spark aggregates and joins, exactly as the kiosk engine's numpy functions define them
-(`kiosk.services.offers._distinct_buyers`, `_median_intervals`, `_neighbours`: same thresholds, same float
-operations, same tie order), and becomes the kiosk's `OfferModel`. The per-member ranking is not
-re-implemented at all: the members' rows go, partitioned by member, through `mapInPandas` to `rank_population`, which calls the
-kiosk's `OfferEngine`. The test `tests/integration/test_offers_build_spark.py` holds both engines to identical
-offer lists on the Ta-Feng file.
+Why this split: nothing of the kiosk's ranker is re-implemented in Spark. The members' lines are partitioned by
+member; on each partition the kiosk's own code counts what the population statistics need
+(`offer_features.partial_stats`, in `mapInPandas`), Spark adds the partitions' counts up (a group-by-sum, which is
+how partials merge) and the driver finalises them into the kiosk's `PopulationStats`
+(`offer_features.finalise_stats`). The ranker's weights are fitted on the driver by the kiosk's
+`offer_training.learn_from`, on the same sample of members the kiosk's `learn_weights` would draw, with the
+statistics of the history before the learning window (merged the same way). Then every partition ranks its
+members with the kiosk's `MemberOfferRanker` (`population.rank_population`), the model broadcast to it.
+`tests/integration/test_offers_build_spark.py` holds both engines to the same model and identical offer lists
+on the Ta-Feng file.
 """
 from __future__ import annotations
 
 import os
 import sys
 import time
-from datetime import date
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 import numpy as np
 
 from central.offers_build.errors import BuildInputError
 from central.offers_build.export import COLUMN_RULES, EPOCH_ORDINAL, MAX_REPORTED, TRANSACTION_COLUMNS, Catalogue
-from central.offers_build.population import rank_population
+from central.offers_build.population import BuildSettings, rank_population
 from central.offers_build.ranking import Ranking
+from central.offers_build.stats_blobs import partial_bytes, partial_from_bytes
 from kiosk.services.loyalty import CatalogueOffer
-from kiosk.services.offer_model import MIN_LIFT, MIN_PAIR_BASKETS, NEIGHBOURS, OfferModel
-from kiosk.services.records import Offer
+from kiosk.services.offer_features import (
+    PopulationStats, StatsPartial, finalise_stats, merge_partials, partial_stats,
+)
+from kiosk.services.offer_ranker import RankerWeights
+from kiosk.services.offer_ranking_model import (
+    RankingModel, category_codes, default_weights, learning_split, sample_rows,
+)
+from kiosk.services.offer_training import learn_from, next_basket_snapshot
+from kiosk.services.purchase_log import PurchaseLog
+from kiosk.services.records import Offer, OfferReason, ReasonKind
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -33,7 +45,10 @@ if TYPE_CHECKING:
 
 
 LINES_PER_TASK = 500_000  # ranking tasks hold one partition's rows in pandas
-RESULT_SCHEMA = "member string, rank int, offer_id string, rule string, reason string, score double, category string"
+RESULT_SCHEMA = ("member string, rank int, offer_id string, rule string, reason string, score double, category string, "
+                 "why_kind string, why_days int, why_anchor string, why_anchor_offer string")
+COUNT_SCHEMA = "stats string, member string, blob binary"  # "now"/"before": a partition's counts; "learner": a member
+MERGE_FAN_IN = 8  # partitions' counts merged at once on the driver
 _CHECKS = COLUMN_RULES  # the embedded reader's own rules: column -> (regex, problem)
 
 
@@ -72,8 +87,21 @@ def _read(spark: "SparkSession", path: Path) -> "DataFrame":
     return df.select(*[F.trim(F.col(c).cast("string")).alias(c) for c in TRANSACTION_COLUMNS])
 
 
-def _checked_lines(spark: "SparkSession", path: Path, catalogue: Catalogue) -> tuple["DataFrame", int]:
-    """(member, day, product, store) of the lines with quantity > 0, and the number of skipped returns.
+@dataclass(frozen=True)
+class CheckedLines:
+    """The export's lines with quantity > 0 as (member, day, product, store), read once and cached."""
+
+    lines: "DataFrame"
+    skipped_returns: int
+    last_day: int | None  # the newest purchase day (date ordinal); None without lines
+    cached: "DataFrame"  # what to unpersist when done
+
+    def release(self) -> None:
+        self.cached.unpersist()
+
+
+def _checked_lines(spark: "SparkSession", path: Path, catalogue: Catalogue) -> CheckedLines:
+    """The lines with quantity > 0, the number of skipped returns, the last day; one pass over the file.
 
     Raises BuildInputError naming the file, column and value of up to 20 bad values (Spark keeps no row
     numbers; the embedded engine names the row too).
@@ -82,12 +110,16 @@ def _checked_lines(spark: "SparkSession", path: Path, catalogue: Catalogue) -> t
 
     df = _read(spark, path)
     skus = spark.createDataFrame([(s, i) for s, i in catalogue.sku_ids.items()], "sku string, product_id long")
-    df = df.join(F.broadcast(skus), df["product"] == skus["sku"], "left").drop("sku")
+    df = df.join(F.broadcast(skus), df["product"] == skus["sku"], "left").drop("sku").cache()
+    day = (F.datediff(F.to_date("date", "yyyy-MM-dd"), F.lit("1970-01-01")) + F.lit(EPOCH_ORDINAL)).cast("long")
     flags = {name: ~F.coalesce(F.col(name).rlike(pattern), F.lit(False)) for name, (pattern, _) in _CHECKS.items()}
     flags["date"] = flags["date"] | F.to_date("date", "yyyy-MM-dd").isNull()
     flags["product"] = F.col("product_id").isNull()
     problems = {name: problem for name, (_, problem) in _CHECKS.items()} | {"product": "is not a sku of the products file"}
-    counts = df.select(*[F.sum(F.when(flag, 1).otherwise(0)).alias(name) for name, flag in flags.items()]).first()
+    quantity = F.col("quantity").cast("long")
+    counts = df.select(*[F.sum(F.when(flag, 1).otherwise(0)).alias(name) for name, flag in flags.items()],
+                       F.sum(F.when(quantity <= 0, 1).otherwise(0)).alias("skipped"),
+                       F.max(F.when(quantity > 0, day)).alias("last_day")).first()  # one pass, then cached
     total = sum(int(counts[name] or 0) for name in flags)
     if total:
         parts = []
@@ -98,74 +130,114 @@ def _checked_lines(spark: "SparkSession", path: Path, catalogue: Catalogue) -> t
             if len(parts) >= MAX_REPORTED:
                 break
         more = f" (and {total - len(parts)} more)" if total > len(parts) else ""
+        df.unpersist()
         raise BuildInputError(f"{path}: nothing written, {total} bad value(s): " + "; ".join(parts) + more)
-    quantity = F.col("quantity").cast("long")
-    skipped = df.filter(quantity <= 0).count()
-    lines = df.filter(quantity > 0).select(
-        "member",
-        (F.datediff(F.to_date("date", "yyyy-MM-dd"), F.lit("1970-01-01")) + F.lit(EPOCH_ORDINAL)).cast("long").alias("day"),
-        F.col("product_id").alias("product"),
-        "store",
-    )
-    return lines, skipped
+    skipped = int(counts["skipped"] or 0)
+    lines = df.filter(quantity > 0).select("member", day.alias("day"), F.col("product_id").alias("product"), "store")
+    last_day = counts["last_day"]
+    return CheckedLines(lines, skipped, None if last_day is None else int(last_day), df)
 
 
-def learn_model(lines: "DataFrame", catalogue: Catalogue) -> OfferModel:
-    """The kiosk's `OfferModel`, its chain-wide aggregates computed by Spark (see the module docstring)."""
-    from pyspark.sql import Window
+def _partition_log(rows: "pd.DataFrame", product_category: np.ndarray) -> tuple[PurchaseLog, np.ndarray]:
+    """One partition's lines as a PurchaseLog (members coded in card-number order) and the card numbers."""
+    import pandas as pd
+
+    codes, cards = pd.factorize(rows["member"], sort=True)
+    log = PurchaseLog.build(codes.astype(np.int64), rows["day"].to_numpy(np.int64), rows["product"].to_numpy(np.int64),
+                            product_category, max(len(cards), 1))
+    return log, np.asarray(cards, dtype=object)
+
+
+def _counter(product_category: np.ndarray, today: int, split: int) -> Callable[..., Iterator["pd.DataFrame"]]:
+    """The mapInPandas function of the statistics pass: per partition (all lines of its members), the counts
+    of the stats as of `today` ("now"), those of the history before `split` ("before", for fitting the
+    weights), and the members who qualify as learners (the kiosk's `next_basket_snapshot` rule)."""
+    def count(batches: "Iterator[pd.DataFrame]") -> "Iterator[pd.DataFrame]":
+        import pandas as pd
+
+        frames = list(batches)
+        if not frames:
+            return
+        log, cards = _partition_log(pd.concat(frames, ignore_index=True), product_category)
+        learners = cards[next_basket_snapshot(log, split).customers].tolist()
+        yield pd.DataFrame({
+            "stats": ["now", "before", *(["learner"] * len(learners))],
+            "member": [None, None, *learners],
+            "blob": [partial_bytes(partial_stats(log, today)),
+                     partial_bytes(partial_stats(log.select(log.day < split), split)), *([None] * len(learners))],
+        })
+
+    return count
+
+
+class _Merger:
+    """The kiosk's `merge_partials` over partitions' counts as they arrive, MERGE_FAN_IN at a time (memory: the
+    merged counts plus a few partitions')."""
+
+    def __init__(self) -> None:
+        self.merged: StatsPartial | None = None
+        self.waiting: list[StatsPartial] = []
+
+    def add(self, blob: bytes) -> None:
+        self.waiting.append(partial_from_bytes(blob))
+        if len(self.waiting) >= MERGE_FAN_IN:
+            self._flush()
+
+    def _flush(self) -> None:
+        self.merged = merge_partials(([self.merged] if self.merged is not None else []) + self.waiting)
+        self.waiting = []
+
+    def result(self) -> StatsPartial:
+        if self.waiting or self.merged is None:
+            self._flush()
+        assert self.merged is not None
+        return self.merged
+
+
+def learn_model(by_member: "DataFrame", catalogue: Catalogue, today: int, last_day: int) -> RankingModel:
+    """The kiosk's RankingModel of the chain (what `offer_ranking_model.learn_from_log` learns from one log).
+
+    One pass: the partitions' counts stream to the driver (`toLocalIterator`, a partition at a time, so neither
+    the JVM nor the driver holds every partition's pair table at once) and are merged as they come."""
+    # every product of the lines is one of the catalogue's (the checks above): chain_log's n_products
+    product_category, names = category_codes(catalogue.products, max(catalogue.products, default=0) + 1)
+    split = learning_split(last_day)
+    counted = by_member.mapInPandas(_counter(product_category, today, split), COUNT_SCHEMA)
+    mergers = {"now": _Merger(), "before": _Merger()}
+    learners: list[str] = []
+    for row in counted.toLocalIterator(prefetchPartitions=True):
+        if row["stats"] == "learner":
+            learners.append(row["member"])
+        else:
+            mergers[row["stats"]].add(row["blob"])
+    now = finalise_stats(mergers["now"].result())
+    weights = _learn_weights(by_member, np.sort(np.asarray(learners, dtype=object)), split,
+                             lambda: finalise_stats(mergers["before"].result()))
+    return RankingModel(now, weights or default_weights(), names, weights is not None)
+
+
+def _learn_weights(by_member: "DataFrame", learners: np.ndarray, split: int,
+                   before: Callable[[], PopulationStats]) -> RankerWeights | None:
+    """`learn_weights` of the kiosk for the chain: the same sample of learners (in card-number order, as the
+    embedded engine codes members), their lines collected to the driver, and the population stats of the
+    history before the split (`before`, from the merged counts)."""
     from pyspark.sql import functions as F
 
-    buyers = {int(r[0]): int(r[1]) for r in
-              lines.select("product", "member").distinct().groupBy("product").count().collect()}
-
-    visits = lines.select("product", "member", "day").distinct()
-    gap = F.col("day") - F.lag("day").over(Window.partitionBy("product", "member").orderBy("day"))
-    gaps = visits.select("product", gap.alias("gap")).filter(F.col("gap") > 0)
-    learned = {int(r[0]): float(r[1]) for r in
-               gaps.groupBy("product").agg(F.count("gap").alias("n"), F.percentile("gap", 0.5).alias("median"))
-               .filter(F.col("n") >= 3).select("product", "median").collect()}
-    default_interval = {}
-    for pid, prod in catalogue.products.items():
-        if prod.kind == "consumable":
-            value = prod.repurchase_days or learned.get(pid)
-            if value:
-                default_interval[pid] = float(value)
-
-    baskets = lines.select("member", "day", "product").distinct().cache()
-    total_baskets = baskets.select("member", "day").distinct().count()
-    with_product = baskets.groupBy("product").count().withColumnRenamed("count", "baskets")
-    a, b = baskets.alias("a"), baskets.alias("b")
-    pairs = (
-        a.join(b, (F.col("a.member") == F.col("b.member")) & (F.col("a.day") == F.col("b.day"))
-               & (F.col("a.product") < F.col("b.product")))
-        .groupBy(F.col("a.product").alias("x"), F.col("b.product").alias("y")).count()
-        .withColumnRenamed("count", "together")
-        .filter(F.col("together") >= MIN_PAIR_BASKETS)
-        .join(with_product.select(F.col("product").alias("x"), F.col("baskets").alias("bx")), "x")
-        .join(with_product.select(F.col("product").alias("y"), F.col("baskets").alias("by")), "y")
-    )
-    product_of_counts = (F.col("bx") * F.col("by")).cast("double")
-    pairs = pairs.filter(F.col("together").cast("double") * F.lit(float(total_baskets)) / product_of_counts >= MIN_LIFT)
-    pairs = pairs.withColumn("similarity", F.col("together").cast("double") / F.sqrt(product_of_counts))
-    both = pairs.select(F.col("x").alias("a"), F.col("y").alias("b"), "similarity").unionByName(
-        pairs.select(F.col("y").alias("a"), F.col("x").alias("b"), "similarity"))
-    # the numpy code's order among equal similarities: partners above the product first, each ascending
-    order = Window.partitionBy("a").orderBy(F.col("similarity").desc(), (F.col("b") < F.col("a")).asc(), F.col("b").asc())
-    top = both.withColumn("n", F.row_number().over(order)).filter(F.col("n") <= NEIGHBOURS)
-    neighbours: dict[int, list[tuple[int, float]]] = {}
-    for row in top.orderBy("a", "n").collect():
-        neighbours.setdefault(int(row["a"]), []).append((int(row["b"]), round(float(row["similarity"]), 4)))
-    baskets.unpersist()
-    return OfferModel(catalogue.products, buyers, default_interval, {k: tuple(v) for k, v in neighbours.items()})
+    rows = sample_rows(len(learners))
+    if rows is None:
+        return None
+    stats = before()
+    chosen = by_member.sparkSession.createDataFrame([(str(c),) for c in learners[rows]], "member string")
+    lines = by_member.join(F.broadcast(chosen), "member", "left_semi").toPandas()
+    log, _ = _partition_log(lines, stats.product_category)
+    return learn_from([next_basket_snapshot(log, split)], [stats])
 
 
-def _ranker(model: OfferModel, offers: tuple[CatalogueOffer, ...], today: date, limit: int, min_offers: int):  # type: ignore[no-untyped-def]
-    """The mapInPandas function: one partition's rows in, the offers of its members out.
+def _ranker(model: RankingModel, settings: BuildSettings) -> Callable[..., Iterator["pd.DataFrame"]]:
+    """The mapInPandas function of the ranking pass: one partition's rows in, the offers of its members out.
 
     `repartition("member")` puts all of a member's rows into one partition; the partition's Arrow batches are
-    joined and ranked in one `rank_population` call (the kiosk engine's code), which groups by member
-    itself. (Relying on the rows' order within a partition instead proved wrong: a member's rows can come
-    in two separate runs, and were ranked twice on half histories.) Memory per task: one partition's rows.
+    joined and ranked by `rank_population` (the kiosk engine's code). Memory per task: one partition's rows.
     """
     def rank(batches: "Iterator[pd.DataFrame]") -> "Iterator[pd.DataFrame]":
         import pandas as pd
@@ -174,21 +246,24 @@ def _ranker(model: OfferModel, offers: tuple[CatalogueOffer, ...], today: date, 
         if not frames:
             return
         rows = pd.concat(frames, ignore_index=True)
-        codes, members = pd.factorize(rows["member"], sort=False)
+        codes, members = pd.factorize(rows["member"], sort=True)
         out = [
-            (members[ranked.member], n, o.offer_id, o.rule, o.reason, float(o.score), o.category)
-            for ranked in rank_population(model, offers, codes.astype(np.int64), rows["day"].to_numpy(np.int64),
-                                          rows["product"].to_numpy(np.int64), today, limit, min_offers)
+            (members[ranked.member], n, o.offer_id, str(o.rule), o.reason, float(o.score), o.category,
+             *((o.why.kind.value, o.why.days, o.why.anchor, o.why.anchor_offer) if o.why else (None,) * 4))
+            for ranked in rank_population(model, settings, codes.astype(np.int64), rows["day"].to_numpy(np.int64),
+                                          rows["product"].to_numpy(np.int64))
             for n, o in enumerate(ranked.offers)
         ]
-        yield pd.DataFrame(out, columns=["member", "rank", "offer_id", "rule", "reason", "score", "category"])
+        frame = pd.DataFrame(out, columns=["member", "rank", "offer_id", "rule", "reason", "score", "category",
+                                           "why_kind", "why_days", "why_anchor", "why_anchor_offer"])
+        yield frame.astype({"rank": "int32", "why_days": "Int32"})
 
     return rank
 
 
 def rank_spark(
-    path: Path, catalogue: Catalogue, today: date, limit: int, min_offers: int,
-    master: str = "local[2]", spark: "SparkSession | None" = None, stores: tuple[str, ...] | None = None,
+    path: Path, catalogue: Catalogue, settings: BuildSettings, master: str = "local[2]",
+    spark: "SparkSession | None" = None, stores: tuple[str, ...] | None = None,
 ) -> Ranking:
     """Check, learn from every line and rank every member (or those who shop in `stores`) on Spark; the
     session is made (and stopped) here unless one is given."""
@@ -198,28 +273,29 @@ def rank_spark(
     session = spark or spark_session(master)
     try:
         started = time.perf_counter()
-        lines, skipped = _checked_lines(session, Path(path), catalogue)
-        lines = lines.cache()
-        line_count = lines.count()
-        model = learn_model(lines, catalogue)
-        learned = time.perf_counter()
-        pairs = lines.select("store", "member").distinct()
-        to_rank = lines
+        checked = _checked_lines(session, Path(path), catalogue)
+        lines, skipped = checked.lines, checked.skipped_returns
+        members_of = lines.select("store", "member").distinct().toPandas()
         if stores is not None:
-            known = {r[0] for r in lines.select("store").distinct().collect()}
-            missing = sorted(set(stores) - known)
+            missing = sorted(set(stores) - set(members_of["store"]))
             if missing:
-                raise BuildInputError(f"--store {missing[0]}: not a store of the export (it has: {', '.join(sorted(known))})")
-            pairs = pairs.filter(F.col("store").isin(list(stores)))
-            to_rank = lines.join(pairs.select("member").distinct(), "member", "left_semi")
+                known = ", ".join(sorted(set(members_of["store"])))
+                raise BuildInputError(f"--store {missing[0]}: not a store of the export (it has: {known})")
+            members_of = members_of[members_of["store"].isin(list(stores))]
+        line_count = checked.cached.count() - skipped  # from the cache
         partitions = max(session.sparkContext.defaultParallelism * 2, line_count // LINES_PER_TASK)
-        ranked = (
-            to_rank.select("member", "day", "product").repartition(partitions, "member")
-            .mapInPandas(_ranker(model, catalogue.offers, today, limit, min_offers), RESULT_SCHEMA)
-        )
-        table = ranked.toPandas()
-        members_of = pairs.toPandas()
-        lines.unpersist()
+        by_member = lines.select("member", "day", "product").repartition(partitions, "member").cache()
+        by_member.count()
+        checked.release()
+        today = settings.today.toordinal()
+        model = learn_model(by_member, catalogue, today, checked.last_day if checked.last_day is not None else today)
+        learned = time.perf_counter()
+        to_rank = by_member
+        if stores is not None:
+            wanted = session.createDataFrame(sorted(set(members_of["member"])), "string").toDF("member")
+            to_rank = by_member.join(F.broadcast(wanted), "member", "left_semi")
+        table = to_rank.mapInPandas(_ranker(model, settings), RESULT_SCHEMA).toPandas()
+        by_member.unpersist()
         ranked_at = time.perf_counter()
     finally:
         if own:
@@ -233,9 +309,16 @@ def rank_spark(
 
 
 def _offer(item: CatalogueOffer, row: "pd.Series") -> Offer:
+    """A ranked row back as the Offer the kiosk engine made (titles in the catalogue's default language)."""
+    import pandas as pd
+
+    why = None
+    if isinstance(row.why_kind, str):
+        why = OfferReason(ReasonKind(row.why_kind), None if pd.isna(row.why_days) else int(row.why_days),
+                          row.why_anchor if isinstance(row.why_anchor, str) else None,
+                          row.why_anchor_offer if isinstance(row.why_anchor_offer, str) else None)
     return Offer(
         offer_id=item.offer_id, title=item.title, icon=item.icon, price_cents=item.price_cents,
         discount_percent=item.discount_percent, valid_until=item.valid_until, category=row.category,
-        reason=row.reason, rule=row.rule, score=row.score,
+        reason=row.reason, rule=row.rule, score=row.score, why=why, regular_price_cents=item.regular_price_cents,
     )
-

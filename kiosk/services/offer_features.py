@@ -107,11 +107,47 @@ def _median_per_group(groups: np.ndarray, values: np.ndarray, size: int) -> np.n
     return out
 
 
-def learn_stats(log: PurchaseLog, as_of: int) -> PopulationStats:
-    """Summarise every purchase of `log` (all of it is before `as_of`)."""
+@dataclass(frozen=True)
+class StatsPartial:
+    """What `learn_stats` counts, for one part of the members (all of a member's lines in one part).
+
+    Why: a chain's purchases do not fit one process; each part (a Spark partition of members, say) is
+    counted by this same code, parts are merged by adding their counts, and `finalise_stats` turns the sum
+    into the PopulationStats one `learn_stats` over everything gives. Every field is a count, so merging is
+    exact: medians of day gaps come from per-product histograms (`gap_code` = product << 32 | gap days).
+    """
+
+    as_of: int
+    product_category: np.ndarray
+    popularity: np.ndarray  # int64 per product: baskets holding it
+    recent: np.ndarray  # int64 per product: the same within RECENT_DAYS before as_of
+    buyers: np.ndarray  # int64 per product: members who bought it
+    repeaters: np.ndarray  # int64 per product: members who bought it on >= 2 days
+    gap_code: np.ndarray  # sorted distinct product << 32 | gap (days between two purchases, > 0)
+    gap_count: np.ndarray
+    pair_code: np.ndarray  # sorted distinct product_a * n_products + product_b of two products in one basket
+    pair_count: np.ndarray  # baskets holding the pair (both orders listed)
+
+    @property
+    def n_products(self) -> int:
+        return len(self.product_category)
+
+
+GAP_BITS = 32
+
+
+def _counted(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    if not len(codes):
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    values, counts = np.unique(codes, return_counts=True)
+    return values.astype(np.int64), counts.astype(np.int64)
+
+
+def partial_stats(log: PurchaseLog, as_of: int) -> StatsPartial:
+    """Count what the stats need from `log` (one part of the members, or all of them)."""
     n = log.n_products
-    popularity = np.bincount(log.product, minlength=n).astype(float)
-    recent = np.bincount(log.product[log.day >= as_of - RECENT_DAYS], minlength=n).astype(float)
+    popularity = np.bincount(log.product, minlength=n).astype(np.int64)
+    recent = np.bincount(log.product[log.day >= as_of - RECENT_DAYS], minlength=n).astype(np.int64)
     # member x product runs, in time order: gaps between purchase days give repeat rates and cycles
     code = log.customer * n + log.product
     order = np.lexsort((log.day, code))
@@ -120,20 +156,62 @@ def learn_stats(log: PurchaseLog, as_of: int) -> PopulationStats:
     gaps = (day_sorted[1:] - day_sorted[:-1])[same]
     gap_product = product_sorted[1:][same]
     keep = gaps > 0
-    cycle = _median_per_group(gap_product[keep], gaps[keep].astype(float), n)
-    gap_count = np.bincount(gap_product[keep], minlength=n)
-    cycle[gap_count < 3] = 0.0  # fewer gaps say little about a product's usual interval
+    gap_code, gap_count = _counted((gap_product[keep] << GAP_BITS) | gaps[keep])
     first_of_pair = np.r_[True, ~same] if len(code_sorted) else np.zeros(0, dtype=bool)
-    buyers = np.bincount(product_sorted[first_of_pair], minlength=n).astype(float)
+    buyers = np.bincount(product_sorted[first_of_pair], minlength=n).astype(np.int64)
     repeat_pairs = first_of_pair & (np.r_[same, False] if len(code_sorted) else first_of_pair)  # bought again later
-    repeaters = np.bincount(product_sorted[repeat_pairs], minlength=n).astype(float)
+    repeaters = np.bincount(product_sorted[repeat_pairs], minlength=n).astype(np.int64)
+    pair_code, pair_count = _pair_counts(log)
+    return StatsPartial(as_of, log.product_category, popularity, recent, buyers, repeaters, gap_code, gap_count,
+                        pair_code, pair_count)
+
+
+def _merge_sparse(codes: list[np.ndarray], counts: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    all_codes = np.concatenate(codes) if codes else np.zeros(0, dtype=np.int64)
+    if not len(all_codes):
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    values, inverse = np.unique(all_codes, return_inverse=True)
+    return values, np.bincount(inverse, weights=np.concatenate(counts), minlength=len(values)).astype(np.int64)
+
+
+def merge_partials(parts: list[StatsPartial]) -> StatsPartial:
+    """The counts of all parts together (parts must hold disjoint members, same products and as_of)."""
+    first = parts[0]
+    if any(p.as_of != first.as_of or p.n_products != first.n_products for p in parts):
+        raise ValueError("partial stats of other days or products cannot be merged")
+    gap_code, gap_count = _merge_sparse([p.gap_code for p in parts], [p.gap_count for p in parts])
+    pair_code, pair_count = _merge_sparse([p.pair_code for p in parts], [p.pair_count for p in parts])
+    return StatsPartial(
+        first.as_of, first.product_category, sum(p.popularity for p in parts), sum(p.recent for p in parts),
+        sum(p.buyers for p in parts), sum(p.repeaters for p in parts), gap_code, gap_count, pair_code, pair_count,
+    )
+
+
+def finalise_stats(part: StatsPartial) -> PopulationStats:
+    """The PopulationStats of (merged) counts."""
+    n = part.n_products
+    popularity = part.popularity.astype(float)
+    recent = part.recent.astype(float)
+    gap_product = np.repeat(part.gap_code >> GAP_BITS, part.gap_count)
+    gaps = np.repeat(part.gap_code & ((1 << GAP_BITS) - 1), part.gap_count)
+    cycle = _median_per_group(gap_product, gaps.astype(float), n)
+    gap_count = np.bincount(gap_product, minlength=n)
+    cycle[gap_count < 3] = 0.0  # fewer gaps say little about a product's usual interval
+    buyers = part.buyers.astype(float)
+    repeaters = part.repeaters.astype(float)
     overall = repeaters.sum() / max(buyers.sum(), 1.0)
     repeat_rate = (repeaters + 5 * overall) / (buyers + 5)
-    neighbour, weight = _co_purchase(log)
+    neighbour, weight = _neighbours(part.pair_code, part.pair_count, part.popularity, n)
     popular_order = np.lexsort((np.arange(n), -popularity))
     recent_order = np.lexsort((np.arange(n), -popularity, -recent))
-    return PopulationStats(as_of, popularity, recent, repeat_rate, cycle, neighbour, weight, log.product_category,
-                           _category_top(log.product_category, popularity), popular_order, recent_order)
+    return PopulationStats(part.as_of, popularity, recent, repeat_rate, cycle, neighbour, weight,
+                           part.product_category, _category_top(part.product_category, popularity), popular_order,
+                           recent_order)
+
+
+def learn_stats(log: PurchaseLog, as_of: int) -> PopulationStats:
+    """Summarise every purchase of `log` (all of it is before `as_of`)."""
+    return finalise_stats(partial_stats(log, as_of))
 
 
 def _category_top(product_category: np.ndarray, popularity: np.ndarray) -> np.ndarray:
@@ -151,11 +229,9 @@ def _category_top(product_category: np.ndarray, popularity: np.ndarray) -> np.nd
     return top
 
 
-def _co_purchase(log: PurchaseLog) -> tuple[np.ndarray, np.ndarray]:
-    """Top NEIGHBOURS partners per product by P(partner | product) over baskets (pairs in >= 2 baskets)."""
+def _pair_counts(log: PurchaseLog) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct codes a * n + b of two products in one basket (both orders) and the baskets holding each."""
     n = log.n_products
-    neighbour = np.full((n, NEIGHBOURS), -1, dtype=np.int64)
-    weight = np.zeros((n, NEIGHBOURS))
     basket, product = log.basket, log.product
     pair_codes = []
     shift = 1
@@ -166,13 +242,19 @@ def _co_purchase(log: PurchaseLog) -> tuple[np.ndarray, np.ndarray]:
         a, b = product[:-shift][same], product[shift:][same]
         pair_codes.append(np.concatenate([a * n + b, b * n + a]))
         shift += 1
-    if not pair_codes:
-        return neighbour, weight
-    codes, counts = np.unique(np.concatenate(pair_codes), return_counts=True)
+    return _counted(np.concatenate(pair_codes) if pair_codes else np.zeros(0, dtype=np.int64))
+
+
+def _neighbours(codes: np.ndarray, counts: np.ndarray, baskets_with: np.ndarray, n: int
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Top NEIGHBOURS partners per product by P(partner | product) over baskets (pairs in >= 2 baskets)."""
+    neighbour = np.full((n, NEIGHBOURS), -1, dtype=np.int64)
+    weight = np.zeros((n, NEIGHBOURS))
     keep = counts >= MIN_PAIR_BASKETS
     codes, counts = codes[keep], counts[keep]
+    if not len(codes):
+        return neighbour, weight
     a, b = codes // n, codes % n
-    baskets_with = np.bincount(product, minlength=n)
     conditional = counts / baskets_with[a]
     order = np.lexsort((b, -conditional, a))
     a, b, conditional = a[order], b[order], conditional[order]

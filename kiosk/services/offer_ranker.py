@@ -77,9 +77,13 @@ def fit(table: CandidateTable, labels: np.ndarray, l2: float = L2, sample_weight
 
 
 def score(table: CandidateTable, weights: RankerWeights) -> np.ndarray:
-    """Log-odds that each candidate is in the member's next basket."""
+    """Log-odds that each candidate is in the member's next basket.
+
+    Each row's sum is computed on its own (not as one matrix product, whose BLAS kernel may round a row
+    differently depending on how many rows come with it), so a member scores the same alone on a kiosk and
+    in a batch of thousands in the central build."""
     x = _design(table.features, np.asarray(weights.mean), np.asarray(weights.scale))
-    return x @ np.asarray(weights.coef) + weights.intercept
+    return np.einsum("ij,j->i", x, np.asarray(weights.coef)) + weights.intercept
 
 
 @dataclass(frozen=True)

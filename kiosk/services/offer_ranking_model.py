@@ -50,7 +50,7 @@ def default_weights() -> RankerWeights:
     return RankerWeights.from_json(json.loads(DEFAULT_WEIGHTS.read_text(encoding="utf-8")))
 
 
-def _category_codes(products: dict[int, Product], n_products: int) -> tuple[np.ndarray, tuple[str, ...]]:
+def category_codes(products: dict[int, Product], n_products: int) -> tuple[np.ndarray, tuple[str, ...]]:
     names = sorted({p.category for p in products.values() if p.category})
     code_of = {name: i for i, name in enumerate(names)}
     codes = np.full(n_products, NO_CATEGORY, dtype=np.int64)
@@ -64,19 +64,34 @@ def store_log(store: LoyaltyStore, products: dict[int, Product]) -> tuple[Purcha
     """Every purchase of the store as a PurchaseLog (customer and product codes = the store's ids)."""
     customer, day, product = store.purchase_arrays()
     n_products = max(max(products, default=0), int(product.max()) if len(product) else 0) + 1
-    categories, names = _category_codes(products, n_products)
+    categories, names = category_codes(products, n_products)
     n_customers = int(customer.max()) + 1 if len(customer) else 1
     return PurchaseLog.build(customer, day, product, categories, n_customers), names
+
+
+def sample_rows(qualifying: int) -> np.ndarray | None:
+    """Which of the `qualifying` learning members (positions, ascending) the fit uses: all of them, or a
+    fixed random MAX_LEARN_MEMBERS; None when fewer than MIN_LEARN_MEMBERS qualify (the shipped weights)."""
+    if qualifying < MIN_LEARN_MEMBERS:
+        return None
+    if qualifying <= MAX_LEARN_MEMBERS:
+        return np.arange(qualifying)
+    return np.sort(np.random.default_rng(0).choice(qualifying, MAX_LEARN_MEMBERS, replace=False))
+
+
+def learning_split(last_day: int) -> int:
+    """First day of the target window: each member's first basket from it on is their learning target."""
+    return last_day - LEARN_WINDOW_DAYS + 1
 
 
 def learn_weights(log: PurchaseLog, last_day: int) -> RankerWeights | None:
     """Fit the ranker with each member's first basket of the last LEARN_WINDOW_DAYS as target; None when
     fewer than MIN_LEARN_MEMBERS members qualify."""
-    snapshot = next_basket_snapshot(log, last_day - LEARN_WINDOW_DAYS + 1)
-    if len(snapshot.customers) < MIN_LEARN_MEMBERS:
+    snapshot = next_basket_snapshot(log, learning_split(last_day))
+    rows = sample_rows(len(snapshot.customers))
+    if rows is None:
         return None
-    if len(snapshot.customers) > MAX_LEARN_MEMBERS:
-        rows = np.sort(np.random.default_rng(0).choice(len(snapshot.customers), MAX_LEARN_MEMBERS, replace=False))
+    if len(rows) < len(snapshot.customers):
         sizes = np.diff(snapshot.target_start)
         products = np.concatenate([snapshot.target_product[snapshot.target_start[i]:snapshot.target_start[i + 1]]
                                    for i in rows])
@@ -86,15 +101,20 @@ def learn_weights(log: PurchaseLog, last_day: int) -> RankerWeights | None:
 
 
 def learn(store: LoyaltyStore, today: int) -> RankingModel:
-    started = time.perf_counter()
     products = store.products()
     log, names = store_log(store, products)
+    return learn_from_log(log, names, today)
+
+
+def learn_from_log(log: PurchaseLog, category_names: tuple[str, ...], today: int) -> RankingModel:
+    """The model of a purchase log (a store's, or a whole chain's in central's offers-build)."""
+    started = time.perf_counter()
     last_day = int(log.day.max()) if len(log) else today
     weights = learn_weights(log, last_day)
     stats = learn_stats(log, today)
     logger.info("Offer ranker learned from %d purchase lines in %.2f s (%s weights)", len(log),
-                time.perf_counter() - started, "store's own" if weights else "shipped default")
-    return RankingModel(stats, weights or default_weights(), names, weights is not None)
+                time.perf_counter() - started, "learned" if weights else "shipped default")
+    return RankingModel(stats, weights or default_weights(), category_names, weights is not None)
 
 
 def _encode(model: RankingModel, stamp: str) -> str:

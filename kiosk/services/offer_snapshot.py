@@ -8,8 +8,10 @@ Format (gzip-compressed JSON lines, UTF-8), in this order:
    "built_for": "YYYY-MM-DD", "engine": ..., "members": N, "offers": M}``
 2. M lines ``{"kind": "offer", ...}``: the catalogue items the members' offers refer to (titles per language,
    icon, price or discount, validity, the category the kiosk groups by);
-3. N lines ``{"kind": "member", "member": "card:<keyed hash>", "offers": [[offer_id, rule, reason, score], ...]}``,
-   best first. Members are keyed by the kiosk's keyed card hash (`CardHasher`), never by a clear card number;
+3. N lines ``{"kind": "member", "member": "card:<keyed hash>", "offers": [[offer_id, rule, reason, score, why], ...]}``,
+   best first; `why` is the reason the kiosk shows the shopper (``{"kind", "days", "anchor", "anchor_offer"}``
+   or null; version 1 files have no `why`). Members are keyed by the kiosk's keyed card hash (`CardHasher`),
+   never by a clear card number;
 4. ``{"kind": "end", "lines": N + M + 1, "sha256": ...}``: SHA-256 of every byte before this line (uncompressed).
 
 A reader trusts nothing before the end line has matched: `read_snapshot` yields the lines as typed values and
@@ -36,7 +38,7 @@ from kiosk.errors import KioskError
 from kiosk.services.records import OfferRule
 
 FORMAT = "moodkiosk-offers"
-VERSION = 1
+VERSION = 2  # 2: member offers carry the shopper reason, offers the regular price; 1 is still read
 SUFFIX = ".offers.jsonl.gz"
 MEMBER_KEY = re.compile(r"card:[0-9a-f]{16}")
 RULES = ("repurchase", "together", "category", "popular")
@@ -54,7 +56,7 @@ class _Line(BaseModel):
 class SnapshotHeader(_Line):
     kind: Literal["header"] = "header"
     format: Literal["moodkiosk-offers"] = FORMAT
-    version: Literal[1] = VERSION
+    version: Literal[1, 2] = VERSION
     store_id: Annotated[str, Field(pattern=contract.ID_PATTERN.pattern)]
     built_at: datetime
     built_for: date
@@ -76,6 +78,16 @@ class SnapshotOffer(_Line):
     valid_from: date
     valid_until: date
     category: Annotated[str, Field(max_length=200)]
+    regular_price_cents: Annotated[int, Field(ge=0, le=10_000_000)] | None = None
+
+
+class SnapshotReason(_Line):
+    """The reason line the shopper sees (kiosk.services.records.OfferReason)."""
+
+    kind: Literal["cycle", "regular", "goes_with", "category", "popular"]
+    days: Annotated[int, Field(ge=1, le=100_000)] | None = None
+    anchor: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    anchor_offer: Annotated[str, Field(min_length=1, max_length=64)] | None = None  # translates `anchor`
 
 
 class MemberOffer(_Line):
@@ -83,6 +95,7 @@ class MemberOffer(_Line):
     rule: OfferRule
     reason: Annotated[str, Field(max_length=500)]
     score: float
+    why: SnapshotReason | None = None
 
 
 class SnapshotMember(_Line):
@@ -113,7 +126,8 @@ def snapshot_name(store_id: str, built_at: datetime) -> str:
 
 def _member_line(member: SnapshotMember) -> dict[str, object]:
     return {"kind": "member", "member": member.member,
-            "offers": [[o.offer_id, o.rule, o.reason, o.score] for o in member.offers]}
+            "offers": [[o.offer_id, o.rule, o.reason, o.score,
+                        o.why.model_dump(mode="json", exclude_none=True) if o.why else None] for o in member.offers]}
 
 
 def write_snapshot(
@@ -198,11 +212,13 @@ def read_snapshot(path: Path) -> Iterator[SnapshotHeader | SnapshotOffer | Snaps
                         offers = obj.get("offers")
                         if isinstance(offers, list):
                             obj = dict(obj, offers=[
-                                dict(zip(("offer_id", "rule", "reason", "score"), o)) if isinstance(o, list) and len(o) == 4
+                                dict(zip(("offer_id", "rule", "reason", "score", "why"), o))
+                                if isinstance(o, list) and len(o) == (4 if header and header.version == 1 else 5)
                                 else o for o in offers
                             ])
                         line = SnapshotMember.model_validate(obj)
-                        unknown = [o.offer_id for o in line.offers if o.offer_id not in offer_ids]
+                        unknown = [i for o in line.offers for i in (o.offer_id, o.why and o.why.anchor_offer)
+                                   if i is not None and i not in offer_ids]
                         if unknown:
                             raise SnapshotError(f"{path}: line {number}: offer {unknown[0]!r} is not in the snapshot")
                         members += 1

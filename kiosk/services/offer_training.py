@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kiosk.services.offer_features import CandidateTable, build_candidates, learn_stats
+from kiosk.services.offer_features import CandidateTable, PopulationStats, build_candidates, learn_stats
 from kiosk.services.offer_ranker import RankerWeights, fit
 from kiosk.services.purchase_log import PurchaseLog
 
@@ -37,10 +37,14 @@ class TrainingRows:
     weights: np.ndarray
 
 
-def training_rows(snapshot: Snapshot) -> TrainingRows:
-    """Candidates of a snapshot's members with their labels (in the target basket) and row weights."""
+def training_rows(snapshot: Snapshot, stats: PopulationStats | None = None) -> TrainingRows:
+    """Candidates of a snapshot's members with their labels (in the target basket) and row weights.
+
+    `stats`: the population stats of the input, when they were learned elsewhere (the central build learns
+    them from the whole chain and gives a snapshot of a sample of members); default: learned from the history."""
     history = snapshot.history
-    stats = learn_stats(history, int(snapshot.as_of.max()) if len(snapshot.as_of) else 0)
+    if stats is None:
+        stats = learn_stats(history, int(snapshot.as_of.max()) if len(snapshot.as_of) else 0)
     table = build_candidates(history, snapshot.customers, snapshot.as_of, stats)
     span = np.int64(history.n_products)
     sizes = np.diff(snapshot.target_start)
@@ -52,10 +56,13 @@ def training_rows(snapshot: Snapshot) -> TrainingRows:
     return TrainingRows(table, labels, weights)
 
 
-def learn_from(snapshots: list[Snapshot]) -> RankerWeights | None:
-    """Ranker weights fitted on all snapshots together; None when no candidate is ever bought."""
+def learn_from(snapshots: list[Snapshot], stats: list[PopulationStats] | None = None) -> RankerWeights | None:
+    """Ranker weights fitted on all snapshots together; None when no candidate is ever bought.
+
+    `stats`: per snapshot, its input's population stats when learned elsewhere (see training_rows)."""
     started = time.perf_counter()
-    parts = [training_rows(snapshot) for snapshot in snapshots if len(snapshot.customers)]
+    given = stats or [None] * len(snapshots)
+    parts = [training_rows(snapshot, s) for snapshot, s in zip(snapshots, given) if len(snapshot.customers)]
     labels = np.concatenate([p.labels for p in parts]) if parts else np.zeros(0, dtype=bool)
     if not labels.any() or labels.all():
         return None

@@ -42,6 +42,7 @@ class OfferReason:
     kind: ReasonKind
     days: int | None = None
     anchor: str | None = None
+    anchor_offer: str | None = None  # GOES_WITH: the offer of the anchor product, if any (its titles translate `anchor`)
 
 
 @dataclass(frozen=True, slots=True)

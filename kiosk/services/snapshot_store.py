@@ -18,7 +18,7 @@ from kiosk.services.private_files import private_sqlite
 from kiosk.services.offer_snapshot import (
     SnapshotEnd, SnapshotError, SnapshotHeader, SnapshotMember, SnapshotOffer, read_snapshot,
 )
-from kiosk.services.records import Offer, OfferRule
+from kiosk.services.records import Offer, OfferReason, OfferRule, ReasonKind
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +46,14 @@ CREATE TABLE IF NOT EXISTS snapshot_member_offers (
     PRIMARY KEY (slot, member, rank)
 ) WITHOUT ROWID;
 """
+# Columns added by snapshot format 2 (the shopper reason, the regular price); added to older files on open.
+_ADDED_COLUMNS = (
+    ("snapshot_offers", "regular_price_cents", "INTEGER"),
+    ("snapshot_member_offers", "why_kind", "TEXT"),
+    ("snapshot_member_offers", "why_days", "INTEGER"),
+    ("snapshot_member_offers", "why_anchor", "TEXT"),
+    ("snapshot_member_offers", "why_anchor_offer", "TEXT"),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +82,9 @@ class SnapshotStore:
             self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.executescript(_SCHEMA)
+            for table, column, kind in _ADDED_COLUMNS:
+                if column not in {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}:
+                    self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
         except (sqlite3.Error, OSError) as exc:
             raise SnapshotError(f"offer snapshot store {self.path}: cannot open: {exc}") from exc
 
@@ -128,7 +139,9 @@ class SnapshotStore:
         member_rows: list[tuple[object, ...]] = []
 
         def flush() -> None:
-            db.executemany("INSERT INTO snapshot_member_offers VALUES ('incoming', ?, ?, ?, ?, ?, ?)", member_rows)
+            db.executemany("INSERT INTO snapshot_member_offers (slot, member, rank, offer_id, rule, reason, score,"
+                           " why_kind, why_days, why_anchor, why_anchor_offer)"
+                           " VALUES ('incoming', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", member_rows)
             member_rows.clear()
 
         try:
@@ -150,17 +163,21 @@ class SnapshotStore:
                     offer_rows.append((
                         line.offer_id, line.title, json.dumps([list(pair) for pair in line.titles], ensure_ascii=False), line.icon,
                         line.price_cents, line.discount_percent, line.valid_from.toordinal(),
-                        line.valid_until.toordinal(), line.category,
+                        line.valid_until.toordinal(), line.category, line.regular_price_cents,
                     ))
                 elif isinstance(line, SnapshotMember):
                     member_rows.extend(
-                        (line.member, rank, o.offer_id, o.rule, o.reason, o.score) for rank, o in enumerate(line.offers)
+                        (line.member, rank, o.offer_id, o.rule, o.reason, o.score,
+                         *((o.why.kind, o.why.days, o.why.anchor, o.why.anchor_offer) if o.why else (None,) * 4))
+                        for rank, o in enumerate(line.offers)
                     )
                     if len(member_rows) >= 50_000:
                         flush()
                 else:
                     end = line
-            db.executemany("INSERT INTO snapshot_offers VALUES ('incoming', ?, ?, ?, ?, ?, ?, ?, ?, ?)", offer_rows)
+            db.executemany("INSERT INTO snapshot_offers (slot, offer_id, title, titles, icon, price_cents,"
+                           " discount_percent, valid_from, valid_until, category, regular_price_cents)"
+                           " VALUES ('incoming', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", offer_rows)
             flush()
         except sqlite3.IntegrityError as exc:
             raise SnapshotError(f"{path}: duplicate member or offer ({exc})") from None
@@ -209,8 +226,10 @@ class SnapshotStore:
         with self._lock:
             rows = self._db.execute(
                 "SELECT m.offer_id, m.rule, m.reason, m.score, o.title, o.titles, o.icon, o.price_cents,"
-                " o.discount_percent, o.valid_until, o.category FROM snapshot_member_offers m"
+                " o.discount_percent, o.valid_until, o.category, o.regular_price_cents,"
+                " m.why_kind, m.why_days, m.why_anchor, m.why_anchor_offer, a.titles FROM snapshot_member_offers m"
                 " JOIN snapshot_offers o ON o.slot = m.slot AND o.offer_id = m.offer_id"
+                " LEFT JOIN snapshot_offers a ON a.slot = m.slot AND a.offer_id = m.why_anchor_offer"
                 " WHERE m.slot = 'current' AND m.member = ? AND o.valid_from <= ? AND o.valid_until >= ?"
                 " ORDER BY m.rank",
                 (member, today.toordinal(), today.toordinal()),
@@ -218,11 +237,18 @@ class SnapshotStore:
         if not rows:
             return None
         offers = []
-        for offer_id, rule, reason, score, title, titles, icon, price, discount, until, category in rows[:max(limit, 0)]:
+        for (offer_id, rule, reason, score, title, titles, icon, price, discount, until, category, regular,
+             why_kind, why_days, why_anchor, anchor_offer, anchor_titles) in rows[:max(limit, 0)]:
             translated = {lang: text for lang, text in json.loads(titles)}
+            why = None
+            if why_kind is not None:
+                anchor = why_anchor
+                if anchor is not None and anchor_titles is not None:  # the anchor's name in the shopper's language
+                    anchor = {lang: text for lang, text in json.loads(anchor_titles)}.get(language or "", anchor)
+                why = OfferReason(ReasonKind(why_kind), why_days, anchor, anchor_offer)
             offers.append(Offer(
                 offer_id=offer_id, title=translated.get(language or "", title), icon=icon, price_cents=price,
                 discount_percent=discount, valid_until=date.fromordinal(until), category=category,
-                reason=f"snapshot: {reason}", rule=OfferRule(rule), score=score,
+                reason=f"snapshot: {reason}", rule=OfferRule(rule), score=score, why=why, regular_price_cents=regular,
             ))
         return offers

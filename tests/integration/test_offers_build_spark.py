@@ -1,16 +1,21 @@
 """`offers-build --engine spark` (real Spark, local[2], one session for the module) against the embedded engine
-on the shared Ta-Feng developer file: the same learned model and identical offer lists, rule and reason."""
+on the shared Ta-Feng developer file: the same learned ranker model (stats and fitted weights) and identical
+offer lists, rule, score and reasons."""
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from central.offers_build.embedded import rank_embedded
 from central.offers_build.errors import BuildInputError
 from central.offers_build.export import read_catalogue, read_transactions
+from central.offers_build.population import BuildSettings
 from central.offers_build.spark_engine import rank_spark, spark_session
 from central.offers_build.tafeng import BUILD_DATE, tafeng_path, write_chain_files
+from kiosk.config import OffersConfig
+from kiosk.services.offer_ranker import PickRules
 
 pytestmark = pytest.mark.timeout(1200)  # Spark's start and the model's joins; a few minutes on 2 quiet cores
 STORE = "store-106"  # ~670 members: the ranking is compared member by member; the model is learned from all lines
@@ -30,26 +35,36 @@ def tafeng(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped
     return write_chain_files(tmp_path_factory.mktemp("tafeng"), replicas=1, fmt="csv")
 
 
+def settings_for(catalogue) -> BuildSettings:  # type: ignore[no-untyped-def]
+    """The build's settings with the kiosk's default offer rules (category cap 2, discovery share 0.25)."""
+    defaults = OffersConfig()
+    return BuildSettings(BUILD_DATE, catalogue.products, catalogue.offers, 5, 3,
+                         PickRules(defaults.category_cap, defaults.discovery_share))
+
+
 def test_spark_and_embedded_give_identical_offers_on_tafeng(spark, tafeng) -> None:  # type: ignore[no-untyped-def]
     catalogue = read_catalogue(tafeng.products, tafeng.offers, BUILD_DATE)
-    embedded = rank_embedded(catalogue, read_transactions(tafeng.transactions, catalogue), BUILD_DATE, 5, 3,
-                             stores=(STORE,))
-    on_spark = rank_spark(tafeng.transactions, catalogue, BUILD_DATE, 5, 3, spark=spark, stores=(STORE,))
+    settings = settings_for(catalogue)
+    embedded = rank_embedded(settings, read_transactions(tafeng.transactions, catalogue), stores=(STORE,))
+    on_spark = rank_spark(tafeng.transactions, catalogue, settings, spark=spark, stores=(STORE,))
 
     assert on_spark.lines == embedded.lines == 573_114
     a, b = embedded.model, on_spark.model
     assert a is not None and b is not None
-    assert a.buyers == b.buyers
-    assert a.default_interval == b.default_interval and len(a.default_interval) > 1000
-    assert a.neighbours == b.neighbours and len(a.neighbours) > 1000
+    assert a.learned_weights and b.learned_weights  # fitted on the chain's sample of members, not the shipped ones
+    assert a.weights == b.weights
+    assert a.category_names == b.category_names
+    for name in a.stats.__dataclass_fields__:
+        assert np.array_equal(getattr(a.stats, name), getattr(b.stats, name)), name
+    assert (a.stats.cycle_days > 0).sum() > 1000 and (a.stats.neighbour >= 0).sum() > 10_000
 
     assert on_spark.store_members == embedded.store_members and len(embedded.store_members[STORE]) > 600
     assert set(on_spark.offers) == set(embedded.offers)
-    listed = lambda offers: [(o.offer_id, o.rule, o.reason, o.score, o.category) for o in offers]  # noqa: E731
+    listed = lambda offers: [(o.offer_id, o.rule, o.reason, o.score, o.category, o.why) for o in offers]  # noqa: E731
     differing = [m for m in embedded.offers if listed(embedded.offers[m]) != listed(on_spark.offers[m])]
     assert differing == []
     rules = {o.rule for offers in embedded.offers.values() for o in offers}
-    assert {"repurchase", "together", "popular"} <= rules  # the comparison covers the personal rules too
+    assert {"repurchase", "together", "category", "popular"} <= rules  # the comparison covers every rule
 
 
 def test_spark_names_file_column_and_value_of_bad_input(spark, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -65,7 +80,7 @@ def test_spark_names_file_column_and_value_of_bad_input(spark, tmp_path: Path) -
                    "2900000000018,2001-02-30,COF,store-a,1,1.0\n"
                    "2900000000018,2001-02-03,TEA,store-a,1,1.0\n")
     with pytest.raises(BuildInputError) as error:
-        rank_spark(bad, catalogue, BUILD_DATE, 5, 3, spark=spark)
+        rank_spark(bad, catalogue, settings_for(catalogue), spark=spark)
     message = str(error.value)
     assert "transactions.csv: nothing written, 2 bad value(s)" in message
     assert "column date: is not a date YYYY-MM-DD (got '2001-02-30')" in message
@@ -73,4 +88,4 @@ def test_spark_names_file_column_and_value_of_bad_input(spark, tmp_path: Path) -
     missing = tmp_path / "short.csv"
     missing.write_text("member,date,product\n2900000000018,2001-02-01,COF\n")
     with pytest.raises(BuildInputError, match="short.csv: missing column.s. store, quantity, amount"):
-        rank_spark(missing, catalogue, BUILD_DATE, 5, 3, spark=spark)
+        rank_spark(missing, catalogue, settings_for(catalogue), spark=spark)

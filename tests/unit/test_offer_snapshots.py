@@ -192,3 +192,38 @@ def test_snapshot_dir_is_checked_at_start_and_newer_files_imported(tmp_path: Pat
         assert [o.offer_id for o in shop.engine.offers_for(anna.customer_id, TODAY, 4)] == ["s-2"]
     finally:
         shop.close()
+
+
+def test_a_format_1_snapshot_still_imports_into_a_store_made_before_format_2(tmp_path: Path) -> None:
+    """Kiosks already hold format-1 snapshots in stores without the format-2 columns: both keep working."""
+    import hashlib
+    import json
+    import sqlite3
+
+    old_store = tmp_path / "old.sqlite"
+    with sqlite3.connect(old_store) as db:  # the tables as format 1 made them
+        db.executescript(
+            "CREATE TABLE snapshot_offers (slot TEXT NOT NULL, offer_id TEXT NOT NULL, title TEXT NOT NULL,"
+            " titles TEXT NOT NULL, icon TEXT NOT NULL, price_cents INTEGER, discount_percent INTEGER,"
+            " valid_from INTEGER NOT NULL, valid_until INTEGER NOT NULL, category TEXT NOT NULL,"
+            " PRIMARY KEY (slot, offer_id));"
+            "CREATE TABLE snapshot_member_offers (slot TEXT NOT NULL, member TEXT NOT NULL, rank INTEGER NOT NULL,"
+            " offer_id TEXT NOT NULL, rule TEXT NOT NULL, reason TEXT NOT NULL, score REAL NOT NULL,"
+            " PRIMARY KEY (slot, member, rank)) WITHOUT ROWID;")
+    header = SnapshotHeader(store_id="demo-store", built_at=T0, built_for=TODAY, engine="embedded", members=1,
+                            offers=1).model_dump(mode="json") | {"version": 1}
+    lines = [header, catalogue_item("s-1").model_dump(mode="json", exclude={"regular_price_cents"}),
+             {"kind": "member", "member": hasher(ANNA), "offers": [["s-1", "repurchase", "central: s-1", 1.5]]}]
+    body = "".join(json.dumps(line) + "\n" for line in lines).encode()
+    end = json.dumps({"kind": "end", "lines": 3, "sha256": hashlib.sha256(body).hexdigest()}) + "\n"
+    path = tmp_path / snapshot_name("demo-store", T0)
+    path.write_bytes(gzip.compress(body + end.encode()))
+    with SnapshotStore(old_store, "demo-store") as store:
+        store.import_file(path)
+        (offer,) = store.offers_for(hasher(ANNA), TODAY, 3, "de")
+    assert (offer.offer_id, offer.title, offer.rule, offer.why, offer.regular_price_cents) == \
+        ("s-1", "Titel s-1", "repurchase", None, None)
+    # a format-1 line with a fifth field, or a format-2 line with four, is refused
+    path.write_bytes(gzip.compress(body.replace(b'1.5]]', b'1.5, null]]') + end.encode()))
+    with pytest.raises(SnapshotError, match="line 3"):
+        list(read_snapshot(path))

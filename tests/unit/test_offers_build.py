@@ -14,8 +14,11 @@ from central.offers_build.export import read_catalogue, read_transactions
 from kiosk.cli import main as cli_main
 from kiosk.services.cards import CardHasher
 from kiosk.services.loyalty import LoyaltyStore
+from kiosk.config import OffersConfig
+from kiosk.services.offer_ranker import PickRules
 from kiosk.services.offer_snapshot import SnapshotMember, read_snapshot
-from kiosk.services.offers import OfferEngine
+from kiosk.services.ranked_engine import RankedOfferEngine
+from kiosk.services.records import Offer
 from kiosk.services.snapshot_store import SnapshotStore
 
 KEY = "offers-build-test-key-0123456789"
@@ -29,7 +32,7 @@ LAP,Laptop,laptops,electronics,durable,,1095
 """
 OFFERS = """offer_id,title,icon,price,discount_percent,valid_from,valid_until,sku,category,title_de
 o-COF,Coffee,coffee,3.49,,2025-06-01,2025-06-30,COF,,Kaffee
-o-MLK,Milk,milk,,10,2025-06-01,2025-06-30,MLK,,
+o-MLK,Milk,milk,,10,2025-06-01,2025-06-30,MLK,,Milch
 o-BRD,Bread,bread,1.99,,2025-06-01,2025-06-30,BRD,,
 o-LAP,Laptop,laptop,499,,2025-06-01,2025-06-30,LAP,,
 c-cheese,All cheese,cheese,,20,2025-06-01,2025-06-30,,cheese,
@@ -68,9 +71,20 @@ def card_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MOODKIOSK_CARD_HASH_KEY", KEY)
 
 
-def snapshot_members(path: Path) -> dict[str, list[tuple[str, str, str, float]]]:
-    return {line.member: [(o.offer_id, o.rule, o.reason, o.score) for o in line.offers]
+Listed = tuple[str, str, str, float, tuple[str, int | None, str | None, str | None] | None]
+
+
+def snapshot_members(path: Path) -> dict[str, list[Listed]]:
+    return {line.member: [(o.offer_id, o.rule, o.reason, o.score,
+                           (o.why.kind, o.why.days, o.why.anchor, o.why.anchor_offer) if o.why else None)
+                          for o in line.offers]
             for line in read_snapshot(path) if isinstance(line, SnapshotMember)}
+
+
+def listed(offer: Offer) -> Listed:
+    why = offer.why
+    return (offer.offer_id, str(offer.rule), offer.reason, offer.score,
+            (why.kind.value, why.days, why.anchor, why.anchor_offer) if why else None)
 
 
 def test_build_writes_per_store_snapshots_the_kiosk_engine_agrees_with(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
@@ -88,7 +102,8 @@ def test_build_writes_per_store_snapshots_the_kiosk_engine_agrees_with(tmp_path:
     assert anna[0][:2] == ("o-COF", "repurchase")
     assert not any(o[0] == "o-LAP" for o in a[hasher("2900000000025")])  # durable just bought: never offered
 
-    # the kiosk's own engine on the same purchases gives the same offers, rule and reason
+    # the kiosk's own engine (its default, the ranker, with the config's default rules) on the same purchases
+    # gives the same offers, rule, score, staff reason and shopper reason
     with LoyaltyStore(tmp_path / "kiosk.sqlite") as store:
         store.import_products(paths["products"])
         store.import_offers(paths["offers"])
@@ -97,11 +112,27 @@ def test_build_writes_per_store_snapshots_the_kiosk_engine_agrees_with(tmp_path:
         ids, skus = store.card_ids(), store.sku_ids()
         store.add_purchases([(ids[f[0]], skus[f[2]], date.fromisoformat(f[1]).toordinal(), int(f[4]))
                              for f in (line.split(",") for line in LINES) if int(f[4]) > 0])
-        engine = OfferEngine(store, min_offers=3)
+        defaults = OffersConfig()
+        engine = RankedOfferEngine(store, min_offers=3, rules=PickRules(defaults.category_cap, defaults.discovery_share),
+                                   today=DAY)
         for card in customers:
-            kiosk = [(o.offer_id, o.rule, o.reason, o.score) for o in engine.offers_for(ids[card], DAY, 5)]
+            kiosk = [listed(o) for o in engine.offers_for(ids[card], DAY, 5)]
             central = (a | b)[hasher(card)]
             assert kiosk == central, card
+        kinds = {o[4][0] for offers in (a | b).values() for o in offers}
+        assert {"cycle", "regular", "goes_with", "popular"} <= kinds  # the comparison covers every reason shown
+
+        # ... and a kiosk of store-a that imported its snapshot shows what its own engine shows, in German too
+        with SnapshotStore(tmp_path / "snap-a.sqlite", "store-a") as snaps:
+            snaps.import_file(files["store-a"])
+            for card in ("2900000000018", "2900000000025"):
+                shown = [(o.offer_id, o.title, o.rule, o.score, o.why, o.regular_price_cents)
+                         for o in snaps.offers_for(hasher(card), DAY, 5, "de")]
+                own = [(o.offer_id, o.title, o.rule, o.score, o.why, o.regular_price_cents)
+                       for o in engine.offers_for(ids[card], DAY, 5, "de")]
+                assert shown == own, card
+            ben = snaps.offers_for(hasher("2900000000025"), DAY, 5, "de")
+            assert any(o.why is not None and o.why.anchor == "Milch" for o in ben)  # "Passt zu: Milch"
 
     # ... and a kiosk of store-a imports its snapshot and shows it
     with SnapshotStore(tmp_path / "snap.sqlite", "store-a") as snaps:
@@ -175,4 +206,24 @@ def test_missing_files_and_key(tmp_path: Path, capsys, monkeypatch: pytest.Monke
     monkeypatch.delenv("MOODKIOSK_CARD_HASH_KEY")
     assert build(paths, tmp_path / "out") == 2
     assert "no card hash key" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_builds_offer_rules_default_to_the_kiosks(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    import argparse
+
+    from central.offers_build.cli import add_arguments
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = parser.parse_args(["--transactions", "t", "--products", "p", "--offers", "o", "--out", "d"])
+    defaults = OffersConfig()
+    assert (args.category_cap, args.discovery_share, args.min_offers) == \
+        (defaults.category_cap, defaults.discovery_share, defaults.min_offers)
+    paths = write_inputs(tmp_path / "in")
+    for option, value, message in (("--discovery-share", "nan", "must be 0-1 (got nan)"),
+                                   ("--category-cap", "-1", "must be 0-5 (got -1)")):
+        with pytest.raises(SystemExit) as stop:
+            build(paths, tmp_path / "out", option, value)
+        assert stop.value.code == 2 and message in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
