@@ -9,7 +9,7 @@ from kiosk.errors import KioskError
 from kiosk.services import loyalty_csv
 from kiosk.services.cards import CardValidator
 from kiosk.services.loyalty import LoyaltyStore
-from kiosk.services.offer_model import OfferModel
+from kiosk.services.shop import make_engine
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,10 +31,10 @@ def main(args: argparse.Namespace) -> int:
     if not any(files):
         raise KioskError("nothing to import: give at least one of --products, --customers, --transactions, --offers")
     card_problem = None
+    config = load_config(None if args.db else args.config)  # with --db: the defaults' [offers] engine
     if args.db:
         path = args.db  # no config: card numbers are checked for digits only, not for the kiosk's formats
     else:
-        config = load_config(args.config)
         path = config.loyalty_db_path
         validator = CardValidator.from_config(config.cards)
         where = f"[cards] in {args.config}" if args.config else "[cards] of the demo defaults"
@@ -56,7 +56,7 @@ def main(args: argparse.Namespace) -> int:
         for result in done:
             print(f"imported {result.rows} rows from {result.file}")
         if args.products or args.transactions:
-            OfferModel.load_or_learn(store)  # learn now, so the kiosk starts fast
+            make_engine(store, config)  # learn the configured engine's model now, so the kiosk starts fast today
         counts = store.counts()
     print(f"{path}: {counts['customers']} customers, {counts['products']} products, "
           f"{counts['purchases']} purchases, {counts['offers']} offers")

@@ -202,6 +202,10 @@ def test_import_command_is_all_files_or_nothing(tmp_path: Path, capsys: pytest.C
     good = csv_file(tmp_path, "t2.csv", "card_id,date,sku\n4006381333931,2025-02-28,COF\n")
     assert cli_main(argv + ["--transactions", str(good)]) == 0
     assert "2 customers, 2 products, 1 purchases, 0 offers" in capsys.readouterr().out
+    with LoyaltyStore(db) as store:  # the default engine's (the ranker's) model is learned and cached for today
+        from kiosk.services.offer_ranking_model import MODEL_META_KEY
+
+        assert store.get_meta(MODEL_META_KEY) is not None
     assert cli_main(["import-loyalty", "--db", str(db)]) == 2  # nothing to import is an error, not a silent pass
 
 
