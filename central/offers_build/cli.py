@@ -8,6 +8,7 @@ from dataclasses import replace
 from datetime import date, datetime, timezone
 from pathlib import Path
 
+import contract
 from central.offers_build.errors import BuildInputError
 from central.offers_build.export import Catalogue, read_catalogue, read_transactions
 from central.offers_build.population import BuildSettings
@@ -38,6 +39,12 @@ def _count(low: int, high: int):  # type: ignore[no-untyped-def]
     return parse
 
 
+def _store_id(text: str) -> str:
+    if contract.ID_PATTERN.fullmatch(text) is None:
+        raise argparse.ArgumentTypeError(f"not a store id of 1-64 letters, digits, - or _ (got {text!r})")
+    return text
+
+
 def _share(text: str) -> float:
     try:
         value = float(text)
@@ -62,7 +69,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--date", type=_date, default=None, help="build date: offers valid and due on it (default today)")
     parser.add_argument("--all-members", action="store_true",
                         help="every store's snapshot holds every member (chains where anyone may visit any store)")
-    parser.add_argument("--store", action="append", metavar="STORE_ID",
+    parser.add_argument("--store", action="append", metavar="STORE_ID", type=_store_id,
                         help="build only this store's snapshot (repeatable); the model still learns from every line")
     parser.add_argument("--offers-per-member", type=_count(1, 10), default=5, help="offers kept per member (default 5)")
     parser.add_argument("--min-offers", type=_count(0, 10), default=3,

@@ -25,8 +25,10 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+import contract
 from central.offers_build.errors import BuildInputError
 from kiosk.services.loyalty import CatalogueOffer, LoyaltyStore, Product
+from kiosk.services.loyalty_csv import import_offers, import_products
 
 TRANSACTION_COLUMNS = ("member", "date", "product", "store", "quantity", "amount")
 MAX_REPORTED = 20
@@ -34,7 +36,7 @@ EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 COLUMN_RULES = {
     "member": (r"^[0-9]{4,64}$", "is not a card number of 4-64 digits"),
     "date": (r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$", "is not a date YYYY-MM-DD"),
-    "store": (r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$", "is not a store id (1-64 letters, digits, - or _)"),
+    "store": (contract.ID_PATTERN.pattern, "is not a store id (1-64 letters, digits, - or _)"),
     "quantity": (r"^-?[0-9]{1,9}$", "is not a whole number"),
     "amount": (r"^-?[0-9]{1,12}(\.[0-9]+)?$", "is not a number"),
 }
@@ -73,8 +75,8 @@ def read_catalogue(products_csv: Path, offers_csv: Path, build_date: date) -> Ca
             raise BuildInputError(f"{path}: no such file")
     with LoyaltyStore(":memory:") as store:
         with store.transaction():
-            store.import_products(products_csv)
-            store.import_offers(offers_csv)
+            import_products(store, products_csv)
+            import_offers(store, offers_csv)
         products, offers, sku_ids = store.products(), tuple(store.catalogue()), store.sku_ids()
     if not offers:
         raise BuildInputError(f"{offers_csv}: the offer catalogue is empty: there is nothing to offer")

@@ -425,15 +425,3 @@ class LoyaltyStore:
     def card_ids(self) -> dict[str, int]:
         return dict(self._query("SELECT card_id, customer_id FROM customers"))
 
-    # ----- CSV files: kiosk.services.loyalty_csv decodes and checks them --------------------------------
-    # These two stay because central/offers_build/export.py (issue #19's files) calls them; once it calls
-    # loyalty_csv.import_products / import_offers itself, delete them.
-    def import_products(self, path: str | Path) -> ImportResult:
-        from kiosk.services.loyalty_csv import import_products
-
-        return import_products(self, path)
-
-    def import_offers(self, path: str | Path, replace_all: bool = True) -> ImportResult:
-        from kiosk.services.loyalty_csv import import_offers
-
-        return import_offers(self, path, replace_all)

@@ -20,7 +20,8 @@ QT_ALLOWED = ("kiosk/ui/", "kiosk/app.py", "devtools/")
 # kiosk's own offer engine so both rank alike. Only these modules, only from central/offers_build/.
 OFFERS_BUILD = "central/offers_build/"
 OFFERS_BUILD_MAY_IMPORT = frozenset({
-    "kiosk.services.cards", "kiosk.services.loyalty", "kiosk.services.records", "kiosk.services.offer_snapshot",
+    "kiosk.services.cards", "kiosk.services.loyalty", "kiosk.services.loyalty_csv", "kiosk.services.records",
+    "kiosk.services.offer_snapshot",
     "kiosk.services.ranked_engine", "kiosk.services.offer_ranking_model", "kiosk.services.offer_ranker",
     "kiosk.services.offer_features", "kiosk.services.purchase_log", "kiosk.services.offer_training",
 })

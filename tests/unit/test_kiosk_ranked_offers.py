@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kiosk.services import offer_ranking_model
+from kiosk.services import loyalty_csv, offer_ranking_model
 from kiosk.services.loyalty import LoyaltyStore
 from kiosk.services.loyalty_csv import ImportFileError
 from kiosk.services.offer_ranker import PickRules
@@ -198,7 +198,7 @@ def test_regular_price_is_imported_and_struck(shop: Shop, tmp_path: Path) -> Non
         "o2,Milk,drinks,,20,2025-06-01,2025-06-30,MLK,,1.20\n"
         "o3,Bread,home,1.50,,2025-06-01,2025-06-30,BRD,,\n", encoding="utf-8")
     with shop.store.transaction():
-        shop.store.import_offers(csv_path)
+        loyalty_csv.import_offers(shop.store, csv_path)
     cid = shop.customer("J", [(7, ["COF", "MLK", "BRD"])])
     offers = {o.offer_id: o for o in shop.engine().offers_for(cid, TODAY, 3)}
     assert offers["o1"].struck_price_cents == 549 and offers["o1"].offer_price_cents == 399
@@ -214,7 +214,7 @@ def test_bad_regular_price_names_row_and_column(shop: Shop, tmp_path: Path, valu
         "offer_id,title,icon,price,valid_from,valid_until,sku,regular_price\n"
         f"o1,Coffee,coffee,3.99,2025-06-01,2025-06-30,COF,{value}\n", encoding="utf-8")
     with pytest.raises(ImportFileError) as caught:
-        shop.store.import_offers(csv_path)
+        loyalty_csv.import_offers(shop.store, csv_path)
     assert "row 2, column regular_price" in str(caught.value) and problem in str(caught.value)
     assert shop.store.catalogue() == []
 

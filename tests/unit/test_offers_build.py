@@ -12,6 +12,7 @@ import pytest
 
 from central.offers_build.export import read_catalogue, read_transactions
 from kiosk.cli import main as cli_main
+from kiosk.services import loyalty_csv
 from kiosk.services.cards import CardHasher
 from kiosk.services.loyalty import LoyaltyStore
 from kiosk.config import OffersConfig
@@ -105,8 +106,8 @@ def test_build_writes_per_store_snapshots_the_kiosk_engine_agrees_with(tmp_path:
     # the kiosk's own engine (its default, the ranker, with the config's default rules) on the same purchases
     # gives the same offers, rule, score, staff reason and shopper reason
     with LoyaltyStore(tmp_path / "kiosk.sqlite") as store:
-        store.import_products(paths["products"])
-        store.import_offers(paths["offers"])
+        loyalty_csv.import_products(store, paths["products"])
+        loyalty_csv.import_offers(store, paths["offers"])
         customers = sorted({line.split(",")[0] for line in LINES})
         store.add_customers([(card, "X", None) for card in customers])
         ids, skus = store.card_ids(), store.sku_ids()
@@ -222,7 +223,8 @@ def test_the_builds_offer_rules_default_to_the_kiosks(tmp_path: Path, capsys) ->
         (defaults.category_cap, defaults.discovery_share, defaults.min_offers)
     paths = write_inputs(tmp_path / "in")
     for option, value, message in (("--discovery-share", "nan", "must be 0-1 (got nan)"),
-                                   ("--category-cap", "-1", "must be 0-5 (got -1)")):
+                                   ("--category-cap", "-1", "must be 0-5 (got -1)"),
+                                   ("--store", "../etc", "not a store id of 1-64 letters, digits, - or _ (got '../etc')")):
         with pytest.raises(SystemExit) as stop:
             build(paths, tmp_path / "out", option, value)
         assert stop.value.code == 2 and message in capsys.readouterr().err
