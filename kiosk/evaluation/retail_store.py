@@ -15,7 +15,7 @@ import numpy as np
 
 from kiosk.evaluation.retail_data import RetailData, _open_text
 from kiosk.services.cards import ean13_check_digit
-from kiosk.services.loyalty import LoyaltyStore
+from kiosk.services.loyalty import CustomerRow, LoyaltyStore, OfferRow, ProductRow, PurchaseRow, RegularPrice
 
 
 CARD_PREFIX = "28"
@@ -57,27 +57,28 @@ def build_retail_store(data: RetailData, store: LoyaltyStore, today: date) -> Re
     log = data.log
     shift = (today.toordinal() - 1) - int(log.day.max())
     rng = np.random.default_rng(7)
-    store.add_customers((card_for(i), f"Member {i + 1}", None) for i in range(log.n_customers))
+    store.add_customers(CustomerRow(card_for(i), f"Member {i + 1}", None) for i in range(log.n_customers))
     categories = data.category_ids
     store.add_products(
-        (sku, f"Article {sku}", categories[c] if c >= 0 else "uncategorised",
-         (categories[c][:2] if c >= 0 else "other"), "consumable", None, None)
+        ProductRow(sku, f"Article {sku}", categories[c] if c >= 0 else "uncategorised",
+                   (categories[c][:2] if c >= 0 else "other"), "consumable", None, None)
         for sku, c in zip(data.product_ids, log.product_category.tolist())
     )
     cards, skus = store.card_ids(), store.sku_ids()
     customer_id = np.array([cards[card_for(i)] for i in range(log.n_customers)], dtype=np.int64)
     product_id = np.array([skus[sku] for sku in data.product_ids], dtype=np.int64)
-    store.add_purchases(zip(customer_id[log.customer].tolist(), product_id[log.product].tolist(),
-                            (log.day + shift).tolist(), [1] * len(log)))
+    store.add_purchases(PurchaseRow(c, p, d, 1) for c, p, d in zip(
+        customer_id[log.customer].tolist(), product_id[log.product].tolist(), (log.day + shift).tolist()))
     prices = _unit_prices(data)
     start, end = (today - timedelta(days=7)).toordinal(), (today + timedelta(days=7)).toordinal()
     discounts = rng.integers(1, 4, size=len(data.product_ids)) * 10
-    rows, regular = [], []
+    rows: list[OfferRow] = []
+    regular: list[RegularPrice] = []
     for code, sku in enumerate(data.product_ids):
         offer_id = f"R{code:06d}"
-        rows.append((offer_id, f"Article {sku}", "", None, int(discounts[code]), start, end,
-                     int(product_id[code]), None))
+        rows.append(OfferRow(offer_id, f"Article {sku}", "", None, int(discounts[code]), start, end,
+                             int(product_id[code]), None))
         if sku in prices:
-            regular.append((offer_id, prices[sku]))
+            regular.append(RegularPrice(offer_id, prices[sku]))
     store.replace_offers(rows, regular_prices=regular)
     return RetailStoreSummary(log.n_customers, len(data.product_ids), len(log), len(rows), shift)
