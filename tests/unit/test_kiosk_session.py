@@ -363,7 +363,7 @@ def test_opt_in_is_per_visit_and_never_carried_over(opt_in_kiosk: Harness) -> No
     assert not kiosk.view.mood_opt_in and kiosk.view.tone is Tone.NEUTRAL
 
 
-def test_stale_or_previous_shoppers_mood_is_not_used(opt_in_kiosk: Harness) -> None:
+def test_stale_or_previous_shoppers_mood_is_not_used_after_opt_in(opt_in_kiosk: Harness) -> None:
     kiosk = opt_in_kiosk
     kiosk.session.mood_update(["happy"], shopper="happy")
     kiosk.clock.advance(3.5)
