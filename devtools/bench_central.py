@@ -286,18 +286,6 @@ def _bench_one(db: str, db_url: str, broker_url: str, args: argparse.Namespace, 
         store.close()
 
 
-@dataclass(frozen=True)
-class _Window:
-    """The attributes kiosk telemetry reads from vision.types.MoodWindow."""
-
-    start: Any
-    end: Any
-    people: int
-    counts: dict[str, int]
-    mood_index: float
-    merged_windows: int = 1
-
-
 def _kiosk_path(broker_url: str, sse: _SseClock, spool_path: Path, count: int, rate: float = 10.0) -> list[float]:
     """Latencies (ms) from a real kiosk publisher's submit_window() (spool write with fsync, QoS 1 publish)
     to the window appearing on the dashboard's SSE stream. The bench plays the kiosk here, so it borrows
@@ -307,6 +295,7 @@ def _kiosk_path(broker_url: str, sse: _SseClock, spool_path: Path, count: int, r
     from kiosk.config import MqttConfig
     from kiosk.services.spool import Spool
     from kiosk.services.telemetry import TelemetryPublisher
+    from vision.types import MoodWindow
 
     if count <= 0:
         return []
@@ -321,7 +310,7 @@ def _kiosk_path(broker_url: str, sse: _SseClock, spool_path: Path, count: int, r
         for i in range(count):
             start = t0 + timedelta(minutes=i)
             submitted[("kpath", "k1", i + 1)] = time.time()  # a new spool numbers windows 1, 2, 3, ...
-            publisher.submit_window(_Window(start, start + timedelta(minutes=1), 5, {"happy": 3, "neutral": 2}, 0.6),
+            publisher.submit_window(MoodWindow(start, start + timedelta(minutes=1), 5, {"happy": 3, "neutral": 2}, 0.6),
                                     {"happy": 1}, "bench")
             time.sleep(1.0 / rate)
         seen = sse.wait_for(submitted, 20)

@@ -7,11 +7,10 @@ presses; and only when there were presses, so a camera-less kiosk does not repor
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Mapping
 
-from kiosk.session import FEEDBACK_FACES
+from contract import FEEDBACK_FACES
+from vision.types import MoodWindow
 
 
 class FeedbackCounter:
@@ -32,18 +31,6 @@ class FeedbackCounter:
         return counts
 
 
-@dataclass(frozen=True)
-class FeedbackOnlyWindow:
-    """A window without camera data: the fields telemetry reads from a mood window, with nobody counted."""
-
-    start: datetime
-    end: datetime
-    people: int = 0
-    counts: Mapping[str, int] = field(default_factory=dict)
-    mood_index: float = 0.0
-    merged_windows: int = 1
-
-
 class FeedbackOnlyWindows:
     """Closes back-to-back windows [previous end, now) that carry only feedback presses."""
 
@@ -51,10 +38,10 @@ class FeedbackOnlyWindows:
         self._counter = counter
         self._start = started
 
-    def close(self, now: datetime) -> tuple[FeedbackOnlyWindow, dict[str, int]] | None:
+    def close(self, now: datetime) -> tuple[MoodWindow, dict[str, int]] | None:
         """End the open window at ``now``; the window and its presses, or None when nobody pressed."""
         if now <= self._start:
             return None
-        window, self._start = FeedbackOnlyWindow(self._start, now), now
+        window, self._start = MoodWindow(self._start, now, people=0, counts={}, mood_index=0.0), now  # nobody counted
         counts = self._counter.take()
         return (window, counts) if any(counts.values()) else None

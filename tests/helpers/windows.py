@@ -1,33 +1,21 @@
-"""Mood windows for tests: the attributes of vision.types.MoodWindow, built deterministically."""
+"""Mood windows for tests (vision.types.MoodWindow), built deterministically."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Mapping
+from typing import Any
 
 import contract
+from vision.types import MoodWindow
 
 # Midnight UTC three days ago: recent enough for the collector's plausible range whenever the suite runs.
 T0 = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=3)
 
 
-@dataclass(frozen=True)
-class Window:
-    """Same fields as vision.types.MoodWindow (telemetry accepts any object with them)."""
-
-    start: datetime
-    end: datetime
-    people: int
-    counts: Mapping[str, int]
-    mood_index: float
-    merged_windows: int = 1
-
-
-def window(i: int, minutes: float = 1.0, t0: datetime = T0) -> Window:
+def window(i: int, minutes: float = 1.0, t0: datetime = T0) -> MoodWindow:
     """The i-th one-minute window after t0, with varying but valid aggregates."""
     people = 3 + i % 5
     happy = i % (people + 1)
-    return Window(t0 + timedelta(minutes=i * minutes), t0 + timedelta(minutes=(i + 1) * minutes), people,
+    return MoodWindow(t0 + timedelta(minutes=i * minutes), t0 + timedelta(minutes=(i + 1) * minutes), people,
                   {"happy": happy, "neutral": people - happy}, round(happy / people, 3))
 
 
