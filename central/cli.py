@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 
 def parse_hostport(text: str) -> tuple[str, int]:
     host, _, port = text.rpartition(":")
-    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+    if not host or not (port.isascii() and port.isdigit()) or not 0 < int(port) < 65536:
         raise CentralError(f"--http {text!r} must be HOST:PORT, e.g. 127.0.0.1:8080")
     return host.strip("[]"), int(port)
 

@@ -445,7 +445,7 @@ def local_x_display_answers(display: str) -> bool:
     Qt. Without this, Qt aborts the process with a core dump when the X server is not there."""
     host, _, rest = display.partition(":")
     number = rest.split(".", 1)[0]
-    if host not in ("", "unix") or not number.isdigit():
+    if host not in ("", "unix") or not (number.isascii() and number.isdigit()):
         return True
     for address in (f"\0/tmp/.X11-unix/X{number}", f"/tmp/.X11-unix/X{number}"):  # Linux abstract, then file
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

@@ -257,7 +257,7 @@ def open_source(spec: str, settings: VisionSettings, epoch: float | None = None)
         raise SourceOpenError("source: empty source spec")
     if text == "demo":
         return DemoSource(settings)
-    if text.isdigit():
+    if text.isascii() and text.isdigit():
         return VideoCaptureSource(int(text), "camera", settings)
     if text.lower().startswith(URL_SCHEMES):
         return VideoCaptureSource(text, "url", settings)

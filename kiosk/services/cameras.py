@@ -41,7 +41,7 @@ def list_cameras(sys_root: Path = Path("/sys"), dev_root: Path = Path("/dev")) -
         return []
     links = _stable_links(dev_root / "v4l")
     cameras = []
-    for entry in sorted(class_dir.glob("video*"), key=lambda p: int(p.name[5:] or 0) if p.name[5:].isdigit() else 0):
+    for entry in sorted(class_dir.glob("video*"), key=lambda p: int(p.name[5:] or 0) if p.name[5:].isascii() and p.name[5:].isdigit() else 0):
         device = dev_root / entry.name
         try:
             name = (entry / "name").read_text(encoding="utf-8", errors="replace").strip()

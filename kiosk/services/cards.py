@@ -14,6 +14,12 @@ logger = logging.getLogger(__name__)
 _SEPARATORS = re.compile(r"[\s-]+")  # printed card numbers are often grouped with spaces or dashes
 
 
+def _ascii_digits(text: str) -> bool:
+    """Only 0-9: str.isdigit() alone also takes "²" (which int() refuses) and full-width or Arabic-Indic
+    digits (a second spelling of the same card number)."""
+    return text.isascii() and text.isdigit()
+
+
 class CardStatus(enum.Enum):
     VALID = "valid"
     MALFORMED = "malformed"
@@ -36,7 +42,7 @@ class CardCheck:
 
 def ean13_ok(digits: str) -> bool:
     """EAN-13 check digit: weights 1,3,1,3... over the first 12 digits, the 13th makes the sum a multiple of 10."""
-    if len(digits) != 13 or not digits.isdigit():
+    if len(digits) != 13 or not _ascii_digits(digits):
         return False
     total = sum(int(d) * (3 if i % 2 else 1) for i, d in enumerate(digits[:12]))
     return (10 - total % 10) % 10 == int(digits[12])
@@ -44,7 +50,7 @@ def ean13_ok(digits: str) -> bool:
 
 def luhn_ok(digits: str) -> bool:
     """Luhn (mod 10) check digit, as used by payment and many loyalty cards."""
-    if len(digits) < 2 or not digits.isdigit():
+    if len(digits) < 2 or not _ascii_digits(digits):
         return False
     total = 0
     for i, d in enumerate(reversed(digits)):
@@ -91,7 +97,7 @@ class CardValidator:
         digits = _SEPARATORS.sub("", raw or "")
         if not digits:
             return CardCheck(CardStatus.MALFORMED, None, "empty read", source)
-        if not digits.isdigit():
+        if not _ascii_digits(digits):
             return CardCheck(CardStatus.MALFORMED, None, "contains characters other than digits", source)
         if len(digits) < self.min_length:
             return CardCheck(CardStatus.MALFORMED, None, f"too short ({len(digits)} < {self.min_length} digits)", source)
@@ -119,7 +125,7 @@ def parse_qr_payload(text: str, prefix: str = "moodkiosk:card:") -> str | None:
     payload = (text or "").strip()
     if prefix and payload.lower().startswith(prefix.lower()):
         return payload[len(prefix):].strip()
-    if payload and _SEPARATORS.sub("", payload).isdigit():
+    if payload and _ascii_digits(_SEPARATORS.sub("", payload)):
         return payload
     return None
 

@@ -113,7 +113,7 @@ def _choice(options: Sequence[str], optional: bool = False) -> Callable[[str], s
 
 def _card(value: str) -> str:
     text = value.strip()
-    if not text.isdigit() or not 4 <= len(text) <= 64:
+    if not (text.isascii() and text.isdigit()) or not 4 <= len(text) <= 64:
         raise ValueError(f"is not a card number of 4-64 digits (got {len(text)} chars)")
     return text
 

@@ -11,7 +11,7 @@ from kiosk.services.cards import (
 
 @pytest.mark.parametrize("number, ok", [
     ("4006381333931", True), ("4006381333932", False), ("5901234123457", True), ("590123412345", False),
-    ("400638133393a", False),
+    ("400638133393a", False), ("²" * 13, False),
 ])
 def test_ean13(number: str, ok: bool) -> None:
     assert ean13_ok(number) is ok
@@ -19,7 +19,7 @@ def test_ean13(number: str, ok: bool) -> None:
 
 @pytest.mark.parametrize("number, ok", [
     ("79927398713", True), ("79927398710", False), ("4539578763621486", True), ("4539578763621487", False),
-    ("0", False),
+    ("0", False), ("²²", False),
 ])
 def test_luhn(number: str, ok: bool) -> None:
     assert luhn_ok(number) is ok
@@ -49,6 +49,9 @@ def test_validator_accepts_any_configured_format_and_normalises() -> None:
     ("1234", "too short (4 < 8 digits)"),
     ("1" * 25, "too long (25 > 19 digits)"),
     ("4006381333933", "check digit fails for ean13 / luhn"),
+    ("²" * 13, "contains characters other than digits"),  # isdigit() takes it, int() does not
+    ("４００６３８１３３３９３１", "contains characters other than digits"),  # full-width: a second spelling of a card
+    ("٤٠٠٦٣٨١٣٣٣٩٣١", "contains characters other than digits"),  # Arabic-Indic digits
 ])
 def test_validator_reasons(raw: str, reason: str) -> None:
     check = CardValidator(["ean13", "luhn"], 8, 19).check(raw, "wedge")
@@ -73,7 +76,7 @@ def test_serial_card_lines(line: str, expected: str | None) -> None:
     ("moodkiosk:card:4006381333931", "4006381333931"), ("MOODKIOSK:CARD: 4006381333931 ", "4006381333931"),
     ("4006381333931", "4006381333931"), ("4006 3813 3393 1", "4006 3813 3393 1"),
     ("https://example.org/?card=4006381333931", None), ("WIFI:S:shop;;", None), ("", None),
-    ("moodkiosk:card:", ""),
+    ("moodkiosk:card:", ""), ("²" * 13, None), ("４００６３８１３３３９３１", None),
 ])
 def test_qr_payloads(payload: str, expected: str | None) -> None:
     assert parse_qr_payload(payload) == expected

@@ -74,14 +74,16 @@ def test_bad_rows_name_row_column_and_problem_and_import_nothing(store: LoyaltyS
         "4006381333931,2025-13-01,COF,1\n"
         "4006381333931,2025-06-11,COF,lots\n"
         "12ab,2025-06-11,COF,1\n"
+        "４００６３８１３３３９３１,2025-06-11,COF,1\n"  # full-width digits: a second spelling of a card number
     ))
     with pytest.raises(ImportFileError) as caught:
         loyalty_csv.import_transactions(store, path)
     message = str(caught.value)
-    assert f"{path}: nothing imported, 3 bad value(s)" in message
+    assert f"{path}: nothing imported, 4 bad value(s)" in message
     assert "row 3, column date: is not a date YYYY-MM-DD (got '2025-13-01')" in message
     assert "row 4, column quantity: is not a whole number (got 'lots')" in message
     assert "row 5, column card_id: is not a card number of 4-64 digits" in message
+    assert "row 6, column card_id: is not a card number of 4-64 digits" in message
     assert isinstance(caught.value, KioskError) and "\n" not in message
     assert store.counts()["purchases"] == 0
 

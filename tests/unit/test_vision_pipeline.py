@@ -110,6 +110,8 @@ def test_unsupported_scheme_and_redaction():
     with pytest.raises(SourceOpenError, match="unsupported URL scheme"):
         open_source("ftp://host/cam", BASE)
     assert redact("rtsp://admin:pw@10.0.0.5:554/s") == "rtsp://admin:***@10.0.0.5:554/s"
+    # only 0-9 make a camera index: "²" passes str.isdigit() but not int(), so it is a file name like any other
+    assert open_source("2", BASE).name == "camera 2" and open_source("²", BASE).name == "file ²"
 
 
 def test_image_folder_skips_unreadable_files(tmp_path, caplog):
