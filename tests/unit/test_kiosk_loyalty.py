@@ -230,3 +230,15 @@ def test_import_with_a_config_refuses_cards_the_kiosk_would_reject(tmp_path: Pat
     fixed = csv_file(tmp_path, "c2.csv", "card_id,first_name\n4006381333931,Anna\n79927398713,Cleo\n")
     assert cli_main(["import-loyalty", "--config", str(config), "--customers", str(fixed)]) == 0
     assert "2 customers" in capsys.readouterr().out
+
+
+def test_names_with_control_characters_are_refused(store: LoyaltyStore, tmp_path: Path) -> None:
+    """A NUL or escape in a name would reach the shopper's screen and the logs."""
+    path = csv_file(tmp_path, "c.csv", "card_id,first_name\n4006381333931,An\x00na\n5901234123457,\x1b[2JBen\n")
+    before = store.counts()
+    with pytest.raises(ImportFileError) as caught:
+        loyalty_csv.import_customers(store, path)
+    message = str(caught.value)
+    assert "row 2, column first_name: contains the control character U+0000" in message
+    assert "row 3, column first_name: contains the control character U+001B" in message
+    assert store.counts() == before
