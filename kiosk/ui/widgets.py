@@ -172,6 +172,7 @@ class OfferIcon(QWidget):
         super().__init__(parent)
         self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
         self.setFixedSize(96, 96)
+        self._look: tuple[object, ...] | None = None  # what the tile shows: the key of its cached pixmap
         self.set_offer(icon, title, category)
 
     def set_offer(self, icon: str, title: str, category: str) -> None:
@@ -180,7 +181,7 @@ class OfferIcon(QWidget):
         symbol = ICON_SYMBOLS.get(icon.lower()) or (title[:1].upper() or "?")
         color = QColor(_ICON_PALETTE[zlib.crc32((category or icon).encode("utf-8")) % len(_ICON_PALETTE)])
         look = (pictogram, None if pictogram else symbol, color.rgb())
-        if look != getattr(self, "_look", None):
+        if look != self._look:
             self.pictogram, self.symbol, self.color, self._look = pictogram, symbol, color, look
             self.update()
 
