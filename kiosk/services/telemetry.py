@@ -65,9 +65,10 @@ class TelemetryPublisher:
     own newest-frame slot meanwhile), so a kiosk killed right after a window closed still has it. Called on
     the main (Qt UI) thread it only queues the window and the worker spools it within milliseconds: an
     fsync must never stall the screen. `report_health` only records figures. The worker publishes up to 50
-    ahead in seq order and removes a window only on its PUBACK; paho resends unacknowledged ones after a
-    reconnect, and after a restart the spool is sent again from its oldest entry (the collector
-    de-duplicates)."""
+    ahead in seq order and removes a window only on its PUBACK. On every (re)connect paho's copies of
+    unacknowledged messages are dropped and the spool is sent again from its oldest entry, as after a
+    restart: the spool is the one record of what is unacknowledged, the order holds, and the collector
+    de-duplicates a window whose PUBACK was lost with the connection."""
 
     def __init__(
         self,
@@ -217,10 +218,20 @@ class TelemetryPublisher:
         client.will_set(self._topics["status"], contract.STATUS_OFFLINE, qos=1, retain=True)
         client.reconnect_delay_set(1, self.settings.reconnect_max_s)
         client.max_inflight_messages_set(_MAX_INFLIGHT)
-        client.on_connect = lambda c, u, flags, rc, props: self._queue.put(("connack", rc))
+        client.on_connect = self._on_paho_connect
         client.on_disconnect = lambda c, u, flags, rc, props: self._queue.put(("disconnected", rc))
         client.on_publish = lambda c, u, mid, rc, props: self._queue.put(("puback", (mid, rc)))
         return client
+
+    def _on_paho_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
+        """paho's thread, before it resends its own unacknowledged messages: drop them (the worker resends
+        from the spool). paho's own resend is not something to lean on: its CONNACK handler stops at the
+        first message it holds as queued and leaves the ones after it unsent."""
+        try:
+            if not reason.is_failure:
+                client.drop_out_messages()
+        finally:
+            self._queue.put(("connack", reason))
 
     # ---- worker thread ---------------------------------------------------------------------------------
 
@@ -302,6 +313,8 @@ class TelemetryPublisher:
                 log.warning("MQTT broker refused the connection: %s; retrying", reason)
             return
         self._connected = True
+        self._inflight.clear()  # paho dropped them on connect: send again what the spool still holds
+        self._last_sent = 0
         log.info("MQTT connected to %s:%s", self._broker.host, self._broker.port)
         self._client.publish(self._topics["status"], contract.STATUS_ONLINE, qos=1, retain=True)
         self._set_state(BrokerStatus.CONNECTED, "")
