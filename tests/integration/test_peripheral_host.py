@@ -151,7 +151,7 @@ def test_a_failing_callback_does_not_stop_the_link(tmp_path: Path) -> None:
         board.expect("ACK", seq=1)
         board.send("CARD", 2, "04A1B2C3")
         board.expect("ACK", seq=2)
-        wait_until(lambda: cards == ["04A1B2C3"], 2.0, "the card after the failing press")
+        wait_until(lambda: cards == ["04A1B2C3"], 10.0, "the card after the failing press")
         assert calls == ["happy"] and link.state == ReaderStatus.CONNECTED
     finally:
         link.stop()

@@ -75,7 +75,7 @@ def test_tap_and_presses_arrive_exactly_once(rig) -> None:
     assert kiosk.events == [("card", "04A1B2C3"), ("button", "happy"), ("button", "unhappy")]
     assert board.chip.polls_with_card >= 3
     link.set_led("feedback")
-    wait_until(lambda: board.board.led.state(board.board.clock.ticks_ms()) == "feedback", 3.0, "LED feedback")
+    wait_until(lambda: board.board.led.state(board.board.clock.ticks_ms()) == "feedback", 10.0, "LED feedback")
     assert link.stats.cards == 1 and link.stats.buttons == 2
 
 
@@ -156,7 +156,7 @@ def test_monitor_command_shows_tap_and_press_without_the_card_number(tmp_path: P
     runner = threading.Thread(target=lambda: result.append(cli(["peripheral", "--port", board.port, "--seconds", "3", "--led", "error"])))
     runner.start()
     try:
-        wait_until(lambda: board.board.led.base == "error", 5.0, "the monitor to connect and set the light")
+        wait_until(lambda: board.board.led.base == "error", 10.0, "the monitor to connect and set the light")
         board.tap()
         board.press("happy")
         wait_until(lambda: len(board.board.outbox) == 0, 5.0, "delivery")

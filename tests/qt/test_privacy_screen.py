@@ -145,7 +145,7 @@ def test_board_light_shows_reading_off_for_the_whole_pause(qtbot, make_config, s
         qtbot.wait(400)
         assert led() == "private"
         clock.advance(2)  # the pause ran out: analysis and the ordinary light come back
-        qtbot.waitUntil(lambda: not app.gate.paused, timeout=3000)
+        qtbot.waitUntil(lambda: not app.gate.paused, timeout=10000)
         qtbot.waitUntil(lambda: led() == "idle", timeout=5000)
     finally:
         board.stop()

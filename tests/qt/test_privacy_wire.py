@@ -46,7 +46,7 @@ def test_only_anonymous_counts_leave_the_kiosk(qtbot, make_config, start_app, cl
         clock.advance(5)  # the thank-you ends ...
         qtbot.waitUntil(lambda: w.current_screen() is w.attract, timeout=3000)
         clock.advance(121)  # ... and so does the pause, 120 s later: mood windows flow again
-        qtbot.waitUntil(lambda: not app.gate.paused, timeout=3000)
+        qtbot.waitUntil(lambda: not app.gate.paused, timeout=10000)
         qtbot.waitUntil(lambda: any(t.endswith("/mood") for t, _ in messages)
                         and any(t.endswith("/health") for t, _ in messages), timeout=30000)
     finally:

@@ -67,7 +67,7 @@ def test_light_follows_the_screen_after_a_card_error_and_a_board_reset(qtbot, ma
         qtbot.waitUntil(lambda: w.current_screen() is w.card_error, timeout=5000)
         qtbot.waitUntil(lambda: led() == "error", timeout=5000)
         board.reset()  # watchdog restart: the board forgets the light, the port stays open
-        qtbot.waitUntil(lambda: app.reader.stats.board_resets == 1, timeout=5000)
+        qtbot.waitUntil(lambda: app.reader.stats.board_resets == 1, timeout=15000)
         qtbot.waitUntil(lambda: led() == "error", timeout=5000)
         w.card_error.guest.click()
         assert w.current_screen() is w.offers

@@ -41,10 +41,10 @@ def test_kiosk_sets_the_private_light_over_a_pty(tmp_path) -> None:
     try:
         wait_until(lambda: link.state == "connected", 5.0, "the handshake")
         link.set_led("private")
-        wait_until(lambda: board.board.led.state(board.board.clock.ticks_ms()) == "private", 3.0, "LED private")
+        wait_until(lambda: board.board.led.state(board.board.clock.ticks_ms()) == "private", 10.0, "LED private")
         assert board.board.bad_frames == 0
         link.set_led("idle")
-        wait_until(lambda: board.board.led.state(board.board.clock.ticks_ms()) == "idle", 3.0, "LED idle")
+        wait_until(lambda: board.board.led.state(board.board.clock.ticks_ms()) == "idle", 10.0, "LED idle")
     finally:
         link.stop()
         board.stop()
