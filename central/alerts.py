@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from central.auth import User, UserDirectory
+from contract.small_file import read_small_text
 from central.errors import CentralError
 from central.history import History, Totals, _add, _totals, _zero
 from central.periodic import PeriodicThread
@@ -105,11 +106,11 @@ class AlertSettings(_Strict):
 def load_alert_settings(path: str | Path, users: UserDirectory) -> AlertSettings:
     """Read and check the alerts file; one line naming the file and the first problem."""
     try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        data = tomllib.loads(read_small_text(path))
         settings = AlertSettings.model_validate(data)
     except OSError as exc:
         raise CentralError(f"alerts file {path}: cannot read ({exc.strerror or exc})") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+    except tomllib.TOMLDecodeError as exc:
         raise CentralError(f"alerts file {path}: not valid TOML ({exc})") from None
     except ValidationError as exc:
         err = exc.errors()[0]

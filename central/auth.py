@@ -16,6 +16,7 @@ from typing import Any
 
 import contract
 from central.errors import CentralError
+from contract.small_file import read_small_text
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +28,7 @@ _MAXMEM = 256 * 1024 * 1024
 # Each check takes 128 MiB: a burst of logins for many names must not take the server's memory.
 _CHECKS = threading.BoundedSemaphore(2)
 TOKEN_DAYS = 90.0
+USERS_FILE_LIMIT = 16 << 20  # tens of thousands of users; anything bigger is not a users file
 
 
 class UsersFileError(CentralError):
@@ -152,7 +154,7 @@ class UserDirectory:
         if not self.path.exists():
             return {}
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
+            data = json.loads(read_small_text(self.path, USERS_FILE_LIMIT))
             users = data["users"]
             if not isinstance(users, dict):
                 raise TypeError("users is not an object")

@@ -7,10 +7,12 @@ from pathlib import Path
 from typing import Mapping
 
 from contract.errors import ContractError
+from contract.small_file import read_small_text
 from contract.topics import validate_id
 from central.errors import CentralError
 
 MAX_NAME = 80
+STORES_FILE_LIMIT = 16 << 20  # names for far more stores than a chain has
 
 
 @dataclass(frozen=True)
@@ -35,10 +37,10 @@ def load_store_names(path: str | Path | None) -> StoreNames:
     if path is None:
         return StoreNames()
     try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        data = tomllib.loads(read_small_text(path, STORES_FILE_LIMIT))
     except OSError as exc:
         raise CentralError(f"stores file {path}: cannot read ({exc.strerror or exc})") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+    except tomllib.TOMLDecodeError as exc:
         raise CentralError(f"stores file {path}: not valid TOML ({exc})") from None
     unknown = sorted(set(data) - {"stores"})
     if unknown:

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 import contract
+from contract.small_file import read_small_file, read_small_text
 from kiosk.errors import KioskError
 from vision.config import CameraConfig, MoodConfig
 
@@ -347,7 +348,7 @@ def _read_secret(env_name: str, file: Path | None, key: str) -> str | None:
     if file is None:
         return None
     try:
-        text = file.read_text(encoding="utf-8").strip()
+        text = read_small_text(file).strip()
     except OSError as exc:
         raise ConfigError([f"{key}: cannot read {file}: {exc.strerror or exc}"]) from exc
     if not text:
@@ -358,7 +359,7 @@ def _read_secret(env_name: str, file: Path | None, key: str) -> str | None:
 def _generated_key(path: Path) -> bytes:
     """Read, or create once (0600), a random key so an unconfigured kiosk still never logs clear card numbers."""
     try:
-        existing = path.read_bytes().strip()
+        existing = read_small_file(path).strip()
     except FileNotFoundError:
         existing = b""
     except OSError as exc:
@@ -373,7 +374,7 @@ def _generated_key(path: Path) -> bytes:
         with os.fdopen(fd, "wb") as handle:
             handle.write(key)
     except FileExistsError:
-        return path.read_bytes().strip()
+        return read_small_file(path).strip()
     except OSError as exc:
         raise ConfigError([f"privacy: cannot create {path}: {exc.strerror or exc}"]) from exc
     logger.warning("No card hash key configured; created a random one in %s", path)
@@ -457,7 +458,7 @@ def load_config(path: str | os.PathLike[str] | None = None) -> KioskConfig:
         return KioskConfig()
     file = Path(path)
     try:
-        raw = file.read_bytes()
+        raw = read_small_file(file)
     except OSError as exc:
         raise ConfigError([f"cannot read the file: {exc.strerror or exc}"], str(file)) from exc
     try:

@@ -9,6 +9,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 
 import contract
+from contract.small_file import read_small_text
 from central.offers_build.errors import BuildInputError
 from central.offers_build.export import Catalogue, read_catalogue, read_transactions
 from central.offers_build.population import BuildSettings
@@ -87,9 +88,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def card_hash_key(path: Path | None) -> bytes:
     if path is not None:
         try:
-            value = path.read_text(encoding="utf-8").strip()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise BuildInputError(f"--card-hash-key-file {path}: cannot read: {exc}") from None
+            value = read_small_text(path).strip()
+        except OSError as exc:
+            raise BuildInputError(f"--card-hash-key-file {path}: cannot read: {exc.strerror or exc}") from None
     else:
         value = os.environ.get(KEY_ENV, "").strip()
     if len(value.encode("utf-8")) < 16:

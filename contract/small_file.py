@@ -1,0 +1,46 @@
+"""Bounded reads of the small files an operator points a service at (config, keys, passwords, users, stores).
+
+A wrong path must give one line, not a hang or an out-of-memory kill: /dev/zero or a log file never ends or is
+huge, and opening a FIFO without a writer blocks for ever. Errors are `OSError`s with a readable `strerror`, so
+callers report them like any unreadable file.
+"""
+from __future__ import annotations
+
+import errno
+import os
+import stat
+
+SMALL_FILE_LIMIT = 1 << 20  # 1 MiB: far above any config, key or users file
+
+
+def read_small_file(path: str | os.PathLike[str], limit: int = SMALL_FILE_LIMIT) -> bytes:
+    """The whole content of a regular file of at most `limit` bytes; OSError otherwise."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))  # NONBLOCK: a FIFO must not hang
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise IsADirectoryError(errno.EISDIR, "is a directory")
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file (a device, pipe or socket)")
+        chunks: list[bytes] = []
+        size = 0
+        while size <= limit:
+            chunk = os.read(fd, min(1 << 16, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > limit:
+            raise OSError(errno.EFBIG, f"larger than {limit // 1024} KiB; not a file this setting takes")
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def read_small_text(path: str | os.PathLike[str], limit: int = SMALL_FILE_LIMIT) -> str:
+    """`read_small_file` decoded as UTF-8 (a byte-order mark is dropped); bad bytes are an OSError too."""
+    raw = read_small_file(path, limit)
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise OSError(errno.EILSEQ, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
