@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from central.auth import User, UserDirectory
-from contract.small_file import read_small_text
+from contract.operator_files import read_small_text
 from central.errors import CentralError
 from central.history import History, Totals, _add, _totals, _zero
 from central.periodic import PeriodicThread

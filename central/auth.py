@@ -16,7 +16,7 @@ from typing import Any
 
 import contract
 from central.errors import CentralError
-from contract.small_file import read_small_text
+from contract.operator_files import read_small_text
 
 log = logging.getLogger(__name__)
 

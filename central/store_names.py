@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Mapping
 
 from contract.errors import ContractError
-from contract.small_file import read_small_text
+from contract.operator_files import read_small_text
 from contract.topics import validate_id
 from central.errors import CentralError
 

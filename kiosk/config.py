@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 import contract
-from contract.small_file import read_small_file, read_small_text
+from contract.operator_files import read_small_file, read_small_text
 from kiosk.errors import KioskError
 from vision.config import CameraConfig, MoodConfig
 

@@ -9,7 +9,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 
 import contract
-from contract.small_file import read_small_text
+from contract.operator_files import read_small_text
 from central.offers_build.errors import BuildInputError
 from central.offers_build.export import Catalogue, read_catalogue, read_transactions
 from central.offers_build.population import BuildSettings

@@ -13,6 +13,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Callable, Generic, Sequence, TypeVar
 
+from contract.operator_files import require_regular_file
 from kiosk.services.loyalty import KINDS, LANGUAGES, CustomerRow, LoyaltyError, LoyaltyStore
 from kiosk.services.loyalty import OfferRow, OfferTitle, ProductRow, PurchaseRow, RegularPrice
 
@@ -210,6 +211,7 @@ def read_rows(path: str | Path, kind: type[Line]) -> list[Numbered[Line]]:
     problems: list[str] = []
     total = 0
     try:
+        require_regular_file(path)  # /dev/zero or a FIFO would be read for ever
         with open(path, newline="", encoding="utf-8-sig") as handle:
             reader = csv.DictReader(handle)
             header = [name.strip() for name in (reader.fieldnames or [])]
@@ -241,6 +243,8 @@ def read_rows(path: str | Path, kind: type[Line]) -> list[Numbered[Line]]:
         raise ImportFileError(file, [f"not UTF-8 text ({exc.reason})"], 1) from None
     except csv.Error as exc:
         raise ImportFileError(file, [f"not a readable CSV file: {exc}"], 1) from None
+    except OSError as exc:
+        raise ImportFileError(file, [f"cannot read: {exc.strerror or exc}"], 1) from None
     if problems:
         raise ImportFileError(file, problems, total)
     return parsed

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Annotated, Iterable, Iterator, Literal
 
 import contract
+from contract.operator_files import require_regular_file
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kiosk.errors import KioskError
@@ -190,8 +191,10 @@ def read_snapshot(path: Path) -> Iterator[SnapshotHeader | SnapshotOffer | Snaps
     members = 0
     number = 0
     try:
+        require_regular_file(path)
         with gzip.open(path, "rb") as handle:
-            for number, data in enumerate(handle, start=1):
+            # readline with a bound: a gzip bomb of one endless line must not be held in memory whole
+            for number, data in enumerate(iter(lambda: handle.readline(MAX_LINE_BYTES + 1), b""), start=1):
                 if len(data) > MAX_LINE_BYTES:
                     raise SnapshotError(f"{path}: line {number}: longer than {MAX_LINE_BYTES} bytes")
                 try:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gzip
 import logging
+import os
+import tracemalloc
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -92,6 +94,29 @@ def test_damaged_snapshot_is_refused_with_file_and_line(tmp_path: Path, damage, 
     path = rewrite(make_snapshot(tmp_path), damage)
     with pytest.raises(SnapshotError, match=message):
         list(read_snapshot(path))
+
+
+def test_a_gzip_bomb_of_one_endless_line_a_device_and_a_fifo_are_refused(tmp_path: Path) -> None:
+    """100 MB of zeros without a line break, 100 KB compressed: refused at the line limit, never held whole."""
+    bomb = tmp_path / "bomb.jsonl.gz"
+    with gzip.open(bomb, "wb", compresslevel=9) as out:
+        for _ in range(100):
+            out.write(b"0" * (1 << 20))
+    assert bomb.stat().st_size < 1 << 20
+    tracemalloc.start()
+    try:
+        with pytest.raises(SnapshotError, match="line 1: longer than 65536 bytes"):
+            list(read_snapshot(bomb))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 << 20, f"{peak / 2**20:.0f} MiB held for one line"
+    with pytest.raises(SnapshotError, match="not a regular file"):
+        list(read_snapshot(Path("/dev/zero")))
+    fifo = tmp_path / "fifo.jsonl.gz"
+    os.mkfifo(fifo)
+    with pytest.raises(SnapshotError, match="not a regular file"):
+        list(read_snapshot(fifo))
 
 
 def test_member_offer_missing_from_catalogue_is_refused(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from contract.small_file import read_small_file, read_small_text
+from contract.operator_files import read_small_file, read_small_text
 from kiosk.cli import main as cli_main
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,6 +1,7 @@
-"""Bounded reads of the small files an operator points a service at (config, keys, passwords, users, stores).
+"""Files an operator points a service at: small ones (config, keys, passwords, users, stores) read bounded,
+data files (CSV exports, snapshots) checked to be regular files before they are streamed.
 
-A wrong path must give one line, not a hang or an out-of-memory kill: /dev/zero or a log file never ends or is
+A wrong path must give one line, not a hang or an out-of-memory kill: /dev/zero never ends, a log file is
 huge, and opening a FIFO without a writer blocks for ever. Errors are `OSError`s with a readable `strerror`, so
 callers report them like any unreadable file.
 """
@@ -13,15 +14,23 @@ import stat
 SMALL_FILE_LIMIT = 1 << 20  # 1 MiB: far above any config, key or users file
 
 
+def _refuse_unless_regular(mode: int) -> None:
+    if stat.S_ISDIR(mode):
+        raise IsADirectoryError(errno.EISDIR, "is a directory")
+    if not stat.S_ISREG(mode):
+        raise OSError(errno.EINVAL, "not a regular file (a device, pipe or socket)")
+
+
+def require_regular_file(path: str | os.PathLike[str]) -> None:
+    """Raise OSError unless `path` is a regular file (stat only: a FIFO is not opened)."""
+    _refuse_unless_regular(os.stat(path).st_mode)
+
+
 def read_small_file(path: str | os.PathLike[str], limit: int = SMALL_FILE_LIMIT) -> bytes:
     """The whole content of a regular file of at most `limit` bytes; OSError otherwise."""
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))  # NONBLOCK: a FIFO must not hang
     try:
-        info = os.fstat(fd)
-        if stat.S_ISDIR(info.st_mode):
-            raise IsADirectoryError(errno.EISDIR, "is a directory")
-        if not stat.S_ISREG(info.st_mode):
-            raise OSError(errno.EINVAL, "not a regular file (a device, pipe or socket)")
+        _refuse_unless_regular(os.fstat(fd).st_mode)
         chunks: list[bytes] = []
         size = 0
         while size <= limit:
