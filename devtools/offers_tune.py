@@ -3,7 +3,10 @@
 The ranker behind `offers-eval` and the kiosk is chosen here: it learns on snapshots whose targets all lie
 before the validation split (Ta-Feng: cut-offs 2000-12-01 and 2000-12-15, targets before 2001-01-01;
 last-basket: the 2nd and 3rd order before the last), and every variant is scored on the validation target
-(Ta-Feng: first basket in 2001-01-01..01-31; last-basket: the order before the last). Variants: the
+(Ta-Feng: first basket in 2001-01-01..01-31; last-basket: the order before the last). On global-split the
+same is done at several cut-offs (2000-12-01, 12-15, 2001-01-01, 01-15 by default; `--cutoffs`), each learning
+only from snapshots whose targets lie before it, and variants are compared by the MEAN over the cut-offs:
+January holds Chinese New Year, so 2001-01-01 alone is a poor proxy for the February test month. Variants: the
 logistic-regression ranker and, where LightGBM is installed (the `train` extra), gradient-boosted trees
 (binary and lambdarank) on the same candidates and features, each under several category caps and discovery
 shares. P-TopFreq and popularity on the same split give the yardstick.
@@ -12,7 +15,8 @@ from __future__ import annotations
 
 import argparse
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
+from datetime import date
 from pathlib import Path
 from typing import Callable
 
@@ -23,7 +27,7 @@ from kiosk.errors import KioskError
 from kiosk.evaluation import baselines
 from kiosk.evaluation.engines import K, fill_popular
 from kiosk.evaluation.metrics import Metrics, score, table
-from kiosk.evaluation.protocol import Protocol, Split, as_snapshot, make_split, validation_training_splits
+from kiosk.evaluation.protocol import VALIDATION_CUTOFFS, Protocol, Split, ValidationFold, as_snapshot, validation_folds
 from kiosk.evaluation.retail_data import load_retail
 from kiosk.services.offer_features import CandidateTable, build_candidates, learn_stats
 from kiosk.services.offer_ranker import PickRules, fit, pick
@@ -45,6 +49,16 @@ def _caps(value: str) -> tuple[int, ...]:
     return tuple(_non_negative(part) for part in value.split(","))
 
 
+def _cutoffs(value: str) -> tuple[date, ...]:
+    days = []
+    for part in value.split(","):
+        try:
+            days.append(date.fromisoformat(part.strip()))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{part!r} is not a date YYYY-MM-DD") from None
+    return tuple(days)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", type=Path, required=True, help="retail basket CSV (.csv or .csv.gz), as offers-eval")
     parser.add_argument("--protocol", choices=[p.value for p in Protocol], default=Protocol.GLOBAL_SPLIT.value,
@@ -56,6 +70,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--trees", action=argparse.BooleanOptionalAction, default=True,
                         help="also compare LightGBM binary and lambdarank rankers when lightgbm is installed "
                              "(default on)")
+    parser.add_argument("--cutoffs", type=_cutoffs, default=VALIDATION_CUTOFFS, metavar="DATE[,DATE...]",
+                        help="global-split validation cut-offs, each before the test split (last-basket has one "
+                             "fold); variants are compared by the mean over them (default "
+                             + ",".join(d.isoformat() for d in VALIDATION_CUTOFFS) + ")")
     parser.add_argument("--rounds", type=_non_negative, default=300, help="boosting rounds of the tree rankers (300)")
 
 
@@ -120,17 +138,56 @@ def compare(validation: Split, training: list[Split], caps: tuple[int, ...], sha
     return results
 
 
+def mean_metrics(per_fold: list[Metrics], method: str) -> Metrics:
+    """Each metric's mean over the folds (ms per member too; `customers` is their sum)."""
+    values = {f.name: float(np.mean([getattr(m, f.name) for m in per_fold]))
+              for f in fields(Metrics) if f.name not in ("method", "customers")}
+    return replace(per_fold[0], method=method, customers=sum(m.customers for m in per_fold), **values)
+
+
+def recall_table(cutoffs: list[str], per_fold: list[list[Metrics]]) -> str:
+    """recall@10 and recall_expl@10 of every method at every cut-off, then their means."""
+    head = ["method", *(f"recall@10 {c}" for c in cutoffs), "mean recall@10",
+            *(f"recall_expl@10 {c}" for c in cutoffs), "mean recall_expl@10"]
+    lines = ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
+    for row in zip(*per_fold):
+        recall = [m.recall10 for m in row]
+        explore = [m.recall_expl10 for m in row]
+        lines.append(f"| {row[0].method} | " + " | ".join(f"{v:.4f}" for v in recall) + f" | {np.mean(recall):.4f} | "
+                     + " | ".join(f"{v:.4f}" for v in explore) + f" | {np.mean(explore):.4f} |")
+    return "\n".join(lines)
+
+
+def compare_folds(folds: list[ValidationFold], caps: tuple[int, ...], shares: tuple[float, ...], trees: bool,
+                  rounds: int = 300, say: Callable[[str], None] = print) -> list[Metrics]:
+    """`compare` at every fold, then each row's mean over the folds (rows line up: same variants, same order)."""
+    per_fold = []
+    for fold in folds:
+        say(f"cut-off {fold.cutoff}: {len(fold.validation.customers)} validation members; learning on "
+            + ", ".join(f"{s.name} ({len(s.customers)} members)" for s in fold.training))
+        per_fold.append(compare(fold.validation, list(fold.training), caps, shares, trees, rounds, say))
+    if len(folds) > 1:
+        say("\n" + recall_table([f.cutoff for f in folds], per_fold))
+    return [mean_metrics(list(row), row[0].method) for row in zip(*per_fold)]
+
+
 def main(args: argparse.Namespace) -> int:
     protocol = Protocol(args.protocol)
     data = load_retail(args.data)
-    validation = make_split(data.log, protocol, validation=True)
-    training = [s for s in validation_training_splits(data.log, protocol) if len(s.customers)]
-    if not len(validation.customers) or not training:
-        raise KioskError(f"{data.path}: no member qualifies for the {protocol.value} validation split "
-                         f"(validation {len(validation.customers)} members, {len(training)} training snapshots)")
-    print(f"{data.path}: validation split of {protocol.value}, {len(validation.customers)} members; learning on "
-          + ", ".join(f"{s.name} ({len(s.customers)} members)" for s in training), flush=True)
-    results = compare(validation, training, args.category_cap, args.discovery_share, args.trees, args.rounds)
-    print(f"\n## {Path(data.path).name}, {protocol.value}, validation target ({len(validation.customers)} members)\n")
+    try:
+        folds = validation_folds(data.log, protocol, args.cutoffs)
+    except ValueError as exc:
+        raise KioskError(f"--cutoffs: {exc}") from None
+    for fold in folds:
+        if not len(fold.validation.customers) or not fold.training:
+            raise KioskError(f"{data.path}: no member qualifies for the {protocol.value} validation split at "
+                             f"{fold.cutoff} (validation {len(fold.validation.customers)} members, "
+                             f"{len(fold.training)} training snapshots)")
+    print(f"{data.path}: validation split of {protocol.value} at {len(folds)} cut-off(s): "
+          + ", ".join(f.cutoff for f in folds), flush=True)
+    results = compare_folds(folds, args.category_cap, args.discovery_share, args.trees, args.rounds)
+    members = sum(len(f.validation.customers) for f in folds)
+    what = "validation target" if len(folds) == 1 else f"mean over {len(folds)} validation cut-offs"
+    print(f"\n## {Path(data.path).name}, {protocol.value}, {what} ({members} member targets)\n")
     print(table(results), flush=True)
     return 0
