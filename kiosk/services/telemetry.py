@@ -230,8 +230,9 @@ class TelemetryPublisher:
         try:
             if not reason.is_failure:
                 client.drop_out_messages()
-        finally:
-            self._queue.put(("connack", reason))
+        except Exception:  # never into paho's thread: an exception there ends the network loop
+            log.exception("could not drop paho's unacknowledged messages; the spool resends them anyway")
+        self._queue.put(("connack", reason))
 
     # ---- worker thread ---------------------------------------------------------------------------------
 
