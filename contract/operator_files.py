@@ -10,8 +10,10 @@ from __future__ import annotations
 import errno
 import os
 import stat
+from typing import Iterator, TextIO
 
 SMALL_FILE_LIMIT = 1 << 20  # 1 MiB: far above any config, key or users file
+LINE_LIMIT = 1 << 16  # characters in one line of a data file (a CSV row, a snapshot line)
 
 
 def _refuse_unless_regular(mode: int) -> None:
@@ -53,3 +55,12 @@ def read_small_text(path: str | os.PathLike[str], limit: int = SMALL_FILE_LIMIT)
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise OSError(errno.EILSEQ, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+
+
+def bounded_lines(handle: TextIO, limit: int = LINE_LIMIT) -> Iterator[str]:
+    """The lines of a text file (for `csv.reader`), refusing one longer than `limit` characters instead of
+    reading a file without line breaks into memory whole."""
+    for number, line in enumerate(iter(lambda: handle.readline(limit + 1), ""), start=1):
+        if len(line) > limit:
+            raise OSError(errno.EFBIG, f"line {number} is longer than {limit} characters; not a CSV export")
+        yield line

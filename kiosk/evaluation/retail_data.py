@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from contract.operator_files import bounded_lines
 from kiosk.errors import KioskError
 from kiosk.services.purchase_log import NO_CATEGORY, PurchaseLog
 
@@ -61,7 +62,7 @@ def load_retail(path: str | Path) -> RetailData:
     without_category = 0
     try:
         with _open_text(path) as handle:
-            reader = csv.reader(handle)
+            reader = csv.reader(bounded_lines(handle))
             header = next(reader, None)
             if header is None:
                 raise RetailDataError(f"{path}: empty file (expected a header with {', '.join(REQUIRED_COLUMNS)})")

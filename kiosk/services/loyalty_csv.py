@@ -13,7 +13,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Callable, Generic, Sequence, TypeVar
 
-from contract.operator_files import require_regular_file
+from contract.operator_files import bounded_lines, require_regular_file
 from kiosk.services.loyalty import KINDS, LANGUAGES, CustomerRow, LoyaltyError, LoyaltyStore
 from kiosk.services.loyalty import OfferRow, OfferTitle, ProductRow, PurchaseRow, RegularPrice
 
@@ -213,7 +213,7 @@ def read_rows(path: str | Path, kind: type[Line]) -> list[Numbered[Line]]:
     try:
         require_regular_file(path)  # /dev/zero or a FIFO would be read for ever
         with open(path, newline="", encoding="utf-8-sig") as handle:
-            reader = csv.DictReader(handle)
+            reader = csv.DictReader(bounded_lines(handle))
             header = [name.strip() for name in (reader.fieldnames or [])]
             reader.fieldnames = header
             missing = [name for name, _, optional in columns if name not in header and not optional]

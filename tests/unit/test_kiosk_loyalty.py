@@ -114,6 +114,9 @@ def test_structure_problems(store: LoyaltyStore, tmp_path: Path) -> None:
         loyalty_csv.import_customers(store, Path("/dev/zero"))  # would be read for ever
     with pytest.raises(ImportFileError, match="cannot read: is a directory"):
         loyalty_csv.import_customers(store, tmp_path)
+    endless = csv_file(tmp_path, "c.csv", "card_id,first_name,language\n11112222,A" + "a" * 200_000)
+    with pytest.raises(ImportFileError, match="cannot read: line 2 is longer than 65536 characters"):
+        loyalty_csv.import_customers(store, endless)  # a file without line breaks is not read whole
     with pytest.raises(ImportFileError, match="row 2, column durable_days: a durable needs its durable_days"):
         loyalty_csv.import_products(store, csv_file(tmp_path, "p.csv", PRODUCTS.splitlines()[0] + "\nTV,TV,tv,electronics,durable,,\n"))
     assert store.counts()["customers"] == 2
