@@ -15,8 +15,7 @@ VALIDATION_SPLIT_DATE = date(2001, 1, 1)
 # more snapshots of the input period to learn the ranker from (targets all before SPLIT_DATE)
 TRAINING_SPLIT_DATES = (date(2000, 12, 15), VALIDATION_SPLIT_DATE, date(2001, 1, 15))
 TRAINING_DROPPED_BASKETS = (1, 2, 3)
-# snapshots for choosing the ranker on the validation split: all their targets lie before VALIDATION_SPLIT_DATE
-VALIDATION_TRAINING_SPLIT_DATES = (date(2000, 12, 1), date(2000, 12, 15))
+# snapshots for choosing the ranker on the validation split (last-basket); global-split: CUTOFF_TRAINING_DAYS
 VALIDATION_TRAINING_DROPPED_BASKETS = (2, 3)
 # Several validation cut-offs inside the input period, chosen by their MEAN: the 2001-01-01 target month holds
 # Chinese New Year (popularity scores a quarter of its test-month figure there), so one cut-off is a poor proxy.
@@ -111,9 +110,15 @@ def validation_training_splits(log: PurchaseLog, protocol: Protocol) -> list[Spl
     (or after) the validation target (global-split: split dates 2000-12-01 and 2000-12-15, targets before
     2001-01-01; last-basket: the 2nd and 3rd order before the last)."""
     if protocol is Protocol.GLOBAL_SPLIT:
-        return [global_split(log, when, f"training {when.isoformat()}", before=VALIDATION_SPLIT_DATE)
-                for when in VALIDATION_TRAINING_SPLIT_DATES]
+        return cutoff_training_splits(log, VALIDATION_SPLIT_DATE)
     return [last_basket(log, f"training -{dropped}", drop_last=dropped) for dropped in VALIDATION_TRAINING_DROPPED_BASKETS]
+
+
+def cutoff_training_splits(log: PurchaseLog, cutoff: date) -> list[Split]:
+    """global-split snapshots to learn on for a validation cut-off: at cutoff - CUTOFF_TRAINING_DAYS, targets
+    before the cut-off."""
+    return [global_split(log, when, f"training {when.isoformat()}", before=cutoff)
+            for when in (cutoff - timedelta(days=days) for days in CUTOFF_TRAINING_DAYS)]
 
 
 @dataclass(frozen=True)
@@ -139,10 +144,7 @@ def validation_folds(log: PurchaseLog, protocol: Protocol, cutoffs: tuple[date, 
         if cutoff >= SPLIT_DATE:
             raise ValueError(f"validation cut-off {cutoff.isoformat()} is not before the test split "
                              f"{SPLIT_DATE.isoformat()}")
-        training = tuple(
-            split for split in (global_split(log, cutoff - timedelta(days=days),
-                                             f"training {(cutoff - timedelta(days=days)).isoformat()}", before=cutoff)
-                                for days in CUTOFF_TRAINING_DAYS) if len(split.customers))
+        training = tuple(split for split in cutoff_training_splits(log, cutoff) if len(split.customers))
         folds.append(ValidationFold(cutoff.isoformat(), global_split(log, cutoff, f"validation {cutoff.isoformat()}",
                                                                      before=SPLIT_DATE), training))
     return folds
