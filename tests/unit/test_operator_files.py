@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import errno
+import io
 import os
 import subprocess
 import sys
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from contract.operator_files import read_small_file, read_small_text
+from contract.operator_files import bounded_lines, read_small_file, read_small_text
 from kiosk.cli import main as cli_main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -70,3 +71,10 @@ def test_a_secret_file_with_bad_bytes_names_the_key(tmp_path: Path) -> None:
     config = parse_config({"privacy": {"card_hash_key_env": "C1_UNSET_KEY", "card_hash_key_file": str(key)}})
     with pytest.raises(ConfigError, match=r"privacy.card_hash_key_file: cannot read .*not UTF-8"):
         config.card_hash_key()
+
+
+def test_bounded_lines_takes_lines_up_to_the_limit_and_refuses_a_longer_one() -> None:
+    text = "a" * 8 + "\n" + "b" * 7 + "\r\n" + "c" * 8
+    assert list(bounded_lines(io.StringIO(text, newline=""), limit=8)) == ["a" * 8 + "\n", "b" * 7 + "\r\n", "c" * 8]
+    with pytest.raises(OSError, match="line 2 is longer than 8 characters"):
+        list(bounded_lines(io.StringIO("a\n" + "b" * 9 + "\n"), limit=8))
