@@ -93,6 +93,8 @@ def test_offer_screen_fits_and_landscape_cards_are_filled(qtbot, make_config, st
     cards = w.offers.cards
     assert len(cards) == 5 and all(c.reason.text() for c in cards)
     assert any(c.regular.isVisibleTo(c) for c in cards)  # the demo catalogue has regular prices
+    done_centre = w.offers.done.mapTo(w.offers, QPoint(w.offers.done.width() // 2, 0)).x()
+    assert abs(done_centre - w.offers.width() / 2) <= 2, (done_centre, w.offers.width())
     if size == LANDSCAPE:
         for c in cards:  # content centred: the empty space above the icon and below the last line are alike
             top = c.icon.mapTo(c, QPoint(0, 0)).y()

@@ -208,8 +208,11 @@ class OffersView(QWidget):
             self._actions.addWidget(self.mood_opt_in, 0, 0, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             self._actions.addWidget(self.done, 0, 1, centre)
             self._actions.addWidget(self.no_mood, 0, 2, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-        for column in range(3):
-            self._actions.setColumnStretch(column, 0 if (column == 1 and not portrait) else 1)
+        # landscape: Done in the middle column between two equal stretching ones; portrait: two columns only
+        # (a third, empty but stretching, would push Done left of centre)
+        stretches = (1, 1, 0) if portrait else (1, 0, 1)
+        for column, stretch in enumerate(stretches):
+            self._actions.setColumnStretch(column, stretch)
 
     def render_privacy(self, t: Translator, camera_on: bool, paused: bool, opt_in_offered: bool, opted_in: bool) -> None:
         """The shopper's two choices: switch mood reading off, or (when the store allows) let their mood order
