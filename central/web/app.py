@@ -19,6 +19,7 @@ from central.store_names import StoreNames
 from central.web.events import CLOSE, EventHub
 from central.web.hardening import STREAMS_PER_USER, install_query_errors, install_security_headers
 from central.web.alerts_api import alerts_router
+from central.web.body_limit import BodyLimit
 from central.web.history_api import history_router
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,7 @@ def create_app(
         description="Anonymous mood aggregates of the kiosks. Only aggregates: no images, no people, no cards.",
         docs_url="/docs" if api_docs else None, redoc_url=None, openapi_url="/openapi.json" if api_docs else None,
     )
+    app.add_middleware(BodyLimit)  # inside the security headers: a 413 carries them too
     install_security_headers(app)
     install_query_errors(app)
     sessions = Sessions()
