@@ -18,6 +18,7 @@ from paho.mqtt.packettypes import PacketTypes
 
 import contract
 from central.errors import CentralError
+from central.latest_health import LatestHealth
 from central.mqtt_reader import BufferedReadClient
 from central.offers_store import save_offer_days
 from central.records import DeadLetter, WindowRecord
@@ -27,6 +28,8 @@ from central.window_order import WindowOutcome
 from contract.offers import OffersDay, decode_offers
 
 log = logging.getLogger(__name__)
+
+MAX_PACKET_BYTES = 16 * contract.MAX_PAYLOAD_BYTES  # told to the broker at connect (MQTT 5 Maximum Packet Size)
 
 
 @dataclass(frozen=True)
@@ -176,6 +179,7 @@ class Collector:
         # paho's thread appends, the writer pops: a deque plus a wake-up event costs a fraction of queue.Queue's
         # lock-and-condition round trip per message, which showed up at thousands of windows a second.
         self._inbox: deque[Inbound] = deque()
+        self._latest_health = LatestHealth()  # QoS 0 health has no flow control: one waiting report per kiosk
         self._wake = threading.Event()
         self._refused: str | None = None
         self._generation = 0  # bumped per connection: a packet id is only meaningful on its own connection
@@ -218,6 +222,9 @@ class Collector:
         self._writer.start()
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = self.settings.session_expiry_s
+        # The broker drops bigger messages for us instead of sending them (a broker without message_size_limit
+        # would hand over up to 256 MB); a little over the contract's limit still arrives and counts as oversized.
+        props.MaximumPacketSize = MAX_PACKET_BYTES
         try:
             self._client.connect(self._host, self._port, keepalive=30, clean_start=False, properties=props)
         except (OSError, ValueError) as exc:
@@ -387,8 +394,13 @@ class Collector:
             # the newest sent_at wins per day, so a report dated in the future would win for good
             self.settings.time_bounds.check(value.sent_at, value.sent_at, received)
         elif parts.kind == "health":
-            value = KioskEvent(parts.store, parts.kiosk, "health", health=contract.decode_health(msg.payload, parts),
+            event = KioskEvent(parts.store, parts.kiosk, "health", health=contract.decode_health(msg.payload, parts),
                                at=now)
+            if self._latest_health.offer(event):  # a report of this kiosk already waits: now it carries this one
+                with self.stats.lock:
+                    self.stats.received += 1
+                return
+            value = event
         else:
             text = bytes(msg.payload).decode("utf-8", "replace")
             if text not in (contract.STATUS_ONLINE, contract.STATUS_OFFLINE):
@@ -429,7 +441,7 @@ class Collector:
                         break
                     time.sleep(min(remaining, 0.005))
                 for _ in range(min(len(inbox), self.settings.batch_max)):
-                    pending.append(inbox.popleft())
+                    pending.append(self._latest_health.take(inbox.popleft()))
             done: set[int] = set()
             try:
                 self._store(pending, done)
