@@ -435,6 +435,10 @@ class SQLiteStore(_SqlStore):
         """Locked, busy, full or unreadable database: worth retrying. Anything else is about the row."""
         return isinstance(exc, sqlite3.OperationalError)
 
+    def is_database_error(self, exc: BaseException) -> bool:
+        """Any error SQLite raised (as opposed to a bug of ours)."""
+        return isinstance(exc, sqlite3.Error)
+
     def _write(self, sql: str, params: Sequence[Any]) -> None:
         with self._write_lock:
             self._conn().execute(sql, tuple(int(p) if isinstance(p, bool) else p for p in params))
@@ -458,7 +462,8 @@ class PostgresStore(_SqlStore):
         try:
             self._conn()
         except psycopg.Error as exc:
-            raise StoreError(f"database {_redact(url)}: cannot connect ({str(exc).strip().splitlines()[0]})") from exc
+            first = (_scrub(str(exc), url).strip().splitlines() or [type(exc).__name__])[0]
+            raise StoreError(f"database {_redact(url)}: cannot connect ({first})") from exc
 
     def _connect(self) -> Any:
         return self._psycopg.connect(self.url, autocommit=True, connect_timeout=10)
@@ -509,6 +514,10 @@ class PostgresStore(_SqlStore):
         """Server away, connection cut, serialization conflict: worth retrying. Anything else is about the row."""
         return isinstance(exc, self._psycopg.OperationalError)
 
+    def is_database_error(self, exc: BaseException) -> bool:
+        """Any error psycopg raised (as opposed to a bug of ours)."""
+        return isinstance(exc, self._psycopg.Error)
+
     def _write(self, sql: str, params: Sequence[Any]) -> None:
         self._retrying(lambda conn: conn.execute(self._sql(sql), params))
 
@@ -532,10 +541,23 @@ def _text(value: str) -> str:
 
 
 def _redact(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password:
-        return url.replace(f":{parts.password}@", ":***@")
-    return url
+    """The URL for a message, without its password; total, since it also names URLs that do not parse."""
+    try:
+        password = urlsplit(url).password
+    except ValueError:  # "postgresql://[::1": no password can be told apart, so hide all before the host
+        scheme, sep, rest = url.partition("://")
+        return f"{scheme}{sep}***@{rest.rsplit('@', 1)[-1]}" if "@" in rest else url
+    return url.replace(f":{password}@", ":***@") if password else url
+
+
+def _scrub(text: str, url: str) -> str:
+    """A driver's message without the URL's password (libpq quotes a URL it cannot parse whole)."""
+    text = text.replace(url, _redact(url))
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        password = url.partition("://")[2].rpartition("@")[0].partition(":")[2] or None
+    return text.replace(password, "***") if password else text
 
 
 def sqlite_path(url: str) -> str:
@@ -562,5 +584,13 @@ def open_store(url: str) -> _SqlStore:
     if scheme == "sqlite" and url.startswith("sqlite://") and not url.startswith("sqlite:///"):
         raise StoreError(f"database URL {url!r}: use sqlite:///relative/path.db or sqlite:////absolute/path.db")
     store = _BACKENDS[scheme](url)
-    store.migrate()
+    try:
+        store.migrate()
+    except Exception as exc:
+        if not store.is_database_error(exc):
+            raise
+        store.close()
+        first = (_scrub(str(exc), url).strip().splitlines() or [type(exc).__name__])[0]
+        raise StoreError(f"database {_redact(url)}: cannot bring it to this version's schema ({first}); is it "
+                         "another application's database, or is it read-only?") from exc
     return store

@@ -2,15 +2,29 @@
 the real parts (Mosquitto, SQLite files, uvicorn over a socket)."""
 from __future__ import annotations
 
+import contextlib
+import json
 import socket
+import sqlite3
+import subprocess
+import sys
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import httpx
+import paho.mqtt.client as mqtt
+import psycopg
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
 
-from helpers.central import PASSWORD, CentralServer
+import contract
+from central.auth import UserDirectory
+from central.store import StoreError, open_store
+from helpers.central import PASSWORD, CentralServer, wait_until
 from helpers.mosquitto import MosquittoBroker, mosquitto  # noqa: F401  (fixture)
+from helpers.postgres import postgres_server  # noqa: F401  (fixture)
+from helpers.windows import mood
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -69,3 +83,108 @@ def test_a_huge_request_body_is_refused_before_it_is_read(central: CentralServer
     response = httpx.post(central.http + "/api/login", content=iter([body[:10], body[10:]]),
                           headers={"content-type": "application/json"}, timeout=30)
     assert response.status_code == 200
+
+
+def _publisher(broker: MosquittoBroker, name: str = "hostile-publisher") -> mqtt.Client:
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=name, protocol=mqtt.MQTTv5)
+    client.max_queued_messages_set(0)
+    client.connect("127.0.0.1", broker.port)
+    client.loop_start()
+    return client
+
+
+def _health(store: str, kiosk: str, uptime: int) -> bytes:
+    return json.dumps({"schema_version": "health.v1", "store": store, "kiosk": kiosk,
+                       "sent_at": contract.format_utc(datetime.now(timezone.utc)), "uptime_s": uptime,
+                       "spool_depth": 0, "spool_dropped": 0}).encode()
+
+
+def test_a_health_flood_while_the_database_is_locked_does_not_fill_memory(mosquitto: MosquittoBroker,  # noqa: F811
+                                                                          tmp_path: Path) -> None:
+    """Before: health is QoS 0 (no broker flow control), and every message waited in the collector's inbox
+    while the database was busy: 20,000 from one kiosk were 20,000 queued objects, without bound. Health is
+    last-value-wins, so one waiting report per kiosk is all the writer needs."""
+    db = tmp_path / "c.db"
+    server = CentralServer(mosquitto.url, f"sqlite:///{db}", tmp_path / "central").start()
+    lock = sqlite3.connect(db, isolation_level=None)
+    client = _publisher(mosquitto)
+    try:
+        lock.execute("BEGIN EXCLUSIVE")  # another process holds the write lock: the writer waits (transient)
+        client.publish("moodkiosk/v1/s1/k1/health", _health("s1", "k1", 1), qos=0).wait_for_publish(5)
+        wait_until(lambda: server.collector.stats.received >= 1, 10, "the first health report")
+        flood = 20_000
+        for i in range(2, flood + 2):
+            client.publish("moodkiosk/v1/s1/k1/health", _health("s1", "k1", i), qos=0)
+        client.publish("moodkiosk/v1/s1/k2/health", _health("s1", "k2", 7), qos=0).wait_for_publish(10)
+        wait_until(lambda: server.collector.stats.received >= flood + 2, 60, "the flood received")
+        queued = server.collector.queued
+        print(f"\n[flood] {flood} health reports from one kiosk while the database was locked: {queued} queued")
+        assert queued <= 3, queued
+        lock.execute("ROLLBACK")
+        wait_until(lambda: {k.kiosk: (k.health or {}).get("uptime_s") for k in server.store.kiosks(["s1"])}
+                   == {"k1": flood + 1, "k2": 7}, 60, "the newest report of each kiosk stored")
+    finally:
+        with contextlib.suppress(sqlite3.Error):
+            lock.execute("ROLLBACK")
+        lock.close()
+        client.loop_stop()
+        client.disconnect()
+        server.stop()
+
+
+def test_the_broker_never_hands_the_collector_a_giant_message(mosquitto: MosquittoBroker,  # noqa: F811
+                                                               tmp_path: Path) -> None:
+    """Before: a broker without `message_size_limit` (Mosquitto's default allows 256 MB) delivered a 20 MB
+    'window' whole; the collector read it into memory (and copied it) only to reject it as oversized. The
+    collector now tells the broker its maximum packet size at connect (MQTT 5), so the broker drops such a
+    message for it. Messages a little over the contract's limit still arrive and are counted as oversized."""
+    server = CentralServer(mosquitto.url, f"sqlite:///{tmp_path / 'c.db'}", tmp_path / "central").start()
+    client = _publisher(mosquitto)
+    try:
+        topic = "moodkiosk/v1/s1/k1/mood"
+        client.publish(topic, b"{" + b" " * 20_000_000 + b"}", qos=1).wait_for_publish(30)
+        client.publish(topic, b"{" + b" " * 10_000 + b"}", qos=1).wait_for_publish(10)
+        client.publish(topic, mood("s1", "k1", 1, 1).encode(), qos=1).wait_for_publish(10)
+        wait_until(lambda: server.store.count_windows() == 1, 20, "the valid window stored")
+        stats = server.collector.stats.snapshot()
+        assert stats["rejected"] == {"oversized": 1} and stats["received"] == 2, stats
+    finally:
+        client.loop_stop()
+        client.disconnect()
+        server.stop()
+
+
+def _central_cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    users = tmp_path / "users.json"
+    if not users.exists():
+        UserDirectory(users).set_user("it", PASSWORD, ["*"])
+    return subprocess.run([sys.executable, "-m", "kiosk", "central", "--users", str(users),
+                           "--mqtt", "mqtt://127.0.0.1:1", "--http", "127.0.0.1:18099", *args],
+                          capture_output=True, text=True, timeout=60, cwd=tmp_path)
+
+
+def _one_line_exit_2(run: subprocess.CompletedProcess[str]) -> str:
+    errors = [line for line in run.stderr.splitlines() if " INFO " not in line]
+    assert run.returncode == 2 and len(errors) == 1 and "Traceback" not in run.stderr, run.stderr[-2000:]
+    return errors[0]
+
+
+def test_a_database_central_cannot_migrate_or_a_broken_url_is_one_line(tmp_path: Path, postgres_server) -> None:
+    """Before: a SQLite file of another application (a `windows` table of its own) ended `moodkiosk central`
+    with sqlite3's traceback, and `--db 'postgresql://u:pw@[::1/x'` with urllib's ValueError traceback
+    (after libpq's message, which quotes the URL, password and all)."""
+    other = tmp_path / "other.db"
+    with contextlib.closing(sqlite3.connect(other)) as conn:
+        conn.execute("CREATE TABLE windows (x)")
+        conn.commit()
+    line = _one_line_exit_2(_central_cli(tmp_path, "--db", f"sqlite:///{other}"))
+    assert "cannot bring it to this version's schema (table windows already exists)" in line, line
+
+    line = _one_line_exit_2(_central_cli(tmp_path, "--db", "postgresql://u:s3cret@[::1/x"))
+    assert "cannot connect" in line and "s3cret" not in line, line
+
+    url = postgres_server.create_database("foreign_app")
+    with contextlib.closing(psycopg.connect(url, autocommit=True)) as conn:
+        conn.execute("CREATE TABLE windows (x int)")
+    with pytest.raises(StoreError, match="cannot bring it to this version's schema"):
+        open_store(url)
