@@ -34,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--http", default="127.0.0.1:8080", help="HOST:PORT the dashboard listens on")
     parser.add_argument("--users", default="var/central-users.json",
                         help="users file made with `moodkiosk central-user` (scrypt-hashed passwords)")
-    parser.add_argument("--group", default="moodkiosk-collectors",
+    parser.add_argument("--group", default="moodkiosk-collectors", type=_group,
                         help="MQTT 5 shared-subscription group; collectors in one group split the fleet")
     parser.add_argument("--allow-store", action="append", default=None, metavar="STORE", type=_store_id,
                         help="accept only these store ids (repeatable); default any store")
@@ -100,6 +100,14 @@ def _broker(text: str) -> contract.BrokerUrl:
 def _store_id(text: str) -> str:
     try:
         return contract.validate_id(text, "store")
+    except contract.ContractError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _group(text: str) -> str:
+    """A group name that is one topic level; "a/b" or "+" used to pass and then subscribe to nothing."""
+    try:
+        return contract.validate_id(text, "group")
     except contract.ContractError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 

@@ -55,6 +55,8 @@ class CollectorSettings:
     def __post_init__(self) -> None:
         if not isinstance(self.broker, contract.BrokerUrl):  # a URL string would otherwise fail at connect time
             raise TypeError(f"CollectorSettings.broker must be a contract.BrokerUrl, got {type(self.broker).__name__}")
+        # the group becomes a topic level at every connect; checked here, a bad one would subscribe to nothing
+        contract.shared_subscription(self.group, "mood")
 
     @property
     def effective_client_id(self) -> str:

@@ -20,6 +20,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 import contract
 from central.auth import UserDirectory
+from central.collector import CollectorSettings
 from central.store import StoreError, open_store
 from helpers.central import PASSWORD, CentralServer, wait_until
 from helpers.mosquitto import MosquittoBroker, mosquitto  # noqa: F401  (fixture)
@@ -188,3 +189,14 @@ def test_a_database_central_cannot_migrate_or_a_broken_url_is_one_line(tmp_path:
         conn.execute("CREATE TABLE windows (x int)")
     with pytest.raises(StoreError, match="cannot bring it to this version's schema"):
         open_store(url)
+
+
+def test_a_group_that_is_no_topic_level_is_refused_at_once(mosquitto: MosquittoBroker, tmp_path: Path) -> None:  # noqa: F811
+    """Before: `--group a/b` passed; at connect the subscription could not be built, the exception stayed in
+    paho's callback barrier, and central waited 10 s for a connection it never counted, then blamed the broker."""
+    for group in ("a/b", "+", "#", "x" * 65):
+        run = subprocess.run([sys.executable, "-m", "kiosk", "central", "--mqtt", mosquitto.url, "--group", group],
+                             capture_output=True, text=True, timeout=60, cwd=tmp_path)
+        assert run.returncode == 2 and "--group" in run.stderr and "Traceback" not in run.stderr, run.stderr[-2000:]
+    with pytest.raises(contract.ContractError, match="subscription group"):
+        CollectorSettings(contract.parse_broker_url(mosquitto.url), group="a/b")
