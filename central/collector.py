@@ -29,6 +29,7 @@ from contract.offers import OffersDay, decode_offers
 
 log = logging.getLogger(__name__)
 
+_REFUSED = (WindowOutcome.REPLAY, WindowOutcome.OVERLAP, WindowOutcome.PRUNED)  # counted as rejects by reason
 MAX_PACKET_BYTES = 16 * contract.MAX_PAYLOAD_BYTES  # told to the broker at connect (MQTT 5 Maximum Packet Size)
 
 
@@ -515,7 +516,7 @@ class Collector:
         with self.stats.lock:
             self.stats.stored += counts[WindowOutcome.STORED]
             self.stats.duplicates += counts[WindowOutcome.DUPLICATE]
-            for outcome in (WindowOutcome.REPLAY, WindowOutcome.OVERLAP):
+            for outcome in _REFUSED:
                 if counts[outcome]:
                     self.stats.rejected[outcome.value] += counts[outcome]
             dead = sum(1 for item in batch if item.kind == "dead")
@@ -524,7 +525,7 @@ class Collector:
                 self.stats.rejected["internal"] += dead
             self.stats.batches += 1
         for record, outcome in zip(records, outcomes):
-            if outcome in (WindowOutcome.REPLAY, WindowOutcome.OVERLAP):
+            if outcome in _REFUSED:
                 self._rejects.rejected(outcome.value, contract.topic_for(record.store, record.kiosk, "mood"),
                                        f"window seq {record.seq} contradicts the windows stored for that kiosk")
         if counts[WindowOutcome.DUPLICATE]:

@@ -21,6 +21,18 @@ _WINDOW_COLUMNS = (
     "fb_happy", "fb_neutral", "fb_unhappy", "model_version", "merged_windows", "received_at",
 )
 
+# A database pruned before pruned_marks existed: a kiosk whose hourly rollups begin at least an hour before
+# its first raw window kept had windows pruned up to that first raw window (or, with none left, up to the end
+# of its last rolled-up hour). The store-level rows (kiosk_id '') are no kiosk.
+_BACKFILL_PRUNED_MARKS = """
+    INSERT INTO pruned_marks (store_id, kiosk_id, window_end)
+    SELECT store_id, kiosk_id, COALESCE(first_raw, last_rolled) FROM (
+        SELECT r.store_id, r.kiosk_id, MIN(r.start) AS first_rolled, MAX(r.start) + 3600 AS last_rolled,
+               (SELECT MIN(w.window_start) FROM windows w
+                WHERE w.store_id = r.store_id AND w.kiosk_id = r.kiosk_id) AS first_raw
+        FROM rollups r WHERE r.width_s = 3600 AND r.kiosk_id <> '' GROUP BY r.store_id, r.kiosk_id) AS k
+    WHERE first_raw IS NULL OR first_rolled + 3600 <= first_raw"""
+
 # Versioned migrations: (version, description, statements). Never edit an applied one; append a new one.
 _MIGRATIONS_SQLITE: list[tuple[int, str, tuple[str, ...]]] = [
     (1, "windows and kiosks", (
@@ -69,6 +81,12 @@ _MIGRATIONS_SQLITE: list[tuple[int, str, tuple[str, ...]]] = [
             message TEXT NOT NULL, opened_at REAL NOT NULL, closed_at REAL, notified_at REAL)""",
         "CREATE INDEX alerts_open ON alerts (closed_at, key)",
     )),
+    (6, "pruned_marks: up to where each kiosk's raw windows were pruned (central/window_order.py)", (
+        """CREATE TABLE pruned_marks (
+            store_id TEXT NOT NULL, kiosk_id TEXT NOT NULL, window_end REAL NOT NULL,
+            PRIMARY KEY (store_id, kiosk_id)) WITHOUT ROWID""",
+        _BACKFILL_PRUNED_MARKS,
+    )),
 ]
 _MIGRATIONS_POSTGRES: list[tuple[int, str, tuple[str, ...]]] = [
     (1, "windows and kiosks", (
@@ -116,6 +134,12 @@ _MIGRATIONS_POSTGRES: list[tuple[int, str, tuple[str, ...]]] = [
             message TEXT NOT NULL, opened_at DOUBLE PRECISION NOT NULL, closed_at DOUBLE PRECISION,
             notified_at DOUBLE PRECISION)""",
         "CREATE INDEX alerts_open ON alerts (closed_at, key)",
+    )),
+    (6, "pruned_marks: up to where each kiosk's raw windows were pruned (central/window_order.py)", (
+        """CREATE TABLE pruned_marks (
+            store_id TEXT NOT NULL, kiosk_id TEXT NOT NULL, window_end DOUBLE PRECISION NOT NULL,
+            PRIMARY KEY (store_id, kiosk_id))""",
+        _BACKFILL_PRUNED_MARKS,
     )),
 ]
 
@@ -223,6 +247,13 @@ class _SqlStore:
                              (new.store, new.kiosk, new.start)).fetchone()
         return (self._record(before) if before else None), (self._record(after) if after else None)
 
+    def _pruned_until(self, conn: Any, new: WindowRecord) -> float | None:
+        """The end of the kiosk's latest pruned raw window (read after the neighbours: a prune committed in
+        between shows here), or None when none was pruned."""
+        row = conn.execute(self._sql("SELECT window_end FROM pruned_marks WHERE store_id = ? AND kiosk_id = ?"),
+                           (new.store, new.kiosk)).fetchone()
+        return float(row[0]) if row else None
+
     def _place(self, conn: Any, records: Sequence[WindowRecord]) -> list[WindowOutcome]:
         """Judge each window against its stored neighbours and insert the accepted ones (inside the caller's
         transaction, so later windows of the batch see the earlier ones)."""
@@ -230,7 +261,8 @@ class _SqlStore:
                         f"VALUES ({', '.join('?' * len(_WINDOW_COLUMNS))})")
         outcomes = []
         for record, row in zip(records, self._rows(records)):
-            outcome = judge(record, *self._neighbours(conn, record))
+            before, after = self._neighbours(conn, record)
+            outcome = judge(record, before, after, self._pruned_until(conn, record))
             if outcome is WindowOutcome.STORED:
                 conn.execute(sql, row)
             outcomes.append(outcome)

@@ -9,7 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx
@@ -21,11 +21,12 @@ from paho.mqtt.enums import CallbackAPIVersion
 import contract
 from central.auth import UserDirectory
 from central.collector import CollectorSettings
-from central.store import StoreError, open_store
+from central.rollup import RetentionSettings, Rollup
+from central.store import Store, StoreError, open_store
 from helpers.central import PASSWORD, CentralServer, wait_until
 from helpers.mosquitto import MosquittoBroker, mosquitto  # noqa: F401  (fixture)
 from helpers.postgres import postgres_server  # noqa: F401  (fixture)
-from helpers.windows import mood
+from helpers.windows import mood, window
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -200,3 +201,50 @@ def test_a_group_that_is_no_topic_level_is_refused_at_once(mosquitto: MosquittoB
         assert run.returncode == 2 and "--group" in run.stderr and "Traceback" not in run.stderr, run.stderr[-2000:]
     with pytest.raises(contract.ContractError, match="subscription group"):
         CollectorSettings(contract.parse_broker_url(mosquitto.url), group="a/b")
+
+
+def _hour_row(store: Store, kiosk: str, hour: float) -> tuple[int, int]:
+    rows = store._fetch(store._conn(), "SELECT windows, people FROM rollups WHERE store_id = 's1' AND kiosk_id = ? "
+                        "AND width_s = 3600 AND start = ?", (kiosk, hour))
+    return (int(rows[0][0]), int(rows[0][1])) if rows else (0, 0)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_window_redelivered_after_its_raw_row_was_pruned_is_not_counted_twice(
+        backend: str, mosquitto: MosquittoBroker, tmp_path: Path, postgres_server) -> None:  # noqa: F811
+    """Before: the ordering rule judges a window against its kiosk's stored neighbours, but raw windows are
+    pruned after --raw-days (35) while windows up to --max-window-age-days (366) old are accepted. A window
+    redelivered (or replayed with other numbers) after its raw row was pruned had no neighbours, was stored
+    again and rolled up again: its hour and day counted it twice. Central now remembers, per kiosk, up to
+    where raw windows were pruned, and refuses windows from there as `pruned`."""
+    db = (f"sqlite:///{tmp_path / 'c.db'}" if backend == "sqlite"
+          else postgres_server.create_database(f"pruned_{int(time.time() * 1000)}"))
+    server = CentralServer(mosquitto.url, db, tmp_path / "central").start()
+    client = _publisher(mosquitto)
+    try:
+        old = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0) - timedelta(days=40)
+        docs = [contract.MoodDocument.from_window("s1", "k1", seq, window(seq, t0=old), {"happy": 1}, "test-1")
+                for seq in (1, 2, 3)]
+        for doc in docs[:2]:
+            client.publish("moodkiosk/v1/s1/k1/mood", doc.encode(), qos=1).wait_for_publish(10)
+        wait_until(lambda: server.store.count_windows() == 2, 20, "two windows of 40 days ago stored")
+        rollup = Rollup(server.store, RetentionSettings())
+        result = rollup.run_once()
+        assert result.rolled == 2 and result.pruned_windows == 2, result
+        hour = old.timestamp()
+        counted = _hour_row(server.store, "k1", hour)
+        assert counted[0] == 2
+
+        replayed = contract.MoodDocument.from_window("s1", "k1", 1, window(1, t0=old), {"happy": 9}, "test-1")
+        for payload in (docs[0].encode(), replayed.encode(), docs[1].encode()):  # redeliveries and a replay
+            client.publish("moodkiosk/v1/s1/k1/mood", payload, qos=1).wait_for_publish(10)
+        client.publish("moodkiosk/v1/s1/k1/mood", docs[2].encode(), qos=1).wait_for_publish(10)  # later: new
+        wait_until(lambda: server.collector.stats.snapshot()["stored"] == 3
+                   and server.collector.stats.snapshot()["rejected_total"] == 3, 20, "all six messages handled")
+        rollup.roll()
+        assert _hour_row(server.store, "k1", hour) == (counted[0] + 1, counted[1] + docs[2].people)
+        assert server.collector.stats.snapshot()["rejected"] == {"pruned": 3}
+    finally:
+        client.loop_stop()
+        client.disconnect()
+        server.stop()
