@@ -25,7 +25,7 @@ from central.records import DeadLetter, WindowRecord
 from central.reject_log import RejectLog
 from central.store import Store
 from central.window_order import WindowOutcome
-from contract.offers import OffersDay, decode_offers
+from contract.offers import OffersDay, check_day_reported, decode_offers
 
 log = logging.getLogger(__name__)
 
@@ -396,6 +396,7 @@ class Collector:
             received = datetime.fromtimestamp(now, timezone.utc)
             # the newest sent_at wins per day, so a report dated in the future would win for good
             self.settings.time_bounds.check(value.sent_at, value.sent_at, received)
+            check_day_reported(value)  # the day itself: not one that has not begun, nor one long gone
         elif parts.kind == "health":
             event = KioskEvent(parts.store, parts.kiosk, "health", health=contract.decode_health(msg.payload, parts),
                                at=now)

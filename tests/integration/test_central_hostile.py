@@ -9,7 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx
@@ -21,8 +21,10 @@ from paho.mqtt.enums import CallbackAPIVersion
 import contract
 from central.auth import UserDirectory
 from central.collector import CollectorSettings
+from central.offers_store import store_offer_days
 from central.rollup import RetentionSettings, Rollup
 from central.store import Store, StoreError, open_store
+from contract.offers import OffersDay, encode_offers
 from helpers.central import PASSWORD, CentralServer, wait_until
 from helpers.mosquitto import MosquittoBroker, mosquitto  # noqa: F401  (fixture)
 from helpers.postgres import postgres_server  # noqa: F401  (fixture)
@@ -244,6 +246,36 @@ def test_a_window_redelivered_after_its_raw_row_was_pruned_is_not_counted_twice(
         rollup.roll()
         assert _hour_row(server.store, "k1", hour) == (counted[0] + 1, counted[1] + docs[2].people)
         assert server.collector.stats.snapshot()["rejected"] == {"pruned": 3}
+    finally:
+        client.loop_stop()
+        client.disconnect()
+        server.stop()
+
+
+def test_an_offers_report_about_a_day_no_kiosk_can_report_is_refused(mosquitto: MosquittoBroker,  # noqa: F811
+                                                                      tmp_path: Path) -> None:
+    """Before: only `sent_at` was bounded; a report sent now about 2099-12-31 or 2001-01-01 was stored (the
+    newest sent_at winning, a replayed old day overwrote its accepted counts). A kiosk reports its local
+    today or the 6 days before it."""
+    server = CentralServer(mosquitto.url, f"sqlite:///{tmp_path / 'c.db'}", tmp_path / "central").start()
+    client = _publisher(mosquitto)
+    now = datetime.now(timezone.utc)
+    today = now.date()
+    try:
+        def report(day: date, card: int) -> bytes:
+            return encode_offers(OffersDay("s1", "k1", day, now, 3, card, 0, (), {"happy": 0}, 0))
+        days = {today + timedelta(days=2): 7, today - timedelta(days=30): 8, date(2001, 1, 1): 9,  # refused
+                today: 5, today - timedelta(days=6): 4}  # accepted
+        for day, card in days.items():
+            client.publish("moodkiosk/v1/s1/k1/offers", report(day, card), qos=1).wait_for_publish(10)
+        wait_until(lambda: server.collector.stats.snapshot()["received"] == 5
+                   and server.collector.stats.snapshot()["batches"] >= 1, 20, "the five reports handled")
+        wait_until(lambda: len(store_offer_days(server.store, "s1", date(2000, 1, 1), date(2100, 1, 1))) == 2, 10,
+                   "the two plausible days stored")
+        stored = {d.day: d.card_sessions for d in store_offer_days(server.store, "s1", date(2000, 1, 1),
+                                                                      date(2100, 1, 1))}
+        assert stored == {today: 5, today - timedelta(days=6): 4}
+        assert server.collector.stats.snapshot()["rejected"] == {"time": 3}
     finally:
         client.loop_stop()
         client.disconnect()
