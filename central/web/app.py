@@ -20,6 +20,7 @@ from central.web.events import CLOSE, EventHub
 from central.web.hardening import STREAMS_PER_USER, install_query_errors, install_security_headers
 from central.web.alerts_api import alerts_router
 from central.web.body_limit import BodyLimit
+from central.web.stream_access import StillAllowed
 from central.web.history_api import history_router
 
 log = logging.getLogger(__name__)
@@ -171,11 +172,14 @@ def create_app(
         if hub.streams_of(user.name) >= streams_per_user:
             raise HTTPException(429, f"user {user.name!r} already has {streams_per_user} live streams open")
         sub = hub.subscribe(user)
+        access = StillAllowed(lambda: current_user(request), user)
 
         async def stream() -> AsyncIterator[str]:
             try:
                 yield "retry: 2000\n: connected\n\n"
                 while True:
+                    if not access():  # removed, moved to other stores, password changed, token revoked
+                        return
                     if sub.lagging and sub.queue.empty():
                         yield "event: resync\ndata: {}\n\n"
                         return
@@ -186,7 +190,7 @@ def create_app(
                             return
                         yield ": keep-alive\n\n"
                         continue
-                    if name == CLOSE:
+                    if name == CLOSE or not access():
                         return
                     yield f"event: {name}\ndata: {data}\n\n"
             finally:

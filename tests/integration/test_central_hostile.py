@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import json
+import queue
 import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -280,3 +282,56 @@ def test_an_offers_report_about_a_day_no_kiosk_can_report_is_refused(mosquitto: 
         client.loop_stop()
         client.disconnect()
         server.stop()
+
+
+def _read_stream(base: str, headers: dict[str, str], out: queue.Queue) -> None:
+    """(event, data) of /api/events onto `out`; ("end", None) when the server ends the stream."""
+    with httpx.Client(base_url=base, timeout=httpx.Timeout(10, read=60)) as client:
+        with client.stream("GET", "/api/events", headers=headers) as response:
+            out.put(("status", response.status_code))
+            name = None
+            for line in response.iter_lines():
+                if line.startswith("event: "):
+                    name = line[7:]
+                elif line.startswith("data: ") and name:
+                    out.put((name, json.loads(line[6:])))
+                    name = None
+    out.put(("end", None))
+
+
+@pytest.mark.parametrize("change", ["removed", "moved to another store", "token revoked"])
+def test_a_live_stream_ends_when_its_access_does(change: str, central: CentralServer, mosquitto: MosquittoBroker  # noqa: F811
+                                                 ) -> None:
+    """Before: /api/events checked the user once, at connect. A manager removed from the users file, moved to
+    another store, or whose token was revoked kept receiving store s1's live windows for as long as the
+    stream stayed open (keep-alives every 15 s: hours). Now each event is sent only after the credential
+    still gives the same access; otherwise the stream ends and the browser's reconnect gets 401 / its new
+    stores."""
+    other = UserDirectory(central.users.path)  # what `moodkiosk central-user` does in another process
+    if change == "token revoked":
+        headers = {"Authorization": f"Bearer {other.new_token('s1mgr', 'wall-screen')}"}
+    else:
+        login = httpx.post(central.http + "/api/login", json={"username": "s1mgr", "password": PASSWORD}, timeout=30)
+        headers = {"Cookie": f"mk_session={login.cookies['mk_session']}"}
+    events: queue.Queue = queue.Queue()
+    threading.Thread(target=_read_stream, args=(central.http, headers, events), daemon=True).start()
+    assert events.get(timeout=10) == ("status", 200)
+    wait_until(lambda: central.hub.subscribers == 1, 10, "the stream subscribed")
+    client = _publisher(mosquitto)
+    try:
+        client.publish("moodkiosk/v1/s1/k1/mood", mood("s1", "k1", 1, 1).encode(), qos=1).wait_for_publish(10)
+        name, data = events.get(timeout=10)
+        assert name == "windows" and data[0]["seq"] == 1
+        if change == "removed":
+            other.remove_user("s1mgr")
+        elif change == "moved to another store":
+            other.set_user("s1mgr", PASSWORD, ["s2"])
+        else:
+            other.revoke_token("s1mgr", "wall-screen")
+        time.sleep(0.6)  # the users file is looked at every 0.2 s
+        client.publish("moodkiosk/v1/s1/k1/mood", mood("s1", "k1", 2, 2).encode(), qos=1).wait_for_publish(10)
+        wait_until(lambda: central.store.count_windows() == 2, 10, "the second window stored")
+        assert events.get(timeout=20) == ("end", None)
+    finally:
+        client.loop_stop()
+        client.disconnect()
