@@ -21,7 +21,7 @@ from central.web.hardening import STREAMS_PER_USER, install_query_errors, instal
 from central.web.alerts_api import alerts_router
 from central.web.body_limit import BodyLimit
 from central.web.stream_access import StillAllowed
-from central.web.history_api import history_router
+from central.web.history_api import EARLIEST, LATEST, history_router
 
 log = logging.getLogger(__name__)
 
@@ -144,6 +144,10 @@ def create_app(
         except (ZoneInfoNotFoundError, ValueError, OSError):  # "Etc" is a folder: IsADirectoryError
             raise HTTPException(422, f"tz {tz[:64]!r} is not an IANA time zone") from None
         the_day = on or datetime.now(zone).date()
+        if not EARLIEST <= the_day <= LATEST:
+            raise HTTPException(422, f"date {the_day} is outside {EARLIEST}..{LATEST}")
+        if store_id not in store_names.names and store_id not in history.store_ids():  # as the period routes
+            raise HTTPException(404, f"store {store_id[:64]!r} is not known to central")
         try:
             start = datetime.combine(the_day, dtime(0), zone).timestamp()
         except (OverflowError, ValueError, OSError):

@@ -335,3 +335,17 @@ def test_a_live_stream_ends_when_its_access_does(change: str, central: CentralSe
     finally:
         client.loop_stop()
         client.disconnect()
+
+
+def test_the_day_route_refuses_unknown_stores_and_dates_like_the_period_routes(central: CentralServer) -> None:
+    """Before: /api/stores/{store}/day answered 200 for any text as store id (NUL, 5,000 characters, echoed
+    back) and any date from 0001-01-01 to 9999-12-31, unlike /period and /heatmap (404 / 422)."""
+    central.store.set_status("s1", "k1", True, time.time())
+    client = httpx.Client(base_url=central.http, timeout=30)
+    assert client.post("/api/login", json={"username": "admin", "password": PASSWORD}).status_code == 200
+    assert client.get("/api/stores/s1/day", params={"tz": "UTC"}).status_code == 200
+    for store in ("%00", "x" * 5000, "s9"):
+        response = client.get(f"/api/stores/{store}/day")
+        assert response.status_code == 404 and len(response.text) < 300, (store[:10], response.status_code)
+    for day in ("9999-12-31", "0001-01-01", "1999-12-31"):
+        assert client.get("/api/stores/s1/day", params={"date": day}).status_code == 422, day
