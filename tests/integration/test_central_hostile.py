@@ -30,6 +30,7 @@ from contract.offers import OffersDay, encode_offers
 from helpers.central import PASSWORD, CentralServer, wait_until
 from helpers.mosquitto import MosquittoBroker, mosquitto  # noqa: F401  (fixture)
 from helpers.postgres import postgres_server  # noqa: F401  (fixture)
+from helpers.history_data import records
 from helpers.windows import mood, window
 
 pytestmark = pytest.mark.timeout(120)
@@ -349,3 +350,25 @@ def test_the_day_route_refuses_unknown_stores_and_dates_like_the_period_routes(c
         assert response.status_code == 404 and len(response.text) < 300, (store[:10], response.status_code)
     for day in ("9999-12-31", "0001-01-01", "1999-12-31"):
         assert client.get("/api/stores/s1/day", params={"date": day}).status_code == 422, day
+
+
+def test_a_backup_never_replaces_the_live_database_or_its_wal(tmp_path: Path) -> None:
+    """Before: `central-backup --db sqlite:///c.db c.db` (or c.db-wal, or a link to c.db) printed "backed up"
+    and renamed the copy over the file central has open, which is how SQLite says a database gets corrupted."""
+    db = tmp_path / "c.db"
+    store = open_store(f"sqlite:///{db}")
+    try:
+        store.store_windows(records("s1", "k1", datetime(2026, 11, 1, tzinfo=timezone.utc), 30))
+        (tmp_path / "link.db").symlink_to(db)
+        inode = db.stat().st_ino
+        for target in ("c.db", "./c.db", "c.db-wal", "c.db-shm", "link.db"):
+            run = subprocess.run([sys.executable, "-m", "kiosk", "central-backup", "--db", f"sqlite:///{db}", target],
+                                 capture_output=True, text=True, timeout=60, cwd=tmp_path)
+            assert run.returncode == 2 and "is the live database" in run.stderr, (target, run.stderr[-500:])
+            assert "Traceback" not in run.stderr and len(run.stderr.strip().splitlines()) == 1
+        assert db.stat().st_ino == inode and store.count_windows() == 30
+        ok = subprocess.run([sys.executable, "-m", "kiosk", "central-backup", "--db", f"sqlite:///{db}", "copy.db"],
+                            capture_output=True, text=True, timeout=60, cwd=tmp_path)
+        assert ok.returncode == 0, ok.stderr
+    finally:
+        store.close()
