@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import queue
 import socket
 import sqlite3
@@ -372,3 +373,20 @@ def test_a_backup_never_replaces_the_live_database_or_its_wal(tmp_path: Path) ->
         assert ok.returncode == 0, ok.stderr
     finally:
         store.close()
+
+
+
+def test_an_id_with_a_trailing_line_break_is_no_id(tmp_path: Path) -> None:
+    """Before: ids were checked with `^...$`, and Python's `$` also matches before a final line break:
+    "s1\n" passed as a store id (`central-user add --store`, `--allow-store`, the stores file) and
+    moodkiosk/v1/s1/k1<LF>/status as the topic of a kiosk "k1\n", a look-alike beside k1. (Mosquitto itself
+    disconnects a client that puts a control character in a topic; other brokers need not.)"""
+    for text in ("k1\n", "k1\r", "k1 ", "\nk1", "k\u200b1", "k\u04301", ""):
+        with pytest.raises(contract.ContractError):
+            contract.validate_id(text, "kiosk")
+    with pytest.raises(contract.ContractError):
+        contract.parse_topic("moodkiosk/v1/s1/k1\n/status")
+    run = subprocess.run([sys.executable, "-m", "kiosk", "central-user", "--users", str(tmp_path / "u.json"), "add",
+                          "bob", "--store", "s1\n", "--password-env", "MK_TEST_PW"], capture_output=True, text=True,
+                         timeout=60, cwd=tmp_path, env={**os.environ, "MK_TEST_PW": PASSWORD})
+    assert run.returncode == 2 and "is not a valid id" in run.stderr, run.stderr[-500:]
