@@ -52,6 +52,7 @@ class CollectorSettings:
     follow_status: bool = True  # subscribe to kiosks' retained status (one collector per host does)
     time_bounds: contract.TimeBounds = field(default_factory=contract.TimeBounds)
     reject_log_interval_s: float = 60.0
+    qos0_backlog_max: int = 10_000  # QoS 0 messages are dropped ("overloaded") while this many wait
 
     def __post_init__(self) -> None:
         if not isinstance(self.broker, contract.BrokerUrl):  # a URL string would otherwise fail at connect time
@@ -383,6 +384,10 @@ class Collector:
 
     def _receive(self, msg: mqtt.MQTTMessage, now: float) -> None:
         topic = _topic_text(msg)
+        if msg.qos == 0 and len(self._inbox) >= self.settings.qos0_backlog_max:
+            # QoS 0 has no flow control: while the database is busy the broker keeps sending; the sender
+            # accepted at-most-once delivery, so beyond this backlog such messages are counted and dropped.
+            raise contract.ContractError("overloaded", f"{len(self._inbox)} messages wait for the database")
         parts = contract.parse_topic(topic)
         if self.settings.allowed_stores is not None and parts.store not in self.settings.allowed_stores:
             raise contract.ContractError("unknown_store", f"store {parts.store!r} is not in the allow-list")

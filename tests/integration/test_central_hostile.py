@@ -3,6 +3,7 @@ the real parts (Mosquitto, SQLite files, uvicorn over a socket)."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import queue
@@ -390,3 +391,46 @@ def test_an_id_with_a_trailing_line_break_is_no_id(tmp_path: Path) -> None:
                           "bob", "--store", "s1\n", "--password-env", "MK_TEST_PW"], capture_output=True, text=True,
                          timeout=60, cwd=tmp_path, env={**os.environ, "MK_TEST_PW": PASSWORD})
     assert run.returncode == 2 and "is not a valid id" in run.stderr, run.stderr[-500:]
+
+
+def test_a_qos0_flood_of_windows_while_the_database_is_locked_is_bounded(mosquitto: MosquittoBroker,  # noqa: F811
+                                                                        tmp_path: Path) -> None:
+    """The class behind the health flood: any message published at QoS 0 reaches the collector at QoS 0 (no
+    broker flow control), moods included, and waited without bound while the database was locked. Beyond
+    `qos0_backlog_max` waiting messages, QoS 0 ones are dropped and counted (`overloaded`); QoS 1 windows are
+    still all stored once the database is back."""
+    db = tmp_path / "c.db"
+    server = CentralServer(mosquitto.url, f"sqlite:///{db}", tmp_path / "central")
+    server.collector.settings = dataclasses.replace(server.collector.settings, qos0_backlog_max=2000)
+    server.start()
+    lock = sqlite3.connect(db, isolation_level=None)
+    client = _publisher(mosquitto)
+    try:
+        lock.execute("BEGIN EXCLUSIVE")
+        client.publish("moodkiosk/v1/s1/k1/status", "online", qos=1).wait_for_publish(10)
+        wait_until(lambda: server.collector.stats.received >= 1, 10, "the status received")
+        flood = 6000
+        for seq in range(1, flood + 1):  # 0.6 s windows: all within the plausible time range
+            doc = contract.MoodDocument.from_window("s1", "k1", seq, window(seq, 0.01), {"happy": 0}, "test-1")
+            client.publish("moodkiosk/v1/s1/k1/mood", doc.encode(), qos=0)
+        for seq in range(1, 6):
+            client.publish("moodkiosk/v1/s1/k2/mood", mood("s1", "k2", seq, seq).encode(), qos=1)
+        wait_until(lambda: server.collector.stats.received >= flood + 6, 60, "the flood received")
+        queued = server.collector.queued
+        print(f"\n[flood] {flood} QoS 0 windows while the database was locked: {queued} queued, "
+              f"{server.collector.stats.snapshot()['rejected'].get('overloaded', 0)} dropped as overloaded")
+        assert queued <= server.collector.settings.qos0_backlog_max + 10, queued
+        lock.execute("ROLLBACK")
+        def settled() -> bool:
+            stats = server.collector.stats.snapshot()
+            return stats["stored"] + stats["rejected"].get("overloaded", 0) == flood + 5
+        wait_until(settled, 120, "every window stored or counted as overloaded")
+        assert [k.latest.seq for k in server.store.kiosks(["s1"]) if k.kiosk == "k2"] == [5]  # QoS 1: all kept
+        assert server.collector.stats.snapshot()["rejected"]["overloaded"] >= flood - server.collector.settings.qos0_backlog_max
+    finally:
+        with contextlib.suppress(sqlite3.Error):
+            lock.execute("ROLLBACK")
+        lock.close()
+        client.loop_stop()
+        client.disconnect()
+        server.stop()
