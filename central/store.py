@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from central.errors import CentralError
 from central.records import Bucket, DeadLetter, KioskState, StoreDay, WindowRecord
+from central.sqlite_file_guard import FileGuardedLock
 from central.window_order import WindowOutcome, judge
 
 log = logging.getLogger(__name__)
@@ -408,11 +409,17 @@ class SQLiteStore(_SqlStore):
     def __init__(self, path: str | Path) -> None:
         super().__init__()
         self.path = Path(path)
+        self._write_lock = FileGuardedLock(self.path, self._detach_wal)  # type: ignore[assignment]  # checks the file
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._conn()
+            self._write_lock.remember()
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"database {self.path}: cannot open ({exc})") from exc
+
+    def _detach_wal(self) -> None:
+        """The file at our path was replaced: move our write-ahead log into our (old) file and empty it."""
+        self._conn().execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)

@@ -24,6 +24,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 import contract
 from central.auth import UserDirectory
+from central.backup import backup_sqlite
 from central.collector import CollectorSettings
 from central.offers_store import store_offer_days
 from central.rollup import RetentionSettings, Rollup
@@ -421,7 +422,8 @@ def test_a_qos0_flood_of_windows_while_the_database_is_locked_is_bounded(mosquit
         queued, dropped = server.collector.queued, server.collector.stats.snapshot()["rejected"].get("overloaded", 0)
         print(f"\n[flood] {flood} QoS 0 windows while the database was locked: {queued} queued, {dropped} dropped "
               "as overloaded")
-        assert queued <= 2000 + 10 and dropped >= flood - 2000 - 10, (queued, dropped)
+        # at most the cap waits (plus the 5 QoS 1 windows); the writer's own blocked batch holds a few more
+        assert queued <= 2000 + 5 and dropped >= flood - 2000 - server.collector.settings.batch_max, (queued, dropped)
         lock.execute("ROLLBACK")
 
         def settled() -> bool:
@@ -429,3 +431,46 @@ def test_a_qos0_flood_of_windows_while_the_database_is_locked_is_bounded(mosquit
             return stats["stored"] + stats["rejected"].get("overloaded", 0) == flood + 5
         wait_until(settled, 120, "every window stored or counted as overloaded")
         assert [k.latest.seq for k in server.store.kiosks(["s1"]) if k.kiosk == "k2"] == [5]  # QoS 1: all kept
+
+
+def integrity(db: Path) -> str:
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        return str(conn.execute("PRAGMA integrity_check").fetchone()[0])
+
+
+def test_a_database_file_replaced_under_central_loses_nothing_acknowledged(mosquitto: MosquittoBroker,  # noqa: F811
+                                                                          tmp_path: Path) -> None:
+    """Before: a backup restored with `mv restore.db c.db` while central ran left central writing into the
+    replaced (now nameless) file: the windows it acknowledged from then on were gone after its restart. Now
+    a write first checks that the path still names the opened file; until a restart the batch stays
+    unacknowledged, and the broker hands it to the restarted central, which stores it in the file now there."""
+    db = tmp_path / "c.db"
+    server = CentralServer(mosquitto.url, f"sqlite:///{db}", tmp_path / "central")
+    client = _publisher(mosquitto)
+    try:
+        server.start()
+        publish = lambda seq: client.publish("moodkiosk/v1/s1/k1/mood", mood("s1", "k1", seq, seq).encode(),  # noqa: E731
+                                             qos=1).wait_for_publish(10)
+        publish(1)
+        wait_until(lambda: server.store.count_windows() == 1, 20, "window 1 stored")
+        backup_sqlite(f"sqlite:///{db}", tmp_path / "restore.db")  # the operator's backup, restored below
+        publish(2)
+        wait_until(lambda: server.store.count_windows() == 2, 20, "window 2 stored")
+        os.replace(tmp_path / "restore.db", db)  # window 2 is lost by this restore: it is not in the backup
+        publish(3)
+        wait_until(lambda: server.collector.stats.snapshot()["db_errors"] >= 2, 20, "the writer refusing to store")
+        assert server.collector.stats.snapshot()["stored"] == 2
+        with contextlib.suppress(sqlite3.Error):  # what SQLite does by itself as pages pile up in the log
+            server.store._conn().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        server.stop()
+    again = CentralServer(mosquitto.url, f"sqlite:///{db}", tmp_path / "central")
+    try:
+        again.start()  # the same group and client id: the broker redelivers what was not acknowledged
+        seqs = lambda: [r[0] for r in again.store._fetch(again.store._conn(), "SELECT seq FROM windows ORDER BY seq")]  # noqa: E731
+        wait_until(lambda: 3 in seqs(), 20, "window 3 stored in the restored file")
+        assert seqs() == [1, 3] and integrity(db) == "ok"
+    finally:
+        client.loop_stop()
+        client.disconnect()
+        again.stop()
