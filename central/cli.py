@@ -42,7 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mqtt-password-env", default="MOODKIOSK_CENTRAL_MQTT_PASSWORD",
                         help="environment variable with the broker password")
     parser.add_argument("--ca-file", default=None, help="CA bundle for mqtts://")
-    parser.add_argument("--ingest-processes", type=int, default=None, metavar="N",
+    parser.add_argument("--ingest-processes", type=_processes, default=None, metavar="N",
                         help="collector processes sharing the ingest (one per core scales it; default: the CPU count, "
                              "at most 4)")
     parser.add_argument("--raw-days", type=_days, default=35,
@@ -102,6 +102,20 @@ def _store_id(text: str) -> str:
         return contract.validate_id(text, "store")
     except contract.ContractError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+MAX_INGEST_PROCESSES = 64  # each is a process, a database connection and a member of the broker's group
+
+
+def _processes(text: str) -> int:
+    """1..64: 100000 used to pass and start 99,999 worker processes."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 1 <= value <= MAX_INGEST_PROCESSES:
+        raise argparse.ArgumentTypeError(f"{text!r} must be 1..{MAX_INGEST_PROCESSES} processes")
+    return value
 
 
 def _group(text: str) -> str:

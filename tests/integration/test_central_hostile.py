@@ -209,13 +209,18 @@ def test_a_database_central_cannot_migrate_or_a_broken_url_is_one_line(tmp_path:
         open_store(url)
 
 
-def test_a_group_that_is_no_topic_level_is_refused_at_once(mosquitto: MosquittoBroker, tmp_path: Path) -> None:  # noqa: F811
+def test_a_group_or_process_count_central_cannot_use_is_refused_at_once(mosquitto: MosquittoBroker, tmp_path: Path) -> None:  # noqa: F811
     """Before: `--group a/b` passed; at connect the subscription could not be built, the exception stayed in
     paho's callback barrier, and central waited 10 s for a connection it never counted, then blamed the broker."""
     for group in ("a/b", "+", "#", "x" * 65):
         run = subprocess.run([sys.executable, "-m", "kiosk", "central", "--mqtt", mosquitto.url, "--group", group],
                              capture_output=True, text=True, timeout=60, cwd=tmp_path)
         assert run.returncode == 2 and "--group" in run.stderr and "Traceback" not in run.stderr, run.stderr[-2000:]
+    for processes in ("0", "-1", "100000", "x"):  # 100000 used to start 99,999 worker processes
+        run = subprocess.run([sys.executable, "-m", "kiosk", "central", "--mqtt", mosquitto.url, "--ingest-processes",
+                              processes], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+        assert run.returncode == 2 and "--ingest-processes" in run.stderr and "Traceback" not in run.stderr, \
+            run.stderr[-2000:]
     with pytest.raises(contract.ContractError, match="subscription group"):
         CollectorSettings(contract.parse_broker_url(mosquitto.url), group="a/b")
 
