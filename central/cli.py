@@ -150,6 +150,9 @@ def main(args: argparse.Namespace) -> int:
     from central.web.server import DashboardServer
 
     host, port = parse_hostport(args.http)
+    from central.web.listen import listening_socket
+
+    listener = listening_socket(host, port)  # before the collector joins the broker: a bad --http is one line
     tls = tls_files(args.tls_cert, args.tls_key)
     if not os.path.isfile(args.users):  # a mistyped path would start a dashboard nobody can log in to
         raise CentralError(f"users file {args.users} does not exist; create it with "
@@ -229,7 +232,7 @@ def main(args: argparse.Namespace) -> int:
     # lets the clean-up below run (stop the collector, close the database) instead of dying on the spot.
     signal.signal(signal.SIGTERM, lambda signum, frame: None)
     try:
-        server.run()
+        server.run(sockets=[listener])
     finally:
         notifier.stopping()
         watchdog.stop()

@@ -479,3 +479,23 @@ def test_a_database_file_replaced_under_central_loses_nothing_acknowledged(mosqu
         client.loop_stop()
         client.disconnect()
         again.stop()
+
+
+def test_an_http_address_central_cannot_listen_on_is_one_line_before_anything_starts(
+        mosquitto: MosquittoBroker, tmp_path: Path) -> None:  # noqa: F811
+    """Before: the dashboard's socket was bound by uvicorn after the collector had joined the broker's group;
+    a port in use or an address of another machine ended central with uvicorn's `ERROR: [Errno 98] ...`
+    and exit code 3."""
+    users = tmp_path / "users.json"
+    UserDirectory(users).set_user("it", PASSWORD, ["*"])
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = f"127.0.0.1:{taken.getsockname()[1]}"
+        for address, problem in ((busy, "cannot listen"), ("192.0.2.7:8080", "cannot listen"),
+                                 ("no-such-host.invalid:8080", "is not an address of this machine")):
+            run = subprocess.run([sys.executable, "-m", "kiosk", "central", "--users", str(users), "--mqtt",
+                                  mosquitto.url, "--db", f"sqlite:///{tmp_path / 'c.db'}", "--http", address],
+                                 capture_output=True, text=True, timeout=60, cwd=tmp_path)
+            line = _one_line_exit_2(run)
+            assert line.startswith("moodkiosk central: error: --http ") and problem in line, line
