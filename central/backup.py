@@ -36,6 +36,19 @@ def main(args: argparse.Namespace) -> int:
     return 0
 
 
+def _refuse_live_files(source: Path, target: Path) -> None:
+    """The copy is renamed over FILE: over the database itself or its -wal/-shm/-journal, while central has them
+    open, that unlinks a database in use (SQLite's "how to corrupt" list: the writer keeps the old inode, new
+    connections open the copy, locks no longer meet)."""
+    live = source.resolve()
+    aimed = target.resolve()
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        twin = live.with_name(live.name + suffix)
+        if aimed == twin or (twin.exists() and aimed.exists() and os.path.samefile(aimed, twin)):
+            raise CentralError(f"backup file {target} is the live database{' file ' + suffix if suffix else ''} "
+                               f"{source}; write the backup to another file")
+
+
 def backup_sqlite(url: str, target: Path) -> BackupResult:
     if url.startswith(("postgresql://", "postgres://")):
         raise CentralError("--db is PostgreSQL: back it up with pg_dump (docs/INSTALL.md, 'Backups'), e.g. "
@@ -45,6 +58,7 @@ def backup_sqlite(url: str, target: Path) -> BackupResult:
         raise CentralError(f"--db {url}: {source} does not exist")
     if not target.parent.is_dir():
         raise CentralError(f"backup file {target}: folder {target.parent} does not exist")
+    _refuse_live_files(source, target)
     partial = target.with_name(f".{target.name}.partial")
     partial.unlink(missing_ok=True)
     try:

@@ -34,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--http", default="127.0.0.1:8080", help="HOST:PORT the dashboard listens on")
     parser.add_argument("--users", default="var/central-users.json",
                         help="users file made with `moodkiosk central-user` (scrypt-hashed passwords)")
-    parser.add_argument("--group", default="moodkiosk-collectors",
+    parser.add_argument("--group", default="moodkiosk-collectors", type=_group,
                         help="MQTT 5 shared-subscription group; collectors in one group split the fleet")
     parser.add_argument("--allow-store", action="append", default=None, metavar="STORE", type=_store_id,
                         help="accept only these store ids (repeatable); default any store")
@@ -42,7 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mqtt-password-env", default="MOODKIOSK_CENTRAL_MQTT_PASSWORD",
                         help="environment variable with the broker password")
     parser.add_argument("--ca-file", default=None, help="CA bundle for mqtts://")
-    parser.add_argument("--ingest-processes", type=int, default=None, metavar="N",
+    parser.add_argument("--ingest-processes", type=_processes, default=None, metavar="N",
                         help="collector processes sharing the ingest (one per core scales it; default: the CPU count, "
                              "at most 4)")
     parser.add_argument("--raw-days", type=_days, default=35,
@@ -104,6 +104,28 @@ def _store_id(text: str) -> str:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+MAX_INGEST_PROCESSES = 64  # each is a process, a database connection and a member of the broker's group
+
+
+def _processes(text: str) -> int:
+    """1..64: 100000 used to pass and start 99,999 worker processes."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 1 <= value <= MAX_INGEST_PROCESSES:
+        raise argparse.ArgumentTypeError(f"{text!r} must be 1..{MAX_INGEST_PROCESSES} processes")
+    return value
+
+
+def _group(text: str) -> str:
+    """A group name that is one topic level; "a/b" or "+" used to pass and then subscribe to nothing."""
+    try:
+        return contract.validate_id(text, "group")
+    except contract.ContractError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _name(text: str) -> str:
     import re
 
@@ -128,6 +150,9 @@ def main(args: argparse.Namespace) -> int:
     from central.web.server import DashboardServer
 
     host, port = parse_hostport(args.http)
+    from central.web.listen import listening_socket
+
+    listener = listening_socket(host, port)  # before the collector joins the broker: a bad --http is one line
     tls = tls_files(args.tls_cert, args.tls_key)
     if not os.path.isfile(args.users):  # a mistyped path would start a dashboard nobody can log in to
         raise CentralError(f"users file {args.users} does not exist; create it with "
@@ -207,7 +232,7 @@ def main(args: argparse.Namespace) -> int:
     # lets the clean-up below run (stop the collector, close the database) instead of dying on the spot.
     signal.signal(signal.SIGTERM, lambda signum, frame: None)
     try:
-        server.run()
+        server.run(sockets=[listener])
     finally:
         notifier.stopping()
         watchdog.stop()

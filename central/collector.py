@@ -18,15 +18,19 @@ from paho.mqtt.packettypes import PacketTypes
 
 import contract
 from central.errors import CentralError
+from central.latest_health import LatestHealth
 from central.mqtt_reader import BufferedReadClient
 from central.offers_store import save_offer_days
 from central.records import DeadLetter, WindowRecord
 from central.reject_log import RejectLog
 from central.store import Store
 from central.window_order import WindowOutcome
-from contract.offers import OffersDay, decode_offers
+from contract.offers import OffersDay, check_day_reported, decode_offers
 
 log = logging.getLogger(__name__)
+
+_REFUSED = (WindowOutcome.REPLAY, WindowOutcome.OVERLAP, WindowOutcome.PRUNED)  # counted as rejects by reason
+MAX_PACKET_BYTES = 16 * contract.MAX_PAYLOAD_BYTES  # told to the broker at connect (MQTT 5 Maximum Packet Size)
 
 
 @dataclass(frozen=True)
@@ -48,10 +52,13 @@ class CollectorSettings:
     follow_status: bool = True  # subscribe to kiosks' retained status (one collector per host does)
     time_bounds: contract.TimeBounds = field(default_factory=contract.TimeBounds)
     reject_log_interval_s: float = 60.0
+    qos0_backlog_max: int = 10_000  # QoS 0 messages are dropped ("overloaded") while this many wait
 
     def __post_init__(self) -> None:
         if not isinstance(self.broker, contract.BrokerUrl):  # a URL string would otherwise fail at connect time
             raise TypeError(f"CollectorSettings.broker must be a contract.BrokerUrl, got {type(self.broker).__name__}")
+        # the group becomes a topic level at every connect; checked here, a bad one would subscribe to nothing
+        contract.shared_subscription(self.group, "mood")
 
     @property
     def effective_client_id(self) -> str:
@@ -176,6 +183,7 @@ class Collector:
         # paho's thread appends, the writer pops: a deque plus a wake-up event costs a fraction of queue.Queue's
         # lock-and-condition round trip per message, which showed up at thousands of windows a second.
         self._inbox: deque[Inbound] = deque()
+        self._latest_health = LatestHealth()  # QoS 0 health has no flow control: one waiting report per kiosk
         self._wake = threading.Event()
         self._refused: str | None = None
         self._generation = 0  # bumped per connection: a packet id is only meaningful on its own connection
@@ -218,6 +226,9 @@ class Collector:
         self._writer.start()
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = self.settings.session_expiry_s
+        # The broker drops bigger messages for us instead of sending them (a broker without message_size_limit
+        # would hand over up to 256 MB); a little over the contract's limit still arrives and counts as oversized.
+        props.MaximumPacketSize = MAX_PACKET_BYTES
         try:
             self._client.connect(self._host, self._port, keepalive=30, clean_start=False, properties=props)
         except (OSError, ValueError) as exc:
@@ -373,6 +384,10 @@ class Collector:
 
     def _receive(self, msg: mqtt.MQTTMessage, now: float) -> None:
         topic = _topic_text(msg)
+        if msg.qos == 0 and len(self._inbox) >= self.settings.qos0_backlog_max:
+            # QoS 0 has no flow control: while the database is busy the broker keeps sending; the sender
+            # accepted at-most-once delivery, so beyond this backlog such messages are counted and dropped.
+            raise contract.ContractError("overloaded", f"{len(self._inbox)} messages wait for the database")
         parts = contract.parse_topic(topic)
         if self.settings.allowed_stores is not None and parts.store not in self.settings.allowed_stores:
             raise contract.ContractError("unknown_store", f"store {parts.store!r} is not in the allow-list")
@@ -386,9 +401,15 @@ class Collector:
             received = datetime.fromtimestamp(now, timezone.utc)
             # the newest sent_at wins per day, so a report dated in the future would win for good
             self.settings.time_bounds.check(value.sent_at, value.sent_at, received)
+            check_day_reported(value)  # the day itself: not one that has not begun, nor one long gone
         elif parts.kind == "health":
-            value = KioskEvent(parts.store, parts.kiosk, "health", health=contract.decode_health(msg.payload, parts),
+            event = KioskEvent(parts.store, parts.kiosk, "health", health=contract.decode_health(msg.payload, parts),
                                at=now)
+            if self._latest_health.offer(event):  # a report of this kiosk already waits: now it carries this one
+                with self.stats.lock:
+                    self.stats.received += 1
+                return
+            value = event
         else:
             text = bytes(msg.payload).decode("utf-8", "replace")
             if text not in (contract.STATUS_ONLINE, contract.STATUS_OFFLINE):
@@ -429,7 +450,7 @@ class Collector:
                         break
                     time.sleep(min(remaining, 0.005))
                 for _ in range(min(len(inbox), self.settings.batch_max)):
-                    pending.append(inbox.popleft())
+                    pending.append(self._latest_health.take(inbox.popleft()))
             done: set[int] = set()
             try:
                 self._store(pending, done)
@@ -501,7 +522,7 @@ class Collector:
         with self.stats.lock:
             self.stats.stored += counts[WindowOutcome.STORED]
             self.stats.duplicates += counts[WindowOutcome.DUPLICATE]
-            for outcome in (WindowOutcome.REPLAY, WindowOutcome.OVERLAP):
+            for outcome in _REFUSED:
                 if counts[outcome]:
                     self.stats.rejected[outcome.value] += counts[outcome]
             dead = sum(1 for item in batch if item.kind == "dead")
@@ -510,7 +531,7 @@ class Collector:
                 self.stats.rejected["internal"] += dead
             self.stats.batches += 1
         for record, outcome in zip(records, outcomes):
-            if outcome in (WindowOutcome.REPLAY, WindowOutcome.OVERLAP):
+            if outcome in _REFUSED:
                 self._rejects.rejected(outcome.value, contract.topic_for(record.store, record.kiosk, "mood"),
                                        f"window seq {record.seq} contradicts the windows stored for that kiosk")
         if counts[WindowOutcome.DUPLICATE]:

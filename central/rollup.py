@@ -172,8 +172,7 @@ class Rollup:
         stores = self.store._fetch(self.store._conn(), "SELECT store_id FROM kiosks UNION SELECT DISTINCT store_id "
                                    f"FROM rollups WHERE width_s = {DAY}")  # every rolled window has a daily row
         for (store_id,) in stores:  # per store: uses the (store_id, window_start) index
-            windows += self._delete("DELETE FROM windows WHERE store_id = ? AND window_start < ? AND rolled = 1",
-                                    (store_id, cut.raw))
+            windows += self._prune_raw(store_id, cut.raw)
             for width, before in ((HOUR, cut.hourly), (DAY, cut.daily)):
                 if before is None:
                     continue
@@ -182,6 +181,35 @@ class Rollup:
                                            (store_id, width, before))
                     rollups += deleted if table == "rollups" else 0
         return windows, rollups
+
+    def _prune_raw(self, store_id: str, before: float) -> int:
+        """Delete the store's rolled raw windows before `before`, and in the same transaction remember per kiosk
+        up to where they went (pruned_marks): a window from there can no longer be judged against its
+        neighbours, so the ordering rule refuses it instead of counting it a second time."""
+        mark = self.store._sql(
+            "INSERT INTO pruned_marks (store_id, kiosk_id, window_end) SELECT store_id, kiosk_id, MAX(window_end) "
+            "FROM windows WHERE store_id = ? AND window_start < ? AND rolled = 1 GROUP BY store_id, kiosk_id "
+            "ON CONFLICT (store_id, kiosk_id) DO UPDATE SET window_end = CASE WHEN excluded.window_end > "
+            "pruned_marks.window_end THEN excluded.window_end ELSE pruned_marks.window_end END")
+        delete = self.store._sql("DELETE FROM windows WHERE store_id = ? AND window_start < ? AND rolled = 1")
+        params = (store_id, before)
+        if self._postgres:
+            def run(conn: Any) -> int:
+                with conn.transaction():
+                    conn.execute(mark, params)
+                    return int(conn.execute(delete, params).rowcount)
+            return int(self.store._retrying(run))
+        with self.store._write_lock:
+            conn = self.store._conn()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute(mark, params)
+                deleted = int(conn.execute(delete, params).rowcount)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            return deleted
 
     def _delete(self, sql: str, params: tuple[Any, ...]) -> int:
         text = self.store._sql(sql)

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from central.errors import CentralError
 from central.records import Bucket, DeadLetter, KioskState, StoreDay, WindowRecord
+from central.sqlite_file_guard import FileGuardedLock
 from central.window_order import WindowOutcome, judge
 
 log = logging.getLogger(__name__)
@@ -20,6 +21,18 @@ _WINDOW_COLUMNS = (
     "store_id", "kiosk_id", "seq", "window_start", "window_end", "people", "counts", "mood_index",
     "fb_happy", "fb_neutral", "fb_unhappy", "model_version", "merged_windows", "received_at",
 )
+
+# A database pruned before pruned_marks existed: a kiosk whose hourly rollups begin at least an hour before
+# its first raw window kept had windows pruned up to that first raw window (or, with none left, up to the end
+# of its last rolled-up hour). The store-level rows (kiosk_id '') are no kiosk.
+_BACKFILL_PRUNED_MARKS = """
+    INSERT INTO pruned_marks (store_id, kiosk_id, window_end)
+    SELECT store_id, kiosk_id, COALESCE(first_raw, last_rolled) FROM (
+        SELECT r.store_id, r.kiosk_id, MIN(r.start) AS first_rolled, MAX(r.start) + 3600 AS last_rolled,
+               (SELECT MIN(w.window_start) FROM windows w
+                WHERE w.store_id = r.store_id AND w.kiosk_id = r.kiosk_id) AS first_raw
+        FROM rollups r WHERE r.width_s = 3600 AND r.kiosk_id <> '' GROUP BY r.store_id, r.kiosk_id) AS k
+    WHERE first_raw IS NULL OR first_rolled + 3600 <= first_raw"""
 
 # Versioned migrations: (version, description, statements). Never edit an applied one; append a new one.
 _MIGRATIONS_SQLITE: list[tuple[int, str, tuple[str, ...]]] = [
@@ -69,6 +82,12 @@ _MIGRATIONS_SQLITE: list[tuple[int, str, tuple[str, ...]]] = [
             message TEXT NOT NULL, opened_at REAL NOT NULL, closed_at REAL, notified_at REAL)""",
         "CREATE INDEX alerts_open ON alerts (closed_at, key)",
     )),
+    (6, "pruned_marks: up to where each kiosk's raw windows were pruned (central/window_order.py)", (
+        """CREATE TABLE pruned_marks (
+            store_id TEXT NOT NULL, kiosk_id TEXT NOT NULL, window_end REAL NOT NULL,
+            PRIMARY KEY (store_id, kiosk_id)) WITHOUT ROWID""",
+        _BACKFILL_PRUNED_MARKS,
+    )),
 ]
 _MIGRATIONS_POSTGRES: list[tuple[int, str, tuple[str, ...]]] = [
     (1, "windows and kiosks", (
@@ -116,6 +135,12 @@ _MIGRATIONS_POSTGRES: list[tuple[int, str, tuple[str, ...]]] = [
             message TEXT NOT NULL, opened_at DOUBLE PRECISION NOT NULL, closed_at DOUBLE PRECISION,
             notified_at DOUBLE PRECISION)""",
         "CREATE INDEX alerts_open ON alerts (closed_at, key)",
+    )),
+    (6, "pruned_marks: up to where each kiosk's raw windows were pruned (central/window_order.py)", (
+        """CREATE TABLE pruned_marks (
+            store_id TEXT NOT NULL, kiosk_id TEXT NOT NULL, window_end DOUBLE PRECISION NOT NULL,
+            PRIMARY KEY (store_id, kiosk_id))""",
+        _BACKFILL_PRUNED_MARKS,
     )),
 ]
 
@@ -223,6 +248,13 @@ class _SqlStore:
                              (new.store, new.kiosk, new.start)).fetchone()
         return (self._record(before) if before else None), (self._record(after) if after else None)
 
+    def _pruned_until(self, conn: Any, new: WindowRecord) -> float | None:
+        """The end of the kiosk's latest pruned raw window (read after the neighbours: a prune committed in
+        between shows here), or None when none was pruned."""
+        row = conn.execute(self._sql("SELECT window_end FROM pruned_marks WHERE store_id = ? AND kiosk_id = ?"),
+                           (new.store, new.kiosk)).fetchone()
+        return float(row[0]) if row else None
+
     def _place(self, conn: Any, records: Sequence[WindowRecord]) -> list[WindowOutcome]:
         """Judge each window against its stored neighbours and insert the accepted ones (inside the caller's
         transaction, so later windows of the batch see the earlier ones)."""
@@ -230,7 +262,8 @@ class _SqlStore:
                         f"VALUES ({', '.join('?' * len(_WINDOW_COLUMNS))})")
         outcomes = []
         for record, row in zip(records, self._rows(records)):
-            outcome = judge(record, *self._neighbours(conn, record))
+            before, after = self._neighbours(conn, record)
+            outcome = judge(record, before, after, self._pruned_until(conn, record))
             if outcome is WindowOutcome.STORED:
                 conn.execute(sql, row)
             outcomes.append(outcome)
@@ -376,11 +409,17 @@ class SQLiteStore(_SqlStore):
     def __init__(self, path: str | Path) -> None:
         super().__init__()
         self.path = Path(path)
+        self._write_lock = FileGuardedLock(self.path, self._detach_wal)  # type: ignore[assignment]  # checks the file
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._conn()
+            self._write_lock.remember()
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"database {self.path}: cannot open ({exc})") from exc
+
+    def _detach_wal(self) -> None:
+        """The file at our path was replaced: move our write-ahead log into our (old) file and empty it."""
+        self._conn().execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
@@ -435,6 +474,10 @@ class SQLiteStore(_SqlStore):
         """Locked, busy, full or unreadable database: worth retrying. Anything else is about the row."""
         return isinstance(exc, sqlite3.OperationalError)
 
+    def is_database_error(self, exc: BaseException) -> bool:
+        """Any error SQLite raised (as opposed to a bug of ours)."""
+        return isinstance(exc, sqlite3.Error)
+
     def _write(self, sql: str, params: Sequence[Any]) -> None:
         with self._write_lock:
             self._conn().execute(sql, tuple(int(p) if isinstance(p, bool) else p for p in params))
@@ -458,7 +501,8 @@ class PostgresStore(_SqlStore):
         try:
             self._conn()
         except psycopg.Error as exc:
-            raise StoreError(f"database {_redact(url)}: cannot connect ({str(exc).strip().splitlines()[0]})") from exc
+            first = (_scrub(str(exc), url).strip().splitlines() or [type(exc).__name__])[0]
+            raise StoreError(f"database {_redact(url)}: cannot connect ({first})") from exc
 
     def _connect(self) -> Any:
         return self._psycopg.connect(self.url, autocommit=True, connect_timeout=10)
@@ -509,6 +553,10 @@ class PostgresStore(_SqlStore):
         """Server away, connection cut, serialization conflict: worth retrying. Anything else is about the row."""
         return isinstance(exc, self._psycopg.OperationalError)
 
+    def is_database_error(self, exc: BaseException) -> bool:
+        """Any error psycopg raised (as opposed to a bug of ours)."""
+        return isinstance(exc, self._psycopg.Error)
+
     def _write(self, sql: str, params: Sequence[Any]) -> None:
         self._retrying(lambda conn: conn.execute(self._sql(sql), params))
 
@@ -532,10 +580,23 @@ def _text(value: str) -> str:
 
 
 def _redact(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password:
-        return url.replace(f":{parts.password}@", ":***@")
-    return url
+    """The URL for a message, without its password; total, since it also names URLs that do not parse."""
+    try:
+        password = urlsplit(url).password
+    except ValueError:  # "postgresql://[::1": no password can be told apart, so hide all before the host
+        scheme, sep, rest = url.partition("://")
+        return f"{scheme}{sep}***@{rest.rsplit('@', 1)[-1]}" if "@" in rest else url
+    return url.replace(f":{password}@", ":***@") if password else url
+
+
+def _scrub(text: str, url: str) -> str:
+    """A driver's message without the URL's password (libpq quotes a URL it cannot parse whole)."""
+    text = text.replace(url, _redact(url))
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        password = url.partition("://")[2].rpartition("@")[0].partition(":")[2] or None
+    return text.replace(password, "***") if password else text
 
 
 def sqlite_path(url: str) -> str:
@@ -562,5 +623,13 @@ def open_store(url: str) -> _SqlStore:
     if scheme == "sqlite" and url.startswith("sqlite://") and not url.startswith("sqlite:///"):
         raise StoreError(f"database URL {url!r}: use sqlite:///relative/path.db or sqlite:////absolute/path.db")
     store = _BACKENDS[scheme](url)
-    store.migrate()
+    try:
+        store.migrate()
+    except Exception as exc:
+        if not store.is_database_error(exc):
+            raise
+        store.close()
+        first = (_scrub(str(exc), url).strip().splitlines() or [type(exc).__name__])[0]
+        raise StoreError(f"database {_redact(url)}: cannot bring it to this version's schema ({first}); is it "
+                         "another application's database, or is it read-only?") from exc
     return store

@@ -13,6 +13,8 @@ REASONS = (
     "time",  # not a real calendar instant, or outside the plausible range around the receive time
     "replay",  # an older or reused seq with other content, or seq order that disagrees with time order
     "overlap",  # the window overlaps one already stored for the same kiosk
+    "pruned",  # the window starts where the kiosk's raw windows were pruned: it cannot be judged any more
+    "overloaded",  # a QoS 0 message (no flow control) while the receiver's backlog is full: dropped, counted
     "internal",  # the receiver failed on the message (a bug); counted, kept in the dead-letter table
     "store_failed",  # the database refused this one row (not a transient error); kept in the dead-letter table
 )

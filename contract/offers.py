@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, Mapping
 
 from contract.errors import ContractError
@@ -74,6 +74,23 @@ def validate_offers(document: Any, topic: TopicParts | None = None) -> OffersDay
         doc["sessions"]["guest"], tuple(OfferCount(o["rule"], o["category"], o["count"]) for o in doc["offers_shown"]),
         {f: doc["feedback_after_offers"][f] for f in FACES}, doc["suppressed"],
     )
+
+
+DAYS_KEPT = 7  # a kiosk reports its local today and the days before it, at most this many (kiosk KEEP_DAYS)
+_ZONE_AHEAD, _ZONE_BEHIND = timedelta(hours=14), timedelta(hours=12)  # the widest UTC offsets in use
+
+
+def check_day_reported(day: OffersDay) -> None:
+    """A receiver's check that the day is one its kiosk can report at `sent_at`: its local today anywhere on
+    Earth, or one of the DAYS_KEPT - 1 days before. Otherwise ContractError("time"): a report about a day that
+    has not begun, or about a day long gone, would store counts no kiosk keeps (and, the newest `sent_at`
+    winning, would overwrite an accepted past day). Not part of validate_offers, so that a kiosk whose clock
+    jumped still publishes (and central tells which report it refused)."""
+    latest = (day.sent_at + _ZONE_AHEAD).date()
+    earliest = (day.sent_at - _ZONE_BEHIND).date() - timedelta(days=DAYS_KEPT - 1)
+    if not earliest <= day.day <= latest:
+        raise ContractError("time", f"day {day.day} cannot be reported at sent_at {format_utc(day.sent_at)}: a kiosk "
+                                    f"reports its local today or the {DAYS_KEPT - 1} days before")
 
 
 def decode_offers(payload: bytes, topic: TopicParts | None = None) -> OffersDay:

@@ -25,7 +25,7 @@ class TopicParts:
 
 def validate_id(value: str, what: str = "id") -> str:
     """Return `value` when it is a valid store/kiosk id, else raise ContractError naming `what`."""
-    if not isinstance(value, str) or not ID_PATTERN.match(value):
+    if not isinstance(value, str) or not ID_PATTERN.fullmatch(value):  # `$` alone lets "k1\n" through
         raise ContractError(
             "topic", f"{what} {value!r} is not a valid id (1-64 of A-Z a-z 0-9 _ -, starting with a letter or digit)"
         )

@@ -19,7 +19,9 @@ from central.store_names import StoreNames
 from central.web.events import CLOSE, EventHub
 from central.web.hardening import STREAMS_PER_USER, install_query_errors, install_security_headers
 from central.web.alerts_api import alerts_router
-from central.web.history_api import history_router
+from central.web.body_limit import BodyLimit
+from central.web.stream_access import StillAllowed
+from central.web.history_api import EARLIEST, LATEST, history_router
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +57,7 @@ def create_app(
         description="Anonymous mood aggregates of the kiosks. Only aggregates: no images, no people, no cards.",
         docs_url="/docs" if api_docs else None, redoc_url=None, openapi_url="/openapi.json" if api_docs else None,
     )
+    app.add_middleware(BodyLimit)  # inside the security headers: a 413 carries them too
     install_security_headers(app)
     install_query_errors(app)
     sessions = Sessions()
@@ -141,6 +144,10 @@ def create_app(
         except (ZoneInfoNotFoundError, ValueError, OSError):  # "Etc" is a folder: IsADirectoryError
             raise HTTPException(422, f"tz {tz[:64]!r} is not an IANA time zone") from None
         the_day = on or datetime.now(zone).date()
+        if not EARLIEST <= the_day <= LATEST:
+            raise HTTPException(422, f"date {the_day} is outside {EARLIEST}..{LATEST}")
+        if store_id not in store_names.names and store_id not in history.store_ids():  # as the period routes
+            raise HTTPException(404, f"store {store_id[:64]!r} is not known to central")
         try:
             start = datetime.combine(the_day, dtime(0), zone).timestamp()
         except (OverflowError, ValueError, OSError):
@@ -169,11 +176,14 @@ def create_app(
         if hub.streams_of(user.name) >= streams_per_user:
             raise HTTPException(429, f"user {user.name!r} already has {streams_per_user} live streams open")
         sub = hub.subscribe(user)
+        access = StillAllowed(lambda: current_user(request), user)
 
         async def stream() -> AsyncIterator[str]:
             try:
                 yield "retry: 2000\n: connected\n\n"
                 while True:
+                    if not access():  # removed, moved to other stores, password changed, token revoked
+                        return
                     if sub.lagging and sub.queue.empty():
                         yield "event: resync\ndata: {}\n\n"
                         return
@@ -184,7 +194,7 @@ def create_app(
                             return
                         yield ": keep-alive\n\n"
                         continue
-                    if name == CLOSE:
+                    if name == CLOSE or not access():
                         return
                     yield f"event: {name}\ndata: {data}\n\n"
             finally:

@@ -107,14 +107,14 @@ def test_status_is_kept_from_retained_messages(mosquitto: MosquittoBroker, tmp_p
 
 def test_store_urls_and_migrations(tmp_path: Path, postgres_server) -> None:  # noqa: F811
     path = tmp_path / "m.db"
-    assert open_store(f"sqlite:///{path}").migrate() == 5
-    assert open_store(str(path)).migrate() == 5  # a plain path is SQLite; re-opening migrates nothing twice
+    assert open_store(f"sqlite:///{path}").migrate() == 6
+    assert open_store(str(path)).migrate() == 6  # a plain path is SQLite; re-opening migrates nothing twice
     with pytest.raises(StoreError, match="scheme 'mysql'"):
         open_store("mysql://x/y")
     with pytest.raises(StoreError, match="cannot connect"):
         open_store(f"postgresql://postgres:secret@127.0.0.1:{postgres_server.port}/no_such_db")
     url = postgres_server.create_database("migrations")
-    assert open_store(url).migrate() == 5 and open_store(url).migrate() == 5
+    assert open_store(url).migrate() == 6 and open_store(url).migrate() == 6
     assert issubclass(StoreError, CentralError)
 
 

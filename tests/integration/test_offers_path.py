@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 
 import httpx
@@ -22,7 +22,7 @@ from kiosk.services.telemetry import TelemetryPublisher
 from kiosk.session import SessionView, State
 
 pytestmark = pytest.mark.timeout(90)
-DAY = date(2026, 5, 4)
+DAY = datetime.now(timezone.utc).date() - timedelta(days=2)  # a day the kiosk still keeps when it reports now
 
 
 def test_offer_days_reach_central_and_bad_ones_are_rejected(mosquitto: MosquittoBroker, tmp_path: Path) -> None:
@@ -46,7 +46,7 @@ def test_offer_days_reach_central_and_bad_ones_are_rejected(mosquitto: Mosquitto
             10, {"repurchase": 10}, 10)
 
         # An older report delivered late (reordering, redelivery) does not replace the newer counts.
-        older = replace(stats.reports()[0], sent_at=datetime(2026, 5, 4, 9, tzinfo=timezone.utc), card_sessions=3,
+        older = replace(stats.reports()[0], sent_at=datetime.combine(DAY, time(9), timezone.utc), card_sessions=3,
                         offers_shown=(OfferCount("repurchase", "coffee", 3),))
         marker = replace(stats.reports()[0], day=DAY + timedelta(days=1))  # sent after it on the same connection
         publisher.publish_offers([older, marker])
@@ -77,7 +77,7 @@ def test_offer_days_reach_central_and_bad_ones_are_rejected(mosquitto: Mosquitto
         client = httpx.Client(base_url=central.http, timeout=10)
         assert client.post("/api/login", json={"username": "s1mgr", "password": PASSWORD}).status_code == 200
         body = client.get("/api/stores/s1/offers", params={"from": DAY.isoformat(), "to": DAY.isoformat()}).json()
-        assert body["days"] == [{"day": "2026-05-04", "kiosks": 1, "card_sessions": 10, "guest_sessions": 0,
+        assert body["days"] == [{"day": DAY.isoformat(), "kiosks": 1, "card_sessions": 10, "guest_sessions": 0,
                                  "offers_shown": 10, "shown_by_rule": {"repurchase": 10},
                                  "shown_by_category": {"coffee": 10},
                                  "feedback_after_offers": {"happy": 10, "neutral": 0, "unhappy": 0},
