@@ -58,17 +58,10 @@ class EvalReport:
 
 
 def _session(path: Path, threads: int):
-    import onnxruntime as ort
+    """The session exactly as the kiosk builds it: a figure for other options would not be the kiosk's."""
+    from vision.expression import kiosk_session
 
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.log_severity_level = 3
-    # No busy-waiting pool threads: on a 2-core kiosk they would steal the core being timed.
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    return kiosk_session(path, threads)
 
 
 def preprocess(x: np.ndarray, contract: ModelContract) -> np.ndarray:

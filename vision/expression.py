@@ -16,6 +16,22 @@ class ExpressionModelError(VisionError):
     """The expression model is missing, corrupt or fails its metadata contract."""
 
 
+def kiosk_session(model_path: Path, threads: int):
+    """An onnxruntime CPU session set up as the kiosk runs it (so `models.evaluate` times the same thing)."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.log_severity_level = 3
+    # onnxruntime's pool threads spin-wait for the next run by default: between two frames that burned
+    # ~28 % of a core on the kiosk for nothing (measured with `moodkiosk bench-kiosk-cpu`).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+
+
 class ExpressionClassifier:
     """Runs all face crops of a frame through the .onnx model in one batch; returns class probabilities.
 
@@ -42,17 +58,8 @@ class ExpressionClassifier:
             raise ExpressionModelError(f"{prefix}{message}") from exc
         if contract.color != "gray":
             raise ExpressionModelError(f"expression model {model_path}: color {contract.color!r} not supported (need 'gray')")
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.log_severity_level = 3
-        # onnxruntime's pool threads spin-wait for the next run by default: between two frames that burned
-        # ~28 % of a core on the kiosk for nothing (measured with `moodkiosk bench-kiosk-cpu`).
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
-            self._session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+            self._session = kiosk_session(model_path, threads)
         except Exception as exc:  # onnxruntime raises its own untyped Fail/InvalidGraph errors
             raise ExpressionModelError(f"expression model {model_path}: onnxruntime cannot load it ({exc})") from exc
         self._input = self._session.get_inputs()[0].name
