@@ -13,11 +13,15 @@ from jsonschema import Draft202012Validator
 
 from contract.errors import ContractError
 from contract.topics import TopicParts
+from contract.valence import mood_index
 
 MOOD_SCHEMA_VERSION = "mood.v1"
 HEALTH_SCHEMA_VERSION = "health.v1"
 # Largest payload either side accepts; a v1 mood window is ~400 bytes, so this leaves ample room.
 MAX_PAYLOAD_BYTES = 4096
+# The kiosk publishes the index of its counts rounded to 4 decimals; central sums mood_index * people, so an
+# index that does not follow from the counts (a bug, or a forged window) would skew every aggregate it joins.
+MOOD_INDEX_TOLERANCE = 0.0005
 
 
 @lru_cache(maxsize=None)
@@ -144,6 +148,10 @@ def validate_mood(document: Any, topic: TopicParts | None = None) -> dict[str, A
         raise ContractError("schema", f"mood_index is {doc['mood_index']}; the contract allows finite numbers only")
     if sum(doc["counts"].values()) > doc["people"]:
         raise ContractError("schema", f"counts add up to {sum(doc['counts'].values())}, more than people={doc['people']}")
+    expected = mood_index(doc["counts"])
+    if abs(doc["mood_index"] - (0.0 if expected is None else expected)) > MOOD_INDEX_TOLERANCE:
+        raise ContractError("schema", f"mood_index {doc['mood_index']} does not follow from counts (they give "
+                                      f"{0.0 if expected is None else expected:.4f})")
     _match_topic(doc, topic)
     return doc
 

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import contract
+from contract.valence import mood_index
 
 # Simulated windows are one minute apart from midnight UTC ten days ago: inside the collector's plausible range.
 T0 = (time.time() // 86400 - 10) * 86400
@@ -37,9 +38,10 @@ def mood_payload(index: int, seq: int) -> tuple[str, bytes]:
     start = datetime.fromtimestamp(T0 + 60 * seq, timezone.utc)
     people = 3 + (index + seq) % 6
     happy = (index * 7 + seq) % (people + 1)
+    counts = {"happy": happy, "neutral": people - happy}
     doc = contract.MoodDocument(
-        store, kiosk, seq, start, start + timedelta(minutes=1), people, {"happy": happy, "neutral": people - happy},
-        round(happy / people, 3), contract.Feedback(happy=seq % 2), "bench", 1)
+        store, kiosk, seq, start, start + timedelta(minutes=1), people, counts,
+        round(mood_index(counts) or 0.0, 4), contract.Feedback(happy=seq % 2), "bench", 1)
     return contract.topic_for(store, kiosk, "mood"), doc.encode()
 
 

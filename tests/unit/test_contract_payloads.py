@@ -24,7 +24,7 @@ def _variants() -> list[dict]:
     edits = [
         ("store", "a/b"), ("store", ""), ("kiosk", "k" * 65), ("seq", 0), ("seq", 1.5), ("people", -1),
         ("counts", {"Happy": 1}), ("counts", {"happy": -1}), ("counts", {"happy": "1"}), ("mood_index", 1.01),
-        ("mood_index", -1), ("feedback", {"happy": 1}), ("feedback", {"happy": 1, "neutral": 0, "unhappy": 0, "x": 1}),
+        ("feedback", {"happy": 1}), ("feedback", {"happy": 1, "neutral": 0, "unhappy": 0, "x": 1}),
         ("window_start", "2026-05-04 10:00:00"), ("window_start", "2026-05-04T10:00:00+02:00"),
         ("window_end", "2026-05-04T10:01:00Z"), ("model_version", ""), ("merged_windows", 0), ("extra", 1),
         ("counts", {f"c{chr(97 + i)}": 0 for i in range(17)}),
@@ -33,6 +33,7 @@ def _variants() -> list[dict]:
         doc = copy.deepcopy(GOOD)
         doc[key] = value
         out.append(doc)
+    out.append(dict(copy.deepcopy(GOOD), counts={"sad": 5}, mood_index=-1))  # the schema's lower bound, consistent
     return out
 
 
@@ -61,6 +62,8 @@ def test_fast_validator_agrees_with_jsonschema_reference() -> None:
         (b" " * (contract.MAX_PAYLOAD_BYTES + 1), "oversized"),
         (json.dumps(dict(GOOD, window_end=GOOD["window_start"])).encode(), "schema"),
         (json.dumps(dict(GOOD, people=1)).encode(), "schema"),
+        (json.dumps(dict(GOOD, mood_index=-0.6)).encode(), "schema"),  # in range, but not what the counts give
+        (json.dumps(dict(GOOD, counts={"uncertain": 5}, mood_index=0.5)).encode(), "schema"),  # nobody labelled: 0
     ],
 )
 def test_bad_payloads_rejected_with_reason(payload: bytes, reason: str) -> None:
