@@ -166,7 +166,8 @@ class Rollup:
         return int(self.store._retrying(run))
 
     def prune(self, now: float) -> tuple[int, int]:
-        """Delete rolled raw windows before the raw cutoff and rollups past theirs; returns (windows, rollups)."""
+        """Delete rolled raw windows (and dead letters) before the raw cutoff and rollups past theirs; returns
+        (windows, rollups)."""
         cut = cutoffs(self.settings, now)
         windows = rollups = 0
         stores = self.store._fetch(self.store._conn(), "SELECT store_id FROM kiosks UNION SELECT DISTINCT store_id "
@@ -180,6 +181,9 @@ class Rollup:
                     deleted = self._delete(f"DELETE FROM {table} WHERE store_id = ? AND width_s = ? AND start < ?",
                                            (store_id, width, before))
                     rollups += deleted if table == "rollups" else 0
+        # dead letters (rows the database refused, messages the collector failed on) are kept for the operator
+        # as long as raw windows, not for ever: a kiosk that keeps sending a refused row cannot fill the disk
+        self._delete("DELETE FROM dead_letters WHERE received_at < ?", (cut.raw,))
         return windows, rollups
 
     def _prune_raw(self, store_id: str, before: float) -> int:

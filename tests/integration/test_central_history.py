@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from central.history import History, HistoryError, Period, date_range
+from central.records import DeadLetter
 from central.rollup import RetentionSettings, Rollup, cutoffs
 from central.store import open_store
 from central.errors import CentralError
@@ -56,6 +57,9 @@ def test_rollup_once_prune_and_views_across_the_boundary(db_url: str) -> None:
         raw_day1 = store.store_day("s1", day1, 3600)
 
         now = (DAY0 + timedelta(days=4, hours=13)).timestamp()  # Friday: raw cutoff = Wednesday 00:00 UTC
+        for day in (1, 3):  # a dead letter of Tuesday goes with Tuesday's raw windows, Thursday's stays
+            store.add_dead_letter(DeadLetter((DAY0 + timedelta(days=day, hours=9)).timestamp(), "moodkiosk/v1/s1/k1/mood",
+                                             b"{}", "store_failed", f"day {day}"))
         history = History(store, RETENTION, clock=lambda: now)
         before = history.period("s1", Period.WEEK, DAY0.date(), ZoneInfo("UTC"))  # nothing rolled yet: raw
         rollup = Rollup(store, RETENTION)
@@ -69,6 +73,7 @@ def test_rollup_once_prune_and_views_across_the_boundary(db_url: str) -> None:
         assert raw_cut == (DAY0 + timedelta(days=2)).timestamp()
         assert first.pruned_windows == len(data) - kept == 2 * 3 * 120  # Monday and Tuesday are gone
         assert _raw_totals(store, "s1", DAY0.timestamp(), raw_cut)[0] == 0
+        assert [letter.detail for letter in store.dead_letters()] == ["day 3"]
 
         after = history.period("s1", Period.WEEK, DAY0.date(), ZoneInfo("UTC"))
         for view in (before, after):
