@@ -329,8 +329,9 @@ class Session:
 class Sessions:
     """Login sessions in memory (random tokens with expiry); a collector restart logs everyone out."""
 
-    def __init__(self, ttl_s: float = 12 * 3600) -> None:
+    def __init__(self, ttl_s: float = 12 * 3600, per_user: int = 20) -> None:
         self.ttl_s = ttl_s
+        self.per_user = per_user  # a script logging in again and again ends its own oldest sessions, not memory
         self._lock = threading.Lock()
         self._by_token: dict[str, Session] = {}
 
@@ -339,6 +340,9 @@ class Sessions:
         with self._lock:
             now = time.monotonic()
             self._by_token = {k: v for k, v in self._by_token.items() if v.expires > now}
+            own = [k for k, v in self._by_token.items() if v.name == user.name]  # oldest first (insertion order)
+            for old in own[:max(len(own) - self.per_user + 1, 0)]:
+                del self._by_token[old]
             self._by_token[token] = Session(user.name, credential, now + self.ttl_s)
         return token
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from central.auth import LoginThrottle, UserDirectory, UsersFileError, verify_password
+from central.auth import LoginThrottle, Sessions, User, UserDirectory, UsersFileError, verify_password
 
 
 def test_users_file_keeps_only_hashes(tmp_path: Path) -> None:
@@ -58,6 +58,17 @@ def test_login_throttle_window() -> None:
     import time
     time.sleep(0.35)
     assert throttle.retry_after("a") == 0
+
+
+def test_a_user_holds_at_most_per_user_sessions_and_the_oldest_end_first() -> None:
+    """Logging in again and again (a script, a kiosk browser reloading) ended no session: each login added one
+    for 12 hours; now the user's oldest ones end and other users' sessions are untouched."""
+    sessions = Sessions(per_user=3)
+    ann, bob = User("ann", None), User("bob", frozenset({"s1"}))
+    bobs = sessions.create(bob, "hb")
+    tokens = [sessions.create(ann, "ha") for _ in range(5)]
+    assert [sessions.get(t) is not None for t in tokens] == [False, False, True, True, True]
+    assert sessions.get(bobs) is not None and sessions.get(bobs).name == "bob"
 
 
 @pytest.mark.owasp_scrypt
