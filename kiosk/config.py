@@ -438,12 +438,19 @@ def _resolve_paths(data: dict[str, Any], base: Path) -> dict[str, Any]:
 
 def parse_config(data: dict[str, Any], source: str = "config", base_dir: Path | None = None) -> KioskConfig:
     """Validate an already-parsed TOML mapping; raises ConfigError listing every problem."""
+    from kiosk.config_paths import empty_path_keys, path_problems
+
+    empty_keys = tuple(empty_path_keys(data))
+    empty = [f"{key}: is empty (leave the key out for its default)" for key in empty_keys]
     if base_dir is not None:
         data = _resolve_paths(data, base_dir)
     try:
         config = KioskConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_format_errors(exc), source) from None
+        raise ConfigError(empty + _format_errors(exc), source) from None
+    problems = empty + path_problems(config, empty_keys)  # a folder where a file is meant, a device as data_dir
+    if problems:
+        raise ConfigError(problems, source)
     if config.mqtt.enabled:
         try:
             config.mqtt.resolve_password()  # fail at start, not at the first publish
