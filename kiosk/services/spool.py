@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Callable
 
 from kiosk.errors import KioskError
+from kiosk.services.damaged_files import is_damaged, set_aside
 from kiosk.services.private_files import SQLITE_SIDE_FILES, private_sqlite
 
 log = logging.getLogger(__name__)
@@ -25,15 +26,6 @@ _SCHEMA = (
 
 class SpoolError(KioskError):
     """The spool file cannot be opened or written (bad path, full disk, not a spool)."""
-
-
-# SQLite's primary result codes for a damaged file: SQLITE_CORRUPT, SQLITE_NOTADB.
-_DAMAGED = frozenset({11, 26})
-
-
-def _damaged(exc: sqlite3.Error) -> bool:
-    """The file itself is broken (torn write, power cut, truncation), not the path, the disk or a lock."""
-    return (getattr(exc, "sqlite_errorcode", 0) & 0xFF) in _DAMAGED
 
 
 @dataclass(frozen=True)
@@ -69,7 +61,7 @@ class Spool:
         try:
             self._db = self._open()
         except sqlite3.Error as exc:
-            if not _damaged(exc):
+            if not is_damaged(exc):
                 raise SpoolError(f"spool {self.path}: cannot open ({exc})") from exc
             # A damaged spool must not stop the kiosk (under systemd: a restart loop with a blank screen):
             # move it aside, carry over what can still be read, and go on with a fresh file.
@@ -99,14 +91,9 @@ class Spool:
     def _recover(self, cause: sqlite3.Error) -> SpoolRecovery:
         """Quarantine the damaged file, open a fresh spool, copy the readable windows into it and continue
         the seq above everything the old file may have handed out (central rejects a seq that goes back)."""
-        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-        target = self.path.with_name(f"{self.path.name}.damaged-{stamp}")
         salvaged, old_next = _salvage(self.path)
         try:
-            for side in ("", *SQLITE_SIDE_FILES):
-                source = self.path.with_name(self.path.name + side)
-                if source.exists():
-                    source.rename(target.with_name(target.name + side))
+            target = set_aside(self.path)
             self._db = self._open()
         except (OSError, sqlite3.Error) as exc:
             raise SpoolError(f"spool {self.path}: damaged ({cause}) and cannot be replaced ({exc})") from exc
