@@ -133,3 +133,15 @@ def test_disk_full_while_running_loses_no_window_and_keeps_telemetry_alive(
         assert _stored_seqs(central) == list(range(1, 41))
     finally:
         central.stop()
+
+
+def test_bench_spool_prints_its_figures(capsys: pytest.CaptureFixture[str]) -> None:
+    import argparse
+
+    from devtools import bench_spool
+
+    parser = argparse.ArgumentParser()
+    bench_spool.add_arguments(parser)
+    assert bench_spool.main(parser.parse_args(["--windows", "300"])) == 0
+    out = capsys.readouterr().out
+    assert "spool of 300 windows" in out and "300 windows acknowledged" in out and "(300 received" in out
