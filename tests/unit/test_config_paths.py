@@ -89,3 +89,28 @@ def test_validate_config_and_run_say_it_in_one_line(tmp_path: Path) -> None:
                          cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
     assert run.returncode == 2 and "Traceback" not in run.stderr
     assert run.stderr.strip().splitlines()[-1].endswith("loyalty.db_path: /dev/null is a device, not a regular file")
+
+
+def test_a_card_hash_key_too_short_is_a_config_problem(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before: `CardHasher` raised ValueError at start (a traceback) and validate-config said OK."""
+    file = _write(tmp_path, "")
+    monkeypatch.setenv("MOODKIOSK_CARD_HASH_KEY", "short")
+    assert _problems(tmp_path, "") == [
+        "$MOODKIOSK_CARD_HASH_KEY: the card hash key must be at least 16 bytes, got 5 (e.g. `openssl rand -hex 32`)"]
+    monkeypatch.delenv("MOODKIOSK_CARD_HASH_KEY")
+    key = tmp_path / "card.key"
+    key.write_text("0123456789\n", encoding="utf-8")
+    assert _problems(tmp_path, f'[privacy]\ncard_hash_key_file = "{key}"\n') == [
+        f"privacy.card_hash_key_file ({key}): the card hash key must be at least 16 bytes, got 10 "
+        "(e.g. `openssl rand -hex 32`)"]
+    generated = tmp_path / "data" / "card_hash.key"  # the kiosk's own key, cut short by a power cut
+    generated.parent.mkdir()
+    generated.write_bytes(b"abc")
+    file = _write(tmp_path, "")
+    with pytest.raises(ConfigError, match="holds 3 bytes, a card hash key needs at least 16"):
+        load_config(file).card_hash_key()
+    run = subprocess.run([sys.executable, "-m", "kiosk", "run", "--config", str(file), "--no-camera", "--duration", "1"],
+                         cwd=REPO, env={**os.environ, "QT_QPA_PLATFORM": "offscreen"}, capture_output=True, text=True,
+                         timeout=60)
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    assert "holds 3 bytes" in run.stderr.strip().splitlines()[-1]
