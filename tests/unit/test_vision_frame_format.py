@@ -97,3 +97,57 @@ def test_the_camera_goes_on_after_frames_it_cannot_read(tmp_path: Path) -> None:
     assert [e.kind for e in events] == ["up", "down", "up", "ended"]  # the run of five said once, the single one not
     assert "float32 pixels" in events[1].message
     assert sum(1 for f in frames if f.faces) >= 5  # the frames after the run were analysed
+
+
+class BrokenBackendCamera:
+    """A live camera whose backend raises its own error (not a SourceError) on open, then works."""
+
+    def __init__(self, video: Path) -> None:
+        self._inner = VideoCaptureSource(video, "file", SETTINGS)
+        self.name, self.live, self.pace_fps = "camera 7", False, None
+        self.opens = 0
+
+    def open(self) -> None:
+        self.opens += 1
+        if self.opens == 1:
+            import cv2
+
+            cv2.VideoCapture(2**70)  # what `source = "99999999999999999999"` did: cv2.error in the capture thread
+        self._inner.open()
+
+    def read(self) -> Frame | None:
+        return self._inner.read()
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+def test_a_backend_error_is_an_outage_not_a_dead_capture_thread(tmp_path: Path) -> None:
+    """Before: the cv2.error killed the capture thread (a traceback on stderr, no event): `analyze` ended with 0
+    frames and exit 0, the kiosk showed a camera that was "on" and saw nothing. Now: down, then up on retry."""
+    video = held_person_video(tmp_path / "cam.mp4", seconds=1.0)
+    events: list[SourceEvent] = []
+    camera = BrokenBackendCamera(video)
+    camera.live = True  # retried like a camera
+    pipe = VisionPipeline(SETTINGS.with_(reconnect_initial_s=0.05), None, None, events.append, source=camera)
+    pipe.start()
+    try:
+        deadline = 50
+        while "ended" not in [e.kind for e in events] and deadline:
+            pipe.wait(0.2)
+            deadline -= 1
+    finally:
+        pipe.stop()
+    assert [e.kind for e in events][:2] == ["down", "up"]
+    assert "\n" not in events[0].message and "VideoCapture" in events[0].message
+    assert pipe.health()["frames"] > 0
+
+
+def test_a_camera_index_out_of_range_is_a_config_problem() -> None:
+    from pydantic import ValidationError
+
+    from vision.config import CameraConfig
+
+    with pytest.raises(ValidationError, match="camera index 99999999999999999999 is out of range 0..1023"):
+        CameraConfig(source="99999999999999999999")
+    assert CameraConfig(source="1023").source == "1023"
