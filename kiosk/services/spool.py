@@ -11,11 +11,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+import contract
 from kiosk.errors import KioskError
 from kiosk.services.damaged_files import is_damaged, set_aside
 from kiosk.services.private_files import SQLITE_SIDE_FILES, private_sqlite
 
 log = logging.getLogger(__name__)
+
+_MAX_SEQ = 2**53 - 1  # mood.v1's largest seq (JSON's exact integers)
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)",
@@ -26,6 +29,12 @@ _SCHEMA = (
 
 class SpoolError(KioskError):
     """The spool file cannot be opened or written (bad path, full disk, not a spool)."""
+
+
+class _Malformed(sqlite3.DatabaseError):
+    """The integrity check found damage the file opened with: SQLite's own SQLITE_CORRUPT, as if a query hit it."""
+
+    sqlite_errorcode = 11
 
 
 @dataclass(frozen=True)
@@ -82,7 +91,7 @@ class Spool:
             # find it now, while it can still be set aside, instead of in the middle of sending.
             (verdict,) = db.execute("PRAGMA quick_check(1)").fetchone()
             if verdict != "ok":
-                raise sqlite3.DatabaseError(f"database disk image is malformed ({verdict})")
+                raise _Malformed(f"database disk image is malformed ({' '.join(str(verdict).split())})")
         except BaseException:
             db.close()
             raise
@@ -197,8 +206,9 @@ def _salvage(path: Path) -> tuple[list[tuple[int, bytes]], int]:
 
     Works on a scratch copy (with its WAL): a file whose tail was torn off still claims its old page count in
     the header, and SQLite calls all of it malformed; the copy's header is set to the pages really there.
-    Reads one row at a time and stops at the first unreadable one: what lies beyond stays in the
-    quarantined file for a person with `sqlite3 .recover`."""
+    Reads the rows in table order and stops at the first unreadable page: what lies beyond stays in the
+    quarantined file for a person with `sqlite3 .recover`. Only rows that decode as the mood document of
+    their own seq are kept."""
     scratch = path.with_name(path.name + ".salvage")
     rows: list[tuple[int, bytes]] = []
     next_seq = 0
@@ -212,25 +222,30 @@ def _salvage(path: Path) -> tuple[list[tuple[int, bytes]], int]:
     try:
         try:
             found = db.execute("SELECT value FROM meta WHERE key='next_seq'").fetchone()
-            next_seq = int(found[0]) if found and isinstance(found[0], int) else 0
+            next_seq = int(found[0]) if found and isinstance(found[0], int) and 0 < found[0] <= _MAX_SEQ else 0
         except sqlite3.Error:
             pass
-        last = 0
-        while True:
-            try:
-                row = db.execute(
-                    "SELECT seq, payload FROM windows WHERE seq > ? ORDER BY seq LIMIT 1", (last,)
-                ).fetchone()
-            except sqlite3.Error:
-                break
-            if row is None or not isinstance(row[0], int) or not isinstance(row[1], bytes):
-                break
-            rows.append((row[0], row[1]))
-            last = row[0]
+        found_rows: dict[int, bytes] = {}
+        try:
+            cursor = db.execute("SELECT seq, payload FROM windows")  # the table in its own order, past odd rows
+            while (row := cursor.fetchone()) is not None:
+                if isinstance(row[0], int) and isinstance(row[1], bytes) and _genuine(row[0], row[1]):
+                    found_rows[row[0]] = row[1]  # a damaged page can read back as rows never written: checked
+        except sqlite3.Error:
+            pass  # the rest lies beyond a page SQLite cannot read
+        rows = sorted(found_rows.items())
     finally:
         db.close()
         _remove_scratch(scratch)
     return rows, next_seq
+
+
+def _genuine(seq: int, payload: bytes) -> bool:
+    """A salvaged row is carried over only if it is a mood document of its own seq (the contract's decoder)."""
+    try:
+        return contract.MoodDocument.decode(payload).seq == seq
+    except contract.ContractError:
+        return False
 
 
 def _scratch_copy(path: Path, scratch: Path) -> None:
