@@ -33,3 +33,17 @@ def set_aside(path: Path) -> Path:
         if source.exists():
             source.rename(target.with_name(target.name + side))
     return target
+
+
+class IntegrityCheckFailed(sqlite3.DatabaseError):
+    """SQLite's integrity check found damage in a file that opened fine: SQLITE_CORRUPT, as a query would say."""
+
+    sqlite_errorcode = 11
+
+
+def check_integrity(db: sqlite3.Connection) -> None:
+    """Read the file end to end now (`PRAGMA quick_check`): a torn or scribbled file often opens fine and breaks
+    only at the page a later query touches, when it can no longer be set aside. Raises IntegrityCheckFailed."""
+    (verdict,) = db.execute("PRAGMA quick_check(1)").fetchone()
+    if verdict != "ok":
+        raise IntegrityCheckFailed(f"database disk image is malformed ({' '.join(str(verdict).split())})")

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
 
-from kiosk.services.damaged_files import is_damaged, set_aside
+from kiosk.services.damaged_files import check_integrity, is_damaged, set_aside
 from kiosk.services.private_files import private_sqlite
 from kiosk.services.offer_snapshot import (
     SnapshotEnd, SnapshotError, SnapshotHeader, SnapshotMember, SnapshotOffer, read_snapshot,
@@ -105,6 +105,7 @@ class SnapshotStore:
             for table, column, kind in _ADDED_COLUMNS:
                 if column not in {row[1] for row in db.execute(f"PRAGMA table_info({table})")}:
                     db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+            check_integrity(db)  # a torn file would fail every lookup and every later import
         except BaseException:
             db.close()
             raise
@@ -145,8 +146,11 @@ class SnapshotStore:
             try:
                 info = self._import(path)
                 self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
+            except BaseException as exc:
+                if self._db.in_transaction:  # SQLite may have rolled back itself (I/O error, full disk)
+                    self._db.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):  # one kind of error for callers (the watcher thread catches it)
+                    raise SnapshotError(f"offer snapshot store {self.path}: import failed: {exc}") from exc
                 raise
         logger.info("Offer snapshot %s imported: %d members, built %s by %s", path, info.members, info.built_at,
                     info.engine)

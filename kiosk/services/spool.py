@@ -13,7 +13,7 @@ from typing import Callable
 
 import contract
 from kiosk.errors import KioskError
-from kiosk.services.damaged_files import is_damaged, set_aside
+from kiosk.services.damaged_files import check_integrity, is_damaged, set_aside
 from kiosk.services.private_files import SQLITE_SIDE_FILES, private_sqlite
 
 log = logging.getLogger(__name__)
@@ -29,12 +29,6 @@ _SCHEMA = (
 
 class SpoolError(KioskError):
     """The spool file cannot be opened or written (bad path, full disk, not a spool)."""
-
-
-class _Malformed(sqlite3.DatabaseError):
-    """The integrity check found damage the file opened with: SQLite's own SQLITE_CORRUPT, as if a query hit it."""
-
-    sqlite_errorcode = 11
 
 
 @dataclass(frozen=True)
@@ -87,11 +81,7 @@ class Spool:
             db.execute("PRAGMA synchronous=FULL")
             for statement in _SCHEMA:
                 db.execute(statement)
-            # A torn or truncated file often opens fine and breaks only at the page a later query touches;
-            # find it now, while it can still be set aside, instead of in the middle of sending.
-            (verdict,) = db.execute("PRAGMA quick_check(1)").fetchone()
-            if verdict != "ok":
-                raise _Malformed(f"database disk image is malformed ({' '.join(str(verdict).split())})")
+            check_integrity(db)  # damage found now can still be set aside; in the middle of sending it cannot
         except BaseException:
             db.close()
             raise
