@@ -99,13 +99,22 @@ class Spool:
         # The old counter may be unreadable or wrong; a millisecond clock is above any count of minute windows
         # a kiosk can have sent, so the contract's "strictly increasing" holds whatever the file lost.
         next_seq = max(old_next, max((seq for seq, _ in salvaged), default=0) + 1, int(time.time() * 1000))
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            self._db.executemany(
-                "INSERT INTO windows (seq, payload, spooled_at) VALUES (?, ?, strftime('%s','now'))", salvaged
-            )
-            self._db.execute("UPDATE meta SET value=? WHERE key='next_seq'", (next_seq,))
-            self._db.execute("COMMIT")
+        try:
+            with self._lock:
+                self._db.execute("BEGIN IMMEDIATE")
+                self._db.executemany(
+                    "INSERT INTO windows (seq, payload, spooled_at) VALUES (?, ?, strftime('%s','now'))", salvaged
+                )
+                self._db.execute("UPDATE meta SET value=? WHERE key='next_seq'", (next_seq,))
+                self._db.execute("COMMIT")
+        except sqlite3.Error as exc:  # e.g. the disk is full too: put the damaged file back for the next start,
+            self._db.close()          # so that a fresh spool never starts again at seq 1
+            for side in ("", *SQLITE_SIDE_FILES):
+                self.path.with_name(self.path.name + side).unlink(missing_ok=True)
+                kept = target.with_name(target.name + side)
+                if kept.exists():
+                    kept.rename(self.path.with_name(self.path.name + side))
+            raise SpoolError(f"spool {self.path}: damaged ({cause}), and a fresh spool cannot be written ({exc})") from exc
         log.error(
             "spool %s was damaged (%s): moved to %s, %d unsent window(s) carried over, seq continues at %d",
             self.path, cause, target, len(salvaged), next_seq,
