@@ -227,10 +227,24 @@ class KioskApp:
 
     def _start_offer_stats(self) -> None:
         """Count offers per day and send the k-anonymous days to central now and every 15 minutes."""
-        from kiosk.services.offer_stats import OfferStats
+        from kiosk.services.damaged_files import is_damaged, set_aside
+        from kiosk.services.offer_stats import OfferStats, OfferStatsError
 
-        self.offer_stats = OfferStats(self.config.data_dir / "offer_stats.sqlite", self.config.store_id,
-                                      self.config.kiosk_id, self.config.mood.k_anonymity)
+        path = self.config.data_dir / "offer_stats.sqlite"
+        try:
+            try:
+                self.offer_stats = OfferStats(path, self.config.store_id, self.config.kiosk_id,
+                                              self.config.mood.k_anonymity)
+            except OfferStatsError as exc:
+                if not is_damaged(exc):
+                    raise
+                logger.error("%s: damaged, moved to %s; counting starts afresh", exc, set_aside(path))
+                self.offer_stats = OfferStats(path, self.config.store_id, self.config.kiosk_id,
+                                              self.config.mood.k_anonymity)
+        except (OfferStatsError, OSError) as exc:  # counts are a nice-to-have; they must never stop the kiosk
+            logger.error("Offer counts off: %s", exc)
+            self.offer_stats = None
+            return
         self.session.add_listener(self.offer_stats.on_view)
         self._stoppers.append(("offer counts", self.offer_stats.close))
         timer = QTimer(self.window)

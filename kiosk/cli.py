@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bench": ("devtools.bench_vision", "benchmark the vision pipeline (ms per frame, fps, peak RSS)"),
     "bench-offers": ("devtools.bench_offers", "benchmark card scan -> offers latency on a large loyalty store"),
     "bench-kiosk-cpu": ("devtools.bench_kiosk_cpu", "kiosk CPU on the attract screen, adaptive camera rate on vs off"),
+    "bench-spool": ("devtools.bench_spool", "a full telemetry spool after an outage: open time and drain rate via Mosquitto"),
     "offers-eval": ("kiosk.commands.offers_eval", "score the offer engine and published baselines on a retail basket file"),
     "offers-tune": ("devtools.offers_tune", "compare ranker variants (logistic, LightGBM; caps, discovery) on the validation split"),
     "import-loyalty": ("kiosk.commands.import_loyalty", "import loyalty CSV files (products, customers, transactions, offers)"),

@@ -21,6 +21,7 @@ from vision.config import CameraConfig, MoodConfig
 logger = logging.getLogger(__name__)
 
 DATA_DIR_ENV = "MOODKIOSK_DATA_DIR"
+MIN_CARD_HASH_KEY_BYTES = 16  # kiosk.services.cards.CardHasher refuses shorter keys
 
 
 class ConfigError(KioskError):
@@ -324,8 +325,34 @@ class KioskConfig(_Section):
             self.privacy.card_hash_key_env, self.privacy.card_hash_key_file, "privacy.card_hash_key_file"
         )
         if value is not None:
+            problem = self._card_hash_key_problem(value)
+            if problem is not None:
+                raise ConfigError([problem])
             return value.encode("utf-8")
         return _generated_key(self.data_dir / "card_hash.key")
+
+    def check_card_hash_key(self) -> None:
+        """A configured key (variable or file) that the hasher would refuse is a config problem, found at load
+        (before: a traceback at start, and `validate-config` said OK). Creates nothing; a file that cannot be
+        read is reported when the key is needed, as before."""
+        try:
+            value = _read_secret(
+                self.privacy.card_hash_key_env, self.privacy.card_hash_key_file, "privacy.card_hash_key_file"
+            )
+        except ConfigError:
+            return
+        problem = None if value is None else self._card_hash_key_problem(value)
+        if problem is not None:
+            raise ConfigError([problem])
+
+    def _card_hash_key_problem(self, value: str) -> str | None:
+        size = len(value.encode("utf-8"))
+        if size >= MIN_CARD_HASH_KEY_BYTES:
+            return None
+        env = self.privacy.card_hash_key_env
+        where = f"${env}" if os.environ.get(env) else f"privacy.card_hash_key_file ({self.privacy.card_hash_key_file})"
+        return (f"{where}: the card hash key must be at least {MIN_CARD_HASH_KEY_BYTES} bytes, got {size} "
+                "(e.g. `openssl rand -hex 32`)")
 
 
 def demo_config(**overrides: object) -> KioskConfig:
@@ -365,6 +392,9 @@ def _generated_key(path: Path) -> bytes:
     except OSError as exc:
         raise ConfigError([f"privacy: cannot read {path}: {exc.strerror or exc}"]) from exc
     if existing:
+        if len(existing) < MIN_CARD_HASH_KEY_BYTES:  # cut short: a new key would un-link the logged hashes
+            raise ConfigError([f"privacy: {path} holds {len(existing)} bytes, a card hash key needs at least "
+                               f"{MIN_CARD_HASH_KEY_BYTES}: restore it from a backup, or delete it for a new key"])
         return existing
     key = secrets.token_hex(32).encode("ascii")
     try:
@@ -438,17 +468,28 @@ def _resolve_paths(data: dict[str, Any], base: Path) -> dict[str, Any]:
 
 def parse_config(data: dict[str, Any], source: str = "config", base_dir: Path | None = None) -> KioskConfig:
     """Validate an already-parsed TOML mapping; raises ConfigError listing every problem."""
+    from kiosk.config_paths import empty_path_keys, path_problems
+
+    empty_keys = tuple(empty_path_keys(data))
+    empty = [f"{key}: is empty (leave the key out for its default)" for key in empty_keys]
     if base_dir is not None:
         data = _resolve_paths(data, base_dir)
     try:
         config = KioskConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_format_errors(exc), source) from None
+        raise ConfigError(empty + _format_errors(exc), source) from None
+    problems = empty + path_problems(config, empty_keys)  # a folder where a file is meant, a device as data_dir
+    if problems:
+        raise ConfigError(problems, source)
     if config.mqtt.enabled:
         try:
             config.mqtt.resolve_password()  # fail at start, not at the first publish
         except ConfigError as exc:
             raise ConfigError(exc.problems, source) from None
+    try:
+        config.check_card_hash_key()
+    except ConfigError as exc:
+        raise ConfigError(exc.problems, source) from None
     return config
 
 

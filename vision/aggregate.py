@@ -25,6 +25,10 @@ from vision.types import MoodWindow
 
 logger = logging.getLogger(__name__)
 
+# A frame up to this much older than the newest frame is late (processed after a window closed) and still
+# counts; older than that, the system clock was set back.
+CLOCK_STEP_TOLERANCE_S = 5.0
+
 
 def mood_index(counts: Mapping[str, int], valence: Mapping[str, float] = VALENCE) -> float:
     """The published index: `contract.valence.mood_index`, 0.0 when no one in the window is labelled."""
@@ -60,6 +64,9 @@ class MoodAggregator:
         self._current: _Span | None = None
         self._pending: _Span | None = None
         self._closed_until = float("-inf")  # end of the last closed window: no window may open before it
+        self.clock_step_frames = 0  # frames left out because the clock had been set back behind a closed window
+        self._stepped_back = False
+        self._newest = float("-inf")  # the latest frame time seen (a frame far behind it: the clock went back)
 
     def _window_of(self, ts: float) -> _Span:
         start = math.floor(ts / self._length) * self._length
@@ -69,8 +76,21 @@ class MoodAggregator:
         """Record one processed frame at time `ts`; returns the windows this closed (usually none).
 
         A frame captured just before a window closed on the clock but processed after it joins the open
-        window instead of reopening the closed one (a window is reported once, never twice).
+        window instead of reopening the closed one (a window is reported once, never twice). A frame stamped
+        long before the newest one means the system clock was set back (NTP, a wrong RTC at boot): frames are
+        not counted until the clock is past the newest again. Before, every such frame was pinned to the
+        open window, which then held everyone of the hour after a one-hour step in one "60 s" window.
         """
+        if ts < self._newest - CLOCK_STEP_TOLERANCE_S:
+            if not self._stepped_back:
+                logger.warning("frame stamped %.0f s before the newest one: the clock was set back; frames are not "
+                               "counted until it is past %s again", self._newest - ts,
+                               datetime.fromtimestamp(self._newest, tz=timezone.utc).isoformat())
+            self._stepped_back = True
+            self.clock_step_frames += 1
+            return []
+        self._stepped_back = False
+        self._newest = max(self._newest, ts)
         ts = max(ts, self._closed_until)
         closed = self.advance(ts)
         if self._current is None:

@@ -17,6 +17,7 @@ from vision.pipeline import VisionPipeline
 from vision.config import CameraConfig, MoodConfig
 from vision.settings import DEFAULT_EXPRESSION_MODEL, VisionSettings, section
 from vision.types import FrameResult, MoodWindow, SourceEvent
+from vision.cli_types import seconds, seconds_between
 
 logger = logging.getLogger(__name__)
 
@@ -39,10 +40,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=1, help="expression model threads (default 1)")
     parser.add_argument("--qr", action="store_true", help="decode QR codes too (every 5th frame)")
     parser.add_argument("--realtime", action="store_true", help="pace files at their frame rate (newest frame wins)")
-    parser.add_argument("--seconds", type=float, default=None, help="stop after this many seconds (live sources)")
+    parser.add_argument("--seconds", type=seconds, default=None, help="stop after this many seconds (live sources)")
     parser.add_argument("--start", type=_utc_time, default=None,
                         help="UTC time of a file's first frame, e.g. 2026-05-01T09:00:00Z (default: now)")
-    parser.add_argument("--open-timeout", type=float, default=5.0, help="seconds a stream may take to open (default 5)")
+    parser.add_argument("--open-timeout", type=seconds_between(0.0, 600.0), default=5.0, help="seconds a stream may take to open (default 5)")
 
 
 def _utc_time(text: str) -> float:

@@ -12,6 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from vision.privacy_zones import PrivacyZones, ZoneError
 
 
+MAX_CAMERA_INDEX = 1023  # /dev/video0../dev/video1023; a larger "index" raised inside the capture thread
+
+
 class ConfigSection(BaseModel):
     """Base of a config section: unknown keys are errors, values are immutable once loaded."""
 
@@ -51,6 +54,14 @@ class CameraConfig(ConfigSection):
         "each a list of [x, y] points as fractions of the frame (0..1, x from the left, y from the top). Check them "
         "with `moodkiosk privacy-zones`.",
     )
+
+    @field_validator("source")
+    @classmethod
+    def _camera_index(cls, value: str) -> str:
+        text = value.strip()
+        if text.isascii() and text.isdigit() and int(text) > MAX_CAMERA_INDEX:
+            raise ValueError(f"camera index {text} is out of range 0..{MAX_CAMERA_INDEX} (see `moodkiosk cameras`)")
+        return value
 
     @field_validator("privacy_zones", mode="before")
     @classmethod

@@ -22,6 +22,7 @@ from vision.dwell import DwellFilter
 from vision.errors import VisionError
 from vision.expression import ExpressionClassifier
 from vision.faces import FaceDetector
+from vision.frame_format import FrameFormatError, to_bgr8
 from vision.settings import VisionSettings
 from vision.sources import CaptureThread, Frame, FrameSlot, FrameSource, open_source
 from vision.tracking import Tracker, TrackUpdate
@@ -29,6 +30,7 @@ from vision.types import FrameResult, MoodWindow, SourceEvent
 
 logger = logging.getLogger(__name__)
 
+_REJECTED_RUN_DOWN = 3  # unreadable frames in a row that make the camera "down" on the service line
 FrameCallback = Callable[[FrameResult], None]
 WindowCallback = Callable[[MoodWindow], None]
 EventCallback = Callable[[SourceEvent], None]
@@ -87,6 +89,7 @@ class FrameProcessor:
         """Run one BGR frame ``(H, W, 3) uint8`` taken at `timestamp` (epoch seconds); `every_qr` decodes QR
         codes in this frame whatever qr_every_n says (the idle rate already thins the frames out)."""
         t0 = time.perf_counter()
+        image = to_bgr8(image)  # a gray, 16-bit or BGRA camera frame; FrameFormatError for no picture at all
         image = self.settings.camera.privacy_zones.blank(image)  # a till or staff area is never analysed
         rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
         gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
@@ -121,7 +124,8 @@ class FrameProcessor:
         only a loyalty-app QR code the shopper holds up is still read (outside the privacy zones)."""
         qr_text = None
         if self._qr is not None and self._frames % self.settings.qr_every_n == 0:
-            qr_text = self.decode_qr(cv2.cvtColor(self.settings.camera.privacy_zones.blank(image), cv2.COLOR_BGR2GRAY))
+            blanked = self.settings.camera.privacy_zones.blank(to_bgr8(image))
+            qr_text = self.decode_qr(cv2.cvtColor(blanked, cv2.COLOR_BGR2GRAY))
         self._frames += 1
         return FrameResult(timestamp, (), qr_text, {"total": 0.0, "classify": 0.0})
 
@@ -166,6 +170,8 @@ class VisionPipeline:
         self._epoch = epoch
         self._gate = gate  # None: always analyse (e.g. `moodkiosk analyze`)
         self._withheld = 0
+        self._rejected = 0  # frames that were no readable picture (FrameFormatError), skipped
+        self._rejected_run = 0  # unreadable frames in a row
         self._gate_state = GateState.OPEN
         self._stop = threading.Event()
         self._done = threading.Event()
@@ -235,6 +241,8 @@ class VisionPipeline:
             "frames": self._frames,
             "frames_dropped": self._slot.dropped,
             "frames_withheld": self._withheld,
+            "frames_rejected": self._rejected,
+            "frames_clock_stepped": self._aggregator.clock_step_frames if self._aggregator else 0,
             "idle": int(self.idle),
             "model_version": self.model_version,
         }
@@ -294,6 +302,23 @@ class VisionPipeline:
         self._deliver(self._aggregator.advance(result.timestamp))
         return True
 
+    def _frame_unreadable(self, exc: FrameFormatError) -> None:
+        """Skip a frame that is no picture. A broken frame now and then is only counted; a run of them (a
+        camera that sends a format we cannot read) is said once, in the log and on the service line."""
+        self._rejected += 1
+        self._rejected_run += 1
+        if self._rejected_run == _REJECTED_RUN_DOWN:
+            logger.error("camera frames skipped: %s", exc)
+            self._emit_event(SourceEvent("down", "vision", f"{exc}; frames skipped"))
+        elif self._rejected_run == 1:
+            logger.warning("camera frame skipped: %s", exc)
+
+    def _frame_readable(self) -> None:
+        if self._rejected_run >= _REJECTED_RUN_DOWN:
+            logger.info("camera frames readable again (%d skipped so far)", self._rejected)
+            self._emit_event(SourceEvent("up", "vision", "frames readable again"))
+        self._rejected_run = 0
+
     def _work(self) -> None:
         assert self._processor is not None and self._aggregator is not None
         self._last_face = time.monotonic()  # start at the full rate: someone may be standing there already
@@ -311,11 +336,17 @@ class VisionPipeline:
                     if self._live:  # no frames (camera down): still close windows on time
                         self._deliver(self._aggregator.advance(time.time()))
                     continue
-                if self._gate is not None and self._withhold(frame):
+                try:
+                    if self._gate is not None and self._withhold(frame):
+                        continue
+                    last_processed = time.monotonic()
+                    processed = self._processor.process(frame.image, frame.timestamp, every_qr=self.idle)
+                except FrameFormatError as exc:
+                    self._frame_unreadable(exc)
                     continue
-                last_processed = time.monotonic()
-                processed = self._processor.process(frame.image, frame.timestamp, every_qr=self.idle)
-                del frame  # the pixels end here
+                finally:
+                    del frame  # the pixels end here
+                self._frame_readable()
                 if processed.dropped:
                     self._aggregator.drop_tracks(processed.dropped)
                 if processed.result.faces:

@@ -101,7 +101,8 @@ def section(kind: type[_S], **values: Any) -> _S:
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
         key = ".".join(str(part) for part in first["loc"])
-        raise SettingsError(f"vision setting {key}: {first['msg']} (got {first.get('input')!r})") from None
+        problem = str(first["msg"]).removeprefix("Value error, ")  # pydantic's prefix for a validator's own words
+        raise SettingsError(f"vision setting {key}: {problem} (got {first.get('input')!r})") from None
 
 
 def _section_with(current: _S, changes: dict[str, Any]) -> _S:

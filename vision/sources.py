@@ -353,10 +353,10 @@ class CaptureThread:
             while not self._stop.is_set():
                 try:
                     self._source.open()
-                except SourceError as exc:
+                except (SourceError, cv2.error, OSError) as exc:  # a backend's own error is an outage too
                     if not down:
-                        logger.warning("%s", exc)
-                    self._emit("down", str(exc))
+                        logger.warning("%s", _one_line(exc))
+                    self._emit("down", _one_line(exc))
                     down = True
                     if not self._source.live:
                         self._emit("ended", f"{self._source.name}: gave up, a file does not come back")
@@ -371,9 +371,9 @@ class CaptureThread:
                 delay = self._settings.reconnect_initial_s
                 try:
                     ended = self._pump()
-                except SourceError as exc:
-                    logger.warning("%s", exc)
-                    self._emit("down", str(exc))
+                except (SourceError, cv2.error, OSError) as exc:
+                    logger.warning("%s", _one_line(exc))
+                    self._emit("down", _one_line(exc))
                     down = True
                     ended = False
                 finally:
@@ -384,6 +384,9 @@ class CaptureThread:
                 if down:
                     self._stop.wait(delay)
                     delay = min(delay * 2, self._settings.reconnect_max_s)
+        except Exception:  # never a capture thread that dies without a word: the kiosk shows the camera down
+            logger.exception("%s: capture crashed", self._source.name)
+            self._emit("down", f"{self._source.name}: capture crashed; see the log")
         finally:
             self._slot.finish()
 
@@ -404,3 +407,9 @@ class CaptureThread:
                     next_due = now
                 self._stop.wait(max(0.0, next_due - now))
         return False
+
+
+def _one_line(exc: BaseException) -> str:
+    """An outage message for the log and the service line: OpenCV's errors span several lines."""
+    lines = [line.strip(" >-") for line in str(exc).splitlines() if line.strip(" >-")]
+    return "; ".join(lines[:3])[:300] or type(exc).__name__

@@ -6,10 +6,11 @@ import re
 
 from kiosk.config import KioskConfig, demo_config
 from kiosk.errors import KioskError
+from vision.cli_types import seconds
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--duration", type=float, default=None, metavar="SECONDS",
+    parser.add_argument("--duration", type=seconds, default=None, metavar="SECONDS",
                         help="quit by itself after this many seconds and print the longest UI-thread stall")
     parser.add_argument("--language", choices=("en", "de"), default=None, help="shopper language (default en)")
     parser.add_argument("--size", default=None, metavar="WxH",

@@ -16,6 +16,7 @@ from kiosk.errors import KioskError
 from kiosk.services.peripheral import PeripheralLink
 from kiosk.status import ReaderStatus
 from kiosk.services.peripheral_codec import LED_STATES
+from vision.cli_types import seconds
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -23,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--config", help="kiosk config TOML: use its [peripheral] port and baudrate")
     source.add_argument("--port", help="serial device of the board, e.g. /dev/serial/by-id/usb-MicroPython...")
     parser.add_argument("--baudrate", type=int, default=None, help="serial speed (default 115200 or the config's)")
-    parser.add_argument("--seconds", type=float, default=None, help="stop after this long (default: until Ctrl-C)")
+    parser.add_argument("--seconds", type=seconds, default=None, help="stop after this long (default: until Ctrl-C)")
     parser.add_argument("--led", choices=LED_STATES, default=None, help="status-light state to set once connected")
 
 

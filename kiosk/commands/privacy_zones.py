@@ -10,12 +10,13 @@ import time
 
 from kiosk.config import load_config
 from kiosk.errors import KioskError
+from vision.cli_types import seconds
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", help="kiosk config TOML (default: the embedded demo defaults)")
     parser.add_argument("--source", help="camera source instead of [camera] source (e.g. 0, rtsp://..., demo)")
-    parser.add_argument("--seconds", type=float, default=None,
+    parser.add_argument("--seconds", type=seconds, default=None,
                         help="close the window after this many seconds (default: when closed or Esc is pressed)")
     parser.add_argument("--size", default="1280x720", help="window size WIDTHxHEIGHT (default 1280x720)")
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 import argparse
 
 from kiosk.config import load_config
+from vision.cli_types import seconds
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", required=True, help="kiosk TOML config file (see kiosk/config.example.toml)")
     parser.add_argument("--windowed", action="store_true", help="run in a window instead of full-screen (staff / testing)")
-    parser.add_argument("--duration", type=float, default=None, metavar="SECONDS",
+    parser.add_argument("--duration", type=seconds, default=None, metavar="SECONDS",
                         help="quit by itself after this many seconds (soak tests)")
     parser.add_argument("--no-camera", action="store_true",
                         help="run with the camera off whatever the config says (cards and buttons only)")

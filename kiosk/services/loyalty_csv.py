@@ -303,7 +303,13 @@ def import_transactions(store: LoyaltyStore, path: str | Path) -> ImportResult:
     rows = read_rows(path, TransactionLine)
     cards, skus = store.card_ids(), store.sku_ids()
     problems: list[str] = []
+    # A purchase dated after tomorrow (a typo like 2062 for 2026) would count as "just bought" for decades and
+    # outlive purchase_retention_days: refused. Tomorrow still passes (a till in a time zone ahead of the kiosk).
+    latest = date.today().toordinal() + 1
     for item in rows:
+        if item.line.date > latest:
+            problems.append(f"row {item.row}, column date: {date.fromordinal(item.line.date).isoformat()} "
+                            "is in the future")
         if item.line.card_id not in cards:
             problems.append(f"row {item.row}, column card_id: no customer with this card (import customers first)")
         if item.line.sku not in skus:

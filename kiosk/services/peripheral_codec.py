@@ -78,9 +78,11 @@ def valid_uid(text: str) -> bool:
 
 
 class LineSplitter:
-    """Bytes -> complete lines; an over-long line is dropped up to the next LF and counted."""
+    """Bytes -> complete lines; an over-long line (`max_line` bytes with its LF) is dropped up to the next LF
+    and counted, so its tail never passes for a line of its own."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_line: int = MAX_LINE) -> None:
+        self.max_line = max_line
         self._buf = bytearray()
         self._skipping = False
         self.overflows = 0
@@ -93,14 +95,14 @@ class LineSplitter:
                 self._skipping = False
             else:
                 self._buf += part
-                if len(self._buf) >= MAX_LINE:
+                if len(self._buf) >= self.max_line:
                     self.overflows += 1
                 elif self._buf:
                     lines.append(bytes(self._buf))
             self._buf.clear()
         if not self._skipping:
             self._buf += rest
-            if len(self._buf) >= MAX_LINE:
+            if len(self._buf) >= self.max_line:
                 self._buf.clear()
                 self._skipping = True
                 self.overflows += 1

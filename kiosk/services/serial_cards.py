@@ -8,6 +8,7 @@ from typing import Callable
 import serial
 
 from kiosk.services.cards import parse_serial_line
+from kiosk.services.peripheral_codec import LineSplitter
 from kiosk.status import ReaderStatus
 from vision.callbacks import call_safely
 
@@ -76,19 +77,19 @@ class SerialCardReader:
             delay = min(delay * 2, self._retry[1])
 
     def _read(self, link: serial.SerialBase) -> None:
-        buffer = bytearray()
+        # Bounded lines: an over-long one is dropped up to its line end; before, only its first 256 bytes
+        # were, and the rest was read as a line of its own (noise could pass for a `CARD` line).
+        splitter = LineSplitter(MAX_LINE_BYTES)
         while not self._stop.is_set():
             chunk = link.read(link.in_waiting or 1)
             if not chunk:
                 continue
-            buffer += chunk
-            while b"\n" in buffer:
-                raw, _, rest = bytes(buffer).partition(b"\n")
-                buffer = bytearray(rest)
+            for raw in splitter.feed(chunk):
                 self._line(raw)
-            if len(buffer) > MAX_LINE_BYTES:
-                logger.warning("Serial card reader %s: %d bytes without a line end dropped", self.port, len(buffer))
-                buffer.clear()
+            if splitter.overflows:
+                logger.warning("Serial card reader %s: %d over-long line(s) dropped", self.port, splitter.overflows)
+                self.lines_ignored += splitter.overflows
+                splitter.overflows = 0
 
     def _line(self, raw: bytes) -> None:
         text = raw.decode("utf-8", errors="replace").strip()

@@ -12,7 +12,7 @@ from kiosk.services.offer_ranker import PickRules
 from kiosk.services.offers import OfferEngine
 from kiosk.services.ranked_engine import RankedOfferEngine
 from kiosk.services.snapshot_offers import SnapshotOfferSource, SnapshotWatcher
-from kiosk.services.snapshot_store import SnapshotStore
+from kiosk.services.snapshot_store import SnapshotError, SnapshotStore
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +78,11 @@ def _open_snapshots(config: KioskConfig) -> tuple[SnapshotStore | None, Snapshot
     directory = config.offers.snapshot_dir
     if directory is None and not config.offer_snapshots_path.exists():
         return None, None
-    snapshots = SnapshotStore(config.offer_snapshots_path, config.store_id)
+    try:
+        snapshots = SnapshotStore(config.offer_snapshots_path, config.store_id)
+    except SnapshotError as exc:  # the chain's snapshots only improve offers: never a kiosk that will not start
+        logger.error("Offer snapshots off, the local engine serves every member: %s", exc)
+        return None, None
     if directory is None:
         return snapshots, None
     watcher = SnapshotWatcher(snapshots, directory, config.offers.snapshot_check_s)

@@ -108,6 +108,9 @@ class SnapshotWatcher:
         except SnapshotError as exc:
             logger.error("Offer snapshot check failed: %s", exc)
             return None
+        except Exception:  # the watcher thread must outlive any one bad check; the next one may succeed
+            logger.exception("Offer snapshot check failed unexpectedly; checking again in %.0f s", self._interval)
+            return None
 
     def _run(self) -> None:
         while not self._stop.wait(self._interval):

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
 
+from kiosk.services.damaged_files import check_integrity, is_damaged, set_aside
 from kiosk.services.private_files import private_sqlite
 from kiosk.services.offer_snapshot import (
     SnapshotEnd, SnapshotError, SnapshotHeader, SnapshotMember, SnapshotOffer, read_snapshot,
@@ -78,15 +79,37 @@ class SnapshotStore:
         self.store_id = store_id
         self._lock = threading.RLock()
         try:
-            private_sqlite(self.path)  # 0600 in a 0700 folder, like every kiosk data file
-            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.executescript(_SCHEMA)
-            for table, column, kind in _ADDED_COLUMNS:
-                if column not in {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}:
-                    self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
-        except (sqlite3.Error, OSError) as exc:
+            self._db = self._open()
+        except sqlite3.Error as exc:
+            if not is_damaged(exc):
+                raise SnapshotError(f"offer snapshot store {self.path}: cannot open: {exc}") from exc
+            # Damaged by a power cut: the snapshots are central's, the next one comes from snapshot_dir or
+            # `import-offers`; until then the local engine serves every member. Never a kiosk that will not start.
+            try:
+                kept = set_aside(self.path)
+                self._db = self._open()
+            except (sqlite3.Error, OSError) as again:
+                raise SnapshotError(f"offer snapshot store {self.path}: damaged ({exc}), cannot be replaced: "
+                                    f"{again}") from again
+            logger.error("offer snapshot store %s was damaged (%s): moved to %s; offers come from the local "
+                         "engine until the next snapshot is imported", self.path, exc, kept)
+        except OSError as exc:
             raise SnapshotError(f"offer snapshot store {self.path}: cannot open: {exc}") from exc
+
+    def _open(self) -> sqlite3.Connection:
+        private_sqlite(self.path)  # 0600 in a 0700 folder, like every kiosk data file
+        db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(_SCHEMA)
+            for table, column, kind in _ADDED_COLUMNS:
+                if column not in {row[1] for row in db.execute(f"PRAGMA table_info({table})")}:
+                    db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+            check_integrity(db)  # a torn file would fail every lookup and every later import
+        except BaseException:
+            db.close()
+            raise
+        return db
 
     def close(self) -> None:
         with self._lock:
@@ -123,8 +146,11 @@ class SnapshotStore:
             try:
                 info = self._import(path)
                 self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
+            except BaseException as exc:
+                if self._db.in_transaction:  # SQLite may have rolled back itself (I/O error, full disk)
+                    self._db.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):  # one kind of error for callers (the watcher thread catches it)
+                    raise SnapshotError(f"offer snapshot store {self.path}: import failed: {exc}") from exc
                 raise
         logger.info("Offer snapshot %s imported: %d members, built %s by %s", path, info.members, info.built_at,
                     info.engine)

@@ -2,16 +2,23 @@
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 import sqlite3
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+import contract
 from kiosk.errors import KioskError
-from kiosk.services.private_files import private_sqlite
+from kiosk.services.damaged_files import check_integrity, is_damaged, set_aside
+from kiosk.services.private_files import SQLITE_SIDE_FILES, private_sqlite
 
 log = logging.getLogger(__name__)
+
+_MAX_SEQ = 2**53 - 1  # mood.v1's largest seq (JSON's exact integers)
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)",
@@ -22,6 +29,15 @@ _SCHEMA = (
 
 class SpoolError(KioskError):
     """The spool file cannot be opened or written (bad path, full disk, not a spool)."""
+
+
+@dataclass(frozen=True)
+class SpoolRecovery:
+    """What opening a damaged spool did: where the damaged file went and what was read back out of it."""
+
+    quarantined_to: Path
+    windows_salvaged: int
+    next_seq: int
 
 
 @dataclass(frozen=True)
@@ -44,15 +60,66 @@ class Spool:
         self.path = Path(path)
         self.max_windows = max_windows
         self._lock = threading.RLock()
+        self.recovery: SpoolRecovery | None = None
         try:
-            private_sqlite(self.path)
-            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            for statement in _SCHEMA:
-                self._db.execute(statement)
-        except (OSError, sqlite3.Error) as exc:
+            self._db = self._open()
+        except sqlite3.Error as exc:
+            if not is_damaged(exc):
+                raise SpoolError(f"spool {self.path}: cannot open ({exc})") from exc
+            # A damaged spool must not stop the kiosk (under systemd: a restart loop with a blank screen):
+            # move it aside, carry over what can still be read, and go on with a fresh file.
+            self.recovery = self._recover(exc)
+        except OSError as exc:
             raise SpoolError(f"spool {self.path}: cannot open ({exc})") from exc
+
+    def _open(self) -> sqlite3.Connection:
+        """Connect, set WAL + FULL sync, create the tables, and read the file once end to end."""
+        private_sqlite(self.path)
+        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            for statement in _SCHEMA:
+                db.execute(statement)
+            check_integrity(db)  # damage found now can still be set aside; in the middle of sending it cannot
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _recover(self, cause: sqlite3.Error) -> SpoolRecovery:
+        """Quarantine the damaged file, open a fresh spool, copy the readable windows into it and continue
+        the seq above everything the old file may have handed out (central rejects a seq that goes back)."""
+        salvaged, old_next = _salvage(self.path)
+        try:
+            target = set_aside(self.path)
+            self._db = self._open()
+        except (OSError, sqlite3.Error) as exc:
+            raise SpoolError(f"spool {self.path}: damaged ({cause}) and cannot be replaced ({exc})") from exc
+        # The old counter may be unreadable or wrong; a millisecond clock is above any count of minute windows
+        # a kiosk can have sent, so the contract's "strictly increasing" holds whatever the file lost.
+        next_seq = max(old_next, max((seq for seq, _ in salvaged), default=0) + 1, int(time.time() * 1000))
+        try:
+            with self._lock:
+                self._db.execute("BEGIN IMMEDIATE")
+                self._db.executemany(
+                    "INSERT INTO windows (seq, payload, spooled_at) VALUES (?, ?, strftime('%s','now'))", salvaged
+                )
+                self._db.execute("UPDATE meta SET value=? WHERE key='next_seq'", (next_seq,))
+                self._db.execute("COMMIT")
+        except sqlite3.Error as exc:  # e.g. the disk is full too: put the damaged file back for the next start,
+            self._db.close()          # so that a fresh spool never starts again at seq 1
+            for side in ("", *SQLITE_SIDE_FILES):
+                self.path.with_name(self.path.name + side).unlink(missing_ok=True)
+                kept = target.with_name(target.name + side)
+                if kept.exists():
+                    kept.rename(self.path.with_name(self.path.name + side))
+            raise SpoolError(f"spool {self.path}: damaged ({cause}), and a fresh spool cannot be written ({exc})") from exc
+        log.error(
+            "spool %s was damaged (%s): moved to %s, %d unsent window(s) carried over, seq continues at %d",
+            self.path, cause, target, len(salvaged), next_seq,
+        )
+        return SpoolRecovery(target, len(salvaged), next_seq)
 
     def append(self, build_payload: Callable[[int], bytes]) -> int:
         """Allocate the next seq, store `build_payload(seq)` durably, drop the oldest beyond the bound.
@@ -72,7 +139,8 @@ class Spool:
                     dropped = self._enforce_bound()
                     self._db.execute("COMMIT")
                 except BaseException:
-                    self._db.execute("ROLLBACK")
+                    if self._db.in_transaction:  # SQLite may have rolled back itself (a full disk, an I/O error)
+                        self._db.execute("ROLLBACK")
                     raise
         except sqlite3.Error as exc:
             raise SpoolError(f"spool {self.path}: cannot write a window ({exc})") from exc
@@ -94,11 +162,18 @@ class Spool:
 
     def peek(self, after_seq: int = 0, limit: int = 100) -> list[SpoolItem]:
         """The oldest spooled windows with seq > after_seq, in order."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT seq, payload FROM windows WHERE seq > ? ORDER BY seq LIMIT ?", (after_seq, limit)
-            ).fetchall()
+        rows = self._read("read windows", "SELECT seq, payload FROM windows WHERE seq > ? ORDER BY seq LIMIT ?",
+                          (after_seq, limit))
         return [SpoolItem(seq, bytes(payload)) for seq, payload in rows]
+
+    def _read(self, what: str, sql: str, args: tuple[object, ...] = ()) -> list[tuple]:
+        """A query whose SQLite failure (a page damaged while running, an I/O error) is a SpoolError, so the
+        telemetry worker can report it and carry on instead of dying on a foreign exception."""
+        try:
+            with self._lock:
+                return self._db.execute(sql, args).fetchall()
+        except sqlite3.Error as exc:
+            raise SpoolError(f"spool {self.path}: cannot {what} ({exc})") from exc
 
     def remove(self, seq: int) -> None:
         """Forget a window the broker acknowledged (idempotent)."""
@@ -110,19 +185,94 @@ class Spool:
 
     def depth(self) -> int:
         """Windows waiting for a PUBACK."""
-        with self._lock:
-            return int(self._db.execute("SELECT count(*) FROM windows").fetchone()[0])
+        return int(self._read("count windows", "SELECT count(*) FROM windows")[0][0])
 
     def last_seq(self) -> int:
         """The seq of the newest window ever spooled (0 for a new spool), sent or not."""
-        with self._lock:
-            return int(self._db.execute("SELECT value FROM meta WHERE key='next_seq'").fetchone()[0]) - 1
+        return int(self._read("read next_seq", "SELECT value FROM meta WHERE key='next_seq'")[0][0]) - 1
 
     def dropped(self) -> int:
         """Windows dropped to keep the bound since the spool file was created."""
-        with self._lock:
-            return int(self._db.execute("SELECT value FROM meta WHERE key='dropped'").fetchone()[0])
+        return int(self._read("read the drop count", "SELECT value FROM meta WHERE key='dropped'")[0][0])
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+def _salvage(path: Path) -> tuple[list[tuple[int, bytes]], int]:
+    """The windows still readable in a damaged spool, oldest first, and its next_seq (0 if unreadable).
+
+    Works on a scratch copy (with its WAL): a file whose tail was torn off still claims its old page count in
+    the header, and SQLite calls all of it malformed; the copy's header is set to the pages really there.
+    Reads the rows in table order and stops at the first unreadable page: what lies beyond stays in the
+    quarantined file for a person with `sqlite3 .recover`. Only rows that decode as the mood document of
+    their own seq are kept."""
+    scratch = path.with_name(path.name + ".salvage")
+    rows: list[tuple[int, bytes]] = []
+    next_seq = 0
+    try:
+        _scratch_copy(path, scratch)
+        db = sqlite3.connect(scratch)
+    except (OSError, sqlite3.Error) as exc:
+        log.warning("spool %s: nothing could be read back (%s)", path, exc)
+        _remove_scratch(scratch)
+        return rows, next_seq
+    try:
+        try:
+            found = db.execute("SELECT value FROM meta WHERE key='next_seq'").fetchone()
+            next_seq = int(found[0]) if found and isinstance(found[0], int) and 0 < found[0] <= _MAX_SEQ else 0
+        except sqlite3.Error:
+            pass
+        found_rows: dict[int, bytes] = {}
+        try:
+            cursor = db.execute("SELECT seq, payload FROM windows")  # the table in its own order, past odd rows
+            while (row := cursor.fetchone()) is not None:
+                if isinstance(row[0], int) and isinstance(row[1], bytes) and _genuine(row[0], row[1]):
+                    found_rows[row[0]] = row[1]  # a damaged page can read back as rows never written: checked
+        except sqlite3.Error:
+            pass  # the rest lies beyond a page SQLite cannot read
+        rows = sorted(found_rows.items())
+    finally:
+        db.close()
+        _remove_scratch(scratch)
+    return rows, next_seq
+
+
+def _genuine(seq: int, payload: bytes) -> bool:
+    """A salvaged row is carried over only if it is a mood document of its own seq (the contract's decoder)."""
+    try:
+        return contract.MoodDocument.decode(payload).seq == seq
+    except contract.ContractError:
+        return False
+
+
+def _scratch_copy(path: Path, scratch: Path) -> None:
+    """Copy the database and its WAL (0600), and cut the header's page count down to the pages in the file."""
+    for side in ("", "-wal"):
+        source = path.with_name(path.name + side)
+        if source.exists():
+            target = scratch.with_name(scratch.name + side)
+            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as out, open(source, "rb") as src:
+                shutil.copyfileobj(src, out)
+    with open(scratch, "r+b") as handle:
+        header = handle.read(100)
+        if len(header) < 100 or not header.startswith(b"SQLite format 3\0"):
+            return
+        page_size = int.from_bytes(header[16:18], "big")
+        page_size = 65536 if page_size == 1 else page_size
+        if page_size < 512:
+            return
+        pages = os.fstat(handle.fileno()).st_size // page_size
+        if int.from_bytes(header[28:32], "big") > pages:
+            handle.seek(28)
+            handle.write(pages.to_bytes(4, "big"))
+
+
+def _remove_scratch(scratch: Path) -> None:
+    for side in ("", *SQLITE_SIDE_FILES):
+        try:
+            scratch.with_name(scratch.name + side).unlink()
+        except FileNotFoundError:
+            pass

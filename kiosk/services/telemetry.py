@@ -6,6 +6,7 @@ import os
 import queue
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Mapping, Sequence
@@ -27,6 +28,7 @@ FEEDBACK_FACES = contract.FEEDBACK_FACES
 # CONNACK reasons after which retrying cannot help (MQTT 5 codes; paho maps 3.1.1's 4 and 5 onto them).
 _AUTH_FAILURES = {134: "bad user name or password", 135: "not authorized"}
 _MAX_INFLIGHT = 50  # windows published and not yet acknowledged; more wait in the spool
+_SPOOL_RETRY_S = 5.0  # a spool that refused a write (disk full) is tried again this often
 _NO_MATCHING_SUBSCRIBERS = 16  # MQTT 5 PUBACK reason: the broker accepted it but nobody (no collector) got it
 
 
@@ -106,6 +108,12 @@ class TelemetryPublisher:
         self._resend_delay = 0.0
         self._connected = False
         self._state = TelemetryState(BrokerStatus.STOPPED, 0, 0)
+        # Windows the spool could not take yet (disk full, I/O error), oldest first; worker thread only.
+        self._unspooled: deque[tuple[MoodWindowLike, Mapping[str, int], str]] = deque()
+        self._spool_retry_at = 0.0
+        self._unremoved: set[int] = set()  # acknowledged windows the spool could not delete yet (worker only)
+        self._spool_lock = threading.Lock()  # a window written directly never overtakes one held in memory
+        self._spool_problem = ""  # the spool's last fault while it lasts, for the service line
         self._started_at = time.monotonic()
 
     # ---- caller side (any thread; never blocks the UI thread) ----------------------------------------
@@ -142,8 +150,8 @@ class TelemetryPublisher:
         model_version: str,
         spool_now: bool | None = None,
     ) -> bool:
-        """Spool one closed window for sending; False (and a log line) if it breaks the contract or the spool
-        cannot be written.
+        """Spool one closed window for sending; False (and a log line) if it breaks the contract. A window the
+        spool cannot take (disk full, damaged file) is held in memory, retried, and written in its turn.
 
         `spool_now` True: written to disk (one SQLite commit with fsync) before this returns; False: queued
         for the worker thread to write; None (default): True unless called on the main thread, which in
@@ -163,13 +171,20 @@ class TelemetryPublisher:
         if not spool_now:
             self._queue.put(("window", (window, feedback, str(model_version))))
             return True
-        try:
-            self._spool_window(window, feedback, str(model_version))
-        except SpoolError as exc:
-            with self._lock:
-                self._shared.submitted -= 1
-            log.error("mood window %s..%s lost: %s", window.start, window.end, exc)
-            return False
+        problem: SpoolError | None = None
+        with self._spool_lock:
+            if not self._unspooled:  # older windows held in memory go first: seq order = time order
+                try:
+                    self._spool_window(window, feedback, str(model_version))
+                except SpoolError as exc:
+                    problem = exc
+            if self._unspooled or problem is not None:
+                # A full disk or a failing file must not cost the window: the worker holds it in memory
+                # and writes it once the spool takes writes again (it retries every few seconds).
+                self._unspooled.append((window, feedback, str(model_version)))
+                if problem is not None:
+                    log.error("mood window %s..%s not spooled yet (%s); held in memory and retried",
+                              window.start, window.end, problem)
         self._queue.put(("spooled", None))  # wake the worker to send it
         return True
 
@@ -245,6 +260,8 @@ class TelemetryPublisher:
         try:
             while not self._stop.is_set():
                 wake = next_health if self._resend_at is None else min(next_health, self._resend_at)
+                if self._unspooled or self._unremoved:
+                    wake = min(wake, self._spool_retry_at)
                 timeout = max(0.0, wake - time.monotonic())
                 try:
                     self._handle(*self._queue.get(timeout=timeout))
@@ -252,7 +269,13 @@ class TelemetryPublisher:
                         self._handle(*self._queue.get_nowait())
                 except queue.Empty:
                     pass
-                self._pump()
+                try:
+                    self._spool_pending()
+                    if self._unremoved and time.monotonic() >= self._spool_retry_at:
+                        self._remove_acknowledged()
+                    self._pump()
+                except SpoolError as exc:
+                    self._spool_fault(exc)
                 if time.monotonic() >= next_health:
                     self._publish_health()
                     next_health = time.monotonic() + self.settings.health_interval_s
@@ -265,7 +288,9 @@ class TelemetryPublisher:
 
     def _handle(self, kind: str, data: Any) -> None:
         if kind == "window":
-            self._spool_window(*data)
+            with self._spool_lock:
+                self._unspooled.append(data)
+            self._spool_pending()
         elif kind == "offers":
             if self._connected and self._client is not None:
                 for payload in data:
@@ -287,7 +312,8 @@ class TelemetryPublisher:
                                 seq, reason, self._resend_delay)
                 return
             self._resend_delay = 0.0
-            self.spool.remove(seq)
+            self._unremoved.add(seq)
+            self._remove_acknowledged()
         elif kind == "connack":
             self._on_connack(data)
         elif kind == "disconnected":
@@ -319,6 +345,45 @@ class TelemetryPublisher:
         log.info("MQTT connected to %s:%s", self._broker.host, self._broker.port)
         self._client.publish(self._topics["status"], contract.STATUS_ONLINE, qos=1, retain=True)
         self._set_state(BrokerStatus.CONNECTED, "")
+
+    def _spool_pending(self) -> None:
+        """Write the windows held in memory to the spool, oldest first; on a fault keep them and retry later."""
+        if not self._unspooled or time.monotonic() < self._spool_retry_at:
+            return
+        try:
+            with self._spool_lock:
+                while self._unspooled:
+                    self._spool_window(*self._unspooled[0])
+                    self._unspooled.popleft()
+        except SpoolError as exc:
+            self._spool_fault(exc)
+            return
+        if self._spool_problem and not self._unremoved:
+            log.warning("spool %s takes writes again", self.spool.path)
+            self._spool_problem = ""
+
+    def _remove_acknowledged(self) -> None:
+        """Forget the windows the broker acknowledged; one the spool cannot delete yet is tried again later
+        (never sent again meanwhile, unless the connection restarts: central drops such a repeat)."""
+        try:
+            while self._unremoved:
+                seq = min(self._unremoved)
+                self.spool.remove(seq)
+                self._unremoved.discard(seq)
+        except SpoolError as exc:
+            self._spool_fault(exc)
+            return
+        if self._spool_problem and not self._unspooled:
+            log.warning("spool %s takes writes again", self.spool.path)
+            self._spool_problem = ""
+
+    def _spool_fault(self, exc: SpoolError) -> None:
+        """Log a spool fault once while it lasts and show it; the worker goes on (windows stay in memory) and
+        tries the spool again in a few seconds."""
+        self._spool_retry_at = time.monotonic() + _SPOOL_RETRY_S
+        if str(exc) != self._spool_problem:
+            log.error("%s; %d window(s) held in memory until it works again", exc, len(self._unspooled))
+        self._spool_problem = str(exc)
 
     def _pump(self) -> None:
         """Publish spooled windows in seq order while connected, keeping at most _MAX_INFLIGHT unacknowledged."""
@@ -352,8 +417,8 @@ class TelemetryPublisher:
             kiosk=self.kiosk_id,
             sent_at=contract.format_utc(datetime.now(timezone.utc)),
             uptime_s=round(time.monotonic() - self._started_at, 1),
-            spool_depth=self.spool.depth(),
-            spool_dropped=self.spool.dropped(),
+            spool_depth=self._state.spool_depth,
+            spool_dropped=self._state.spool_dropped,
             windows_rejected=rejected,
         )
         try:
@@ -377,6 +442,11 @@ class TelemetryPublisher:
                 self._handle(*self._queue.get(timeout=0.05))
             except queue.Empty:
                 pass
+        self._spool_retry_at = 0.0  # a last try for windows held in memory: after the exit they would be gone
+        self._spool_pending()
+        if self._unspooled:
+            log.error("stopping with %d mood window(s) that the spool %s could not take: they are lost",
+                      len(self._unspooled), self.spool.path)
         if self._connected:
             info = self._client.publish(self._topics["status"], contract.STATUS_OFFLINE, qos=1, retain=True)
             try:
@@ -392,7 +462,14 @@ class TelemetryPublisher:
         self._set_state(self._state.connection, self._state.message)
 
     def _set_state(self, connection: BrokerStatus, message: str) -> None:
-        new = TelemetryState(connection, self.spool.depth(), self.spool.dropped(), message)
+        try:
+            depth, dropped = self.spool.depth(), self.spool.dropped()
+        except SpoolError as exc:  # keep the last figures; the fault itself goes into the message
+            self._spool_problem = self._spool_problem or str(exc)
+            depth, dropped = self._state.spool_depth, self._state.spool_dropped
+        if self._spool_problem and connection is not BrokerStatus.STOPPED:
+            message = f"spool fault, {len(self._unspooled)} window(s) held in memory: {self._spool_problem}"
+        new = TelemetryState(connection, depth + len(self._unspooled), dropped, message)
         if new == self._state:
             return
         self._state = new

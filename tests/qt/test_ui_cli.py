@@ -42,7 +42,6 @@ def test_run_with_a_bad_config_is_one_line_without_traceback(tmp_path):
 
 @pytest.mark.parametrize("section, extra, expected", [
     ("loyalty", "", "[loyalty] db_path: loyalty store {file}: cannot open: file is not a database"),
-    ("mqtt", "enabled = true\nurl = \"mqtt://127.0.0.1:1\"\n", "[mqtt] spool_path: spool {file}: cannot open (file is not a database)"),
 ])
 def test_run_with_a_corrupt_data_file_names_the_key_and_the_file(tmp_path, section, extra, expected):
     garbage = tmp_path / "corrupt.sqlite"
@@ -55,6 +54,21 @@ def test_run_with_a_corrupt_data_file_names_the_key_and_the_file(tmp_path, secti
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[-1] == "moodkiosk run: error: " + expected.format(file=garbage)
     assert garbage.read_bytes() == b"not a database" * 100  # the shop's file is left as it was
+
+
+def test_run_with_a_corrupt_spool_sets_it_aside_and_runs(tmp_path):
+    """The spool only holds unsent windows the kiosk can rebuild from: a damaged one is kept aside, not a
+    reason to stop (the loyalty store above is the shop's own data: that one stops the start)."""
+    garbage = tmp_path / "corrupt.sqlite"
+    garbage.write_bytes(b"not a database" * 100)
+    config = tmp_path / "kiosk.toml"
+    config.write_text('store_id = "s1"\nkiosk_id = "k1"\n[camera]\nenabled = false\n[mqtt]\nenabled = true\n'
+                      'url = "mqtt://127.0.0.1:1"\nspool_path = "corrupt.sqlite"\n', encoding="utf-8")
+    result = moodkiosk(tmp_path, "run", "--config", str(config), "--duration", "2")
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr[-2000:]
+    assert f"spool {garbage} was damaged (file is not a database): moved to {garbage}.damaged-" in result.stderr
+    (kept,) = tmp_path.glob("corrupt.sqlite.damaged-*")
+    assert kept.read_bytes() == b"not a database" * 100
 
 
 def test_demo_bad_size_is_a_clear_error(tmp_path):

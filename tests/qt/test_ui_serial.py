@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 
 import pytest
 
@@ -69,3 +70,27 @@ def test_reader_survives_split_lines_and_overlong_noise(pty_pair):
 def test_missing_port_is_retried_and_reported(qtbot, make_config, start_app, tmp_path):
     app = start_app(make_config(cards={"serial_port": str(tmp_path / "no-such-tty")}))
     qtbot.waitUntil(lambda: "Reader: not connected" in app.window.service.text(), timeout=5000)
+
+
+def test_the_tail_of_an_overlong_line_is_not_a_card(pty_pair):
+    """Before: the reader dropped the first 256 bytes of a line without an end and read the rest as a line
+    of its own, so noise ending in `CARD <id>` opened a session. Now the whole line is dropped."""
+    master, port = pty_pair
+    cards: list[str] = []
+    got = threading.Event()
+    connected = threading.Event()
+    reader = SerialCardReader(port, lambda card: (cards.append(card), got.set()),
+                              lambda state: state == "connected" and connected.set())
+    reader.start()
+    try:
+        assert connected.wait(5)
+        os.write(master, b"\x00\xff" * 200)  # 400 bytes of noise, no line end yet
+        time.sleep(0.5)  # read and dropped before the rest of the same line arrives
+        os.write(master, b" CARD 2900000000032\n")  # still the same, over-long line
+        os.write(master, b"CARD 2900000000018\n")
+        assert got.wait(5)
+        time.sleep(0.3)
+    finally:
+        reader.stop()
+    assert cards == ["2900000000018"]
+    assert reader.lines_ignored == 1

@@ -249,3 +249,19 @@ def test_names_with_control_characters_are_refused(store: LoyaltyStore, tmp_path
     assert "row 2, column first_name: contains the control character U+0000" in message
     assert "row 3, column first_name: contains the control character U+001B" in message
     assert store.counts() == before
+
+
+def test_purchases_dated_in_the_future_are_refused(store: LoyaltyStore, tmp_path: Path) -> None:
+    """Before: a purchase dated 2062 (a typo for 2026) was stored: it counted as "just bought" for decades and
+    outlived loyalty.purchase_retention_days, whose prune deletes only what is older than the cut-off."""
+    tomorrow = date.fromordinal(date.today().toordinal() + 1).isoformat()
+    later = date.fromordinal(date.today().toordinal() + 2).isoformat()
+    path = csv_file(tmp_path, "t.csv", f"card_id,date,sku\n4006381333931,{tomorrow},COF\n4006381333931,{later},COF\n"
+                                       "4006381333931,9999-12-31,COF\n")
+    with pytest.raises(ImportFileError) as caught:
+        loyalty_csv.import_transactions(store, path)
+    assert caught.value.problems == [
+        f"row 3, column date: {later} is in the future", "row 4, column date: 9999-12-31 is in the future"]
+    assert store.counts()["purchases"] == 0
+    loyalty_csv.import_transactions(store, csv_file(tmp_path, "ok.csv", f"card_id,date,sku\n4006381333931,{tomorrow},COF\n"))
+    assert store.counts()["purchases"] == 1

@@ -252,3 +252,21 @@ def test_a_format_1_snapshot_still_imports_into_a_store_made_before_format_2(tmp
     path.write_bytes(gzip.compress(body.replace(b'1.5]]', b'1.5, null]]') + end.encode()))
     with pytest.raises(SnapshotError, match="line 3"):
         list(read_snapshot(path))
+
+
+def test_a_store_scribbled_by_a_power_cut_is_set_aside_and_takes_the_next_snapshot(tmp_path: Path) -> None:
+    """Before: a store file with a damaged page in the middle opened fine, then lookups and later imports failed
+    ("database disk image is malformed") until someone deleted the file by hand."""
+    members = {f"29000000{n:05d}": ["s-1", "s-2"] for n in range(3000)}
+    first = make_snapshot(tmp_path / "in", members=members)
+    path = tmp_path / "data" / "offer_snapshots.sqlite"
+    with SnapshotStore(path, "demo-store") as store:
+        store.import_file(first)
+    data = path.read_bytes()
+    assert len(data) > 100_000
+    middle = len(data) // 2 // 4096 * 4096 + 200  # inside a page in the middle: the file still opens
+    path.write_bytes(data[:middle] + b"\xab" * 400 + data[middle + 400:])
+    with SnapshotStore(path, "demo-store") as store:
+        assert store.info() is None  # a fresh store: the members fall back to the local engine
+        assert store.import_file(make_snapshot(tmp_path / "in2", built_at=T0 + timedelta(hours=1))).members == 1
+    assert len(list(path.parent.glob("offer_snapshots.sqlite.damaged-*"))) == 1
