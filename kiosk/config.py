@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 import contract
 from contract.operator_files import read_small_file, read_small_text
 from kiosk.errors import KioskError
+from kiosk.services.private_files import private_folder
 from vision.config import CameraConfig, MoodConfig
 
 logger = logging.getLogger(__name__)
@@ -398,8 +399,7 @@ def _generated_key(path: Path) -> bytes:
         return existing
     key = secrets.token_hex(32).encode("ascii")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        os.chmod(path.parent, 0o700)
+        private_folder(path.parent)  # 0700 when the kiosk creates it; an existing folder keeps its mode
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as handle:
             handle.write(key)
