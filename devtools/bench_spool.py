@@ -20,6 +20,7 @@ from devtools.devservices import LocalMosquitto, ServiceMissing
 from kiosk.config import MqttConfig
 from kiosk.services.spool import Spool
 from kiosk.services.telemetry import TelemetryPublisher
+from vision.aggregate import mood_index as aggregate_mood_index
 from vision.types import MoodWindow
 
 
@@ -31,8 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _window(i: int, t0: datetime) -> MoodWindow:
     people = 3 + i % 5
-    return MoodWindow(t0 + timedelta(minutes=i), t0 + timedelta(minutes=i + 1), people,
-                      {"happy": i % people, "neutral": people - i % people}, 0.1)
+    counts = {"happy": i % people, "neutral": people - i % people}
+    return MoodWindow(t0 + timedelta(minutes=i), t0 + timedelta(minutes=i + 1), people, counts,
+                      round(aggregate_mood_index(counts), 4))
 
 
 def _fill(path: Path, count: int) -> None:
