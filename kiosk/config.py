@@ -48,7 +48,7 @@ class _Section(BaseModel):
 
     `[camera]` and `[mood]` are the vision pipeline's own sections (`vision.config`), used here as they are."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True, allow_inf_nan=False)
 
 
 CardFormat = Literal["ean13", "luhn", "digits"]

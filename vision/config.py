@@ -18,7 +18,7 @@ MAX_CAMERA_INDEX = 1023  # /dev/video0../dev/video1023; a larger "index" raised 
 class ConfigSection(BaseModel):
     """Base of a config section: unknown keys are errors, values are immutable once loaded."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True, allow_inf_nan=False)
 
 
 class CameraConfig(ConfigSection):

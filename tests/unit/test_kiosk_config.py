@@ -68,6 +68,8 @@ def test_every_field_is_described_and_in_the_example() -> None:
     ('[cards]\nformats = []', "cards.formats: needs at least one format"),
     ('[cards]\nmin_length = 20\nmax_length = 10', "cards: min_length (20) is greater than max_length (10)"),
     ('[mood]\nk_anonymity = "three"', "mood.k_anonymity: Input should be a valid integer"),
+    ('[mood]\nwindow_seconds = nan', "mood.window_seconds: Input should be a finite number (got nan)"),
+    ('[timeouts]\noffers_s = inf', "timeouts.offers_s: Input should be a finite number (got inf)"),
     ('camera = 3', "camera: Input should be a valid dictionary or instance of CameraConfig"),
     ('[cards]\nserial_port = "/dev/ttyUSB0"\n[peripheral]\nenabled = true',
      "cards.serial_port: set to '/dev/ttyUSB0' while peripheral.enabled = true, whose board reads the cards"),
