@@ -27,7 +27,8 @@ def main(args: argparse.Namespace) -> int:
         raise KioskError("give a SNAPSHOT file or --rollback (one of them)")
     config = load_config(args.config)
     if args.snapshot is not None and not args.snapshot.is_file():
-        raise KioskError(f"{args.snapshot}: no such file")
+        raise KioskError(f"{args.snapshot}: " + ("is a folder, not a snapshot file" if args.snapshot.is_dir() else
+                                                  "no such file"))
     with SnapshotStore(config.offer_snapshots_path, config.store_id) as store:
         if args.rollback:
             info = store.rollback()

@@ -15,6 +15,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from contract.operator_files import read_small_text
 from kiosk.errors import KioskError
 
 CURRENT = "current.onnx"
@@ -48,7 +49,10 @@ def expected_checksum(model: Path, given: str | None) -> str:
         if not sidecar.is_file():
             raise ModelInstallError(f"model {model}: no checksum; pass --sha256 HEX (from the model's publisher) or "
                                     f"put {sidecar.name} (sha256sum output) beside it")
-        text = (sidecar.read_text(encoding="utf-8", errors="replace").split() or [""])[0]
+        try:  # sha256sum's line is ~80 bytes: a sidecar of megabytes (or a FIFO) is not read whole
+            text = (read_small_text(sidecar, limit=64 * 1024).split() or [""])[0]
+        except OSError as exc:
+            raise ModelInstallError(f"model {model}: checksum file {sidecar.name}: {exc.strerror or exc}") from exc
     text = text.strip().lower()
     if not re.fullmatch(r"[0-9a-f]{64}", text):
         raise ModelInstallError(f"model {model}: checksum {text[:70]!r} is not a SHA-256 (64 hex digits)")

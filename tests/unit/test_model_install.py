@@ -61,7 +61,7 @@ def test_install_checks_keeps_the_previous_and_rolls_back(tmp_path):
     assert vision_settings(config).expression_model == folder / "current.onnx"
 
 
-@pytest.mark.parametrize("case", ["wrong-checksum", "no-checksum", "not-a-model", "no-contract"])
+@pytest.mark.parametrize("case", ["wrong-checksum", "no-checksum", "huge-checksum-file", "not-a-model", "no-contract"])
 def test_a_bad_file_is_refused_in_one_line_and_changes_nothing(tmp_path, case):
     folder = tmp_path / "models"
     good = retagged(tmp_path, "9.1.0")
@@ -75,6 +75,10 @@ def test_a_bad_file_is_refused_in_one_line_and_changes_nothing(tmp_path, case):
     elif case == "no-checksum":
         bad.write_bytes(good.read_bytes())
         expected = "no checksum; pass --sha256"
+    elif case == "huge-checksum-file":  # read whole before; now refused past 64 KiB
+        bad.write_bytes(good.read_bytes())
+        (tmp_path / "new.onnx.sha256").write_text(sha(bad) + " " * (2 << 20))
+        expected = "checksum file new.onnx.sha256:"
     elif case == "not-a-model":
         bad.write_bytes(b"\x08\x07garbage" * 1000)
         checksum, expected = None, "refused"
