@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
+import pytest
 import uvicorn
 
 import contract
@@ -18,7 +19,7 @@ from central.store import open_store
 from central.web.app import create_app
 from central.web.events import EventHub
 from central.web.server import DashboardServer
-from helpers.mosquitto import free_port, wait_for_port
+from helpers.mosquitto import MosquittoBroker, free_port, wait_for_port
 
 PASSWORD = "correct-horse-1"
 
@@ -70,3 +71,14 @@ def wait_until(predicate: Callable[[], bool], timeout: float, what: str, interva
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         time.sleep(interval)
+
+
+@pytest.fixture
+def central(mosquitto: MosquittoBroker, tmp_path: Path):
+    """A running CentralServer on the test's broker, with its SQLite file `c.db` and its files in tmp_path/central
+    (import it with the `mosquitto` fixture beside it)."""
+    server = CentralServer(mosquitto.url, f"sqlite:///{tmp_path / 'c.db'}", tmp_path / "central").start()
+    try:
+        yield server
+    finally:
+        server.stop()

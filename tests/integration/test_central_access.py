@@ -11,19 +11,11 @@ import httpx
 import pytest
 
 from central.auth import UserDirectory
-from helpers.central import PASSWORD, CentralServer, wait_until
+from helpers.central import PASSWORD, CentralServer, central, wait_until  # noqa: F401  (central: fixture)
 from helpers.mosquitto import MosquittoBroker, mosquitto  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.timeout(120)
 
-
-@pytest.fixture
-def central(mosquitto: MosquittoBroker, tmp_path: Path):  # noqa: F811
-    server = CentralServer(mosquitto.url, f"sqlite:///{tmp_path / 'c.db'}", tmp_path / "central").start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def _status(base: str, path: str, token: str) -> int:

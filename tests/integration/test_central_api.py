@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from helpers.central import PASSWORD, CentralServer, wait_until
+from helpers.central import PASSWORD, CentralServer, central, wait_until  # noqa: F401  (central: fixture)
 from helpers.mosquitto import MosquittoBroker, mosquitto  # noqa: F401  (fixture)
 from helpers.windows import T0, mood_document, window
 from kiosk.config import MqttConfig
@@ -18,14 +18,6 @@ from kiosk.services.telemetry import TelemetryPublisher
 
 pytestmark = pytest.mark.timeout(90)
 
-
-@pytest.fixture
-def central(mosquitto: MosquittoBroker, tmp_path: Path):
-    server = CentralServer(mosquitto.url, f"sqlite:///{tmp_path / 'central.db'}", tmp_path).start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def _login(base: str, user: str) -> httpx.Client:

@@ -30,7 +30,7 @@ from central.offers_store import store_offer_days
 from central.rollup import RetentionSettings, Rollup
 from central.store import Store, StoreError, open_store
 from contract.offers import OffersDay, encode_offers
-from helpers.central import PASSWORD, CentralServer, wait_until
+from helpers.central import PASSWORD, CentralServer, central, wait_until  # noqa: F401  (central: fixture)
 from helpers.mosquitto import MosquittoBroker, mosquitto  # noqa: F401  (fixture)
 from helpers.postgres import postgres_server  # noqa: F401  (fixture)
 from helpers.history_data import records
@@ -38,14 +38,6 @@ from helpers.windows import mood, window
 
 pytestmark = pytest.mark.timeout(120)
 
-
-@pytest.fixture
-def central(mosquitto: MosquittoBroker, tmp_path: Path):  # noqa: F811
-    server = CentralServer(mosquitto.url, f"sqlite:///{tmp_path / 'c.db'}", tmp_path / "central").start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def _raw_request(port: int, head: bytes, body_parts: list[bytes], wait_s: float = 5.0) -> bytes:
