@@ -114,6 +114,8 @@ class TelemetryPublisher:
         self._unremoved: set[int] = set()  # acknowledged windows the spool could not delete yet (worker only)
         self._spool_lock = threading.Lock()  # a window written directly never overtakes one held in memory
         self._spool_problem = ""  # the spool's last fault while it lasts, for the service line
+        self._dropped_in_memory = 0  # held windows dropped to keep the spool's bound while it took no writes
+        self._spool_figures = (0, 0)  # the spool's depth and drop count when it last answered
         self._started_at = time.monotonic()
 
     # ---- caller side (any thread; never blocks the UI thread) ----------------------------------------
@@ -181,7 +183,7 @@ class TelemetryPublisher:
             if self._unspooled or problem is not None:
                 # A full disk or a failing file must not cost the window: the worker holds it in memory
                 # and writes it once the spool takes writes again (it retries every few seconds).
-                self._unspooled.append((window, feedback, str(model_version)))
+                self._hold((window, feedback, str(model_version)))
                 if problem is not None:
                     log.error("mood window %s..%s not spooled yet (%s); held in memory and retried",
                               window.start, window.end, problem)
@@ -215,9 +217,10 @@ class TelemetryPublisher:
 
     @property
     def drained(self) -> bool:
-        """True once every submitted window is spooled, published and acknowledged (spool empty)."""
+        """True once every submitted window is spooled (or was dropped to keep the bound), published and
+        acknowledged (spool empty)."""
         with self._lock:
-            complete = self._shared.spooled == self._shared.submitted
+            complete = self._shared.spooled + self._dropped_in_memory == self._shared.submitted
         return complete and self.spool.depth() == 0
 
     # ---- paho callbacks (paho's network thread): only post events ---------------------------------------
@@ -289,7 +292,7 @@ class TelemetryPublisher:
     def _handle(self, kind: str, data: Any) -> None:
         if kind == "window":
             with self._spool_lock:
-                self._unspooled.append(data)
+                self._hold(data)
             self._spool_pending()
         elif kind == "offers":
             if self._connected and self._client is not None:
@@ -358,9 +361,7 @@ class TelemetryPublisher:
         except SpoolError as exc:
             self._spool_fault(exc)
             return
-        if self._spool_problem and not self._unremoved:
-            log.warning("spool %s takes writes again", self.spool.path)
-            self._spool_problem = ""
+        self._spool_recovered()
 
     def _remove_acknowledged(self) -> None:
         """Forget the windows the broker acknowledged; one the spool cannot delete yet is tried again later
@@ -373,9 +374,23 @@ class TelemetryPublisher:
         except SpoolError as exc:
             self._spool_fault(exc)
             return
-        if self._spool_problem and not self._unspooled:
+        self._spool_recovered()
+
+    def _spool_recovered(self) -> None:
+        """Clear the fault once nothing waits for the spool any more (no held window, no pending delete)."""
+        if self._spool_problem and not self._unspooled and not self._unremoved:
             log.warning("spool %s takes writes again", self.spool.path)
             self._spool_problem = ""
+
+    def _hold(self, item: tuple[MoodWindowLike, Mapping[str, int], str]) -> None:
+        """Hold a window the spool cannot take yet (caller has _spool_lock), within the spool's own bound: a
+        disk full for weeks must not fill memory, and the oldest goes first, as in the spool."""
+        if len(self._unspooled) >= self.spool.max_windows:
+            self._unspooled.popleft()
+            self._dropped_in_memory += 1
+            log.error("%d window(s) held in memory, the spool's bound: dropped the oldest (%d in total)",
+                      self.spool.max_windows, self._dropped_in_memory)
+        self._unspooled.append(item)
 
     def _spool_fault(self, exc: SpoolError) -> None:
         """Log a spool fault once while it lasts and show it; the worker goes on (windows stay in memory) and
@@ -463,13 +478,13 @@ class TelemetryPublisher:
 
     def _set_state(self, connection: BrokerStatus, message: str) -> None:
         try:
-            depth, dropped = self.spool.depth(), self.spool.dropped()
-        except SpoolError as exc:  # keep the last figures; the fault itself goes into the message
+            depth, dropped = self._spool_figures = self.spool.depth(), self.spool.dropped()
+        except SpoolError as exc:  # the spool's last figures (not the state's: it adds what is held in memory)
             self._spool_problem = self._spool_problem or str(exc)
-            depth, dropped = self._state.spool_depth, self._state.spool_dropped
+            depth, dropped = self._spool_figures
         if self._spool_problem and connection is not BrokerStatus.STOPPED:
             message = f"spool fault, {len(self._unspooled)} window(s) held in memory: {self._spool_problem}"
-        new = TelemetryState(connection, depth + len(self._unspooled), dropped, message)
+        new = TelemetryState(connection, depth + len(self._unspooled), dropped + self._dropped_in_memory, message)
         if new == self._state:
             return
         self._state = new

@@ -93,7 +93,7 @@ from helpers.windows import window
 from kiosk.config import MqttConfig
 from kiosk.services.spool import Spool
 from kiosk.services.telemetry import TelemetryPublisher
-spool = Spool(sys.argv[1], 1000)
+spool = Spool(sys.argv[1], int(sys.argv[4]))
 publisher = TelemetryPublisher(MqttConfig(url=sys.argv[2], health_interval_s=3600), "s1", "k1", spool)
 publisher.start()
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG, as on a full disk
@@ -119,21 +119,30 @@ publisher.stop()
 """
 
 
+@pytest.mark.parametrize("bound", [1000, 5])
 def test_disk_full_while_running_loses_no_window_and_keeps_telemetry_alive(
-        mosquitto: MosquittoBroker, tmp_path: Path) -> None:
+        mosquitto: MosquittoBroker, tmp_path: Path, bound: int) -> None:
     """Before: a window that met a full disk on the vision thread was dropped ("lost"), and one queued from
-    the UI thread killed the telemetry worker (an uncaught SpoolError), so nothing was sent until a restart."""
+    the UI thread killed the telemetry worker (an uncaught SpoolError), so nothing was sent until a restart.
+    With a spool bound of 5 the windows held in memory keep that bound too (they grew without one): the oldest
+    go, the newest are sent."""
     central = CentralServer(mosquitto.url, f"sqlite:///{tmp_path / 'central.db'}", tmp_path).start()
     try:
         proc = subprocess.run([sys.executable, "-c", _DISK_FULL_KIOSK, str(tmp_path / "spool.sqlite"), mosquitto.url,
-                               str(TESTS)], capture_output=True, text=True, timeout=80)
+                               str(TESTS), str(bound)], capture_output=True, text=True, timeout=80)
         print(proc.stdout)
         assert proc.returncode == 0, proc.stderr[-3000:]
         assert "fault shown: spool fault" in proc.stdout, proc.stderr[-3000:]
         assert "not spooled yet" in proc.stderr and "held in memory" in proc.stderr, proc.stderr[-3000:]
         assert "accepted 40 drained True worker alive True" in proc.stdout, proc.stderr[-4000:]
-        wait_until(lambda: len(_stored_seqs(central)) == 40, 20, "all 40 windows stored")
-        assert _stored_seqs(central) == list(range(1, 41))
+        if bound == 1000:
+            wait_until(lambda: len(_stored_seqs(central)) == 40, 20, "all 40 windows stored")
+            assert _stored_seqs(central) == list(range(1, 41))
+        else:
+            assert "held in memory, the spool's bound: dropped the oldest" in proc.stderr, proc.stderr[-3000:]
+            wait_until(lambda: len(_stored_seqs(central)) >= bound, 20, "the newest windows stored")
+            seqs = _stored_seqs(central)
+            assert seqs == list(range(1, len(seqs) + 1)) and len(seqs) < 40, seqs
     finally:
         central.stop()
 
