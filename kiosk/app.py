@@ -227,20 +227,13 @@ class KioskApp:
 
     def _start_offer_stats(self) -> None:
         """Count offers per day and send the k-anonymous days to central now and every 15 minutes."""
-        from kiosk.services.damaged_files import is_damaged, set_aside
+        from kiosk.services.damaged_files import open_or_set_aside
         from kiosk.services.offer_stats import OfferStats, OfferStatsError
 
         path = self.config.data_dir / "offer_stats.sqlite"
-        try:
-            try:
-                self.offer_stats = OfferStats(path, self.config.store_id, self.config.kiosk_id,
-                                              self.config.mood.k_anonymity)
-            except OfferStatsError as exc:
-                if not is_damaged(exc):
-                    raise
-                logger.error("%s: damaged, moved to %s; counting starts afresh", exc, set_aside(path))
-                self.offer_stats = OfferStats(path, self.config.store_id, self.config.kiosk_id,
-                                              self.config.mood.k_anonymity)
+        try:  # a damaged file is set aside and counting starts afresh
+            self.offer_stats, _ = open_or_set_aside(path, lambda: OfferStats(
+                path, self.config.store_id, self.config.kiosk_id, self.config.mood.k_anonymity))
         except (OfferStatsError, OSError) as exc:  # counts are a nice-to-have; they must never stop the kiosk
             logger.error("Offer counts off: %s", exc)
             self.offer_stats = None

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
 
-from kiosk.services.damaged_files import check_integrity, is_damaged, set_aside
+from kiosk.services.damaged_files import check_integrity, open_or_set_aside
 from kiosk.services.private_files import private_sqlite
 from kiosk.services.offer_snapshot import (
     SnapshotEnd, SnapshotError, SnapshotHeader, SnapshotMember, SnapshotOffer, read_snapshot,
@@ -78,23 +78,15 @@ class SnapshotStore:
         self.path = Path(path)
         self.store_id = store_id
         self._lock = threading.RLock()
+        # Damaged by a power cut: the snapshots are central's, the next one comes from snapshot_dir or
+        # `import-offers`; until then the local engine serves every member. Never a kiosk that will not start.
         try:
-            self._db = self._open()
-        except sqlite3.Error as exc:
-            if not is_damaged(exc):
-                raise SnapshotError(f"offer snapshot store {self.path}: cannot open: {exc}") from exc
-            # Damaged by a power cut: the snapshots are central's, the next one comes from snapshot_dir or
-            # `import-offers`; until then the local engine serves every member. Never a kiosk that will not start.
-            try:
-                kept = set_aside(self.path)
-                self._db = self._open()
-            except (sqlite3.Error, OSError) as again:
-                raise SnapshotError(f"offer snapshot store {self.path}: damaged ({exc}), cannot be replaced: "
-                                    f"{again}") from again
-            logger.error("offer snapshot store %s was damaged (%s): moved to %s; offers come from the local "
-                         "engine until the next snapshot is imported", self.path, exc, kept)
-        except OSError as exc:
+            self._db, aside = open_or_set_aside(self.path, self._open)
+        except (sqlite3.Error, OSError) as exc:
             raise SnapshotError(f"offer snapshot store {self.path}: cannot open: {exc}") from exc
+        if aside is not None:
+            logger.error("offer snapshot store %s: offers come from the local engine until the next snapshot is "
+                         "imported", self.path)
 
     def _open(self) -> sqlite3.Connection:
         private_sqlite(self.path)  # 0600 in a 0700 folder, like every kiosk data file

@@ -13,7 +13,7 @@ from typing import Callable
 
 import contract
 from kiosk.errors import KioskError
-from kiosk.services.damaged_files import check_integrity, is_damaged, set_aside
+from kiosk.services.damaged_files import SetAside, check_integrity, open_or_set_aside, put_back
 from kiosk.services.private_files import SQLITE_SIDE_FILES, private_sqlite
 
 log = logging.getLogger(__name__)
@@ -61,16 +61,14 @@ class Spool:
         self.max_windows = max_windows
         self._lock = threading.RLock()
         self.recovery: SpoolRecovery | None = None
+        # A damaged spool must not stop the kiosk (under systemd: a restart loop with a blank screen): it is
+        # moved aside, what can still be read is carried over, and a fresh file goes on from there.
         try:
-            self._db = self._open()
-        except sqlite3.Error as exc:
-            if not is_damaged(exc):
-                raise SpoolError(f"spool {self.path}: cannot open ({exc})") from exc
-            # A damaged spool must not stop the kiosk (under systemd: a restart loop with a blank screen):
-            # move it aside, carry over what can still be read, and go on with a fresh file.
-            self.recovery = self._recover(exc)
-        except OSError as exc:
+            self._db, aside = open_or_set_aside(self.path, self._open)
+        except (sqlite3.Error, OSError) as exc:
             raise SpoolError(f"spool {self.path}: cannot open ({exc})") from exc
+        if aside is not None:
+            self.recovery = self._recover(aside)
 
     def _open(self) -> sqlite3.Connection:
         """Connect, set WAL + FULL sync, create the tables, and read the file once end to end."""
@@ -87,15 +85,10 @@ class Spool:
             raise
         return db
 
-    def _recover(self, cause: sqlite3.Error) -> SpoolRecovery:
-        """Quarantine the damaged file, open a fresh spool, copy the readable windows into it and continue
-        the seq above everything the old file may have handed out (central rejects a seq that goes back)."""
-        salvaged, old_next = _salvage(self.path)
-        try:
-            target = set_aside(self.path)
-            self._db = self._open()
-        except (OSError, sqlite3.Error) as exc:
-            raise SpoolError(f"spool {self.path}: damaged ({cause}) and cannot be replaced ({exc})") from exc
+    def _recover(self, aside: SetAside) -> SpoolRecovery:
+        """Copy the readable windows of the set-aside file into the fresh spool and continue the seq above
+        everything the old file may have handed out (central rejects a seq that goes back)."""
+        salvaged, old_next = _salvage(aside.kept)
         # The old counter may be unreadable or wrong; a millisecond clock is above any count of minute windows
         # a kiosk can have sent, so the contract's "strictly increasing" holds whatever the file lost.
         next_seq = max(old_next, max((seq for seq, _ in salvaged), default=0) + 1, int(time.time() * 1000))
@@ -107,19 +100,14 @@ class Spool:
                 )
                 self._db.execute("UPDATE meta SET value=? WHERE key='next_seq'", (next_seq,))
                 self._db.execute("COMMIT")
-        except sqlite3.Error as exc:  # e.g. the disk is full too: put the damaged file back for the next start,
+        except sqlite3.Error as exc:  # e.g. the disk is full too: the damaged file goes back for the next start,
             self._db.close()          # so that a fresh spool never starts again at seq 1
-            for side in ("", *SQLITE_SIDE_FILES):
-                self.path.with_name(self.path.name + side).unlink(missing_ok=True)
-                kept = target.with_name(target.name + side)
-                if kept.exists():
-                    kept.rename(self.path.with_name(self.path.name + side))
-            raise SpoolError(f"spool {self.path}: damaged ({cause}), and a fresh spool cannot be written ({exc})") from exc
-        log.error(
-            "spool %s was damaged (%s): moved to %s, %d unsent window(s) carried over, seq continues at %d",
-            self.path, cause, target, len(salvaged), next_seq,
-        )
-        return SpoolRecovery(target, len(salvaged), next_seq)
+            put_back(aside.kept, self.path)
+            raise SpoolError(f"spool {self.path}: damaged ({aside.cause}), and a fresh spool cannot be written "
+                             f"({exc})") from exc
+        log.error("spool %s: %d unsent window(s) carried over from %s, seq continues at %d",
+                  self.path, len(salvaged), aside.kept, next_seq)
+        return SpoolRecovery(aside.kept, len(salvaged), next_seq)
 
     def append(self, build_payload: Callable[[int], bytes]) -> int:
         """Allocate the next seq, store `build_payload(seq)` durably, drop the oldest beyond the bound.

@@ -66,7 +66,7 @@ def test_run_with_a_corrupt_spool_sets_it_aside_and_runs(tmp_path):
                       'url = "mqtt://127.0.0.1:1"\nspool_path = "corrupt.sqlite"\n', encoding="utf-8")
     result = moodkiosk(tmp_path, "run", "--config", str(config), "--duration", "2")
     assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr[-2000:]
-    assert f"spool {garbage} was damaged (file is not a database): moved to {garbage}.damaged-" in result.stderr
+    assert f"{garbage} was damaged (file is not a database): moved to {garbage}.damaged-" in result.stderr
     (kept,) = tmp_path.glob("corrupt.sqlite.damaged-*")
     assert kept.read_bytes() == b"not a database" * 100
 
