@@ -230,7 +230,7 @@ class KioskApp:
         from kiosk.services.damaged_files import open_or_set_aside
         from kiosk.services.offer_stats import OfferStats, OfferStatsError
 
-        path = self.config.data_dir / "offer_stats.sqlite"
+        path = self.config.offer_stats_path
         try:  # a damaged file is set aside and counting starts afresh
             self.offer_stats, _ = open_or_set_aside(path, lambda: OfferStats(
                 path, self.config.store_id, self.config.kiosk_id, self.config.mood.k_anonymity))

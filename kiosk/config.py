@@ -317,6 +317,16 @@ class KioskConfig(_Section):
     def spool_path(self) -> Path:
         return self.mqtt.spool_path or self.data_dir / "spool.sqlite"
 
+    @property
+    def offer_stats_path(self) -> Path:
+        """The kiosk's offer counts per day (k-anonymous days are sent to central)."""
+        return self.data_dir / "offer_stats.sqlite"
+
+    @property
+    def generated_key_path(self) -> Path:
+        """Where the card-hash key is created when none is configured."""
+        return self.data_dir / "card_hash.key"
+
     def card_hash_key(self) -> bytes:
         """The per-deployment secret for hashing card numbers (env var, key file, or a generated data_dir key).
 
@@ -330,7 +340,7 @@ class KioskConfig(_Section):
             if problem is not None:
                 raise ConfigError([problem])
             return value.encode("utf-8")
-        return _generated_key(self.data_dir / "card_hash.key")
+        return _generated_key(self.generated_key_path)
 
     def check_card_hash_key(self) -> None:
         """A configured key (variable or file) that the hasher would refuse is a config problem, found at load
@@ -444,25 +454,13 @@ def _suggestion(loc: tuple[int | str, ...]) -> str:
 
 def _resolve_paths(data: dict[str, Any], base: Path) -> dict[str, Any]:
     """Relative paths in a config file mean relative to that file, `~` means the user's home."""
-    path_keys = {
-        (): ("data_dir",),
-        ("privacy",): ("card_hash_key_file",),
-        ("camera",): ("model_file",),
-        ("loyalty",): ("db_path",),
-        ("offers",): ("snapshot_dir",),
-        ("mqtt",): ("password_file", "ca_file", "spool_path"),
-    }
-    for section_path, keys in path_keys.items():
-        section: Any = data
-        for part in section_path:
-            section = section.get(part) if isinstance(section, dict) else None
-        if not isinstance(section, dict):
-            continue
-        for key in keys:
-            value = section.get(key)
-            if isinstance(value, str) and value:
-                path = Path(value).expanduser()
-                section[key] = path if path.is_absolute() else base / path
+    from kiosk.config_paths import raw_path_entries
+
+    for section, key, _ in raw_path_entries(data):
+        value = section[key]
+        if isinstance(value, str) and value:
+            path = Path(value).expanduser()
+            section[key] = path if path.is_absolute() else base / path
     return data
 
 

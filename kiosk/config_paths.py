@@ -43,16 +43,20 @@ PATH_KEYS: tuple[tuple[tuple[str, ...], str, PathKind], ...] = (
 )
 
 
-def empty_path_keys(data: dict[str, Any]) -> list[str]:
-    """Keys of the raw TOML mapping whose path is an empty string (Path("") is the working directory)."""
-    found = []
+def raw_path_entries(data: dict[str, Any]) -> Iterator[tuple[dict[str, Any], str, str]]:
+    """(section mapping, key, dotted key) of every path key present in a raw TOML mapping, in PATH_KEYS order."""
     for section_path, key, _ in PATH_KEYS:
         section: Any = data
         for part in section_path:
             section = section.get(part) if isinstance(section, dict) else None
-        if isinstance(section, dict) and isinstance(section.get(key), str) and not section[key].strip():
-            found.append(".".join((*section_path, key)))
-    return found
+        if isinstance(section, dict) and key in section:
+            yield section, key, ".".join((*section_path, key))
+
+
+def empty_path_keys(data: dict[str, Any]) -> list[str]:
+    """Keys of the raw TOML mapping whose path is an empty string (Path("") is the working directory)."""
+    return [dotted for section, key, dotted in raw_path_entries(data)
+            if isinstance(section[key], str) and not section[key].strip()]
 
 
 def configured_paths(config: Any) -> Iterator[ConfiguredPath]:
@@ -65,17 +69,14 @@ def configured_paths(config: Any) -> Iterator[ConfiguredPath]:
         value = getattr(section, key)
         if value is not None:
             yield ConfiguredPath(".".join((*section_path, key)), Path(value), kind)
-    data_dir = Path(config.data_dir)
-    if config.loyalty.db_path is None:
-        yield ConfiguredPath("loyalty.db_path (default data_dir/loyalty.sqlite)", data_dir / "loyalty.sqlite",
-                             PathKind.FILE)
-    if config.mqtt.spool_path is None:
-        yield ConfiguredPath("mqtt.spool_path (default data_dir/spool.sqlite)", data_dir / "spool.sqlite",
-                             PathKind.FILE)
-    for name in ("offer_snapshots.sqlite", "offer_stats.sqlite"):
-        yield ConfiguredPath(f"data_dir (its {name})", data_dir / name, PathKind.FILE)
-    if config.privacy.card_hash_key_file is None:
-        yield ConfiguredPath("data_dir (its card_hash.key)", data_dir / "card_hash.key", PathKind.FILE)
+    defaults = [("loyalty.db_path", config.loyalty.db_path, config.loyalty_db_path),  # (key, set, used)
+                ("mqtt.spool_path", config.mqtt.spool_path, config.spool_path),
+                ("data_dir", None, config.offer_snapshots_path), ("data_dir", None, config.offer_stats_path),
+                ("data_dir", config.privacy.card_hash_key_file, config.generated_key_path)]
+    for key, set_path, used in defaults:
+        if set_path is None:  # the file the kiosk keeps in data_dir, named by the key that would move it
+            yield ConfiguredPath(f"{key} (default data_dir/{used.name})" if key != "data_dir" else
+                                 f"data_dir (its {used.name})", used, PathKind.FILE)
 
 
 def path_problem(item: ConfiguredPath) -> str | None:
