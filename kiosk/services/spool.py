@@ -23,8 +23,18 @@ _MAX_SEQ = 2**53 - 1  # mood.v1's largest seq (JSON's exact integers)
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)",
     "CREATE TABLE IF NOT EXISTS windows (seq INTEGER PRIMARY KEY, payload BLOB NOT NULL, spooled_at REAL NOT NULL)",
-    "INSERT OR IGNORE INTO meta (key, value) VALUES ('next_seq', 1), ('dropped', 0)",
+    "INSERT OR IGNORE INTO meta (key, value) VALUES ('dropped', 0)",
 )
+
+
+def clock_seq_floor() -> int:
+    """The lowest seq a fresh spool may hand out: the clock in milliseconds.
+
+    Why: central refuses a seq that does not follow the kiosk's stored windows. A spool file that is new
+    because the old one was deleted, damaged or re-imaged would otherwise start again at 1 and have every
+    window refused as a replay. One window a minute never catches up with a millisecond clock, so a fresh
+    spool started later always continues above everything an earlier one sent (given a set clock)."""
+    return max(1, int(time.time() * 1000))
 
 
 class SpoolError(KioskError):
@@ -79,6 +89,7 @@ class Spool:
             db.execute("PRAGMA synchronous=FULL")
             for statement in _SCHEMA:
                 db.execute(statement)
+            db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('next_seq', ?)", (clock_seq_floor(),))
             check_integrity(db)  # damage found now can still be set aside; in the middle of sending it cannot
         except BaseException:
             db.close()
@@ -89,9 +100,8 @@ class Spool:
         """Copy the readable windows of the set-aside file into the fresh spool and continue the seq above
         everything the old file may have handed out (central rejects a seq that goes back)."""
         salvaged, old_next = _salvage(aside.kept)
-        # The old counter may be unreadable or wrong; a millisecond clock is above any count of minute windows
-        # a kiosk can have sent, so the contract's "strictly increasing" holds whatever the file lost.
-        next_seq = max(old_next, max((seq for seq, _ in salvaged), default=0) + 1, int(time.time() * 1000))
+        # The old counter may be unreadable or wrong; the clock floor keeps "strictly increasing" whatever it lost.
+        next_seq = max(old_next, max((seq for seq, _ in salvaged), default=0) + 1, clock_seq_floor())
         try:
             with self._lock:
                 self._db.execute("BEGIN IMMEDIATE")
@@ -176,7 +186,7 @@ class Spool:
         return int(self._read("count windows", "SELECT count(*) FROM windows")[0][0])
 
     def last_seq(self) -> int:
-        """The seq of the newest window ever spooled (0 for a new spool), sent or not."""
+        """The seq of the newest window ever spooled, sent or not (for a new spool: one below its first seq)."""
         return int(self._read("read next_seq", "SELECT value FROM meta WHERE key='next_seq'")[0][0]) - 1
 
     def dropped(self) -> int:

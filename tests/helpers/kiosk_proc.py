@@ -31,7 +31,13 @@ def main() -> int:
     spool = Spool(args.spool, 10_000)
     publisher = TelemetryPublisher(MqttConfig(url=args.url, health_interval_s=3600, reconnect_max_s=1),
                                    args.store, args.kiosk, spool)
-    first = spool.last_seq() if args.first < 0 else args.first  # window i always gets seq i + 1
+    # A fresh spool starts at the clock in ms; the seq of window 0 is kept beside the spool so that every
+    # restart continues the same numbering: window i always gets seq first_seq + i.
+    first_seq_file = Path(args.spool + ".first-seq")
+    if not first_seq_file.exists():
+        first_seq_file.write_text(str(spool.last_seq() + 1))
+    first_seq = int(first_seq_file.read_text())
+    first = spool.last_seq() + 1 - first_seq if args.first < 0 else args.first
     publisher.start()
     for i in range(first, first + args.count):
         publisher.submit_window(window(i), {"happy": i % 2, "neutral": 0, "unhappy": 0}, "test-1")

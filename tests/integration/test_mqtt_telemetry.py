@@ -30,11 +30,13 @@ def _stored(central: CentralServer, store: str = "s1", kiosk: str = "k1") -> lis
     return [(int(seq), float(start)) for seq, start in rows]
 
 
-def _report(name: str, expected: int, stored: list[tuple[int, float]], redelivered: int) -> None:
+def _report(name: str, first_seq: int, expected: int, stored: list[tuple[int, float]], redelivered: int) -> None:
+    """Every seq first_seq .. first_seq + expected - 1 stored exactly once (a fresh spool starts at the clock)."""
     seqs = [s for s, _ in stored]
-    lost = len(set(range(1, expected + 1)) - set(seqs))
+    wanted = set(range(first_seq, first_seq + expected))
+    lost = len(wanted - set(seqs))
     duplicated = len(seqs) - len(set(seqs))
-    missing = sorted(set(range(1, expected + 1)) - set(seqs))[:20]
+    missing = sorted(wanted - set(seqs))[:20]
     print(f"\n[{name}] windows expected={expected} stored={len(seqs)} lost={lost} duplicated={duplicated} "
           f"redeliveries absorbed by the collector={redelivered}" + (f" missing seqs={missing}" if missing else ""))
     assert lost == 0 and duplicated == 0 and len(seqs) == expected
@@ -43,8 +45,11 @@ def _report(name: str, expected: int, stored: list[tuple[int, float]], redeliver
 def test_windows_arrive_in_order_once_with_status_and_health(mosquitto: MosquittoBroker, tmp_path: Path) -> None:
     central = CentralServer(mosquitto.url, f"sqlite:///{tmp_path / 'central.db'}", tmp_path).start()
     states = []
+    spool = Spool(tmp_path / "spool.sqlite", 1000)
+    first = spool.last_seq() + 1
+    assert first > 1_700_000_000_000  # a fresh spool starts at the clock in ms, never at 1 (see test_spool_faults)
     publisher = TelemetryPublisher(MqttConfig(url=mosquitto.url, health_interval_s=1.0), "s1", "k1",
-                                   Spool(tmp_path / "spool.sqlite", 1000), on_state=states.append)
+                                   spool, on_state=states.append)
     try:
         publisher.start()
         publisher.report_health({"fps": 12.5, "inference_ms": 8.1, "model_version": "test-1", "camera": "up"})
@@ -55,15 +60,15 @@ def test_windows_arrive_in_order_once_with_status_and_health(mosquitto: Mosquitt
                    and central.store.kiosks(["s1"])[0].health is not None, 10, "health stored")
         kiosk = central.store.kiosks(["s1"])[0]
         assert kiosk.online is True and kiosk.health["fps"] == 12.5 and kiosk.health["spool_dropped"] == 0
-        assert kiosk.latest is not None and kiosk.latest.seq == 30
+        assert kiosk.latest is not None and kiosk.latest.seq == first + 29
         stored = _stored(central)
-        assert [s for s, _ in stored] == list(range(1, 31))  # arrival order == seq order
+        assert [s for s, _ in stored] == list(range(first, first + 30))  # arrival order == seq order
         assert [t for _, t in stored] == sorted(t for _, t in stored)
         assert any(s.connection == "connected" for s in states)
         wait_until(lambda: publisher.state.spool_depth == 0, 15, "spool emptied by PUBACKs")
         publisher.stop()
         wait_until(lambda: central.store.kiosks(["s1"])[0].online is False, 10, "offline status after stop")
-        _report("in order", 30, _stored(central), central.collector.stats.duplicates)
+        _report("in order", first, 30, _stored(central), central.collector.stats.duplicates)
     finally:
         publisher.stop()
         central.stop()
@@ -71,8 +76,10 @@ def test_windows_arrive_in_order_once_with_status_and_health(mosquitto: Mosquitt
 
 def test_broker_killed_and_restarted_while_publishing(mosquitto: MosquittoBroker, tmp_path: Path) -> None:
     central = CentralServer(mosquitto.url, f"sqlite:///{tmp_path / 'central.db'}", tmp_path).start()
+    spool = Spool(tmp_path / "spool.sqlite", 1000)
+    first = spool.last_seq() + 1
     publisher = TelemetryPublisher(MqttConfig(url=mosquitto.url, health_interval_s=3600, reconnect_max_s=1),
-                                   "s1", "k1", Spool(tmp_path / "spool.sqlite", 1000))
+                                   "s1", "k1", spool)
     total = 120
     try:
         publisher.start()
@@ -96,11 +103,16 @@ def test_broker_killed_and_restarted_while_publishing(mosquitto: MosquittoBroker
         print(f"\n[broker crash] spool depth while the broker was down: {depth_while_down}")
         assert depth_while_down > 0
         stored = _stored(central)
-        _report("broker crash", total, stored, central.collector.stats.duplicates)
+        _report("broker crash", first, total, stored, central.collector.stats.duplicates)
         assert sorted(stored, key=lambda r: r[0]) == sorted(stored, key=lambda r: r[1])  # seq order == time order
     finally:
         publisher.stop()
         central.stop()
+
+
+def _first_seq(spool_path: Path) -> int:
+    """The seq of the helper kiosk's window 0, which it keeps beside the spool (tests/helpers/kiosk_proc.py)."""
+    return int(Path(f"{spool_path}.first-seq").read_text())
 
 
 def _spooled(spool_path: Path) -> int:
@@ -109,15 +121,15 @@ def _spooled(spool_path: Path) -> int:
     try:
         conn = sqlite3.connect(spool_path, timeout=5)
         try:
-            return int(conn.execute("SELECT value FROM meta WHERE key='next_seq'").fetchone()[0]) - 1
+            return int(conn.execute("SELECT value FROM meta WHERE key='next_seq'").fetchone()[0]) - _first_seq(spool_path)
         finally:
             conn.close()
-    except (sqlite3.OperationalError, TypeError):
+    except (sqlite3.OperationalError, TypeError, FileNotFoundError):
         return 0
 
 
 def _kiosk(spool: Path, url: str, count: int, interval: float, exit_when_sent: bool = False):
-    """A kiosk process continuing after the last window in its spool (window i gets seq i + 1)."""
+    """A kiosk process continuing after the last window in its spool (window i gets seq first_seq + i)."""
     cmd = [sys.executable, str(KIOSK_PROC), "--spool", str(spool), "--url", url,
            "--count", str(count), "--interval", str(interval)]
     return subprocess.Popen(cmd + (["--exit-when-sent"] if exit_when_sent else []), stdout=subprocess.PIPE, text=True)
@@ -153,9 +165,10 @@ def test_kiosk_killed_and_restarted_with_full_spool(tmp_path: Path) -> None:
         print(f"\n[kiosk kill -9] spooled before the first kill: {after_first}, in total: {expected}")
         stored = _stored(central)
         print(f"[kiosk kill -9] collector: {central.collector.stats.snapshot()}")
-        _report("kiosk kill -9", expected, stored, central.collector.stats.duplicates)
+        _report("kiosk kill -9", _first_seq(spool), expected, stored, central.collector.stats.duplicates)
         t0 = window(0).start.timestamp()
-        assert all(int((start - t0) // 60) == seq - 1 for seq, start in stored)  # window i carries seq i + 1
+        first = _first_seq(spool)
+        assert all(int((start - t0) // 60) == seq - first for seq, start in stored)  # window i: seq first + i
         assert Spool(spool, 10_000).depth() == 0
     finally:
         for proc in procs:
@@ -169,6 +182,7 @@ def test_kiosk_killed_and_restarted_with_full_spool(tmp_path: Path) -> None:
 
 def test_bounded_spool_drops_oldest_and_says_so_in_health(mosquitto: MosquittoBroker, tmp_path: Path) -> None:
     spool = Spool(tmp_path / "spool.sqlite", 5)
+    first = spool.last_seq() + 1
     dead_port = free_port()
     publisher = TelemetryPublisher(MqttConfig(url=f"mqtt://127.0.0.1:{dead_port}", health_interval_s=1.0),
                                    "s1", "k1", spool)
@@ -180,7 +194,7 @@ def test_bounded_spool_drops_oldest_and_says_so_in_health(mosquitto: MosquittoBr
         assert publisher.state.spool_depth == 5
     finally:
         publisher.stop()
-    assert [item.seq for item in Spool(tmp_path / "spool.sqlite", 5).peek()] == [4, 5, 6, 7, 8]  # the newest kept
+    assert [item.seq for item in Spool(tmp_path / "spool.sqlite", 5).peek()] == [first + i for i in range(3, 8)]  # the newest
 
 
 def test_bad_credentials_stop_retrying(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -279,17 +293,18 @@ def test_window_submitted_from_the_vision_thread_survives_a_kill_right_after(tmp
     assert proc.returncode == -9, proc.stderr[-2000:]
     kept = Spool(spool, 100).peek()
     print(f"\n[kill -9 after submit] windows submitted=8 in the spool after the kill={len(kept)}")
-    assert [item.seq for item in kept] == list(range(1, 9))
+    assert [item.seq for item in kept] == list(range(kept[0].seq, kept[0].seq + 8)) and kept[0].seq > 1
 
 
 def test_window_submitted_on_the_ui_thread_is_only_queued(tmp_path: Path) -> None:
     """On the main (Qt UI) thread submit_window leaves the disk write to the worker: no fsync on the UI."""
     spool = Spool(tmp_path / "spool.sqlite", 100)
+    first = spool.last_seq() + 1
     publisher = TelemetryPublisher(MqttConfig(url=f"mqtt://127.0.0.1:{free_port()}"), "s1", "k1", spool)
     assert publisher.submit_window(window(0), {}, "test-1") is True  # worker not started: still in memory
     assert spool.depth() == 0 and not publisher.drained
     assert publisher.submit_window(window(1), {}, "test-1", spool_now=True) is True
-    assert [item.seq for item in spool.peek()] == [1]
+    assert [item.seq for item in spool.peek()] == [first]
     publisher.start()
     try:
         wait_until(lambda: spool.depth() == 2, 10, "the worker spooling the queued window")

@@ -12,7 +12,7 @@ from helpers.central import CentralServer, wait_until
 from helpers.mosquitto import MosquittoBroker, free_port, mosquitto  # noqa: F401  (fixture)
 from helpers.windows import window
 from kiosk.config import MqttConfig
-from kiosk.services.spool import Spool
+from kiosk.services.spool import Spool, clock_seq_floor
 from kiosk.services.telemetry import TelemetryPublisher
 
 pytestmark = pytest.mark.timeout(90)
@@ -48,13 +48,17 @@ def test_damaged_spool_is_set_aside_and_the_kiosk_goes_on_with_a_higher_seq(
     central = CentralServer(mosquitto.url, f"sqlite:///{tmp_path / 'central.db'}", tmp_path).start()
     path = tmp_path / "spool.sqlite"
     try:
-        # 1. Five windows sent and stored (seq 1..5), then 300 spooled while the broker is away.
+        # 1. Five windows sent and stored, then 300 spooled while the broker is away.
         _send_more(path, mosquitto.url, 0, 5).close()
         spool = Spool(path, 1000)
+        spool_first = spool.last_seq() - 4
         publisher = TelemetryPublisher(MqttConfig(url=f"mqtt://127.0.0.1:{free_port()}"), "s1", "k1", spool)
         for i in range(5, 305):
             assert publisher.submit_window(window(i), {"happy": 1}, "test-1", spool_now=True)
         spool.close()
+        # A kiosk closes one window a minute, so the clock (in ms) is always far ahead of its seq; 300 windows
+        # spooled in a burst are not, and an unreadable counter falls back on the clock: let it pass them.
+        wait_until(lambda: clock_seq_floor() > spool_first + 305, 5, "the ms clock past the burst's seqs")
         data = path.read_bytes()
         assert len(data) > 100_000
         # 2. The power cut: the file's tail torn off, or its first page overwritten.
@@ -69,7 +73,7 @@ def test_damaged_spool_is_set_aside_and_the_kiosk_goes_on_with_a_higher_seq(
         restarted = Spool(path, 1000)
         recovery = restarted.recovery
         assert recovery is not None and recovery.quarantined_to.exists()
-        assert 305 < recovery.next_seq < 2**53  # above all it handed out, within mood.v1's range
+        assert spool_first + 305 <= recovery.next_seq < 2**53  # above all it handed out, within mood.v1's range
         salvaged = restarted.depth()
         assert salvaged == recovery.windows_salvaged
         if damage != "overwritten header":
@@ -119,6 +123,26 @@ publisher.stop()
 """
 
 
+def test_spool_file_gone_the_kiosk_goes_on_without_replays(mosquitto: MosquittoBroker, tmp_path: Path) -> None:
+    """Before: a spool file that was deleted (a re-imaged kiosk, a new SD card, an operator's `rm`) came back
+    at seq 1, and central refused every later window of that kiosk as a replay until seq passed the old one.
+    A fresh spool now starts at the clock in milliseconds, above anything an earlier spool handed out."""
+    central = CentralServer(mosquitto.url, f"sqlite:///{tmp_path / 'central.db'}", tmp_path).start()
+    path = tmp_path / "spool.sqlite"
+    try:
+        _send_more(path, mosquitto.url, 0, 5).close()
+        wait_until(lambda: len(_stored_seqs(central)) == 5, 20, "the first five windows stored")
+        for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+            leftover.unlink(missing_ok=True)
+        _send_more(path, mosquitto.url, 5, 5).close()
+        wait_until(lambda: len(_stored_seqs(central)) == 10, 20, "the windows of the fresh spool stored")
+        seqs = _stored_seqs(central)
+        assert seqs == sorted(seqs) and seqs[0] > 1 and seqs[5] > seqs[4], seqs
+        assert central.collector.stats.snapshot()["rejected_total"] == 0
+    finally:
+        central.stop()
+
+
 @pytest.mark.parametrize("bound", [1000, 5])
 def test_disk_full_while_running_loses_no_window_and_keeps_telemetry_alive(
         mosquitto: MosquittoBroker, tmp_path: Path, bound: int) -> None:
@@ -137,12 +161,13 @@ def test_disk_full_while_running_loses_no_window_and_keeps_telemetry_alive(
         assert "accepted 40 drained True worker alive True" in proc.stdout, proc.stderr[-4000:]
         if bound == 1000:
             wait_until(lambda: len(_stored_seqs(central)) == 40, 20, "all 40 windows stored")
-            assert _stored_seqs(central) == list(range(1, 41))
+            seqs = _stored_seqs(central)  # a fresh spool starts at the clock in ms, then counts up by one
+            assert seqs == list(range(seqs[0], seqs[0] + 40)), seqs
         else:
             assert "held in memory, the spool's bound: dropped the oldest" in proc.stderr, proc.stderr[-3000:]
             wait_until(lambda: len(_stored_seqs(central)) >= bound, 20, "the newest windows stored")
             seqs = _stored_seqs(central)
-            assert seqs == list(range(1, len(seqs) + 1)) and len(seqs) < 40, seqs
+            assert seqs == list(range(seqs[0], seqs[0] + len(seqs))) and len(seqs) < 40, seqs
     finally:
         central.stop()
 
