@@ -28,6 +28,10 @@ logger = logging.getLogger(__name__)
 # A frame up to this much older than the newest frame is late (processed after a window closed) and still
 # counts; older than that, the system clock was set back.
 CLOCK_STEP_TOLERANCE_S = 5.0
+# A step back larger than this means the earlier time was wrong (a kiosk booted with a bad RTC, then NTP):
+# central refuses windows that far ahead of its clock (its default --max-clock-skew-s), so waiting for the
+# clock to catch up would only publish nothing for that long. The windows start again at the corrected time.
+CLOCK_RESET_S = 900.0
 
 
 def mood_index(counts: Mapping[str, int], valence: Mapping[str, float] = VALENCE) -> float:
@@ -67,6 +71,7 @@ class MoodAggregator:
         self.clock_step_frames = 0  # frames left out because the clock had been set back behind a closed window
         self._stepped_back = False
         self._newest = float("-inf")  # the latest frame time seen (a frame far behind it: the clock went back)
+        self.clock_resets = 0  # times the clock went back more than CLOCK_RESET_S and the windows started again
 
     def _window_of(self, ts: float) -> _Span:
         start = math.floor(ts / self._length) * self._length
@@ -80,7 +85,11 @@ class MoodAggregator:
         long before the newest one means the system clock was set back (NTP, a wrong RTC at boot): frames are
         not counted until the clock is past the newest again. Before, every such frame was pinned to the
         open window, which then held everyone of the hour after a one-hour step in one "60 s" window.
+        A step back beyond CLOCK_RESET_S instead drops the open windows (stamped with the wrong time) and goes
+        on at once from the corrected clock.
         """
+        if ts < self._newest - CLOCK_RESET_S:
+            self._start_again(ts)
         if ts < self._newest - CLOCK_STEP_TOLERANCE_S:
             if not self._stepped_back:
                 logger.warning("frame stamped %.0f s before the newest one: the clock was set back; frames are not "
@@ -100,6 +109,17 @@ class MoodAggregator:
         for track_id, label in people.items():
             span.labels.setdefault(track_id, Counter())[label or UNCERTAIN] += 1
         return closed
+
+    def _start_again(self, ts: float) -> None:
+        """The clock went back by more than CLOCK_RESET_S: what was stamped before was stamped wrongly."""
+        dropped = sum(span.frames for span in (self._current, self._pending) if span is not None)
+        logger.warning("frame stamped %.0f s before the newest one: the clock was wrong and has been corrected; "
+                       "windows start again at %s (%d frame(s) of the open windows dropped)", self._newest - ts,
+                       datetime.fromtimestamp(ts, tz=timezone.utc).isoformat(), dropped)
+        self._current = self._pending = None
+        self._closed_until = self._newest = float("-inf")
+        self._stepped_back = False
+        self.clock_resets += 1
 
     def drop_tracks(self, track_ids: Iterable[int]) -> int:
         """Remove these tracks from the open window and from a pending merge (a shopper who paused mood

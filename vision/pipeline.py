@@ -243,6 +243,7 @@ class VisionPipeline:
             "frames_withheld": self._withheld,
             "frames_rejected": self._rejected,
             "frames_clock_stepped": self._aggregator.clock_step_frames if self._aggregator else 0,
+            "clock_resets": self._aggregator.clock_resets if self._aggregator else 0,
             "idle": int(self.idle),
             "model_version": self.model_version,
         }
