@@ -9,7 +9,7 @@ every member with purchases before the snapshot's cut-off (nothing after it is r
 Each candidate then gets three extra features: log1p(100 x the neighbours' mean TIFU weight of the product),
 log1p(its rank among the member's neighbour-scored products; 500 when unscored), and the share of the k
 neighbours who bought it. With `+cand N`, the member's N best neighbour-scored products it never bought
-become candidates too (`build_candidates(extra=...)`).
+become candidates too (`build_candidates(extra=...)`). `--features weight` keeps the mean weight alone.
 
     .venv/bin/python -m devtools.offers_knn --data ../shared/data/retail_tafeng_dev.csv.gz
 """
@@ -125,10 +125,13 @@ def lookup(codes: np.ndarray, values: np.ndarray, wanted: np.ndarray, default: f
     return np.where(codes[at] == wanted, values[at], default)
 
 
-def extra_features(table: CandidateTable, ns: NeighbourScores, n_products: int) -> np.ndarray:
+def extra_features(table: CandidateTable, ns: NeighbourScores, n_products: int, which: str = "all") -> np.ndarray:
+    """`all`: mean weight, rank, share who bought it; `weight`: the mean weight alone."""
     wanted = table.member * np.int64(n_products) + table.product
-    return np.column_stack([np.log1p(100 * lookup(ns.codes, ns.weight, wanted, 0.0)),
-                            np.log1p(lookup(ns.codes, ns.rank, wanted, UNSCORED_RANK)),
+    weight = np.log1p(100 * lookup(ns.codes, ns.weight, wanted, 0.0))
+    if which == "weight":
+        return weight[:, None]
+    return np.column_stack([weight, np.log1p(lookup(ns.codes, ns.rank, wanted, UNSCORED_RANK)),
                             lookup(ns.codes, ns.share, wanted, 0.0)])
 
 
@@ -161,6 +164,8 @@ def main() -> int:
     parser.add_argument("--ks", default="50,100,300")
     parser.add_argument("--cand", default="0,20", help="neighbour candidates per member to add (0 = features only)")
     parser.add_argument("--shares", default="0,0.25")
+    parser.add_argument("--features", choices=("all", "weight"), default="all",
+                        help="extra features: mean weight, rank and share who bought it (all), or the weight alone")
     args = parser.parse_args()
     sims = args.sims.split(",")
     ks = [int(v) for v in args.ks.split(",")]
@@ -204,7 +209,7 @@ def main() -> int:
                                                                     extra=new_top(ns, own, c, n))
                         tick("extra candidates", t)
                         yv, wv = (y, w) if not c else labels_of(split, table)
-                        rows[name].append((np.hstack([table.features, extra_features(table, ns, n)]), yv, wv, table))
+                        rows[name].append((np.hstack([table.features, extra_features(table, ns, n, args.features)]), yv, wv, table))
         validation = fold.validation
         vstats = learn_stats(validation.history, int(validation.as_of.max()))
         ptf.append(score(validation, "P-TopFreq", baselines.p_top_freq(validation), 0.0).recall10)
