@@ -34,6 +34,7 @@ class Source(enum.IntFlag):
     RECENT = 4
     COPURCHASE = 8  # often in one basket with something of the member's last basket
     CATEGORY = 16  # among the most bought of one of the member's favourite categories
+    EXTRA = 32  # given by the caller (experiments: e.g. member-to-member neighbours' products)
 
 
 FEATURES = (
@@ -280,11 +281,14 @@ def build_candidates(
     as_of: np.ndarray,
     stats: PopulationStats,
     offerable: np.ndarray | None = None,
+    extra: np.ndarray | None = None,
 ) -> CandidateTable:
     """Candidates and features for `customers` (codes) as of their `as_of` days, from their lines in `log`.
 
     `offerable` (bool per product) limits candidates to products that may be offered (e.g. those with a
     valid offer today); None means every product. A member without lines still gets popular candidates.
+    `extra` (codes position * n_products + product, position in `customers`) adds candidates from elsewhere
+    (Source.EXTRA; an experiment switch, None in the engine).
     """
     n = stats.n_products
     m = len(customers)
@@ -403,6 +407,10 @@ def build_candidates(
         ok[ok] &= allowed[flat[ok]]
         parts.append(mem_rep[ok] * n + flat[ok])
         flags.append(np.full(len(parts[-1]), Source.CATEGORY, dtype=np.int64))
+    if extra is not None and len(extra):
+        extra = np.asarray(extra, dtype=np.int64)
+        parts.append(extra[allowed[extra % n]])
+        flags.append(np.full(len(parts[-1]), Source.EXTRA, dtype=np.int64))
     all_codes = np.concatenate(parts)
     all_flags = np.concatenate(flags)
     cand, inverse = np.unique(all_codes, return_inverse=True)
