@@ -10,6 +10,7 @@ from datetime import timedelta
 
 import contract
 from central.errors import CentralError
+from central.web.limits import REQUEST_DEADLINE_S
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-window-age-days", type=_positive_float, default=366.0, metavar="DAYS",
                         help="reject windows that started longer ago than this (a kiosk's spool after an outage "
                              "must still fit; default 366)")
+    parser.add_argument("--request-timeout-s", type=_positive_float, default=REQUEST_DEADLINE_S, metavar="SECONDS",
+                        help="close an HTTP connection whose request has not fully arrived within this time "
+                             "(slow clients; default %(default)g)")
     parser.add_argument("--max-clock-skew-s", type=_positive_float, default=900.0, metavar="SECONDS",
                         help="reject windows that end further in the future than this (default 900)")
     parser.add_argument("--tls-cert", default=None, metavar="PEM",
@@ -135,8 +139,6 @@ def _name(text: str) -> str:
 
 
 def main(args: argparse.Namespace) -> int:
-    import uvicorn
-
     import contract
 
     from central.auth import UserDirectory
@@ -147,7 +149,7 @@ def main(args: argparse.Namespace) -> int:
     from deploy.notify import Notifier, WatchdogThread
     from central.web.app import create_app
     from central.web.events import EventHub
-    from central.web.server import DashboardServer
+    from central.web.server import DashboardServer, dashboard_config
 
     host, port = parse_hostport(args.http)
     from central.web.listen import listening_socket
@@ -193,10 +195,9 @@ def main(args: argparse.Namespace) -> int:
     alerts = (AlertThread(AlertChecker(store, users, alert_settings, stats=collector.snapshot,
                                             retention=retention))
               if alert_settings else None)
-    server = DashboardServer(uvicorn.Config(app, host=host, port=port, log_level="warning",
-                                            timeout_graceful_shutdown=2, access_log=False,
-                                            ssl_certfile=tls.cert if tls else None,
-                                            ssl_keyfile=tls.key if tls else None), hub)
+    server = DashboardServer(dashboard_config(app, host, port, request_deadline_s=args.request_timeout_s,
+                                              ssl_certfile=str(tls.cert) if tls else None,
+                                              ssl_keyfile=str(tls.key) if tls else None), hub)
     collector.start()
     rollups.start()
     if alerts:

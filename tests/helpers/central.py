@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
-import uvicorn
 
 import contract
 from central.auth import UserDirectory
@@ -18,7 +17,8 @@ from central.store_names import StoreNames
 from central.store import open_store
 from central.web.app import create_app
 from central.web.events import EventHub
-from central.web.server import DashboardServer
+from central.web.limits import REQUEST_DEADLINE_S
+from central.web.server import DashboardServer, dashboard_config
 from helpers.mosquitto import MosquittoBroker, free_port, wait_for_port
 
 PASSWORD = "correct-horse-1"
@@ -29,7 +29,7 @@ class CentralServer:
 
     def __init__(self, mqtt_url: str, db_url: str, workdir: Path, allowed_stores: frozenset[str] | None = None,
                  group: str = "tests", history_retention: "RetentionSettings | None" = None,
-                 store_names: "StoreNames | None" = None) -> None:
+                 store_names: "StoreNames | None" = None, request_deadline_s: float = REQUEST_DEADLINE_S) -> None:
         self.store = open_store(db_url)
         workdir.mkdir(parents=True, exist_ok=True)
         self.users = UserDirectory(workdir / "users.json")
@@ -43,8 +43,8 @@ class CentralServer:
         self.port = free_port()
         app = create_app(self.store, self.users, self.hub, stats=self.collector.stats.snapshot,
                          history=History(self.store, history_retention), store_names=store_names)
-        self.server = DashboardServer(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                                     timeout_graceful_shutdown=1, access_log=False), self.hub)
+        self.server = DashboardServer(dashboard_config(app, "127.0.0.1", self.port, graceful_shutdown_s=1,
+                                                       request_deadline_s=request_deadline_s), self.hub)
         self._thread = threading.Thread(target=self.server.run, name="uvicorn", daemon=True)
 
     @property
