@@ -299,8 +299,9 @@ def _kiosk_path(broker_url: str, sse: _SseClock, spool_path: Path, count: int, r
 
     if count <= 0:
         return []
-    publisher = TelemetryPublisher(MqttConfig(url=broker_url, health_interval_s=3600), "kpath", "k1",
-                                   Spool(spool_path, 10_000))
+    spool = Spool(spool_path, 10_000)
+    first_seq = spool.last_seq() + 1  # a fresh spool starts at the clock in ms
+    publisher = TelemetryPublisher(MqttConfig(url=broker_url, health_interval_s=3600), "kpath", "k1", spool)
     publisher.start()
     t0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
     submitted: dict[tuple[str, str, int], float] = {}
@@ -309,7 +310,7 @@ def _kiosk_path(broker_url: str, sse: _SseClock, spool_path: Path, count: int, r
             time.sleep(0.01)
         for i in range(count):
             start = t0 + timedelta(minutes=i)
-            submitted[("kpath", "k1", i + 1)] = time.time()  # a new spool numbers windows 1, 2, 3, ...
+            submitted[("kpath", "k1", first_seq + i)] = time.time()
             publisher.submit_window(MoodWindow(start, start + timedelta(minutes=1), 5, {"happy": 3, "neutral": 2}, 0.6),
                                     {"happy": 1}, "bench")
             time.sleep(1.0 / rate)
