@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QRect, Qt
+from PySide6.QtGui import QFontMetrics
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QLabel, QWidget
+
+from kiosk.ui.fit_text import FitLabel
 
 ANNA = "2900000000018"  # demo persona, language de
 CLARA = "2900000000032"  # demo persona, language en
@@ -49,9 +52,20 @@ def clipped_texts(root: QWidget) -> list[str]:
             needed = label.heightForWidth(label.width())
             if needed > label.height() + 1:
                 problems.append(f"{label.text()!r} needs {needed}px, has {label.height()}px")
+            wide = wrapped_width(label)  # a word longer than the line is not wrapped but runs off both sides
+            if wide > label.contentsRect().width() + 1:
+                problems.append(f"{label.text()!r} needs {wide}px wide, has {label.contentsRect().width()}px")
         elif label.sizeHint().width() > label.width() + 1:
             problems.append(f"{label.text()!r} needs {label.sizeHint().width()}px wide, has {label.width()}px")
     return problems
+
+
+def wrapped_width(label: QLabel) -> int:
+    """The width a word-wrapped label's text takes at the label's width (wider when a word cannot break)."""
+    width = label.contentsRect().width()
+    shown = label.shown_text() if isinstance(label, FitLabel) else label.text()
+    box = QFontMetrics(label.font()).boundingRect(QRect(0, 0, width, 100_000), Qt.TextFlag.TextWordWrap, shown)
+    return box.width()
 
 
 def wedge_scan(window: QWidget, text: str) -> None:

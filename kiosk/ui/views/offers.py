@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QBoxLayout, QFrame, QGridLayout, QHBoxLayout, QLab
 
 from kiosk.i18n import Translator
 from kiosk.services.records import Offer, OfferReason, ReasonKind
-from kiosk.ui.views import make_button, make_label
+from kiosk.ui.views import make_button, make_fit_label, make_label
 from kiosk.ui.widgets import OfferIcon
 
 _NUMBER_UNIT = re.compile(r"(\d) (\w{1,3}\b|%)")
@@ -54,6 +54,8 @@ def reason_text(t: Translator, why: OfferReason | None) -> str:
 
 
 REDEEM_MODES = ("card", "till")
+# Lines for texts from the catalogue and the loyalty file, which may be of any length: the rest is elided.
+TITLE_LINES, REASON_LINES, GREETING_LINES = 3, 2, 2
 
 
 class OfferCard(QFrame):
@@ -72,13 +74,13 @@ class OfferCard(QFrame):
         side = round(unit * (11 if portrait else 9))
         self.icon.setFixedSize(side, side)
         center = not portrait
-        self.title = make_label("offerTitle", center=center)
+        self.title = make_fit_label("offerTitle", TITLE_LINES, center=center)
         self.regular = make_label("offerRegular", center=center, wrap=False)
         font = self.regular.font()  # the regular price is shown struck through, beside the lower one
         font.setStrikeOut(True)
         self.regular.setFont(font)
         self.price = make_label("offerPrice", center=center)
-        self.reason = make_label("offerReason", center=center)
+        self.reason = make_fit_label("offerReason", REASON_LINES, center=center)  # may name a product
         self.redeem = make_label("offerRedeem", center=center)
         self.valid = make_label("offerValid", center=center)
         pad = round(unit * (0.8 if portrait else 1.2))
@@ -145,7 +147,7 @@ class OffersView(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("offers")
-        self.greeting = make_label("title")
+        self.greeting = make_fit_label("title", GREETING_LINES)  # holds the first name from the loyalty file
         self.subtitle = make_label("body")
         self.empty = make_label("headline")
         self.done = make_button("doneButton", primary=True)
