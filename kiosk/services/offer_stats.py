@@ -1,6 +1,6 @@
 """Per-day offer counts on the kiosk (card and guest sessions, offers shown by rule/category, feedback after
-offers), reported to central as k-anonymous offers.v1 days. Nothing about a card or a shopper is kept: only
-counters per day, and only for KEEP_DAYS days."""
+offers), reported to central as k-anonymous offers.v1 days: a rule/category cell only once k sessions saw it.
+Nothing about a card or a shopper is kept: only counters per day, and only for KEEP_DAYS days."""
 from __future__ import annotations
 
 import logging
@@ -52,7 +52,9 @@ class OfferStats:
         if last is not None and last.state is view.state and last.offers is view.offers:
             return  # the same screen extended or its room mood refreshed
         keys = ["session:card" if view.state is State.OFFERS else "session:guest"]
-        keys += [f"shown:{o.rule}:{o.category}" for o in view.offers]
+        cells = [f"{o.rule}:{o.category}" for o in view.offers]
+        keys += [f"shown:{cell}" for cell in cells]  # every offer shown
+        keys += [f"seen:{cell}" for cell in dict.fromkeys(cells)]  # once per session: k counts shoppers
         self._add(keys)
 
     def on_feedback(self, face: str) -> None:
@@ -102,7 +104,11 @@ class OfferStats:
         for key, n in sorted(counts.items(), key=lambda kv: -kv[1]):
             if key.startswith("shown:"):
                 rule, _, category = key[6:].partition(":")
-                if 0 < n < self.k or len(shown) >= MAX_CELLS:
+                # A cell is published only when k sessions saw it: one shopper shown four offers of a category
+                # would otherwise make a cell of 4 >= k about one person. (Days counted before this rule have
+                # no `seen:` keys; their cells stay withheld.)
+                sessions = counts.get(f"seen:{key[6:]}", 0)
+                if 0 < n < self.k or sessions < self.k or len(shown) >= MAX_CELLS:
                     suppressed += 1
                     continue
                 shown.append(OfferCount(rule, category[:40], n))

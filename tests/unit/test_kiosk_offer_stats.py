@@ -63,3 +63,23 @@ def test_a_screen_extended_or_refreshed_is_one_session(tmp_path: Path) -> None:
     stats.on_view(_view(State.OFFERS, 3, (_offer("a", "together", "dairy"),)))  # a new card scan
     [report] = stats.reports()
     assert report.card_sessions == 2 and report.offers_shown[0].count == 2
+
+
+def test_a_cell_seen_by_fewer_than_k_shoppers_is_withheld_however_many_offers_it_held(tmp_path: Path) -> None:
+    """k counts shoppers, not offers: one card holder shown four offers of one category (say, pregnancy tests)
+    must not make that category a published cell of 4 >= k; k sessions seeing it do."""
+    stats = OfferStats(tmp_path / "offers.sqlite", "s001", "k01", k=3, today=lambda: DAY)
+    private = tuple(_offer(f"p{i}", "repurchase", "pregnancy tests") for i in range(4))
+    stats.on_view(_view(State.OFFERS, 1, private))
+    stats.on_view(_view(State.ATTRACT, 2))
+    [report] = stats.reports()
+    assert report.offers_shown == () and report.card_sessions == 0
+    assert report.suppressed == 2  # the session count and the cell
+    seq = 2
+    for _ in range(2):  # two more shoppers see it: three sessions, and every offer they saw is counted
+        stats.on_view(_view(State.OFFERS, seq + 1, private[:1]))
+        stats.on_view(_view(State.ATTRACT, seq + 2))
+        seq += 2
+    [report] = stats.reports()
+    assert [(o.category, o.count) for o in report.offers_shown] == [("pregnancy tests", 6)]
+    stats.close()
