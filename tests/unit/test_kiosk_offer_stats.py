@@ -83,3 +83,38 @@ def test_a_cell_seen_by_fewer_than_k_shoppers_is_withheld_however_many_offers_it
     [report] = stats.reports()
     assert [(o.category, o.count) for o in report.offers_shown] == [("pregnancy tests", 6)]
     stats.close()
+
+
+def _sessions(stats: OfferStats, offers_per_session: list[tuple[Offer, ...]]) -> None:
+    for seq, offers in enumerate(offers_per_session):
+        stats.on_view(_view(State.OFFERS, 2 * seq + 1, offers))
+        stats.on_view(_view(State.ATTRACT, 2 * seq + 2))
+
+
+def test_the_report_fits_the_contract_whatever_the_catalogue_categories(tmp_path: Path) -> None:
+    """offers.v1 allows 40 characters of category, 4096 bytes and a suppressed count up to 1000; the catalogue
+    has no such limits. Before, two categories alike in their first 40 characters became one rule/category pair
+    twice, and 60 long (or non-Latin) categories made a 5.5 KB report: either way encode_offers refused the day
+    and central got no offer counts at all."""
+    stats = OfferStats(tmp_path / "alike.sqlite", "s001", "k01", k=2, today=lambda: DAY)
+    alike = (_offer("a", "popular", "Molkereiprodukte und Käse aus der Region - Bio"),
+             _offer("b", "popular", "Molkereiprodukte und Käse aus der Region - konventionell"))
+    _sessions(stats, [alike] * 3)
+    [report] = stats.reports()
+    assert [(o.category, o.count) for o in report.offers_shown] == [("Molkereiprodukte und Käse aus der Region", 6)]
+    assert encode_offers(report)
+
+    stats = OfferStats(tmp_path / "long.sqlite", "s001", "k01", k=2, today=lambda: DAY)
+    categories = [f"有机食品和饮料类别第{j:02d}号，来自本地区的农场和牧场，新鲜直送" for j in range(70)]
+    _sessions(stats, [tuple(_offer(f"o{j}", "repurchase", c) for j, c in enumerate(categories[i:i + 5]))
+                      for i in range(0, 70, 5) for _ in range(2)])
+    [report] = stats.reports()
+    payload = encode_offers(report)  # fits the 4096 bytes: the smallest cells are withheld instead
+    assert 0 < len(report.offers_shown) < 60 and len(payload) <= 4096
+    assert report.suppressed == 70 - len(report.offers_shown)
+
+    stats = OfferStats(tmp_path / "many.sqlite", "s001", "k01", k=2, today=lambda: DAY)
+    _sessions(stats, [(_offer("a", "category", f"c{i}"),) for i in range(1200)])  # 1200 cells of one session each
+    [report] = stats.reports()
+    assert report.offers_shown == () and report.suppressed == 1000  # the most offers.v1 can say
+    assert encode_offers(report)
