@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import csv
 import logging
-import unicodedata
 from dataclasses import dataclass, field, fields
 from datetime import date
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any, Callable, Generic, Sequence, TypeVar
 from contract.operator_files import bounded_lines, require_regular_file
 from kiosk.services.loyalty import KINDS, LANGUAGES, CustomerRow, LoyaltyError, LoyaltyStore
 from kiosk.services.loyalty import OfferRow, OfferTitle, ProductRow, PurchaseRow, RegularPrice
+from kiosk.services.records import refuse_control_characters
 
 logger = logging.getLogger(__name__)
 
@@ -40,23 +40,15 @@ class ImportResult:
 
 
 # ----- cell decoders: each raises ValueError with the problem; read_rows adds row and column ---------------
-def _no_control_characters(value: str) -> str:
-    """Names and titles reach the shopper's screen and the logs: a NUL, escape or line break in them is refused."""
-    bad = next((char for char in value if unicodedata.category(char) == "Cc"), None)
-    if bad is not None:
-        raise ValueError(f"contains the control character U+{ord(bad):04X}")
-    return value
-
-
 def _text(value: str) -> str:
-    value = _no_control_characters(value.strip())
+    value = refuse_control_characters(value.strip())
     if not value:
         raise ValueError("is empty")
     return value
 
 
 def _optional_text(value: str) -> str | None:
-    return _no_control_characters(value.strip()) or None
+    return refuse_control_characters(value.strip()) or None
 
 
 def _date(value: str) -> int:

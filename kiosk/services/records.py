@@ -2,8 +2,20 @@
 from __future__ import annotations
 
 import enum
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
+
+
+def refuse_control_characters(value: str) -> str:
+    """`value` unchanged; ValueError naming the first control character (a NUL, escape, tab or line break).
+
+    Why: names, titles and categories from the loyalty files and offer snapshots reach the shopper's screen and
+    the kiosk's log, where a line break forges a log line and an escape sequence drives the terminal."""
+    bad = next((char for char in value if unicodedata.category(char) == "Cc"), None)
+    if bad is not None:
+        raise ValueError(f"contains the control character U+{ord(bad):04X}")
+    return value
 
 
 @dataclass(frozen=True, slots=True)
