@@ -15,7 +15,7 @@ from typing import Any, Callable, Generic, Sequence, TypeVar
 from contract.operator_files import bounded_lines, require_regular_file
 from kiosk.services.loyalty import KINDS, LANGUAGES, CustomerRow, LoyaltyError, LoyaltyStore
 from kiosk.services.loyalty import OfferRow, OfferTitle, ProductRow, PurchaseRow, RegularPrice
-from kiosk.services.records import refuse_control_characters
+from kiosk.services.records import MAX_ID_CHARS, MAX_TEXT_CHARS, refuse_control_characters
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +49,17 @@ def _text(value: str) -> str:
 
 def _optional_text(value: str) -> str | None:
     return refuse_control_characters(value.strip()) or None
+
+
+def _upto(limit: int, decode: Callable[[str], str | None]) -> Callable[[str], str | None]:
+    """`decode`, refusing a text longer than `limit` characters (what an offer snapshot can carry)."""
+    def parse(value: str) -> str | None:
+        text = decode(value)
+        if text is not None and len(text) > limit:
+            raise ValueError(f"is longer than {limit} characters (got {len(text)})")
+        return text
+
+    return parse
 
 
 def _date(value: str) -> int:
@@ -140,8 +151,8 @@ class ProductLine:
     """products.csv: sku, name, category, department, kind, repurchase_days, durable_days."""
 
     sku: str = _column(_text)
-    name: str = _column(_text)
-    category: str = _column(_text)
+    name: str = _column(_upto(MAX_TEXT_CHARS, _text))  # a "goes with" reason names it in a snapshot
+    category: str = _column(_upto(MAX_TEXT_CHARS, _text))
     department: str = _column(_text)
     kind: str = _column(_choice(KINDS))
     repurchase_days: float | None = _column(_optional_positive_float, optional=True)
@@ -163,17 +174,17 @@ class OfferLine:
     """offers.csv: offer_id, title, icon, price, discount_percent, valid_from, valid_until, sku, category,
     title_en / title_de (the title for shoppers of that language), regular_price (shown struck through)."""
 
-    offer_id: str = _column(_text)
-    title: str = _column(_text)
-    icon: str = _column(_text)
+    offer_id: str = _column(_upto(MAX_ID_CHARS, _text))
+    title: str = _column(_upto(MAX_TEXT_CHARS, _text))
+    icon: str = _column(_upto(MAX_ID_CHARS, _text))
     price: int | None = _column(_price_cents, optional=True)  # cents
     discount_percent: int | None = _column(_int_range(1, 99, optional=True), optional=True)
     valid_from: int = _column(_date)
     valid_until: int = _column(_date)
     sku: str | None = _column(_optional_text, optional=True)
-    category: str | None = _column(_optional_text, optional=True)
-    title_en: str | None = _column(_optional_text, optional=True)
-    title_de: str | None = _column(_optional_text, optional=True)
+    category: str | None = _column(_upto(MAX_TEXT_CHARS, _optional_text), optional=True)
+    title_en: str | None = _column(_upto(MAX_TEXT_CHARS, _optional_text), optional=True)
+    title_de: str | None = _column(_upto(MAX_TEXT_CHARS, _optional_text), optional=True)
     regular_price: int | None = _column(_price_cents, optional=True)  # cents
 
     def titles(self) -> list[OfferTitle]:

@@ -36,7 +36,7 @@ from contract.operator_files import require_regular_file
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from kiosk.errors import KioskError
-from kiosk.services.records import OfferRule, refuse_control_characters
+from kiosk.services.records import MAX_ID_CHARS, MAX_TEXT_CHARS, OfferRule, refuse_control_characters
 
 FORMAT = "moodkiosk-offers"
 VERSION = 2  # 2: member offers carry the shopper reason, offers the regular price; 1 is still read
@@ -74,15 +74,15 @@ class SnapshotOffer(_Line):
     """A catalogue item as the kiosk shows it (the member lines refer to it by `offer_id`)."""
 
     kind: Literal["offer"] = "offer"
-    offer_id: Annotated[Text, Field(min_length=1, max_length=64)]
-    title: Annotated[Text, Field(min_length=1, max_length=200)]
-    titles: tuple[tuple[Annotated[str, Field(pattern=r"^[a-z]{2}$")], Annotated[Text, Field(min_length=1, max_length=200)]], ...] = ()
-    icon: Annotated[Text, Field(min_length=1, max_length=64)]
+    offer_id: Annotated[Text, Field(min_length=1, max_length=MAX_ID_CHARS)]
+    title: Annotated[Text, Field(min_length=1, max_length=MAX_TEXT_CHARS)]
+    titles: tuple[tuple[Annotated[str, Field(pattern=r"^[a-z]{2}$")], Annotated[Text, Field(min_length=1, max_length=MAX_TEXT_CHARS)]], ...] = ()
+    icon: Annotated[Text, Field(min_length=1, max_length=MAX_ID_CHARS)]
     price_cents: Annotated[int, Field(ge=0, le=10_000_000)] | None
     discount_percent: Annotated[int, Field(ge=1, le=100)] | None
     valid_from: date
     valid_until: date
-    category: Annotated[Text, Field(max_length=200)]
+    category: Annotated[Text, Field(max_length=MAX_TEXT_CHARS)]
     regular_price_cents: Annotated[int, Field(ge=0, le=10_000_000)] | None = None
 
 
@@ -91,12 +91,12 @@ class SnapshotReason(_Line):
 
     kind: Literal["cycle", "regular", "goes_with", "category", "popular"]
     days: Annotated[int, Field(ge=1, le=100_000)] | None = None
-    anchor: Annotated[Text, Field(min_length=1, max_length=200)] | None = None
-    anchor_offer: Annotated[Text, Field(min_length=1, max_length=64)] | None = None  # translates `anchor`
+    anchor: Annotated[Text, Field(min_length=1, max_length=MAX_TEXT_CHARS)] | None = None
+    anchor_offer: Annotated[Text, Field(min_length=1, max_length=MAX_ID_CHARS)] | None = None  # translates `anchor`
 
 
 class MemberOffer(_Line):
-    offer_id: Annotated[Text, Field(min_length=1, max_length=64)]
+    offer_id: Annotated[Text, Field(min_length=1, max_length=MAX_ID_CHARS)]
     rule: OfferRule
     reason: Annotated[Text, Field(max_length=500)]
     score: float

@@ -7,6 +7,12 @@ from dataclasses import dataclass
 from datetime import date
 
 
+# Lengths an offer snapshot carries (kiosk.services.offer_snapshot) and so the loyalty CSVs accept: a catalogue
+# the kiosk imports must also go through central's offers-build into a snapshot.
+MAX_ID_CHARS = 64  # offer ids, icon names
+MAX_TEXT_CHARS = 200  # titles, product names, categories
+
+
 def refuse_control_characters(value: str) -> str:
     """`value` unchanged; ValueError naming the first control character (a NUL, escape, tab or line break).
 
