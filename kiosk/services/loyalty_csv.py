@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import csv
 import logging
+import re
 from dataclasses import dataclass, field, fields
 from datetime import date
 from pathlib import Path
-from typing import Any, Callable, Generic, Sequence, TypeVar
+from typing import Any, Callable, Generic, Iterable, Sequence, TypeVar
 
 from contract.operator_files import bounded_lines, require_regular_file
 from kiosk.services.loyalty import KINDS, LANGUAGES, CustomerRow, LoyaltyError, LoyaltyStore
@@ -221,9 +222,11 @@ def read_rows(path: str | Path, kind: type[Line]) -> list[Numbered[Line]]:
             reader.fieldnames = header
             missing = [name for name, _, optional in columns if name not in header and not optional]
             if missing:
-                raise ImportFileError(file, [f"row 1: missing column(s) {', '.join(missing)}"], 1)
+                raise ImportFileError(file, [f"row 1: missing column(s) {', '.join(missing)}{_delimiter_hint(header)}"], 1)
+            breaks = _line_breaks(header)  # physical lines inside quoted cells: not rows of the spreadsheet
             for row in reader:
-                n = reader.line_num
+                breaks += _line_breaks(row.values())
+                n = reader.line_num - breaks
                 if None in row:
                     total += 1
                     if len(problems) < MAX_REPORTED_PROBLEMS:
@@ -251,6 +254,24 @@ def read_rows(path: str | Path, kind: type[Line]) -> list[Numbered[Line]]:
     if problems:
         raise ImportFileError(file, problems, total)
     return parsed
+
+
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def _line_breaks(cells: Iterable[Any]) -> int:
+    """Line breaks inside quoted cells (a row's extra values come as one list)."""
+    texts = (c for cell in cells for c in (cell if isinstance(cell, list) else [cell]) if isinstance(c, str))
+    return sum(len(_LINE_BREAK.findall(text)) for text in texts)
+
+
+def _delimiter_hint(header: list[str]) -> str:
+    """A header of one column that holds another separator: say so (a German spreadsheet writes ';')."""
+    if len(header) == 1:
+        for separator, name in ((";", "';'"), ("\t", "tabs"), ("|", "'|'")):
+            if separator in header[0]:
+                return f"; the header is one column holding {name}: separate the columns by commas"
+    return ""
 
 
 def _refuse(path: str | Path, problems: list[str]) -> None:

@@ -265,3 +265,21 @@ def test_purchases_dated_in_the_future_are_refused(store: LoyaltyStore, tmp_path
     assert store.counts()["purchases"] == 0
     loyalty_csv.import_transactions(store, csv_file(tmp_path, "ok.csv", f"card_id,date,sku\n4006381333931,{tomorrow},COF\n"))
     assert store.counts()["purchases"] == 1
+
+
+def test_rows_are_numbered_as_a_spreadsheet_shows_them_and_a_wrong_delimiter_is_named(store: LoyaltyStore,
+                                                                                       tmp_path: Path) -> None:
+    """A quoted line break keeps a record in one spreadsheet row: the rows after it are not shifted by the extra
+    physical lines (before, the bad name of row 2 was 'row 3', and row 3 was 'row 5'). A file separated by
+    semicolons (a German spreadsheet's CSV) says so instead of only 'missing column(s)'."""
+    text = 'card_id,first_name,language\r\n11112222,"An\r\nna",de\r\n11113333,"Bo\nb\n",en\r\n11114444,,en\r\n'
+    with pytest.raises(ImportFileError) as caught:
+        loyalty_csv.import_customers(store, csv_file(tmp_path, "c.csv", text))
+    assert caught.value.problems == ["row 2, column first_name: contains the control character U+000D",
+                                     "row 3, column first_name: contains the control character U+000A",
+                                     "row 4, column first_name: is empty"]
+    semicolons = "card_id;first_name;language\n11112222;Anna;de\n"
+    with pytest.raises(ImportFileError, match=r"row 1: missing column\(s\) card_id, first_name; the header "
+                                              r"is one column holding ';': separate the columns by commas"):
+        loyalty_csv.import_customers(store, csv_file(tmp_path, "c.csv", semicolons))
+    assert store.counts()["customers"] == 2  # nothing of either file stored, what was there kept
