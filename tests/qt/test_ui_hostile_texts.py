@@ -62,3 +62,24 @@ def test_fit_lines_breaks_a_long_word_and_keeps_surrogate_pairs_whole(qtbot) -> 
     assert len(lines) == 2 and lines[1].endswith(ELLIPSIS) and "\ufffd" not in "".join(lines)
     assert set(lines[0]) == {"🍫"}
     assert fit_lines("a\r\nb\x00c", font, 500, 3) == "a b c"  # one paragraph whatever the file held
+
+
+@pytest.mark.parametrize("language", ["en", "de"])
+@pytest.mark.parametrize("size", [PORTRAIT, LANDSCAPE], ids=["portrait", "landscape"])
+def test_the_highest_prices_the_importers_accept_are_shown_whole(qtbot, make_config, start_app, size, language):
+    """Prices up to 100,000.00 (the CSV and snapshot limit) beside a struck regular price: five landscape cards
+    had no room for both on one line, and '€100000.00' / 'only €99999.99' were cut on both sides (a wrong
+    price on screen). The two now stack when they do not fit side by side."""
+    app = start_app(make_config(language=language, offers={"max_offers": 5}), size)
+    w = app.window
+    t = load_translator(language)
+    top = 10_000_000
+    offers = [Offer(f"o{i}", "Filter coffee 500 g", "coffee", price, discount, date(2026, 12, 31), "coffee", "r",
+                    regular_price_cents=top)
+              for i, (price, discount) in enumerate([(top - 1, None), (None, 99), (top - 1, None), (0, None),
+                                                     (None, 1)])]
+    w.offers.render(t, "Anna", offers, "offers.subtitle.neutral", "card")
+    w.show_screen(w.offers)
+    qtbot.wait(50)
+    assert clipped_texts(w) == []
+    assert all(c.regular.isVisibleTo(c) and c.regular.text() for c in w.offers.cards)

@@ -5,6 +5,7 @@ import re
 from typing import Sequence
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import QBoxLayout, QFrame, QGridLayout, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from kiosk.i18n import Translator
@@ -84,7 +85,8 @@ class OfferCard(QFrame):
         self.redeem = make_label("offerRedeem", center=center)
         self.valid = make_label("offerValid", center=center)
         pad = round(unit * (0.8 if portrait else 1.2))
-        prices = QHBoxLayout()
+        self._pad, self._portrait = pad, portrait
+        prices = self._prices = QHBoxLayout()
         prices.setSpacing(round(unit * 1.2))
         if center:
             prices.addStretch(1)
@@ -119,7 +121,27 @@ class OfferCard(QFrame):
             outer.addStretch(1)
         outer.setContentsMargins(pad, pad, pad, pad)
         outer.setSpacing(round(unit * (2 if portrait else 1.4)))
+        self._outer = outer
         self.show_offer(t, offer, redeem)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt name)
+        super().resizeEvent(event)
+        self._arrange_prices()
+
+    def _arrange_prices(self) -> None:
+        """The struck regular price beside the price when both fit on one line, else above it: five landscape
+        cards have no room for '€100000.00  only €99999.99' side by side, and a price cut off is a wrong price."""
+        room = self.width() - 2 * self._pad
+        if self._portrait:
+            room -= self.icon.width() + self._outer.spacing()
+        needed = 0
+        if not self.regular.isHidden():
+            self.ensurePolished()
+            needed = (self.regular.sizeHint().width() + self._prices.spacing()
+                      + self.price.fontMetrics().horizontalAdvance(self.price.text()) + 2 * self.price.margin())
+        direction = QBoxLayout.Direction.TopToBottom if needed > room else QBoxLayout.Direction.LeftToRight
+        if self._prices.direction() != direction:
+            self._prices.setDirection(direction)
 
     def show_offer(self, t: Translator, offer: Offer, redeem: str | None = None) -> None:
         """Show `offer` in this card's widgets (texts set only where they change, so Qt lays out no more than needed)."""
@@ -132,6 +154,7 @@ class OfferCard(QFrame):
         _set(self.reason, reason_text(t, offer.why))
         _set(self.redeem, t(f"offers.redeem.{redeem}") if redeem in REDEEM_MODES else "")
         _set(self.valid, t("offers.valid_until", date=t.date(offer.valid_until)), always=True)
+        self._arrange_prices()
 
 
 def _set(label: QLabel, text: str, always: bool = False) -> None:
