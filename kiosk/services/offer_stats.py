@@ -55,8 +55,8 @@ class OfferStats:
             last, self._last = self._last, view
         if view.state not in (State.OFFERS, State.GUEST):
             return
-        if last is not None and last.state is view.state and last.offers is view.offers:
-            return  # the same screen extended or its room mood refreshed
+        if last is not None and last.state is view.state and last.entered == view.entered:
+            return  # the same screen: extended, its room mood refreshed, its offers reordered or put back
         keys = ["session:card" if view.state is State.OFFERS else "session:guest"]
         # the category as offers.v1 carries it: two alike in their first 40 characters are one cell (counted
         # once per session), never one rule/category pair twice in a report

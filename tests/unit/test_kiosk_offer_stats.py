@@ -118,3 +118,24 @@ def test_the_report_fits_the_contract_whatever_the_catalogue_categories(tmp_path
     [report] = stats.reports()
     assert report.offers_shown == () and report.suppressed == 1000  # the most offers.v1 can say
     assert encode_offers(report)
+
+
+def test_offers_reordered_by_the_mood_opt_in_or_the_pause_are_still_one_session(tmp_path: Path) -> None:
+    """The opt-in reorders the shown offers and the pause puts the engine's order back (the session replaces
+    its view, a new offers tuple each time): before, each was counted as another card session and another
+    session seeing every cell, so one shopper pressing both made a cell 'seen by 3 sessions' (k = 3)."""
+    stats = OfferStats(tmp_path / "offers.sqlite", "s001", "k01", k=3, today=lambda: DAY)
+    offers = (_offer("a", "repurchase", "pregnancy tests"), _offer("b", "popular", "bakery"))
+    shown = _view(State.OFFERS, 1, offers)
+    stats.on_view(shown)
+    reordered = replace(shown, seq=2, offers=offers[::-1], mood_opt_in=True)  # what KioskSession.opt_in_mood sends
+    stats.on_view(reordered)
+    stats.on_view(replace(reordered, seq=3, offers=tuple(offers), mood_opt_in=False, mood_paused=True))  # the pause
+    stats.on_view(_view(State.ATTRACT, 4))
+    [report] = stats.reports()
+    assert (report.card_sessions, report.offers_shown) == (0, ())  # one shopper: everything below k = 3
+    _sessions(stats, [offers, offers])  # two more shoppers: now three sessions, each offer shown three times
+    [report] = stats.reports()
+    assert report.card_sessions == 3
+    assert sorted((o.category, o.count) for o in report.offers_shown) == [("bakery", 3), ("pregnancy tests", 3)]
+    stats.close()
