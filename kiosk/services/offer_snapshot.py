@@ -99,7 +99,7 @@ class MemberOffer(_Line):
     offer_id: Annotated[Text, Field(min_length=1, max_length=MAX_ID_CHARS)]
     rule: OfferRule
     reason: Annotated[Text, Field(max_length=500)]
-    score: float
+    score: Annotated[float, Field(allow_inf_nan=False)]  # JSON's NaN would reach SQLite as NULL
     why: SnapshotReason | None = None
 
 

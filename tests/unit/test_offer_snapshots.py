@@ -89,6 +89,9 @@ def test_snapshot_round_trip_and_no_clear_card_numbers(tmp_path: Path) -> None:
     (lambda t: t.rsplit("\n", 2)[0] + "\n", "cut short"),
     (lambda t: t.replace('"repurchase"', '"whatever"', 1), "line 5: offers.0.rule"),
     (lambda t: "not json\n" + t, "line 1"),
+    # JSON's NaN reached SQLite as NULL: refused as 'duplicate member or offer (NOT NULL constraint ...)', no line
+    (lambda t: t.replace(",2.5,", ",NaN,", 1), "line 5: offers.0.score: .*finite"),
+    (lambda t: t.replace(",2.5,", ",Infinity,", 1), "line 5: offers.0.score: .*finite"),
 ])
 def test_damaged_snapshot_is_refused_with_file_and_line(tmp_path: Path, damage, message: str) -> None:  # type: ignore[no-untyped-def]
     path = rewrite(make_snapshot(tmp_path), damage)
