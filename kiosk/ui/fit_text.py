@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from PySide6.QtCore import QEvent, Qt
+from PySide6.QtCore import QEvent, QSize, Qt
 from PySide6.QtGui import QFont, QFontMetricsF, QResizeEvent, QTextLayout, QTextOption
 from PySide6.QtWidgets import QLabel, QWidget
 
@@ -61,13 +61,19 @@ def fit_lines(text: str, font: QFont, width: float, max_lines: int) -> str:
 class FitLabel(QLabel):
     """A label for outside data: shows its text in at most `max_lines` lines at its current width (see
     `fit_lines`), refitted on every resize. `text()` is the text as given (the data), `shown_text()` what the
-    shopper sees."""
+    shopper sees.
+
+    It asks the layout for the height of `max_lines` lines but needs only one: on a crowded screen (five cards
+    under a long camera notice) it is the label that gives up height, showing fewer lines with an ellipsis,
+    while prices and dates keep theirs. Its width is the layout's to give (the lines shown were fitted to the
+    last width; asking for them would keep a card once wide wider than its neighbours)."""
 
     def __init__(self, max_lines: int, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.max_lines = max_lines
         self._full = ""
-        self.setWordWrap(True)  # the fitted lines fit; wrapping keeps QLabel's height-for-width layout
+        self._wish_width = -1  # the width `sizeHint` last answered for
+        self.setWordWrap(False)  # the lines are broken here; QLabel only draws them
         self.setTextFormat(Qt.TextFormat.PlainText)
 
     def text(self) -> str:
@@ -80,19 +86,52 @@ class FitLabel(QLabel):
         if text != self._full:
             self._full = text
             self._refit()
+            self.updateGeometry()
 
     def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802
         super().resizeEvent(event)
         self._refit()
+        if self._inner_width() != self._wish_width:  # another width may want another number of lines
+            self.updateGeometry()
 
     def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - a style sheet change brings another font
         super().changeEvent(event)
         if event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange):
             self._refit()
+            self.updateGeometry()
+
+    def sizeHint(self) -> QSize:  # noqa: N802
+        self.ensurePolished()
+        self._wish_width = self._inner_width()
+        wish = fit_lines(self._full, self.font(), self._wish_width, self.max_lines)
+        return QSize(self.fontMetrics().averageCharWidth() * 12, self._text_size(wish).height() + self._frame())
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802
+        self.ensurePolished()
+        return QSize(0, (self.fontMetrics().height() if self._full else 0) + self._frame())
+
+    def shown_size(self) -> QSize:
+        """The size the shown lines take (within the label's: fewer lines are shown when it is squeezed)."""
+        return self._text_size(super().text())
+
+    def _text_size(self, text: str) -> QSize:
+        if not text:
+            return QSize(0, 0)
+        return self.fontMetrics().boundingRect(0, 0, 1 << 20, 1 << 20, int(self.alignment()), text).size()
+
+    def _frame(self) -> int:
+        margins = self.contentsMargins()
+        return margins.top() + margins.bottom() + 2 * self.margin()
+
+    def _inner_width(self) -> int:
+        return self.contentsRect().width() - 2 * self.margin() - max(0, self.indent())
 
     def _refit(self) -> None:
+        """Fit the text to the label's width, and to its height: as many lines as fit, at most `max_lines`."""
         self.ensurePolished()
-        width = self.contentsRect().width() - 2 * self.margin() - max(0, self.indent())
-        shown = fit_lines(self._full, self.font(), width, self.max_lines)
+        metrics = self.fontMetrics()
+        room = self.contentsRect().height() - 2 * self.margin() + metrics.leading()
+        lines = max(1, min(self.max_lines, room // metrics.lineSpacing())) if metrics.lineSpacing() > 0 else 1
+        shown = fit_lines(self._full, self.font(), self._inner_width(), lines)
         if shown != super().text():
             super().setText(shown)

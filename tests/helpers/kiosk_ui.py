@@ -48,7 +48,12 @@ def clipped_texts(root: QWidget) -> list[str]:
             if rect.intersects(other_rect):
                 problems.append(f"{label.text()!r} overlaps {other.text()!r}")
         placed.append((label, rect))
-        if label.wordWrap():
+        if isinstance(label, FitLabel):  # it breaks its own lines, and shows fewer when squeezed: judge those
+            shown = label.shown_size()
+            if shown.height() > label.contentsRect().height() + 1 or shown.width() > label.contentsRect().width() + 1:
+                problems.append(f"{label.shown_text()!r} needs {shown.width()}x{shown.height()}px, has "
+                                f"{label.contentsRect().width()}x{label.contentsRect().height()}px")
+        elif label.wordWrap():
             needed = label.heightForWidth(label.width())
             if needed > label.height() + 1:
                 problems.append(f"{label.text()!r} needs {needed}px, has {label.height()}px")
@@ -63,8 +68,7 @@ def clipped_texts(root: QWidget) -> list[str]:
 def wrapped_width(label: QLabel) -> int:
     """The width a word-wrapped label's text takes at the label's width (wider when a word cannot break)."""
     width = label.contentsRect().width()
-    shown = label.shown_text() if isinstance(label, FitLabel) else label.text()
-    box = QFontMetrics(label.font()).boundingRect(QRect(0, 0, width, 100_000), Qt.TextFlag.TextWordWrap, shown)
+    box = QFontMetrics(label.font()).boundingRect(QRect(0, 0, width, 100_000), Qt.TextFlag.TextWordWrap, label.text())
     return box.width()
 
 

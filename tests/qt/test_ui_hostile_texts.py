@@ -2,6 +2,7 @@
 shows at most a few lines of each, cut with an ellipsis, and nothing runs off a card or the window."""
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 import pytest
@@ -83,3 +84,24 @@ def test_the_highest_prices_the_importers_accept_are_shown_whole(qtbot, make_con
     qtbot.wait(50)
     assert clipped_texts(w) == []
     assert all(c.regular.isVisibleTo(c) and c.regular.text() for c in w.offers.cards)
+
+
+@pytest.mark.parametrize("language", ["en", "de"])
+@pytest.mark.parametrize("size", [PORTRAIT, LANDSCAPE], ids=["portrait", "landscape"])
+def test_the_fullest_offers_screen_still_fits(qtbot, make_config, start_app, size, language):
+    """Everything long at once, under the camera notice with both privacy choices: five cards, each with a long
+    title, a long product in its reason and the highest prices, and a long first name. (With three title and
+    two reason lines in portrait, five stacked cards ran out of height and their titles were cut top and
+    bottom; portrait cards take two title lines and one reason line, which are twice as wide.)"""
+    app = start_app(make_config(language=language, camera={"enabled": True},
+                                offers={"mood_reorder": True, "max_offers": 5}), size)
+    w = app.window
+    t = load_translator(language)
+    offers = [replace(offer(i, title, anchor="Anchorproduct with a very long name " * 6), price_cents=9_999_999,
+                      regular_price_cents=10_000_000)
+              for i, title in enumerate(list(HOSTILE_TITLES.values())[:5])]
+    w.offers.render(t, "Maximiliane Alexandra " * 6, offers, "offers.subtitle.neutral", "card")
+    w.offers.render_privacy(t, camera_on=True, paused=False, opt_in_offered=True, opted_in=False)
+    w.show_screen(w.offers)
+    qtbot.wait(50)
+    assert clipped_texts(w) == []

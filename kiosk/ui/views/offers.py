@@ -56,7 +56,10 @@ def reason_text(t: Translator, why: OfferReason | None) -> str:
 
 REDEEM_MODES = ("card", "till")
 # Lines for texts from the catalogue and the loyalty file, which may be of any length: the rest is elided.
-TITLE_LINES, REASON_LINES, GREETING_LINES = 3, 2, 2
+# Portrait stacks five cards under a two-line greeting: each card has the height of fewer lines (but wider ones).
+TITLE_LINES = {False: 3, True: 2}  # by portrait
+REASON_LINES = {False: 2, True: 1}
+GREETING_LINES = 1  # a name: one line, the rest elided
 
 
 class OfferCard(QFrame):
@@ -75,13 +78,13 @@ class OfferCard(QFrame):
         side = round(unit * (11 if portrait else 9))
         self.icon.setFixedSize(side, side)
         center = not portrait
-        self.title = make_fit_label("offerTitle", TITLE_LINES, center=center)
+        self.title = make_fit_label("offerTitle", TITLE_LINES[portrait], center=center)
         self.regular = make_label("offerRegular", center=center, wrap=False)
         font = self.regular.font()  # the regular price is shown struck through, beside the lower one
         font.setStrikeOut(True)
         self.regular.setFont(font)
         self.price = make_label("offerPrice", center=center)
-        self.reason = make_fit_label("offerReason", REASON_LINES, center=center)  # may name a product
+        self.reason = make_fit_label("offerReason", REASON_LINES[portrait], center=center)  # may name a product
         self.redeem = make_label("offerRedeem", center=center)
         self.valid = make_label("offerValid", center=center)
         pad = round(unit * (0.8 if portrait else 1.2))
