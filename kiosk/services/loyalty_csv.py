@@ -13,7 +13,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Callable, Generic, Iterable, Sequence, TypeVar
 
-from contract.operator_files import bounded_lines, require_regular_file
+from contract.operator_files import bounded_lines, first_non_utf8, require_regular_file
 from kiosk.services.loyalty import KINDS, LANGUAGES, CustomerRow, LoyaltyError, LoyaltyStore
 from kiosk.services.loyalty import OfferRow, OfferTitle, ProductRow, PurchaseRow, RegularPrice
 from kiosk.services.records import MAX_ID_CHARS, MAX_TEXT_CHARS, refuse_control_characters
@@ -245,8 +245,8 @@ def read_rows(path: str | Path, kind: type[Line]) -> list[Numbered[Line]]:
                     parsed.append(Numbered(n, kind(**values)))
     except FileNotFoundError:
         raise ImportFileError(file, ["file not found"], 1) from None
-    except UnicodeDecodeError as exc:
-        raise ImportFileError(file, [f"not UTF-8 text ({exc.reason})"], 1) from None
+    except UnicodeDecodeError:
+        raise ImportFileError(file, [f"{_where_not_utf8(path)} is not UTF-8 (save the file as UTF-8)"], 1) from None
     except csv.Error as exc:
         raise ImportFileError(file, [f"not a readable CSV file: {exc}"], 1) from None
     except OSError as exc:
@@ -272,6 +272,13 @@ def _delimiter_hint(header: list[str]) -> str:
             if separator in header[0]:
                 return f"; the header is one column holding {name}: separate the columns by commas"
     return ""
+
+
+def _where_not_utf8(path: str | Path) -> str:
+    try:
+        return first_non_utf8(path)
+    except OSError:
+        return "a byte"
 
 
 def _refuse(path: str | Path, problems: list[str]) -> None:

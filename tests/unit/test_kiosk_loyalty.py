@@ -283,3 +283,19 @@ def test_rows_are_numbered_as_a_spreadsheet_shows_them_and_a_wrong_delimiter_is_
                                               r"is one column holding ';': separate the columns by commas"):
         loyalty_csv.import_customers(store, csv_file(tmp_path, "c.csv", semicolons))
     assert store.counts()["customers"] == 2  # nothing of either file stored, what was there kept
+
+
+def test_a_file_not_in_utf8_names_the_line_and_column_of_the_first_bad_byte(store: LoyaltyStore,
+                                                                            tmp_path: Path) -> None:
+    """A spreadsheet saved as Latin-1 / Windows-1252 (or UTF-16) was refused as 'not UTF-8 text (invalid
+    continuation byte)': true, but which of 10,000 rows? Now the line and column of the first bad byte."""
+    latin1 = tmp_path / "c.csv"
+    latin1.write_bytes("card_id,first_name,language\n11112222,Anna,de\n11113333,René,en\n".encode("latin-1"))
+    with pytest.raises(ImportFileError, match=r"line 3, column 13: byte 0xE9 is not UTF-8 \(save the file as UTF-8\)"):
+        loyalty_csv.import_customers(store, latin1)
+    utf16 = tmp_path / "u.csv"
+    utf16.write_bytes("card_id,first_name,language\n11112222,Anna,de\n".encode("utf-16"))
+    with pytest.raises(ImportFileError, match=r"line 1, column 1: byte 0xFF is not UTF-8"):
+        loyalty_csv.import_customers(store, utf16)
+    bom = csv_file(tmp_path, "b.csv", "\ufeffcard_id,first_name,language\n11112222,Anna,de\n")
+    assert loyalty_csv.import_customers(store, bom).rows == 1  # a UTF-8 BOM is still fine
