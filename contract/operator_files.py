@@ -64,3 +64,31 @@ def bounded_lines(handle: TextIO, limit: int = LINE_LIMIT) -> Iterator[str]:
         if len(line) > limit and not line.endswith("\n"):  # `limit` characters and its line break are fine
             raise OSError(errno.EFBIG, f"line {number} is longer than {limit} characters; not a CSV export")
         yield line
+
+
+def first_non_utf8(path: str | os.PathLike[str], block: int = 1 << 16) -> str:
+    """Where a file that failed to decode as UTF-8 first breaks, as 'line N, column M: byte 0xXX'.
+
+    Why a second pass: a text handle decodes ahead in blocks, so its error cannot say which of 10,000 rows to
+    fix (a spreadsheet saved as Latin-1 or UTF-16). Read in blocks; a character cut by a block's end is carried."""
+    line, column, carry, first = 1, 1, b"", True
+    with open(path, "rb") as handle:
+        while True:
+            data = handle.read(block)
+            chunk = carry + data
+            if first:
+                chunk, first = chunk.removeprefix(b"\xef\xbb\xbf"), False
+            try:
+                text, carry = chunk.decode("utf-8"), b""
+            except UnicodeDecodeError as exc:
+                good = chunk[:exc.start].decode("utf-8")
+                if data and exc.reason == "unexpected end of data":  # the rest of it is in the next block
+                    text, carry = good, chunk[exc.start:]
+                else:
+                    line += good.count("\n")
+                    column = len(good) - good.rfind("\n") if "\n" in good else column + len(good)
+                    return f"line {line}, column {column}: byte 0x{chunk[exc.start]:02X}"
+            line += text.count("\n")
+            column = len(text) - text.rfind("\n") if "\n" in text else column + len(text)
+            if not data:
+                return "a byte"  # pragma: no cover - the file decodes (changed since it failed)

@@ -105,6 +105,13 @@ class SessionView:
     room: RoomMood = field(default_factory=RoomMood)
     mood_paused: bool = False  # the shopper chose "without mood reading": nothing is analysed
     mood_opt_in: bool = False  # the shopper let their mood order their offers (this visit only)
+    # The seq of the view that entered this screen (default: this view's own). A view changed in place (timeout
+    # extended, offers reordered by the opt-in or back by the pause) keeps it: one visit, however often redrawn.
+    entered: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.entered is None:
+            object.__setattr__(self, "entered", self.seq)
 
 
 class CustomerLookup(Protocol):

@@ -15,6 +15,7 @@ from central.history import History, HistoryError, Period, Totals, date_range, p
 from central.offers_store import store_offer_days
 from central.store import Store
 from central.store_names import StoreNames
+from contract.spreadsheet import spreadsheet_cell
 
 EARLIEST = date(2000, 1, 1)
 LATEST = date(2100, 12, 31)
@@ -38,13 +39,6 @@ def _day(value: date | None, zone: ZoneInfo, what: str) -> date:
     return day
 
 
-def _cell(value: Any) -> Any:
-    """Spreadsheets run cells starting with = + - @ as formulas; quote text that does."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
 def _csv_rows(store: str, name: str, points: Iterable[tuple[str, float, Totals]]) -> Iterable[list[Any]]:
     for label, start, t in points:
         j = t.as_json()
@@ -59,7 +53,7 @@ def _csv_response(rows: Iterable[list[Any]], filename: str) -> Response:
     writer = csv.writer(out)
     writer.writerow(_CSV_COLUMNS)
     for row in rows:
-        writer.writerow([_cell(v) for v in row])
+        writer.writerow([spreadsheet_cell(v) for v in row])  # a store name may start a formula
     return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"})
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from contract.spreadsheet import spreadsheet_cell
 from kiosk.errors import KioskError
 from kiosk.evaluation import baselines
 from kiosk.evaluation.engines import Ranked, learn_ranker, ranker_lists, rules_engine_lists
@@ -98,7 +99,8 @@ def _dump(path: Path, data: RetailData, split: Split, lists: np.ndarray) -> None
             for customer, row in zip(split.customers.tolist(), lists.tolist()):
                 for rank, pid in enumerate(row, start=1):
                     if pid >= 0:
-                        writer.writerow([data.customer_ids[customer], rank, data.product_ids[pid]])
+                        writer.writerow([spreadsheet_cell(data.customer_ids[customer]), rank,
+                                         spreadsheet_cell(data.product_ids[pid])])  # ids from the retail file
     except OSError as exc:
         raise KioskError(f"--dump {path}: cannot write: {exc.strerror or exc}") from None
 

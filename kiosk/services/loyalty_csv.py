@@ -7,15 +7,16 @@ from __future__ import annotations
 
 import csv
 import logging
-import unicodedata
+import re
 from dataclasses import dataclass, field, fields
 from datetime import date
 from pathlib import Path
-from typing import Any, Callable, Generic, Sequence, TypeVar
+from typing import Any, Callable, Generic, Iterable, Sequence, TypeVar
 
-from contract.operator_files import bounded_lines, require_regular_file
+from contract.operator_files import bounded_lines, first_non_utf8, require_regular_file
 from kiosk.services.loyalty import KINDS, LANGUAGES, CustomerRow, LoyaltyError, LoyaltyStore
 from kiosk.services.loyalty import OfferRow, OfferTitle, ProductRow, PurchaseRow, RegularPrice
+from kiosk.services.records import MAX_ID_CHARS, MAX_TEXT_CHARS, refuse_control_characters
 
 logger = logging.getLogger(__name__)
 
@@ -40,23 +41,26 @@ class ImportResult:
 
 
 # ----- cell decoders: each raises ValueError with the problem; read_rows adds row and column ---------------
-def _no_control_characters(value: str) -> str:
-    """Names and titles reach the shopper's screen and the logs: a NUL, escape or line break in them is refused."""
-    bad = next((char for char in value if unicodedata.category(char) == "Cc"), None)
-    if bad is not None:
-        raise ValueError(f"contains the control character U+{ord(bad):04X}")
-    return value
-
-
 def _text(value: str) -> str:
-    value = _no_control_characters(value.strip())
+    value = refuse_control_characters(value.strip())
     if not value:
         raise ValueError("is empty")
     return value
 
 
 def _optional_text(value: str) -> str | None:
-    return _no_control_characters(value.strip()) or None
+    return refuse_control_characters(value.strip()) or None
+
+
+def _upto(limit: int, decode: Callable[[str], str | None]) -> Callable[[str], str | None]:
+    """`decode`, refusing a text longer than `limit` characters (what an offer snapshot can carry)."""
+    def parse(value: str) -> str | None:
+        text = decode(value)
+        if text is not None and len(text) > limit:
+            raise ValueError(f"is longer than {limit} characters (got {len(text)})")
+        return text
+
+    return parse
 
 
 def _date(value: str) -> int:
@@ -148,8 +152,8 @@ class ProductLine:
     """products.csv: sku, name, category, department, kind, repurchase_days, durable_days."""
 
     sku: str = _column(_text)
-    name: str = _column(_text)
-    category: str = _column(_text)
+    name: str = _column(_upto(MAX_TEXT_CHARS, _text))  # a "goes with" reason names it in a snapshot
+    category: str = _column(_upto(MAX_TEXT_CHARS, _text))
     department: str = _column(_text)
     kind: str = _column(_choice(KINDS))
     repurchase_days: float | None = _column(_optional_positive_float, optional=True)
@@ -171,17 +175,17 @@ class OfferLine:
     """offers.csv: offer_id, title, icon, price, discount_percent, valid_from, valid_until, sku, category,
     title_en / title_de (the title for shoppers of that language), regular_price (shown struck through)."""
 
-    offer_id: str = _column(_text)
-    title: str = _column(_text)
-    icon: str = _column(_text)
+    offer_id: str = _column(_upto(MAX_ID_CHARS, _text))
+    title: str = _column(_upto(MAX_TEXT_CHARS, _text))
+    icon: str = _column(_upto(MAX_ID_CHARS, _text))
     price: int | None = _column(_price_cents, optional=True)  # cents
     discount_percent: int | None = _column(_int_range(1, 99, optional=True), optional=True)
     valid_from: int = _column(_date)
     valid_until: int = _column(_date)
     sku: str | None = _column(_optional_text, optional=True)
-    category: str | None = _column(_optional_text, optional=True)
-    title_en: str | None = _column(_optional_text, optional=True)
-    title_de: str | None = _column(_optional_text, optional=True)
+    category: str | None = _column(_upto(MAX_TEXT_CHARS, _optional_text), optional=True)
+    title_en: str | None = _column(_upto(MAX_TEXT_CHARS, _optional_text), optional=True)
+    title_de: str | None = _column(_upto(MAX_TEXT_CHARS, _optional_text), optional=True)
     regular_price: int | None = _column(_price_cents, optional=True)  # cents
 
     def titles(self) -> list[OfferTitle]:
@@ -218,9 +222,11 @@ def read_rows(path: str | Path, kind: type[Line]) -> list[Numbered[Line]]:
             reader.fieldnames = header
             missing = [name for name, _, optional in columns if name not in header and not optional]
             if missing:
-                raise ImportFileError(file, [f"row 1: missing column(s) {', '.join(missing)}"], 1)
+                raise ImportFileError(file, [f"row 1: missing column(s) {', '.join(missing)}{_delimiter_hint(header)}"], 1)
+            breaks = _line_breaks(header)  # physical lines inside quoted cells: not rows of the spreadsheet
             for row in reader:
-                n = reader.line_num
+                breaks += _line_breaks(row.values())
+                n = reader.line_num - breaks
                 if None in row:
                     total += 1
                     if len(problems) < MAX_REPORTED_PROBLEMS:
@@ -239,8 +245,8 @@ def read_rows(path: str | Path, kind: type[Line]) -> list[Numbered[Line]]:
                     parsed.append(Numbered(n, kind(**values)))
     except FileNotFoundError:
         raise ImportFileError(file, ["file not found"], 1) from None
-    except UnicodeDecodeError as exc:
-        raise ImportFileError(file, [f"not UTF-8 text ({exc.reason})"], 1) from None
+    except UnicodeDecodeError:
+        raise ImportFileError(file, [f"{_where_not_utf8(path)} is not UTF-8 (save the file as UTF-8)"], 1) from None
     except csv.Error as exc:
         raise ImportFileError(file, [f"not a readable CSV file: {exc}"], 1) from None
     except OSError as exc:
@@ -248,6 +254,31 @@ def read_rows(path: str | Path, kind: type[Line]) -> list[Numbered[Line]]:
     if problems:
         raise ImportFileError(file, problems, total)
     return parsed
+
+
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def _line_breaks(cells: Iterable[Any]) -> int:
+    """Line breaks inside quoted cells (a row's extra values come as one list)."""
+    texts = (c for cell in cells for c in (cell if isinstance(cell, list) else [cell]) if isinstance(c, str))
+    return sum(len(_LINE_BREAK.findall(text)) for text in texts)
+
+
+def _delimiter_hint(header: list[str]) -> str:
+    """A header of one column that holds another separator: say so (a German spreadsheet writes ';')."""
+    if len(header) == 1:
+        for separator, name in ((";", "';'"), ("\t", "tabs"), ("|", "'|'")):
+            if separator in header[0]:
+                return f"; the header is one column holding {name}: separate the columns by commas"
+    return ""
+
+
+def _where_not_utf8(path: str | Path) -> str:
+    try:
+        return first_non_utf8(path)
+    except OSError:
+        return "a byte"
 
 
 def _refuse(path: str | Path, problems: list[str]) -> None:

@@ -33,10 +33,10 @@ from typing import Annotated, Iterable, Iterator, Literal
 
 import contract
 from contract.operator_files import require_regular_file
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from kiosk.errors import KioskError
-from kiosk.services.records import OfferRule
+from kiosk.services.records import MAX_ID_CHARS, MAX_TEXT_CHARS, OfferRule, refuse_control_characters
 
 FORMAT = "moodkiosk-offers"
 VERSION = 2  # 2: member offers carry the shopper reason, offers the regular price; 1 is still read
@@ -44,6 +44,10 @@ SUFFIX = ".offers.jsonl.gz"
 MEMBER_KEY = re.compile(r"card:[0-9a-f]{16}")
 RULES = ("repurchase", "together", "category", "popular")
 MAX_LINE_BYTES = 64 * 1024
+
+
+# Text that reaches the screen or the log: no line break, escape or other control character (as in the CSVs).
+Text = Annotated[str, AfterValidator(refuse_control_characters)]
 
 
 class SnapshotError(KioskError):
@@ -61,7 +65,7 @@ class SnapshotHeader(_Line):
     store_id: Annotated[str, Field(pattern=contract.ID_PATTERN.pattern)]
     built_at: datetime
     built_for: date
-    engine: Annotated[str, Field(min_length=1, max_length=40)]
+    engine: Annotated[Text, Field(min_length=1, max_length=40)]
     members: Annotated[int, Field(ge=0)]
     offers: Annotated[int, Field(ge=0)]
 
@@ -70,15 +74,15 @@ class SnapshotOffer(_Line):
     """A catalogue item as the kiosk shows it (the member lines refer to it by `offer_id`)."""
 
     kind: Literal["offer"] = "offer"
-    offer_id: Annotated[str, Field(min_length=1, max_length=64)]
-    title: Annotated[str, Field(min_length=1, max_length=200)]
-    titles: tuple[tuple[Annotated[str, Field(pattern=r"^[a-z]{2}$")], Annotated[str, Field(min_length=1, max_length=200)]], ...] = ()
-    icon: Annotated[str, Field(min_length=1, max_length=64)]
+    offer_id: Annotated[Text, Field(min_length=1, max_length=MAX_ID_CHARS)]
+    title: Annotated[Text, Field(min_length=1, max_length=MAX_TEXT_CHARS)]
+    titles: tuple[tuple[Annotated[str, Field(pattern=r"^[a-z]{2}$")], Annotated[Text, Field(min_length=1, max_length=MAX_TEXT_CHARS)]], ...] = ()
+    icon: Annotated[Text, Field(min_length=1, max_length=MAX_ID_CHARS)]
     price_cents: Annotated[int, Field(ge=0, le=10_000_000)] | None
     discount_percent: Annotated[int, Field(ge=1, le=100)] | None
     valid_from: date
     valid_until: date
-    category: Annotated[str, Field(max_length=200)]
+    category: Annotated[Text, Field(max_length=MAX_TEXT_CHARS)]
     regular_price_cents: Annotated[int, Field(ge=0, le=10_000_000)] | None = None
 
 
@@ -87,15 +91,15 @@ class SnapshotReason(_Line):
 
     kind: Literal["cycle", "regular", "goes_with", "category", "popular"]
     days: Annotated[int, Field(ge=1, le=100_000)] | None = None
-    anchor: Annotated[str, Field(min_length=1, max_length=200)] | None = None
-    anchor_offer: Annotated[str, Field(min_length=1, max_length=64)] | None = None  # translates `anchor`
+    anchor: Annotated[Text, Field(min_length=1, max_length=MAX_TEXT_CHARS)] | None = None
+    anchor_offer: Annotated[Text, Field(min_length=1, max_length=MAX_ID_CHARS)] | None = None  # translates `anchor`
 
 
 class MemberOffer(_Line):
-    offer_id: Annotated[str, Field(min_length=1, max_length=64)]
+    offer_id: Annotated[Text, Field(min_length=1, max_length=MAX_ID_CHARS)]
     rule: OfferRule
-    reason: Annotated[str, Field(max_length=500)]
-    score: float
+    reason: Annotated[Text, Field(max_length=500)]
+    score: Annotated[float, Field(allow_inf_nan=False)]  # JSON's NaN would reach SQLite as NULL
     why: SnapshotReason | None = None
 
 
@@ -187,7 +191,8 @@ def read_snapshot(path: Path) -> Iterator[SnapshotHeader | SnapshotOffer | Snaps
     path = Path(path)
     digest = hashlib.sha256()
     header: SnapshotHeader | None = None
-    offer_ids: set[str] = set()
+    offer_ids: dict[str, int] = {}  # offer id -> its line
+    member_keys: dict[str, int] = {}  # member key -> its line
     members = 0
     number = 0
     try:
@@ -210,7 +215,10 @@ def read_snapshot(path: Path) -> Iterator[SnapshotHeader | SnapshotOffer | Snaps
                         line: SnapshotHeader | SnapshotOffer | SnapshotMember | SnapshotEnd = header
                     elif kind == "offer" and members == 0:
                         line = SnapshotOffer.model_validate(obj)
-                        offer_ids.add(line.offer_id)
+                        first = offer_ids.setdefault(line.offer_id, number)
+                        if first != number:
+                            raise SnapshotError(
+                                f"{path}: line {number}: offer {line.offer_id!r} appears twice (first on line {first})")
                     elif kind == "member":
                         offers = obj.get("offers")
                         if isinstance(offers, list):
@@ -220,6 +228,14 @@ def read_snapshot(path: Path) -> Iterator[SnapshotHeader | SnapshotOffer | Snaps
                                 else o for o in offers
                             ])
                         line = SnapshotMember.model_validate(obj)
+                        first = member_keys.setdefault(line.member, number)
+                        if first != number:
+                            raise SnapshotError(
+                                f"{path}: line {number}: member {line.member} appears twice (first on line {first})")
+                        ids = [o.offer_id for o in line.offers]
+                        twice = next((i for n, i in enumerate(ids) if i in ids[:n]), None)
+                        if twice is not None:  # it would fill two of the shopper's few cards with one offer
+                            raise SnapshotError(f"{path}: line {number}: offer {twice!r} twice for one member")
                         unknown = [i for o in line.offers for i in (o.offer_id, o.why and o.why.anchor_offer)
                                    if i is not None and i not in offer_ids]
                         if unknown:

@@ -1,8 +1,9 @@
 """Per-day offer counts on the kiosk (card and guest sessions, offers shown by rule/category, feedback after
-offers), reported to central as k-anonymous offers.v1 days. Nothing about a card or a shopper is kept: only
-counters per day, and only for KEEP_DAYS days."""
+offers), reported to central as k-anonymous offers.v1 days: a rule/category cell only once k sessions saw it.
+Nothing about a card or a shopper is kept: only counters per day, and only for KEEP_DAYS days."""
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 import threading
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Callable
 
 from contract.offers import FACES, OfferCount, OffersDay
+from contract.payloads import MAX_PAYLOAD_BYTES, encode
 from kiosk.errors import KioskError
 from kiosk.services.private_files import private_sqlite
 from kiosk.session import SessionView, State
@@ -18,7 +20,11 @@ from kiosk.session import SessionView, State
 log = logging.getLogger(__name__)
 
 KEEP_DAYS = 7  # a kiosk offline longer than this loses those days' offer counts (privacy over completeness)
-MAX_CELLS = 60  # offers.v1 carries at most 60 rule/category pairs; the rest count as suppressed
+# offers.v1's limits: at most 60 rule/category pairs, 40 characters of category, a suppressed count up to 1000,
+# and the whole report within the contract's payload bytes. Cells beyond them count as suppressed.
+MAX_CELLS = 60
+MAX_CATEGORY = 40
+MAX_SUPPRESSED = 1000
 
 
 class OfferStatsError(KioskError):
@@ -49,10 +55,14 @@ class OfferStats:
             last, self._last = self._last, view
         if view.state not in (State.OFFERS, State.GUEST):
             return
-        if last is not None and last.state is view.state and last.offers is view.offers:
-            return  # the same screen extended or its room mood refreshed
+        if last is not None and last.state is view.state and last.entered == view.entered:
+            return  # the same screen: extended, its room mood refreshed, its offers reordered or put back
         keys = ["session:card" if view.state is State.OFFERS else "session:guest"]
-        keys += [f"shown:{o.rule}:{o.category}" for o in view.offers]
+        # the category as offers.v1 carries it: two alike in their first 40 characters are one cell (counted
+        # once per session), never one rule/category pair twice in a report
+        cells = [f"{o.rule}:{o.category[:MAX_CATEGORY]}" for o in view.offers]
+        keys += [f"shown:{cell}" for cell in cells]  # every offer shown
+        keys += [f"seen:{cell}" for cell in dict.fromkeys(cells)]  # once per session: k counts shoppers
         self._add(keys)
 
     def on_feedback(self, face: str) -> None:
@@ -98,19 +108,33 @@ class OfferStats:
                 return 0
             return n
 
-        shown = []
+        cells = []
         for key, n in sorted(counts.items(), key=lambda kv: -kv[1]):
             if key.startswith("shown:"):
                 rule, _, category = key[6:].partition(":")
-                if 0 < n < self.k or len(shown) >= MAX_CELLS:
+                # A cell is published only when k sessions saw it: one shopper shown four offers of a category
+                # would otherwise make a cell of 4 >= k about one person. (Days counted before this rule have
+                # no `seen:` keys; their cells stay withheld.)
+                sessions = counts.get(f"seen:{key[6:]}", 0)
+                if 0 < n < self.k or sessions < self.k or len(category) > MAX_CATEGORY:
                     suppressed += 1
                     continue
-                shown.append(OfferCount(rule, category[:40], n))
-        return OffersDay(
-            self.store, self.kiosk, day, now, self.k, safe(counts.get("session:card", 0)),
-            safe(counts.get("session:guest", 0)), tuple(shown),
-            {face: safe(counts.get(f"feedback:{face}", 0)) for face in FACES}, suppressed,
-        )
+                cells.append(OfferCount(rule, category, n))
+        day_counts = (self.store, self.kiosk, day, now, self.k, safe(counts.get("session:card", 0)),
+                      safe(counts.get("session:guest", 0)))
+        feedback = {face: safe(counts.get(f"feedback:{face}", 0)) for face in FACES}
+        # the largest cells that fit the payload bytes, measured with the largest suppressed count it may carry
+        room = MAX_PAYLOAD_BYTES - len(encode(OffersDay(*day_counts, (), feedback, MAX_SUPPRESSED).to_document()))
+        shown = []
+        for cell in cells:
+            size = len(json.dumps({"rule": cell.rule, "category": cell.category, "count": cell.count},
+                                  separators=(",", ":"), ensure_ascii=False).encode("utf-8")) + 1  # and a comma
+            if len(shown) >= MAX_CELLS or size > room:
+                suppressed += 1
+                continue
+            room -= size
+            shown.append(cell)
+        return OffersDay(*day_counts, tuple(shown), feedback, min(suppressed, MAX_SUPPRESSED))
 
     def close(self) -> None:
         with self._lock:

@@ -2,8 +2,26 @@
 from __future__ import annotations
 
 import enum
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
+
+
+# Lengths an offer snapshot carries (kiosk.services.offer_snapshot) and so the loyalty CSVs accept: a catalogue
+# the kiosk imports must also go through central's offers-build into a snapshot.
+MAX_ID_CHARS = 64  # offer ids, icon names
+MAX_TEXT_CHARS = 200  # titles, product names, categories
+
+
+def refuse_control_characters(value: str) -> str:
+    """`value` unchanged; ValueError naming the first control character (a NUL, escape, tab or line break).
+
+    Why: names, titles and categories from the loyalty files and offer snapshots reach the shopper's screen and
+    the kiosk's log, where a line break forges a log line and an escape sequence drives the terminal."""
+    bad = next((char for char in value if unicodedata.category(char) == "Cc"), None)
+    if bad is not None:
+        raise ValueError(f"contains the control character U+{ord(bad):04X}")
+    return value
 
 
 @dataclass(frozen=True, slots=True)

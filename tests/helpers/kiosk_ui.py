@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QRect, Qt
+from PySide6.QtGui import QFontMetrics
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QLabel, QWidget
+
+from kiosk.ui.fit_text import FitLabel
 
 ANNA = "2900000000018"  # demo persona, language de
 CLARA = "2900000000032"  # demo persona, language en
@@ -45,13 +48,28 @@ def clipped_texts(root: QWidget) -> list[str]:
             if rect.intersects(other_rect):
                 problems.append(f"{label.text()!r} overlaps {other.text()!r}")
         placed.append((label, rect))
-        if label.wordWrap():
+        if isinstance(label, FitLabel):  # it breaks its own lines, and shows fewer when squeezed: judge those
+            shown = label.shown_size()
+            if shown.height() > label.contentsRect().height() + 1 or shown.width() > label.contentsRect().width() + 1:
+                problems.append(f"{label.shown_text()!r} needs {shown.width()}x{shown.height()}px, has "
+                                f"{label.contentsRect().width()}x{label.contentsRect().height()}px")
+        elif label.wordWrap():
             needed = label.heightForWidth(label.width())
             if needed > label.height() + 1:
                 problems.append(f"{label.text()!r} needs {needed}px, has {label.height()}px")
+            wide = wrapped_width(label)  # a word longer than the line is not wrapped but runs off both sides
+            if wide > label.contentsRect().width() + 1:
+                problems.append(f"{label.text()!r} needs {wide}px wide, has {label.contentsRect().width()}px")
         elif label.sizeHint().width() > label.width() + 1:
             problems.append(f"{label.text()!r} needs {label.sizeHint().width()}px wide, has {label.width()}px")
     return problems
+
+
+def wrapped_width(label: QLabel) -> int:
+    """The width a word-wrapped label's text takes at the label's width (wider when a word cannot break)."""
+    width = label.contentsRect().width()
+    box = QFontMetrics(label.font()).boundingRect(QRect(0, 0, width, 100_000), Qt.TextFlag.TextWordWrap, label.text())
+    return box.width()
 
 
 def wedge_scan(window: QWidget, text: str) -> None:

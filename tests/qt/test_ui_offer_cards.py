@@ -133,6 +133,7 @@ def test_offers_screen_reuses_its_cards_and_shows_each_offer_fully(qtbot) -> Non
     assert all(not c.isVisibleTo(view) for c in pool[2:])
     qtbot.wait(20)
     assert gouda.width() > 1.5 * pool[0].icon.width()  # the two cards share the row the five had
+    assert milk.reason.shown_text() == milk.reason.text()  # refitted to the wider card: shown whole
     view.render(t, "Anna", first, "offers.subtitle.neutral", redeem="card")
     assert view.cards == pool and all(c.isVisibleTo(view) and c.redeem.isVisibleTo(c) for c in pool)
     assert pool[0].regular.isVisibleTo(pool[0]) and pool[0].icon.pictogram == "cup"

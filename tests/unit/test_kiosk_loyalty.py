@@ -265,3 +265,37 @@ def test_purchases_dated_in_the_future_are_refused(store: LoyaltyStore, tmp_path
     assert store.counts()["purchases"] == 0
     loyalty_csv.import_transactions(store, csv_file(tmp_path, "ok.csv", f"card_id,date,sku\n4006381333931,{tomorrow},COF\n"))
     assert store.counts()["purchases"] == 1
+
+
+def test_rows_are_numbered_as_a_spreadsheet_shows_them_and_a_wrong_delimiter_is_named(store: LoyaltyStore,
+                                                                                       tmp_path: Path) -> None:
+    """A quoted line break keeps a record in one spreadsheet row: the rows after it are not shifted by the extra
+    physical lines (before, the bad name of row 2 was 'row 3', and row 3 was 'row 5'). A file separated by
+    semicolons (a German spreadsheet's CSV) says so instead of only 'missing column(s)'."""
+    text = 'card_id,first_name,language\r\n11112222,"An\r\nna",de\r\n11113333,"Bo\nb\n",en\r\n11114444,,en\r\n'
+    with pytest.raises(ImportFileError) as caught:
+        loyalty_csv.import_customers(store, csv_file(tmp_path, "c.csv", text))
+    assert caught.value.problems == ["row 2, column first_name: contains the control character U+000D",
+                                     "row 3, column first_name: contains the control character U+000A",
+                                     "row 4, column first_name: is empty"]
+    semicolons = "card_id;first_name;language\n11112222;Anna;de\n"
+    with pytest.raises(ImportFileError, match=r"row 1: missing column\(s\) card_id, first_name; the header "
+                                              r"is one column holding ';': separate the columns by commas"):
+        loyalty_csv.import_customers(store, csv_file(tmp_path, "c.csv", semicolons))
+    assert store.counts()["customers"] == 2  # nothing of either file stored, what was there kept
+
+
+def test_a_file_not_in_utf8_names_the_line_and_column_of_the_first_bad_byte(store: LoyaltyStore,
+                                                                            tmp_path: Path) -> None:
+    """A spreadsheet saved as Latin-1 / Windows-1252 (or UTF-16) was refused as 'not UTF-8 text (invalid
+    continuation byte)': true, but which of 10,000 rows? Now the line and column of the first bad byte."""
+    latin1 = tmp_path / "c.csv"
+    latin1.write_bytes("card_id,first_name,language\n11112222,Anna,de\n11113333,René,en\n".encode("latin-1"))
+    with pytest.raises(ImportFileError, match=r"line 3, column 13: byte 0xE9 is not UTF-8 \(save the file as UTF-8\)"):
+        loyalty_csv.import_customers(store, latin1)
+    utf16 = tmp_path / "u.csv"
+    utf16.write_bytes("card_id,first_name,language\n11112222,Anna,de\n".encode("utf-16"))
+    with pytest.raises(ImportFileError, match=r"line 1, column 1: byte 0xFF is not UTF-8"):
+        loyalty_csv.import_customers(store, utf16)
+    bom = csv_file(tmp_path, "b.csv", "\ufeffcard_id,first_name,language\n11112222,Anna,de\n")
+    assert loyalty_csv.import_customers(store, bom).rows == 1  # a UTF-8 BOM is still fine

@@ -89,6 +89,9 @@ def test_snapshot_round_trip_and_no_clear_card_numbers(tmp_path: Path) -> None:
     (lambda t: t.rsplit("\n", 2)[0] + "\n", "cut short"),
     (lambda t: t.replace('"repurchase"', '"whatever"', 1), "line 5: offers.0.rule"),
     (lambda t: "not json\n" + t, "line 1"),
+    # JSON's NaN reached SQLite as NULL: refused as 'duplicate member or offer (NOT NULL constraint ...)', no line
+    (lambda t: t.replace(",2.5,", ",NaN,", 1), "line 5: offers.0.score: .*finite"),
+    (lambda t: t.replace(",2.5,", ",Infinity,", 1), "line 5: offers.0.score: .*finite"),
 ])
 def test_damaged_snapshot_is_refused_with_file_and_line(tmp_path: Path, damage, message: str) -> None:  # type: ignore[no-untyped-def]
     path = rewrite(make_snapshot(tmp_path), damage)
@@ -270,3 +273,33 @@ def test_a_store_scribbled_by_a_power_cut_is_set_aside_and_takes_the_next_snapsh
         assert store.info() is None  # a fresh store: the members fall back to the local engine
         assert store.import_file(make_snapshot(tmp_path / "in2", built_at=T0 + timedelta(hours=1))).members == 1
     assert len(list(path.parent.glob("offer_snapshots.sqlite.damaged-*"))) == 1
+
+
+def test_duplicates_and_control_characters_are_refused_with_their_line(tmp_path: Path) -> None:
+    """A snapshot is central's file, yet checked like an operator's CSV: the same offer or member twice, or the
+    same offer twice in one member's list (shown twice on one screen), and a line break or escape in a text
+    that reaches the screen and the log (a forged log line) are refused, naming the line."""
+    header = dict(store_id="demo-store", built_at=T0, built_for=TODAY, engine="embedded")
+
+    def member(card: str, *ids: str) -> SnapshotMember:
+        return SnapshotMember(member=hasher(card), offers=tuple(
+            MemberOffer(offer_id=o, rule="repurchase", reason="r", score=1.0) for o in ids))
+
+    def write(name: str, offers: list[SnapshotOffer], members: list[SnapshotMember]) -> Path:
+        return write_snapshot(tmp_path / name, SnapshotHeader(**header, members=len(members), offers=len(offers)),
+                              offers, members).path
+
+    one, two = catalogue_item("s-1"), catalogue_item("s-2")
+    cases = [
+        (write("offer.gz", [one, two, one], [member(ANNA, "s-1")]), "line 4: offer 's-1' appears twice"),
+        (write("member.gz", [one, two], [member(ANNA, "s-1"), member(DAVID, "s-2"), member(ANNA, "s-2")]),
+         "line 6: member .* appears twice"),
+        (write("twice.gz", [one, two], [member(ANNA, "s-1", "s-2", "s-1")]), "line 4: offer 's-1' twice"),
+        (rewrite(make_snapshot(tmp_path / "t"), lambda t: t.replace("Title s-1", "Title s-1\\nERROR forged", 1)),
+         r"line 2: title: .*U\+000A"),
+        (rewrite(make_snapshot(tmp_path / "r"), lambda t: t.replace("central: s-1", "central: \\u001b[2J", 1)),
+         r"line 5: offers\.0\.reason: .*U\+001B"),
+    ]
+    for path, message in cases:
+        with pytest.raises(SnapshotError, match=message):
+            list(read_snapshot(path))

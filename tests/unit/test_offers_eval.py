@@ -241,3 +241,16 @@ class _no_exit:
 def test_member_without_history_gets_no_evaluation_but_counts(tmp_path: Path, capsys) -> None:
     assert cli_main(["offers-eval", "--data", str(FIXTURE), "--members", "3"]) == 0
     assert "members without enough history or no target basket are not scored" in capsys.readouterr().out
+
+
+def test_the_dump_does_not_carry_formulas_from_the_retail_file(tmp_path: Path) -> None:
+    """Ids come from the retail file; one like =P01 or +00000001 was written as is, and a spreadsheet opening
+    the dump runs it as a formula (=cmd|' /C calc'!A0 ...). Such cells are quoted as central's CSV exports
+    quote them (a leading ')."""
+    data = tmp_path / "retail.csv"
+    data.write_text(FIXTURE.read_text().replace(",P", ",=P").replace("\n0000", "\n+0000"))
+    dump = tmp_path / "ranked.csv"
+    assert cli_main(["offers-eval", "--data", str(data), "--dump", str(dump), "--members", "12"]) == 0
+    with open(dump, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert rows and all(r["product_id"].startswith("'=P") and r["member_id"].startswith("'+0000") for r in rows)

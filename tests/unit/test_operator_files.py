@@ -78,3 +78,13 @@ def test_bounded_lines_takes_lines_up_to_the_limit_and_refuses_a_longer_one() ->
     assert list(bounded_lines(io.StringIO(text, newline=""), limit=8)) == ["a" * 8 + "\n", "b" * 7 + "\r\n", "c" * 8]
     with pytest.raises(OSError, match="line 2 is longer than 8 characters"):
         list(bounded_lines(io.StringIO("a\n" + "b" * 9 + "\n"), limit=8))
+
+
+def test_first_non_utf8_names_line_column_and_byte(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from contract.operator_files import first_non_utf8
+
+    path = tmp_path / "f.csv"
+    path.write_bytes(b"\xef\xbb\xbfa,b\r\nc\xc3\xa9,d\na,\xe9\n")
+    assert first_non_utf8(path) == "line 3, column 3: byte 0xE9"
+    path.write_bytes(("\u00e9" * 10 + "\n").encode() + b"ab\xff\n")  # characters across the blocks are fine
+    assert first_non_utf8(path, block=5) == "line 2, column 3: byte 0xFF"

@@ -5,11 +5,12 @@ import re
 from typing import Sequence
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import QBoxLayout, QFrame, QGridLayout, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from kiosk.i18n import Translator
 from kiosk.services.records import Offer, OfferReason, ReasonKind
-from kiosk.ui.views import make_button, make_label
+from kiosk.ui.views import make_button, make_fit_label, make_label
 from kiosk.ui.widgets import OfferIcon
 
 _NUMBER_UNIT = re.compile(r"(\d) (\w{1,3}\b|%)")
@@ -54,6 +55,11 @@ def reason_text(t: Translator, why: OfferReason | None) -> str:
 
 
 REDEEM_MODES = ("card", "till")
+# Lines for texts from the catalogue and the loyalty file, which may be of any length: the rest is elided.
+# Portrait stacks five cards under a two-line greeting: each card has the height of fewer lines (but wider ones).
+TITLE_LINES = {False: 3, True: 2}  # by portrait
+REASON_LINES = {False: 2, True: 1}
+GREETING_LINES = 1  # a name: one line, the rest elided
 
 
 class OfferCard(QFrame):
@@ -72,17 +78,18 @@ class OfferCard(QFrame):
         side = round(unit * (11 if portrait else 9))
         self.icon.setFixedSize(side, side)
         center = not portrait
-        self.title = make_label("offerTitle", center=center)
+        self.title = make_fit_label("offerTitle", TITLE_LINES[portrait], center=center)
         self.regular = make_label("offerRegular", center=center, wrap=False)
         font = self.regular.font()  # the regular price is shown struck through, beside the lower one
         font.setStrikeOut(True)
         self.regular.setFont(font)
         self.price = make_label("offerPrice", center=center)
-        self.reason = make_label("offerReason", center=center)
+        self.reason = make_fit_label("offerReason", REASON_LINES[portrait], center=center)  # may name a product
         self.redeem = make_label("offerRedeem", center=center)
         self.valid = make_label("offerValid", center=center)
         pad = round(unit * (0.8 if portrait else 1.2))
-        prices = QHBoxLayout()
+        self._pad, self._portrait = pad, portrait
+        prices = self._prices = QHBoxLayout()
         prices.setSpacing(round(unit * 1.2))
         if center:
             prices.addStretch(1)
@@ -117,7 +124,27 @@ class OfferCard(QFrame):
             outer.addStretch(1)
         outer.setContentsMargins(pad, pad, pad, pad)
         outer.setSpacing(round(unit * (2 if portrait else 1.4)))
+        self._outer = outer
         self.show_offer(t, offer, redeem)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt name)
+        super().resizeEvent(event)
+        self._arrange_prices()
+
+    def _arrange_prices(self) -> None:
+        """The struck regular price beside the price when both fit on one line, else above it: five landscape
+        cards have no room for '€100000.00  only €99999.99' side by side, and a price cut off is a wrong price."""
+        room = self.width() - 2 * self._pad
+        if self._portrait:
+            room -= self.icon.width() + self._outer.spacing()
+        needed = 0
+        if not self.regular.isHidden():
+            self.ensurePolished()
+            needed = (self.regular.sizeHint().width() + self._prices.spacing()
+                      + self.price.fontMetrics().horizontalAdvance(self.price.text()) + 2 * self.price.margin())
+        direction = QBoxLayout.Direction.TopToBottom if needed > room else QBoxLayout.Direction.LeftToRight
+        if self._prices.direction() != direction:
+            self._prices.setDirection(direction)
 
     def show_offer(self, t: Translator, offer: Offer, redeem: str | None = None) -> None:
         """Show `offer` in this card's widgets (texts set only where they change, so Qt lays out no more than needed)."""
@@ -130,6 +157,7 @@ class OfferCard(QFrame):
         _set(self.reason, reason_text(t, offer.why))
         _set(self.redeem, t(f"offers.redeem.{redeem}") if redeem in REDEEM_MODES else "")
         _set(self.valid, t("offers.valid_until", date=t.date(offer.valid_until)), always=True)
+        self._arrange_prices()
 
 
 def _set(label: QLabel, text: str, always: bool = False) -> None:
@@ -145,7 +173,7 @@ class OffersView(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("offers")
-        self.greeting = make_label("title")
+        self.greeting = make_fit_label("title", GREETING_LINES)  # holds the first name from the loyalty file
         self.subtitle = make_label("body")
         self.empty = make_label("headline")
         self.done = make_button("doneButton", primary=True)
