@@ -72,7 +72,7 @@ class KioskApp:
             prepare_before_qt(config.ui.rotation, self._fullscreen)
         self.qt = QApplication.instance() or QApplication([])
         self._stoppers: list[tuple[str, Callable[[], None]]] = []
-        self.feedback = FeedbackCounter()
+        self.feedback = FeedbackCounter(config.mood.k_anonymity)
         self.model_version: str | None = None
 
         hasher = CardHasher(config.card_hash_key())  # the one read (or first creation) of the key file

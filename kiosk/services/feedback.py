@@ -3,6 +3,8 @@
 Normally the presses ride on the next mood window the camera closes. A kiosk without a working camera closes no
 mood windows, so `FeedbackOnlyWindows` closes its own on the window clock: people 0, no expressions, just the
 presses; and only when there were presses, so a camera-less kiosk does not report "nobody was here".
+Presses go out only k (`mood.k_anonymity`) or more at a time, like people: a window is published with its
+minute, and one "unhappy" press in it, at a kiosk with one shopper in front, says who pressed what.
 """
 from __future__ import annotations
 
@@ -14,9 +16,15 @@ from vision.types import MoodWindow
 
 
 class FeedbackCounter:
-    """Counts feedback presses per face between two windows (thread-safe: UI adds, vision thread takes)."""
+    """Counts feedback presses per face between two windows (thread-safe: UI adds, vision thread takes).
 
-    def __init__(self) -> None:
+    Fewer than `k` presses are not handed out: they wait for a later window, as a mood window with fewer than
+    k people merges into the next, and presses still below k when the kiosk stops are never sent."""
+
+    def __init__(self, k: int = 1) -> None:
+        if k < 1:
+            raise ValueError(f"k must be at least 1, got {k}")
+        self._k = k
         self._lock = threading.Lock()
         self._counts = dict.fromkeys(FEEDBACK_FACES, 0)
 
@@ -25,10 +33,18 @@ class FeedbackCounter:
             self._counts[face] = self._counts.get(face, 0) + 1
 
     def take(self) -> dict[str, int]:
-        """The counts since the last take, resetting them (called when a window closes)."""
+        """The counts since the last take, resetting them (called when a window closes); all zero, and the
+        presses kept for a later window, while there are fewer than k of them."""
         with self._lock:
+            if sum(self._counts.values()) < self._k:
+                return dict.fromkeys(FEEDBACK_FACES, 0)
             counts, self._counts = self._counts, dict.fromkeys(FEEDBACK_FACES, 0)
         return counts
+
+    def pending(self) -> dict[str, int]:
+        """The presses not handed out yet (for the log at shutdown and for tests)."""
+        with self._lock:
+            return dict(self._counts)
 
 
 class FeedbackOnlyWindows:

@@ -35,7 +35,8 @@ def subscribe(broker: MosquittoBroker, topic: str) -> tuple[mqtt.Client, list[di
 def test_feedback_counts_ride_on_the_next_window(qtbot, make_config, start_app, mosquitto):  # noqa: F811
     listener, received, got = subscribe(mosquitto, "moodkiosk/v1/+/+/mood")
     try:
-        app = start_app(make_config(store_id="s7", kiosk_id="k2", mqtt={"enabled": True, "url": mosquitto.url}))
+        app = start_app(make_config(store_id="s7", kiosk_id="k2", mood={"k_anonymity": 1},
+                                    mqtt={"enabled": True, "url": mosquitto.url}))
         w = app.window
         qtbot.waitUntil(lambda: "Broker: connected" in w.service.text(), timeout=10000)
 
@@ -66,19 +67,27 @@ def test_feedback_counts_ride_on_the_next_window(qtbot, make_config, start_app, 
 def test_without_a_camera_feedback_goes_out_in_feedback_only_windows(qtbot, make_config, start_app, mosquitto):  # noqa: F811
     listener, received, got = subscribe(mosquitto, "moodkiosk/v1/+/+/mood")
     try:
-        app = start_app(make_config(store_id="s7", kiosk_id="k3", mood={"window_seconds": 5},
+        app = start_app(make_config(store_id="s7", kiosk_id="k3", mood={"window_seconds": 5, "k_anonymity": 2},
                                     mqtt={"enabled": True, "url": mosquitto.url}))
         w = app.window
         assert app.vision is None
         qtbot.waitUntil(lambda: "Broker: connected" in w.service.text(), timeout=10000)
-        wedge_scan(w, CLARA)
-        qtbot.waitUntil(lambda: w.current_screen() is w.offers, timeout=3000)
-        qtbot.mouseClick(w.offers.done, Qt.MouseButton.LeftButton)
-        qtbot.mouseClick(w.feedback.buttons["happy"], Qt.MouseButton.LeftButton)
 
+        def shopper_presses(face: str) -> None:
+            wedge_scan(w, CLARA)
+            qtbot.waitUntil(lambda: w.current_screen() is w.offers, timeout=3000)
+            qtbot.mouseClick(w.offers.done, Qt.MouseButton.LeftButton)
+            qtbot.mouseClick(w.feedback.buttons[face], Qt.MouseButton.LeftButton)
+            qtbot.mouseClick(w.thanks, Qt.MouseButton.LeftButton)  # back to the attract screen
+
+        # Before: one press went out alone in its own 5 s window, which tells who pressed what at a quiet kiosk.
+        shopper_presses("happy")
+        qtbot.wait(7000)  # the event loop runs: the 5 s window clock closes a window (and sends nothing)
+        assert not got.is_set(), "a single press was published below k = 2"
+        shopper_presses("unhappy")
         qtbot.waitUntil(got.is_set, timeout=12000)  # the 5 s window clock, run by the UI thread's timer
         doc = received[0]
-        assert doc["feedback"] == {"happy": 1, "neutral": 0, "unhappy": 0}
+        assert doc["feedback"] == {"happy": 1, "neutral": 0, "unhappy": 1}
         assert (doc["people"], doc["counts"], doc["kiosk"]) == (0, {}, "k3")
         qtbot.wait(5500)
         assert len(received) == 1, "a window without presses was sent"
