@@ -13,14 +13,25 @@ MAX_ID_CHARS = 64  # offer ids, icon names
 MAX_TEXT_CHARS = 200  # titles, product names, categories
 
 
+# Bidirectional embeddings, overrides and isolates: they reorder what follows them on the screen and in a log
+# viewer ("Trojan Source"). The marks U+200E / U+200F, which right-to-left names may need, stay allowed.
+_BIDI_CONTROLS = frozenset(range(0x202A, 0x202F)) | frozenset(range(0x2066, 0x206A))
+_LINE_BREAKS = ("Cc", "Zl", "Zp")  # control characters, and U+2028 / U+2029, which many viewers break lines at
+
+
 def refuse_control_characters(value: str) -> str:
-    """`value` unchanged; ValueError naming the first control character (a NUL, escape, tab or line break).
+    """`value` unchanged; ValueError naming the first control character (a NUL, escape, tab or line break, a
+    Unicode line or paragraph separator, a bidi override), or for a text of invisible characters only.
 
     Why: names, titles and categories from the loyalty files and offer snapshots reach the shopper's screen and
-    the kiosk's log, where a line break forges a log line and an escape sequence drives the terminal."""
-    bad = next((char for char in value if unicodedata.category(char) == "Cc"), None)
+    the kiosk's log, where a line break forges a log line, an escape sequence drives the terminal, a bidi
+    override shows a text reversed, and a title of zero-width spaces is an offer card with no title."""
+    bad = next((char for char in value if unicodedata.category(char) in _LINE_BREAKS or ord(char) in _BIDI_CONTROLS),
+               None)
     if bad is not None:
         raise ValueError(f"contains the control character U+{ord(bad):04X}")
+    if value and all(unicodedata.category(char) in ("Cf", "Zs", "Mn") for char in value):
+        raise ValueError("has no visible character")
     return value
 
 

@@ -249,6 +249,16 @@ def test_names_with_control_characters_are_refused(store: LoyaltyStore, tmp_path
     assert "row 2, column first_name: contains the control character U+0000" in message
     assert "row 3, column first_name: contains the control character U+001B" in message
     assert store.counts() == before
+    # Invisible trickery: a right-to-left override shows "Anna" reversed and reorders a log line; a line
+    # separator breaks the line in many viewers; a name of zero-width spaces is no name on the screen.
+    path = csv_file(tmp_path, "c.csv", "card_id,first_name\n4006381333931,\u202eAnna\n5901234123457,Ben\u2028Bob\n"
+                                       "79927398713,\u200b\u200b\n11112222,\u0645\u0631\u064a\u0645\u200f\n")
+    with pytest.raises(ImportFileError) as caught:
+        loyalty_csv.import_customers(store, path)
+    assert caught.value.problems == ["row 2, column first_name: contains the control character U+202E",
+                                     "row 3, column first_name: contains the control character U+2028",
+                                     "row 4, column first_name: has no visible character"]  # row 5 (Arabic) is fine
+    assert store.counts() == before
 
 
 def test_purchases_dated_in_the_future_are_refused(store: LoyaltyStore, tmp_path: Path) -> None:
