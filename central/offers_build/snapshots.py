@@ -1,9 +1,11 @@
 """Writes one offer snapshot per store from an engine's ranking (members keyed by the kiosks' card hash)."""
 from __future__ import annotations
 
+import math
 from datetime import date, datetime
 from pathlib import Path
 
+from central.errors import CentralError
 from central.offers_build.ranking import Ranking
 from kiosk.services.cards import CardHasher
 from kiosk.services.loyalty import CatalogueOffer
@@ -22,6 +24,11 @@ def _why(reason: OfferReason | None) -> SnapshotReason | None:
 
 
 def _member_offer(offer: Offer) -> MemberOffer:
+    """Built without validation (millions of lines), so the one value an engine computes is checked here: a
+    kiosk refuses a whole snapshot with a NaN or infinite score, and the store would keep yesterday's offers."""
+    if not math.isfinite(offer.score):
+        raise CentralError(f"offers-build: the engine scored offer {offer.offer_id} {offer.score} (not a finite "
+                           "number); nothing was written")
     return MemberOffer.model_construct(offer_id=offer.offer_id, rule=str(offer.rule), reason=offer.reason,
                                        score=offer.score, why=_why(offer.why))
 

@@ -235,3 +235,21 @@ def test_the_builds_offer_rules_default_to_the_kiosks(tmp_path: Path, capsys) ->
             build(paths, tmp_path / "out", option, value)
         assert stop.value.code == 2 and message in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("score", [float("nan"), float("inf")])
+def test_an_engine_score_that_is_not_finite_writes_nothing(tmp_path: Path, score: float) -> None:
+    """The snapshot lines are built without validation; a NaN score made a file every kiosk refuses whole."""
+    from datetime import datetime, timezone
+
+    from central.errors import CentralError
+    from central.offers_build.ranking import Ranking
+    from central.offers_build.snapshots import write_store_snapshots
+
+    offer = Offer("O1", "Coffee", "coffee", 299, None, date(2030, 1, 1), "drinks", "test", score=score)
+    ranking = Ranking(offers={"4006381333931": (offer,)}, store_members={"s1": ("4006381333931",)}, lines=1,
+                      skipped_returns=0, learn_s=0.0, rank_s=0.0)
+    with pytest.raises(CentralError, match=r"scored offer O1 (nan|inf) \(not a finite number\); nothing was written"):
+        write_store_snapshots(tmp_path / "out", ranking, (), CardHasher(KEY.encode()),
+                              datetime(2026, 12, 2, tzinfo=timezone.utc), date(2026, 12, 2), "test", False)
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
