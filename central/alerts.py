@@ -170,13 +170,19 @@ class AlertChecker:
         self.history = History(store, retention)
         self._stats = stats
         self._last_rejected: int | None = None
-        self._frames: dict[tuple[str, str], tuple[Any, float]] = {}
+        # (store, kiosk) -> (frame counter, since when unchanged, whether "since" is only this process's first look)
+        self._frames: dict[tuple[str, str], tuple[Any, float, bool]] = {}
+        self._undecided: set[str] = set()  # keys a check cannot judge yet (just started): their alerts stay as they are
         self._delivered: set[tuple[int, int]] = set()  # (alert id, recipient index) sent while others failed
 
     # ---- detection ---------------------------------------------------------------------------------
     def problems(self, now: float) -> list[Problem]:
+        """What is wrong now; also notes in `_undecided` the problems this process cannot judge yet (a camera
+        watched for less than camera_minutes, rejections before a second count), so a restart neither closes
+        their open alerts nor opens and sends them again."""
         t = self.settings.alerts
         found: list[Problem] = []
+        undecided: set[str] = set()
         for k in self.store.kiosks():
             where = f"kiosk {k.kiosk} of store {k.store}"
             if k.online is False and k.status_at is not None and now - k.status_at >= t.offline_minutes * 60:
@@ -185,24 +191,32 @@ class AlertChecker:
             health = dict(k.health or {})
             if k.online and "frames" in health:
                 frames = health["frames"]
-                seen, since = self._frames.get((k.store, k.kiosk), (None, now))
+                key = f"camera:{k.store}:{k.kiosk}"
+                seen, since, first_look = self._frames.get((k.store, k.kiosk), (None, now, True))
                 if frames != seen:
-                    self._frames[(k.store, k.kiosk)] = (frames, now)
-                elif now - since >= t.camera_minutes * 60:
-                    found.append(Problem(f"camera:{k.store}:{k.kiosk}", "camera", k.store, k.kiosk,
+                    first_look = seen is None
+                    since = now
+                    self._frames[(k.store, k.kiosk)] = (frames, since, first_look)
+                if now - since >= t.camera_minutes * 60:
+                    found.append(Problem(key, "camera", k.store, k.kiosk,
                                          f"{where}: no camera frames for {round((now - since) / 60)} min"))
+                elif first_look:  # unchanged since this process started: it may have stopped before
+                    undecided.add(key)
             depth = health.get("spool_depth")
             if isinstance(depth, int) and depth >= t.spool_depth:
                 found.append(Problem(f"spool:{k.store}:{k.kiosk}", "spool", k.store, k.kiosk,
                                      f"{where}: {depth} windows waiting to be sent (spool growing)"))
         if self._stats is not None:
             rejected = int(self._stats().get("rejected_total", 0))
-            if self._last_rejected is not None and rejected - self._last_rejected >= t.rejected_per_check:
+            if self._last_rejected is None or rejected < self._last_rejected:  # just started, or counters restarted
+                undecided.add("rejected")
+            elif rejected - self._last_rejected >= t.rejected_per_check:
                 found.append(Problem("rejected", "rejected", None, None,
                                      f"{rejected - self._last_rejected} kiosk messages rejected since the last check "
                                      f"(reasons in /api/stats and the central log)"))
             self._last_rejected = rejected
         found += self._drops(now)
+        self._undecided = undecided
         return found
 
     def _drops(self, now: float) -> list[Problem]:
@@ -242,7 +256,7 @@ class AlertChecker:
                             "VALUES (?, ?, ?, ?, ?, ?)", (key, p.kind, p.store, p.kiosk, p.message, now))
                 log.warning("alert opened: %s", p.message)
         for key, a in open_alerts.items():
-            if key not in problems:
+            if key not in problems and key not in self._undecided:
                 self._write("UPDATE alerts SET closed_at = ? WHERE id = ?", (now, a.id))
                 log.info("alert closed: %s", a.message)
         sent = []

@@ -207,3 +207,33 @@ def test_alerts_file_errors_are_one_line(tmp_path: Path) -> None:
         bad.write_text(text)
         with pytest.raises(CentralError, match=needle.replace("[", r"\[")):
             load_alert_settings(bad, users)
+
+
+def test_restart_keeps_open_alerts_open_and_sends_nothing_twice(tmp_path: Path, smtp, webhook) -> None:
+    """A restarted central knows nothing yet about camera frames or rejections: it used to close the open camera
+    and rejection alerts at its first check ("solved") and open and send them again minutes later."""
+    smtp_port, box = smtp
+    hook, posted = webhook
+    users, settings = _setup(tmp_path, smtp_port, hook)
+    store = open_store(f"sqlite:///{tmp_path / 'central.db'}")
+    try:
+        store.set_status("s1", "k2", True, NOW - 3600)
+        store.set_health("s1", "k2", {"frames": 500, "spool_depth": 0}, NOW - 30)
+        rejected = {"rejected_total": 0}
+        first = AlertChecker(store, users, settings, stats=lambda: rejected)
+        first.run_once(NOW)
+        rejected["rejected_total"] = 9
+        sent = first.run_once(NOW + 11 * 60)
+        assert {a.kind for a in sent} == {"camera", "rejected"}
+        opened = {a.key: a.id for a in first.alerts(open_only=True)}
+        mails, hooks = len(box.messages), len(posted)
+
+        restarted = {"rejected_total": 0}  # a new process counts from 0; the camera is still stuck
+        second = AlertChecker(store, users, settings, stats=lambda: restarted)
+        for minute in (12, 13, 24, 36):
+            restarted["rejected_total"] += 9  # the rejections go on
+            assert second.run_once(NOW + minute * 60) == []
+            assert {a.key: a.id for a in second.alerts(open_only=True)} == opened
+        assert (len(box.messages), len(posted)) == (mails, hooks)
+    finally:
+        store.close()
