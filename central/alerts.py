@@ -48,6 +48,9 @@ class Thresholds(_Strict):
     weeks: int = Field(4, ge=1, le=12, description="Previous weeks the drop is measured against.")
     min_people: int = Field(20, ge=1, description="People seen in the hour (summed over windows) to judge mood.")
     min_presses: int = Field(5, ge=1, description="Feedback presses in the hour to judge feedback.")
+    reopen_minutes: float = Field(60, ge=0, le=10080, description="A problem back within this long after its "
+                                  "alert closed reopens that alert without a new message (a spool hovering at "
+                                  "its threshold is one alert, not one e-mail every two minutes).")
     quiet_start: str = Field("22:00", pattern=r"^\d{2}:\d{2}$", description="Quiet hours start (local HH:MM).")
     quiet_end: str = Field("07:00", pattern=r"^\d{2}:\d{2}$", description="Quiet hours end (local HH:MM).")
     timezone: str = Field("UTC", description="IANA time zone of the quiet hours.")
@@ -251,7 +254,13 @@ class AlertChecker:
         problems = {p.key: p for p in self.problems(now)}
         open_alerts = {a.key: a for a in self.alerts(open_only=True)}
         for key, p in problems.items():
-            if key not in open_alerts:
+            if key in open_alerts:
+                continue
+            recent = self._closed_since(key, now - self.settings.alerts.reopen_minutes * 60)
+            if recent is not None:
+                self._write("UPDATE alerts SET closed_at = NULL WHERE id = ?", (recent,))
+                log.warning("alert reopened: %s", p.message)
+            else:
                 self._write("INSERT INTO alerts (key, kind, store_id, kiosk_id, message, opened_at) "
                             "VALUES (?, ?, ?, ?, ?, ?)", (key, p.kind, p.store, p.kiosk, p.message, now))
                 log.warning("alert opened: %s", p.message)
@@ -277,6 +286,12 @@ class AlertChecker:
 
     def alerts(self, open_only: bool = False) -> list[Alert]:
         return list_alerts(self.store, open_only)
+
+    def _closed_since(self, key: str, since: float) -> int | None:
+        """The id of the alert for `key` closed at or after `since`, if any (the newest)."""
+        rows = self.store._fetch(self.store._conn(), "SELECT id FROM alerts WHERE key = ? AND closed_at >= ? "
+                                 "ORDER BY closed_at DESC, id DESC LIMIT 1", (key, since))
+        return int(rows[0][0]) if rows else None
 
     def _write(self, sql: str, params: tuple[Any, ...]) -> None:
         if isinstance(self.store, PostgresStore):

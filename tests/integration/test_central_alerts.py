@@ -237,3 +237,27 @@ def test_restart_keeps_open_alerts_open_and_sends_nothing_twice(tmp_path: Path, 
         assert (len(box.messages), len(posted)) == (mails, hooks)
     finally:
         store.close()
+
+
+def test_a_flapping_problem_is_one_message_not_one_per_flap(tmp_path: Path, smtp, webhook) -> None:
+    """A spool hovering at the threshold (30, 29, 30, ...) used to open a new alert, and send a new e-mail and
+    webhook, every time it came back: one message every two minutes for as long as it hovered."""
+    smtp_port, box = smtp
+    hook, posted = webhook
+    users, settings = _setup(tmp_path, smtp_port, hook)
+    store = open_store(f"sqlite:///{tmp_path / 'central.db'}")
+    checker = AlertChecker(store, users, settings)
+    try:
+        store.set_status("s1", "k2", True, NOW - 3600)
+        for minute in range(20):
+            store.set_health("s1", "k2", {"spool_depth": 30 - minute % 2}, NOW + minute * 60 - 5)
+            checker.run_once(NOW + minute * 60)
+        assert (len(box.messages), len(posted)) == (1, 1)
+        spool = [a for a in checker.alerts() if a.kind == "spool"]
+        assert len(spool) == 1 and spool[0].closed_at is not None  # one alert, closed at the last look (29)
+        # Back much later (after reopen_minutes): a new problem, a new message.
+        store.set_health("s1", "k2", {"spool_depth": 45}, NOW + 3 * 3600)
+        assert [a.kind for a in checker.run_once(NOW + 3 * 3600 + 5)] == ["spool"]
+        assert (len(box.messages), len(posted)) == (2, 2)
+    finally:
+        store.close()
