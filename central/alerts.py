@@ -270,8 +270,9 @@ class AlertChecker:
                 log.info("alert closed: %s", a.message)
         sent = []
         if not self.quiet(now):
+            down: set[str] = set()  # mail server / webhooks that failed in this check: not tried again in it
             for a in self.alerts(open_only=True):
-                if a.notified_at is None and self._deliver(a):
+                if a.notified_at is None and self._deliver(a, down):
                     self._write("UPDATE alerts SET notified_at = ? WHERE id = ?", (now, a.id))
                     sent.append(a)
         return sent
@@ -301,23 +302,37 @@ class AlertChecker:
                 self.store._conn().execute(sql, params)
 
     # ---- delivery ----------------------------------------------------------------------------------
-    def _deliver(self, alert: Alert) -> bool:
-        """Send to every recipient whose user may see the alert's store; True if all deliveries worked."""
+    def _deliver(self, alert: Alert, down: set[str]) -> bool:
+        """Send to every recipient whose user may see the alert's store; True if all deliveries worked.
+
+        An endpoint in `down` failed earlier in this check and is skipped: a server that never answers costs
+        one timeout per check, not one per alert and recipient (which held the checks for many minutes)."""
         users = {u.name: u for u in self.users.users()}
         ok = True
         for i, r in enumerate(self.settings.recipients):
             user = users.get(r.user)
             if user is None or not visible(alert, user) or (alert.id, i) in self._delivered:
                 continue
+            endpoints = (["smtp"] if r.email else []) + ([r.webhook] if r.webhook else [])
+            if any(e in down for e in endpoints):
+                ok = False
+                continue
+            endpoint = ""
             try:
                 if r.email:
+                    endpoint = "smtp"
                     self._email(r.email, alert)
                 if r.webhook:
+                    endpoint = r.webhook
                     _post(r.webhook, {"alert": alert.as_json(), "user": r.user})
                 self._delivered.add((alert.id, i))
+            except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
+                ok = False  # this message refused; the server works
+                log.error("alert %s not delivered to %s: %s", alert.id, r.user, exc)
             except (OSError, smtplib.SMTPException, urllib.error.URLError) as exc:
                 ok = False  # tried again at the next check; those already reached are not sent it twice
-                log.error("alert %s not delivered to %s: %s", alert.id, r.user, exc)
+                down.add(endpoint)
+                log.error("alert %s not delivered to %s: %s (not tried again in this check)", alert.id, r.user, exc)
         return ok
 
     def _email(self, to: str, alert: Alert) -> None:
