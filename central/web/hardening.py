@@ -2,11 +2,16 @@
 query parameter (never a 500), and the cap on live streams per user."""
 from __future__ import annotations
 
+import json
+import logging
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger(__name__)
 
 STREAMS_PER_USER = 8  # a manager with a few tabs; not 500 streams on one token
 
@@ -23,7 +28,10 @@ SECURITY_HEADERS = {
 
 
 class _SecurityHeaders:
-    """Plain ASGI (not BaseHTTPMiddleware, which would buffer around the server-sent event streams)."""
+    """Plain ASGI (not BaseHTTPMiddleware, which would buffer around the server-sent event streams).
+
+    It also answers a request that failed inside central (a database error, a bug) with a JSON 500 that
+    carries these headers: Starlette's own 500 is sent from outside every middleware, without them."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -32,16 +40,29 @@ class _SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        started = False
 
         async def with_headers(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 headers = MutableHeaders(scope=message)
                 for name, value in SECURITY_HEADERS.items():
                     if name not in headers:
                         headers.append(name, value)
             await send(message)
 
-        await self.app(scope, receive, with_headers)
+        try:
+            await self.app(scope, receive, with_headers)
+        except Exception:
+            if started:  # a stream that broke half-way: nothing left to answer
+                raise
+            log.exception("%s %s failed", scope.get("method", ""), scope.get("path", ""))
+            body = json.dumps({"detail": "internal error; the central log has the details"}).encode()
+            await with_headers({"type": "http.response.start", "status": 500,
+                                "headers": [(b"content-type", b"application/json"),
+                                            (b"content-length", str(len(body)).encode())]})
+            await with_headers({"type": "http.response.body", "body": body})
 
 
 def install_security_headers(app: FastAPI) -> None:
