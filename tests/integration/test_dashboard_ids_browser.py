@@ -1,0 +1,51 @@
+"""The dashboard in headless Chromium with ids and names an operator may well choose: store "a-b" with kiosk
+"c" beside store "a" with kiosk "b-c" (both tiles were one element, `kiosk-a-b-c`: the second store's kiosk was
+drawn into the first store's section), and store names that look like HTML (shown as text, never run)."""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from central.store_names import StoreNames
+from helpers.central import PASSWORD, CentralServer
+from helpers.mosquitto import MosquittoBroker, mosquitto  # noqa: F401  (fixture)
+
+CHROMIUM = "/usr/bin/chromium"
+pytestmark = pytest.mark.timeout(120)
+HOSTILE = '<img src=x onerror="window.__xss=1">Mitte'
+
+
+def test_kiosk_tiles_of_look_alike_ids_stay_in_their_stores(mosquitto: MosquittoBroker, tmp_path: Path) -> None:
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"CHROMIUM MISSING: {CHROMIUM} not found; run scripts/setup.sh dev")
+    from playwright.sync_api import expect, sync_playwright
+
+    central = CentralServer(mosquitto.url, f"sqlite:///{tmp_path / 'central.db'}", tmp_path,
+                            store_names=StoreNames({"a": HOSTILE, "a-b": "Hamburg"})).start()
+    try:
+        now = time.time()
+        central.store.set_status("a", "b-c", True, now - 60)
+        central.store.set_status("a-b", "c", False, now - 60)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                        args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+            page = browser.new_page(viewport={"width": 1100, "height": 760})
+            page.goto(central.http + "/")
+            page.fill("#username", "admin")
+            page.fill("#password", PASSWORD)
+            page.click("#signin")
+            expect(page.locator("#live")).to_have_text("● live", timeout=10_000)
+            a, ab = page.locator("section.store").filter(has_text="Mitte"), page.locator("section.store").filter(
+                has_text="Hamburg")
+            expect(a.locator(".kiosk")).to_have_count(1, timeout=10_000)
+            expect(ab.locator(".kiosk")).to_have_count(1)
+            expect(a.locator(".kiosk .status-text")).to_have_text("online")
+            expect(ab.locator(".kiosk .status-text")).to_have_text("offline")
+            expect(a.locator(".sname")).to_have_text(HOSTILE)  # the name as text
+            assert page.evaluate("window.__xss") is None
+            browser.close()
+    finally:
+        central.stop()
