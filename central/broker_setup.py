@@ -39,7 +39,10 @@ class KioskLogin:
 
     @property
     def user(self) -> str:
-        return f"kiosk-{self.store}-{self.kiosk}"
+        """kiosk-STORE-KIOSK with "-" doubled inside the ids: ids may contain "-", and store "a-b" + kiosk "c"
+        must not share a login (and its ACL grants) with store "a" + kiosk "b-c" (a kiosk id starts with a
+        letter or digit, so the single "-" before it is always the separator)."""
+        return f"kiosk-{self.store.replace('-', '--')}-{self.kiosk.replace('-', '--')}"
 
 
 @dataclass(frozen=True)
