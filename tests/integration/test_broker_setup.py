@@ -197,7 +197,7 @@ def test_look_alike_kiosk_ids_get_two_logins(tmp_path: Path) -> None:
 @pytest.mark.parametrize("option", ["--out", "--persistence-dir"])
 def test_a_folder_with_a_line_break_never_reaches_mosquitto_conf(tmp_path: Path, option: str) -> None:
     """`--out 'x<LF>allow_anonymous true'` wrote that line into mosquitto.conf as a directive of its own (the
-    broker then let anyone in); now one line naming the option, exit 2, nothing written."""
+    test did not check what mosquitto makes of it); now one line naming the option, exit 2, nothing written."""
     hostile = str(tmp_path / "b") + "\nallow_anonymous true"
     args = ["--out", str(tmp_path / "out")] if option == "--persistence-dir" else []
     done = _moodkiosk("broker-setup", *args, option, hostile, "--kiosk", "s1/k1")
