@@ -326,13 +326,11 @@ class AlertChecker:
                     endpoint = r.webhook
                     _post(r.webhook, {"alert": alert.as_json(), "user": r.user})
                 self._delivered.add((alert.id, i))
-            except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
-                ok = False  # this message refused; the server works
-                log.error("alert %s not delivered to %s: %s", alert.id, r.user, exc)
             except (OSError, smtplib.SMTPException, urllib.error.URLError) as exc:
                 ok = False  # tried again at the next check; those already reached are not sent it twice
-                down.add(endpoint)
-                log.error("alert %s not delivered to %s: %s (not tried again in this check)", alert.id, r.user, exc)
+                if _unreachable(exc):
+                    down.add(endpoint)
+                log.error("alert %s not delivered to %s: %s", alert.id, r.user, exc)
         return ok
 
     def _email(self, to: str, alert: Alert) -> None:
@@ -357,6 +355,19 @@ def list_alerts(store: _SqlStore, open_only: bool = False, limit: int = 200) -> 
     rows = store._fetch(store._conn(), "SELECT id, key, kind, store_id, kiosk_id, message, opened_at, closed_at, "
                         f"notified_at FROM alerts {where} ORDER BY opened_at DESC, id DESC LIMIT {int(limit)}")
     return [Alert(int(r[0]), *r[1:]) for r in rows]
+
+
+def _unreachable(exc: BaseException) -> bool:
+    """The server itself failed (refused, timed out, hung up, TLS or login failed), not one message or
+    recipient: a webhook's HTTP error answer or a refused address leaves the server in use for the others."""
+    if isinstance(exc, urllib.error.HTTPError):
+        return False
+    if isinstance(exc, urllib.error.URLError):
+        return True
+    if isinstance(exc, smtplib.SMTPException):  # an OSError too: ask which
+        return isinstance(exc, (smtplib.SMTPConnectError, smtplib.SMTPServerDisconnected, smtplib.SMTPHeloError,
+                                smtplib.SMTPAuthenticationError))
+    return isinstance(exc, OSError)  # refused, timed out, reset, TLS
 
 
 def _post(url: str, body: Mapping[str, Any]) -> None:

@@ -293,3 +293,51 @@ def test_a_dead_mail_server_and_webhook_cost_one_timeout_per_check(tmp_path: Pat
         store.close()
         for hole in holes:
             hole.close()
+
+
+def test_a_refused_address_does_not_hold_back_the_others(tmp_path: Path) -> None:
+    """Only an unreachable server is skipped for the rest of a check: a server that refuses one address (550)
+    still gets the other recipients' messages in the same check, and the refused one is tried again later."""
+    from aiosmtpd.controller import Controller
+
+    class Picky(Mailbox):
+        async def handle_RCPT(self, server, session, envelope, address, options):  # noqa: N802
+            if address.startswith("gone@"):
+                return "550 no such mailbox"
+            envelope.rcpt_tos.append(address)
+            return "250 OK"
+
+    box = Picky()
+    controller = Controller(box, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    users = UserDirectory(tmp_path / "users.json")
+    users.set_user("a", PASSWORD, ["s1"])
+    users.set_user("b", PASSWORD, ["s1"])
+    config = tmp_path / "alerts.toml"
+    config.write_text(f"""
+[alerts]
+quiet_start = "00:00"
+quiet_end = "00:00"
+[smtp]
+host = "127.0.0.1"
+port = {controller.port}
+sender = "central@shop.example"
+[[recipients]]
+user = "a"
+email = "gone@shop.example"
+[[recipients]]
+user = "b"
+email = "b@shop.example"
+""")
+    store = open_store(f"sqlite:///{tmp_path / 'central.db'}")
+    checker = AlertChecker(store, users, load_alert_settings(config, users))
+    try:
+        for kiosk in ("k1", "k2"):
+            store.set_status("s1", kiosk, False, NOW - 15 * 60)
+        assert checker.run_once(NOW) == []  # not all delivered: retried at the next check
+        assert sorted(to for to, _ in box.messages) == [["b@shop.example"]] * 2
+        checker.run_once(NOW + 60)
+        assert len(box.messages) == 2  # b is not sent them twice
+    finally:
+        store.close()
+        controller.stop()
