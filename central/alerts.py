@@ -286,7 +286,9 @@ class AlertChecker:
         return start <= local < end if start < end else (local >= start or local < end)
 
     def alerts(self, open_only: bool = False) -> list[Alert]:
-        return list_alerts(self.store, open_only)
+        """All of them: the checks compare every open problem with every open alert (with the dashboard's
+        200, a 250-kiosk outage opened and sent the 50 oldest again at every check)."""
+        return list_alerts(self.store, open_only, limit=None)
 
     def _closed_since(self, key: str, since: float) -> int | None:
         """The id of the alert for `key` closed at or after `since`, if any (the newest)."""
@@ -349,11 +351,12 @@ class AlertChecker:
             client.send_message(message)
 
 
-def list_alerts(store: _SqlStore, open_only: bool = False, limit: int = 200) -> list[Alert]:
-    """Newest first: the open ones, or open and closed."""
+def list_alerts(store: _SqlStore, open_only: bool = False, limit: int | None = 200) -> list[Alert]:
+    """Newest first: the open ones, or open and closed; at most `limit` (None: all)."""
     where = "WHERE closed_at IS NULL" if open_only else ""
+    cap = "" if limit is None else f" LIMIT {int(limit)}"
     rows = store._fetch(store._conn(), "SELECT id, key, kind, store_id, kiosk_id, message, opened_at, closed_at, "
-                        f"notified_at FROM alerts {where} ORDER BY opened_at DESC, id DESC LIMIT {int(limit)}")
+                        f"notified_at FROM alerts {where} ORDER BY opened_at DESC, id DESC{cap}")
     return [Alert(int(r[0]), *r[1:]) for r in rows]
 
 

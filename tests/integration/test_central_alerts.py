@@ -341,3 +341,23 @@ email = "b@shop.example"
     finally:
         store.close()
         controller.stop()
+
+
+def test_a_fleet_wide_outage_is_one_alert_per_kiosk_not_one_per_check(tmp_path: Path, smtp, webhook) -> None:
+    """The check compared the problems with the 200 newest open alerts only (the dashboard's list limit): with
+    250 kiosks offline, the 50 oldest alerts looked closed and were opened, and sent, again at every check."""
+    smtp_port, _ = smtp
+    hook, posted = webhook
+    users, settings = _setup(tmp_path, smtp_port, hook)
+    store = open_store(f"sqlite:///{tmp_path / 'central.db'}")
+    checker = AlertChecker(store, users, settings)
+    try:
+        for i in range(250):
+            store.set_status("s2", f"k{i:03d}", False, NOW - 15 * 60)  # s2: office's webhook only
+        for minute in range(3):
+            checker.run_once(NOW + minute * 60)
+        rows = store._fetch(store._conn(), "SELECT count(*), count(DISTINCT key) FROM alerts")[0]
+        assert tuple(rows) == (250, 250)
+        assert len(posted) == 250
+    finally:
+        store.close()
