@@ -119,6 +119,11 @@ def load_alert_settings(path: str | Path, users: UserDirectory) -> AlertSettings
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"]) or "file"
         raise CentralError(f"alerts file {path}: {where}: {err['msg']}") from None
+    smtp = settings.smtp
+    if smtp is not None and smtp.username and not smtp.password_env:
+        raise CentralError(f"alerts file {path}: smtp.username needs password_env (the variable with the password)")
+    if smtp is not None and smtp.password_env and os.environ.get(smtp.password_env) is None:
+        raise CentralError(f"alerts file {path}: smtp.password_env: {smtp.password_env} is not set")
     known = {u.name for u in users.users()}
     for r in settings.recipients:
         if r.user not in known:

@@ -361,3 +361,24 @@ def test_a_fleet_wide_outage_is_one_alert_per_kiosk_not_one_per_check(tmp_path: 
         assert len(posted) == 250
     finally:
         store.close()
+
+
+def test_an_smtp_password_variable_that_is_not_set_is_one_line_at_start(tmp_path: Path, monkeypatch) -> None:
+    """`password_env` naming an unset variable (or a login without one) used to start fine and then fail the
+    SMTP login at every check, logged, with no mail ever sent; the MQTT password option says so at start."""
+    users = UserDirectory(tmp_path / "users.json")
+    users.set_user("office", PASSWORD, ["*"])
+    monkeypatch.delenv("MK_TEST_SMTP_NOPE", raising=False)
+    bad = tmp_path / "alerts.toml"
+    head = '[smtp]\nhost = "127.0.0.1"\nsender = "c@shop.example"\nusername = "central"\n'
+    tail = '[[recipients]]\nuser = "office"\nemail = "o@shop.example"\n'
+    for text, needle in (
+        (head + 'password_env = "MK_TEST_SMTP_NOPE"\n' + tail, "smtp.password_env: MK_TEST_SMTP_NOPE is not set"),
+        (head + tail, "smtp.username needs password_env"),
+    ):
+        bad.write_text(text)
+        with pytest.raises(CentralError, match=needle):
+            load_alert_settings(bad, users)
+    monkeypatch.setenv("MK_TEST_SMTP_NOPE", "secret")
+    bad.write_text(head + 'password_env = "MK_TEST_SMTP_NOPE"\n' + tail)
+    assert load_alert_settings(bad, users).smtp.username == "central"
