@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import smtplib
+import ssl
 import time
 import tomllib
 import urllib.error
@@ -80,6 +81,13 @@ class SmtpSettings(_Strict):
     starttls: bool = False
     username: str | None = None
     password_env: str | None = Field(None, description="Environment variable holding the SMTP password.")
+    ca_file: str | None = Field(None, description="CA bundle (PEM) the server's STARTTLS certificate is checked "
+                                                  "against; default: the system's CAs.")
+
+    def tls_context(self) -> ssl.SSLContext:
+        """For STARTTLS: the server must show a valid certificate for `host` (smtplib's own default checks
+        nothing, so anyone on the way could read the login and the alerts)."""
+        return ssl.create_default_context(cafile=self.ca_file)
 
 
 class Recipient(_Strict):
@@ -124,6 +132,12 @@ def load_alert_settings(path: str | Path, users: UserDirectory) -> AlertSettings
         raise CentralError(f"alerts file {path}: smtp.username needs password_env (the variable with the password)")
     if smtp is not None and smtp.password_env and os.environ.get(smtp.password_env) is None:
         raise CentralError(f"alerts file {path}: smtp.password_env: {smtp.password_env} is not set")
+    if smtp is not None and smtp.ca_file:
+        try:
+            smtp.tls_context()
+        except (OSError, ssl.SSLError) as exc:
+            raise CentralError(f"alerts file {path}: smtp.ca_file {smtp.ca_file}: not a readable PEM CA bundle "
+                               f"({getattr(exc, 'strerror', None) or exc})") from None
     known = {u.name for u in users.users()}
     for r in settings.recipients:
         if r.user not in known:
@@ -350,7 +364,7 @@ class AlertChecker:
                             "problem; it is listed on the dashboard until it is solved.\n")
         with smtplib.SMTP(smtp.host, smtp.port, timeout=10) as client:
             if smtp.starttls:
-                client.starttls()
+                client.starttls(context=smtp.tls_context())
             if smtp.username:
                 client.login(smtp.username, os.environ.get(smtp.password_env or "", ""))
             client.send_message(message)

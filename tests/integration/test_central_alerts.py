@@ -382,3 +382,40 @@ def test_an_smtp_password_variable_that_is_not_set_is_one_line_at_start(tmp_path
     monkeypatch.setenv("MK_TEST_SMTP_NOPE", "secret")
     bad.write_text(head + 'password_env = "MK_TEST_SMTP_NOPE"\n' + tail)
     assert load_alert_settings(bad, users).smtp.username == "central"
+
+
+def test_starttls_checks_the_mail_servers_certificate(tmp_path: Path) -> None:
+    """`starttls = true` called smtplib's starttls() without a context, which does not check the certificate:
+    anyone between central and the mail server could answer STARTTLS with any certificate and read the SMTP
+    login and the alerts. Now the server must prove its name (system CAs, or [smtp] ca_file)."""
+    import ssl
+
+    from aiosmtpd.controller import Controller
+
+    from central.broker_setup import BrokerSite, make_certificates
+
+    certs = make_certificates(BrokerSite((), "", "", 0, True, ("127.0.0.1",), tmp_path, tmp_path))
+    for name, data in certs.items():
+        (tmp_path / name).write_bytes(data)
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(tmp_path / "server.crt", tmp_path / "server.key")
+    box = Mailbox()
+    controller = Controller(box, hostname="127.0.0.1", port=free_port(), tls_context=server_tls,
+                            require_starttls=True)
+    controller.start()
+    users = UserDirectory(tmp_path / "users.json")
+    users.set_user("office", PASSWORD, ["*"])
+    store = open_store(f"sqlite:///{tmp_path / 'central.db'}")
+    try:
+        store.set_status("s1", "k1", False, NOW - 15 * 60)
+        for extra, delivered in (("", 0), (f'ca_file = "{tmp_path / "ca.crt"}"\n', 1)):
+            config = tmp_path / "alerts.toml"
+            config.write_text(f'[smtp]\nhost = "127.0.0.1"\nport = {controller.port}\nsender = "c@shop.example"\n'
+                              f'starttls = true\n{extra}[[recipients]]\nuser = "office"\nemail = "o@shop.example"\n'
+                              '[alerts]\nquiet_start = "00:00"\nquiet_end = "00:00"\n')
+            checker = AlertChecker(store, users, load_alert_settings(config, users))
+            checker.run_once(NOW)
+            assert len(box.messages) == delivered, extra or "an unknown CA"
+    finally:
+        store.close()
+        controller.stop()
