@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import secrets
+import stat
 import threading
 import time
 from dataclasses import dataclass
@@ -191,9 +192,22 @@ class UserDirectory:
         return users
 
     def _save(self) -> None:
+        """Write a new file and rename it over the old one, with the old one's group and mode (at most 0640):
+        the service reads the file through its group, and a root-only copy would lock the running central out."""
         tmp = self.path.with_suffix(".tmp")
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            old = self.path.stat()
+            group, mode = old.st_gid, stat.S_IMODE(old.st_mode) & 0o640
+        except FileNotFoundError:
+            group, mode = -1, 0o600
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.fchown(fd, -1, group)
+            os.fchmod(fd, mode)
+        except OSError:
+            os.close(fd)
+            raise
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump({"users": self._data}, handle, indent=2, sort_keys=True)
             handle.flush()

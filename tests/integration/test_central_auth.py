@@ -139,3 +139,25 @@ def test_a_users_file_with_a_bad_user_name_is_refused(tmp_path: Path) -> None:
     path.write_text(json.dumps({"users": {"b o b": {"password": "x", "stores": ["*"]}}}))
     with pytest.raises(UsersFileError, match="user name 'b o b'"):
         UserDirectory(path)
+
+
+def test_a_change_keeps_the_users_files_group_and_mode(tmp_path: Path) -> None:
+    """The service runs as its own user and reads the file through its group (INSTALL.md: chgrp moodkiosk,
+    chmod 640). Every `central-user add` wrote a fresh root-only 0600 file over it, so the running central could
+    no longer read it (checked by hand: `runuser -u nobody -- cat` of such a file: Permission denied)."""
+    import grp
+    import os
+
+    path = tmp_path / "users.json"
+    users = UserDirectory(path)
+    users.set_user("bob", "long enough", ["s1"])
+    group = grp.getgrnam("daemon").gr_gid
+    os.chown(path, -1, group)
+    path.chmod(0o640)
+    users.set_user("eve", "long enough", ["s2"])
+    users.new_token("eve")
+    st = path.stat()
+    assert (st.st_gid, stat.S_IMODE(st.st_mode)) == (group, 0o640)
+    path.chmod(0o666)  # never wider than 0640, whatever the file had
+    users.remove_user("eve")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
