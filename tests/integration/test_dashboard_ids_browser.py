@@ -1,16 +1,17 @@
-"""The dashboard in headless Chromium with ids and names an operator may well choose: store "a-b" with kiosk
-"c" beside store "a" with kiosk "b-c" (both tiles were one element, `kiosk-a-b-c`: the second store's kiosk was
-drawn into the first store's section), and store names that look like HTML (shown as text, never run)."""
+"""The dashboard in headless Chromium with what an operator, a kiosk or the network may well hand it: store "a-b"
+with kiosk "c" beside store "a" with kiosk "b-c", store names that look like HTML, and answers that arrive late."""
 from __future__ import annotations
 
 import os
 import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
 from central.store_names import StoreNames
 from helpers.central import PASSWORD, CentralServer
+from helpers.history_data import records
 from helpers.mosquitto import MosquittoBroker, mosquitto  # noqa: F401  (fixture)
 
 CHROMIUM = "/usr/bin/chromium"
@@ -57,9 +58,6 @@ def test_a_slow_answer_for_a_view_already_left_is_not_drawn(mosquitto: Mosquitto
     if not os.path.exists(CHROMIUM):
         pytest.skip(f"CHROMIUM MISSING: {CHROMIUM} not found; run scripts/setup.sh dev")
     from playwright.sync_api import expect, sync_playwright
-
-    from helpers.history_data import records
-    from datetime import datetime, timedelta, timezone
 
     central = CentralServer(mosquitto.url, f"sqlite:///{tmp_path / 'central.db'}", tmp_path).start()
     try:
