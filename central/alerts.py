@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from central.auth import User, UserDirectory
+from contract.broker import CaFileError, check_ca_file
 from contract.operator_files import read_small_text
 from central.errors import CentralError
 from central.history import History, Totals, _add, _totals, _zero
@@ -134,10 +135,9 @@ def load_alert_settings(path: str | Path, users: UserDirectory) -> AlertSettings
         raise CentralError(f"alerts file {path}: smtp.password_env: {smtp.password_env} is not set")
     if smtp is not None and smtp.ca_file:
         try:
-            smtp.tls_context()
-        except (OSError, ssl.SSLError) as exc:
-            raise CentralError(f"alerts file {path}: smtp.ca_file {smtp.ca_file}: not a readable PEM CA bundle "
-                               f"({getattr(exc, 'strerror', None) or exc})") from None
+            check_ca_file(smtp.ca_file)
+        except CaFileError as exc:
+            raise CentralError(f"alerts file {path}: smtp.ca_file {smtp.ca_file}: {exc}") from None
     known = {u.name for u in users.users()}
     for r in settings.recipients:
         if r.user not in known:
