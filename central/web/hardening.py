@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -66,7 +67,42 @@ class _SecurityHeaders:
 
 
 def install_security_headers(app: FastAPI) -> None:
-    app.add_middleware(_SecurityHeaders)
+    app.add_middleware(_SameOriginWrites)
+    app.add_middleware(_SecurityHeaders)  # added last: outermost, so the refusals below carry the headers too
+
+
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class _SameOriginWrites:
+    """Refuses a state-changing request (login, logout) that the browser says comes from another origin
+    (Sec-Fetch-Site, else Origin against Host). SameSite=Strict does not cover this: another web app on the same
+    host (another port) is the same site, its form posts carry the session cookie, and one logged the manager
+    out. Clients that send neither header (scripts with a token) are not browsers and pass."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope.get("method", "GET") not in _SAFE_METHODS and _foreign(scope):
+            body = json.dumps({"detail": "refused: a request from another web page"}).encode()
+            await send({"type": "http.response.start", "status": 403,
+                        "headers": [(b"content-type", b"application/json"),
+                                    (b"content-length", str(len(body)).encode())]})
+            await send({"type": "http.response.body", "body": body})
+            return
+        await self.app(scope, receive, send)
+
+
+def _foreign(scope: Scope) -> bool:
+    headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+    site = headers.get("sec-fetch-site")
+    if site is not None:
+        return site not in ("same-origin", "none")  # "none": typed by the user / a bookmark
+    origin = headers.get("origin")
+    if origin is None:
+        return False
+    return urlsplit(origin).netloc.lower() != headers.get("host", "").lower()
 
 
 def install_query_errors(app: FastAPI) -> None:

@@ -87,3 +87,54 @@ def test_a_slow_answer_for_a_view_already_left_is_not_drawn(mosquitto: Mosquitto
             browser.close()
     finally:
         central.stop()
+
+
+def test_another_site_on_the_host_cannot_log_a_manager_out(mosquitto: MosquittoBroker, tmp_path: Path) -> None:
+    """Another web app on the same host (another port: same site, so the SameSite=Strict cookie goes along)
+    could post a form to /api/logout and end the manager's session. Now a state-changing request that the
+    browser marks as coming from another origin is refused (403)."""
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"CHROMIUM MISSING: {CHROMIUM} not found; run scripts/setup.sh dev")
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from playwright.sync_api import expect, sync_playwright
+
+    central = CentralServer(mosquitto.url, f"sqlite:///{tmp_path / 'central.db'}", tmp_path).start()
+    target = central.http
+
+    class Other(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            body = (f'<form id="f" method="post" action="{target}/api/logout"></form>'
+                    '<script>document.getElementById("f").submit()</script>').encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    other = ThreadingHTTPServer(("127.0.0.1", 0), Other)
+    threading.Thread(target=other.serve_forever, daemon=True).start()
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                        args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+            context = browser.new_context()
+            page = context.new_page()
+            page.goto(target + "/")
+            page.fill("#username", "s1mgr")
+            page.fill("#password", PASSWORD)
+            page.click("#signin")
+            expect(page.locator("#live")).to_have_text("● live", timeout=10_000)
+            evil = context.new_page()
+            with evil.expect_response(lambda r: r.url.endswith("/api/logout"), timeout=10_000) as answer:
+                evil.goto(f"http://127.0.0.1:{other.server_address[1]}/", wait_until="commit")
+            print(f"\n[csrf] the other site's logout form got {answer.value.status}")
+            assert context.request.get(target + "/api/me").status == 200  # still logged in
+            browser.close()
+    finally:
+        other.shutdown()
+        central.stop()
