@@ -370,12 +370,20 @@ class AlertChecker:
             client.send_message(message)
 
 
-def list_alerts(store: _SqlStore, open_only: bool = False, limit: int | None = 200) -> list[Alert]:
-    """Newest first: the open ones, or open and closed; at most `limit` (None: all)."""
-    where = "WHERE closed_at IS NULL" if open_only else ""
+def list_alerts(store: _SqlStore, open_only: bool = False, limit: int | None = 200,
+                user: User | None = None) -> list[Alert]:
+    """Newest first: the open ones, or open and closed; at most `limit` (None: all); with `user`, only those the
+    user may see, chosen before the limit (after it, 200 newer alerts elsewhere hid all of a manager's)."""
+    conditions: list[str] = ["closed_at IS NULL"] if open_only else []
+    params: list[Any] = []
+    if user is not None and user.stores is not None:  # a store list: its stores' alerts, no fleet-wide ones
+        stores = sorted(user.stores)
+        conditions.append(f"store_id IN ({', '.join('?' * len(stores))})" if stores else "1 = 0")
+        params += stores
+    where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
     cap = "" if limit is None else f" LIMIT {int(limit)}"
     rows = store._fetch(store._conn(), "SELECT id, key, kind, store_id, kiosk_id, message, opened_at, closed_at, "
-                        f"notified_at FROM alerts {where} ORDER BY opened_at DESC, id DESC{cap}")
+                        f"notified_at FROM alerts {where} ORDER BY opened_at DESC, id DESC{cap}", params)
     return [Alert(int(r[0]), *r[1:]) for r in rows]
 
 
