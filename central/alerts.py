@@ -4,6 +4,7 @@ once (e-mail over SMTP and/or a webhook) to the users who may see its store, nev
 goes out when they end, if still open), and listed on the dashboard."""
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -195,7 +196,7 @@ class AlertChecker:
         # (store, kiosk) -> (frame counter, since when unchanged, whether "since" is only this process's first look)
         self._frames: dict[tuple[str, str], tuple[Any, float, bool]] = {}
         self._undecided: set[str] = set()  # keys a check cannot judge yet (just started): their alerts stay as they are
-        self._delivered: set[tuple[int, int]] = set()  # (alert id, recipient index) sent while others failed
+        self._delivered: set[tuple[int, int, str]] = set()  # (alert id, recipient, channel) sent while others failed
 
     # ---- detection ---------------------------------------------------------------------------------
     def problems(self, now: float) -> list[Problem]:
@@ -293,6 +294,7 @@ class AlertChecker:
             for a in self.alerts(open_only=True):
                 if a.notified_at is None and self._deliver(a, down):
                     self._write("UPDATE alerts SET notified_at = ? WHERE id = ?", (now, a.id))
+                    self._delivered = {d for d in self._delivered if d[0] != a.id}  # all done: forget the parts
                     sent.append(a)
         return sent
 
@@ -326,32 +328,38 @@ class AlertChecker:
     def _deliver(self, alert: Alert, down: set[str]) -> bool:
         """Send to every recipient whose user may see the alert's store; True if all deliveries worked.
 
-        An endpoint in `down` failed earlier in this check and is skipped: a server that never answers costs
-        one timeout per check, not one per alert and recipient (which held the checks for many minutes)."""
+        Each channel (a recipient's e-mail, its webhook) is remembered once it worked, so a dead webhook does
+        not send the same recipient's e-mail again at every check. An endpoint in `down` failed earlier in this
+        check and is skipped: a server that never answers costs one timeout per check, not one per alert and
+        recipient (which held the checks for many minutes)."""
         users = {u.name: u for u in self.users.users()}
         ok = True
         for i, r in enumerate(self.settings.recipients):
             user = users.get(r.user)
-            if user is None or not visible(alert, user) or (alert.id, i) in self._delivered:
+            if user is None or not visible(alert, user):
                 continue
-            endpoints = (["smtp"] if r.email else []) + ([r.webhook] if r.webhook else [])
-            if any(e in down for e in endpoints):
-                ok = False
-                continue
-            endpoint = ""
-            try:
-                if r.email:
-                    endpoint = "smtp"
-                    self._email(r.email, alert)
-                if r.webhook:
-                    endpoint = r.webhook
-                    _post(r.webhook, {"alert": alert.as_json(), "user": r.user})
-                self._delivered.add((alert.id, i))
-            except (OSError, smtplib.SMTPException, urllib.error.URLError) as exc:
-                ok = False  # tried again at the next check; those already reached are not sent it twice
-                if _unreachable(exc):
-                    down.add(endpoint)
-                log.error("alert %s not delivered to %s: %s", alert.id, r.user, exc)
+            channels: list[tuple[str, Callable[[], None]]] = []
+            if r.email:
+                channels.append(("smtp", functools.partial(self._email, r.email, alert)))
+            if r.webhook:
+                channels.append((r.webhook, functools.partial(_post, r.webhook, {"alert": alert.as_json(),
+                                                                                 "user": r.user})))
+            for endpoint, send in channels:
+                if (alert.id, i, endpoint) in self._delivered:
+                    continue
+                if endpoint in down:
+                    ok = False
+                    continue
+                try:
+                    send()
+                except (OSError, smtplib.SMTPException, urllib.error.URLError) as exc:
+                    ok = False  # tried again at the next check
+                    if _unreachable(exc):
+                        down.add(endpoint)
+                    log.error("alert %s not delivered to %s (%s): %s", alert.id, r.user,
+                              "e-mail" if endpoint == "smtp" else "webhook", exc)
+                else:
+                    self._delivered.add((alert.id, i, endpoint))
         return ok
 
     def _email(self, to: str, alert: Alert) -> None:

@@ -457,3 +457,35 @@ def test_a_managers_alerts_are_not_crowded_out_by_other_stores(tmp_path: Path, s
         if thread.is_alive():
             thread.join(10)
         store.close()
+
+
+def test_a_dead_webhook_does_not_repeat_the_same_recipients_email(tmp_path: Path, smtp) -> None:
+    """A recipient with both an e-mail address and a webhook: while the webhook was down, the alert counted as
+    not delivered to that recipient, so the e-mail, which had gone out, went out again at every check."""
+    smtp_port, box = smtp
+    users = UserDirectory(tmp_path / "users.json")
+    users.set_user("office", PASSWORD, ["*"])
+    config = tmp_path / "alerts.toml"
+    config.write_text(f"""
+[alerts]
+quiet_start = "00:00"
+quiet_end = "00:00"
+[smtp]
+host = "127.0.0.1"
+port = {smtp_port}
+sender = "central@shop.example"
+[[recipients]]
+user = "office"
+email = "office@shop.example"
+webhook = "http://127.0.0.1:{free_port()}/nobody-listens"
+""")
+    store = open_store(f"sqlite:///{tmp_path / 'central.db'}")
+    checker = AlertChecker(store, users, load_alert_settings(config, users))
+    try:
+        store.set_status("s1", "k1", False, NOW - 15 * 60)
+        for minute in range(4):
+            checker.run_once(NOW + minute * 60)
+        assert len(box.messages) == 1
+        assert [a.notified_at for a in checker.alerts(open_only=True)] == [None]  # the webhook is still owed
+    finally:
+        store.close()
