@@ -291,7 +291,10 @@ class AlertChecker:
         sent = []
         if not self.quiet(now):
             down: set[str] = set()  # mail server / webhooks that failed in this check: not tried again in it
-            for a in self.alerts(open_only=True):
+            still_open = self.alerts(open_only=True)
+            open_ids = {a.id for a in still_open}
+            self._delivered = {d for d in self._delivered if d[0] in open_ids}  # closed before fully sent
+            for a in still_open:
                 if a.notified_at is None and self._deliver(a, down):
                     self._write("UPDATE alerts SET notified_at = ? WHERE id = ?", (now, a.id))
                     self._delivered = {d for d in self._delivered if d[0] != a.id}  # all done: forget the parts
