@@ -21,6 +21,7 @@ from central.store import open_store
 from helpers.central import PASSWORD
 from helpers.history_data import records
 from helpers.mosquitto import free_port
+from helpers.postgres import postgres_server  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.timeout(90)
 # A Tuesday 14:30 UTC; quiet hours 22:00-07:00 UTC.
@@ -487,5 +488,32 @@ webhook = "http://127.0.0.1:{free_port()}/nobody-listens"
             checker.run_once(NOW + minute * 60)
         assert len(box.messages) == 1
         assert [a.notified_at for a in checker.alerts(open_only=True)] == [None]  # the webhook is still owed
+    finally:
+        store.close()
+
+
+def test_reopen_and_per_user_lists_on_postgresql(request, tmp_path: Path, smtp, webhook) -> None:
+    """The queries added for reopening and per-user lists, on PostgreSQL too (placeholders, IN lists)."""
+    import uuid
+
+    from central.alerts import list_alerts
+    from central.auth import User
+
+    server = request.getfixturevalue("postgres_server")
+    smtp_port, box = smtp
+    hook, posted = webhook
+    users, settings = _setup(tmp_path, smtp_port, hook)
+    store = open_store(server.create_database(f"alerts_{uuid.uuid4().hex[:8]}"))
+    checker = AlertChecker(store, users, settings)
+    try:
+        store.set_status("s1", "k2", True, NOW - 3600)
+        store.set_status("s2", "k1", False, NOW - 3600)
+        for minute in range(6):
+            store.set_health("s1", "k2", {"spool_depth": 30 - minute % 2}, NOW + minute * 60 - 5)
+            checker.run_once(NOW + minute * 60)
+        assert len(box.messages) == 1  # s1's spool alert, once
+        assert [a.kind for a in list_alerts(store, user=User("m", frozenset({"s1"})))] == ["spool"]
+        assert {a.kind for a in list_alerts(store, open_only=True, user=User("o", None))} == {"offline"}
+        assert list_alerts(store, user=User("n", frozenset())) == []
     finally:
         store.close()
