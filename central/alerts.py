@@ -9,7 +9,9 @@ import json
 import logging
 import os
 import smtplib
+import socket
 import ssl
+import threading
 import time
 import tomllib
 import urllib.error
@@ -83,6 +85,8 @@ class SmtpSettings(_Strict):
     starttls: bool = False
     username: str | None = None
     password_env: str | None = Field(None, description="Environment variable holding the SMTP password.")
+    timeout_s: float = Field(30, gt=0, le=600, description="The longest one message may take, connecting "
+                                                           "included; a slower server is given up on until the next check.")
     ca_file: str | None = Field(None, description="CA bundle (PEM) the server's STARTTLS certificate is checked "
                                                   "against; default: the system's CAs.")
 
@@ -373,7 +377,7 @@ class AlertChecker:
         message["Subject"] = f"[moodkiosk] {alert.kind.replace('_', ' ')}: {alert.store or 'fleet'}"
         message.set_content(f"{alert.message}\n\nOpened {_clock(alert.opened_at)} UTC. You get one message per "
                             "problem; it is listed on the dashboard until it is solved.\n")
-        with smtplib.SMTP(smtp.host, smtp.port, timeout=10) as client:
+        with _BoundedSMTP(smtp.host, smtp.port, smtp.timeout_s) as client:
             if smtp.starttls:
                 client.starttls(context=smtp.tls_context())
             if smtp.username:
@@ -396,6 +400,29 @@ def list_alerts(store: _SqlStore, open_only: bool = False, limit: int | None = 2
     rows = store._fetch(store._conn(), "SELECT id, key, kind, store_id, kiosk_id, message, opened_at, closed_at, "
                         f"notified_at FROM alerts {where} ORDER BY opened_at DESC, id DESC{cap}", params)
     return [Alert(int(r[0]), *r[1:]) for r in rows]
+
+
+class _BoundedSMTP(smtplib.SMTP):
+    """smtplib.SMTP whose whole conversation, greeting included, ends after `deadline_s`: the socket timeout
+    bounds each read only, and a server sending a byte every few seconds held the checks for ever. The
+    connection is then cut; the blocked read returns and smtplib raises SMTPServerDisconnected."""
+
+    def __init__(self, host: str, port: int, deadline_s: float) -> None:
+        self._cutter = threading.Timer(deadline_s, self._cut)
+        self._cutter.daemon = True
+        self._cutter.start()
+        super().__init__(host, port, timeout=min(10.0, deadline_s))  # closes itself (and the timer) on failure
+
+    def _cut(self) -> None:
+        if self.sock is not None:
+            try:
+                self.sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        self._cutter.cancel()
+        super().close()
 
 
 def _unreachable(exc: BaseException) -> bool:

@@ -517,3 +517,54 @@ def test_reopen_and_per_user_lists_on_postgresql(request, tmp_path: Path, smtp, 
         assert list_alerts(store, user=User("n", frozenset())) == []
     finally:
         store.close()
+
+
+def test_a_mail_server_that_trickles_is_given_up_on_after_timeout_s(tmp_path: Path) -> None:
+    """A server that sends its greeting one byte a second never lets a single read time out: the check (the
+    thread that also opens and closes alerts) waited for ever (measured by hand: still waiting after 60 s).
+    Now the conversation is cut after [smtp] timeout_s and the alert stays owed."""
+    import socket
+    import time
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            try:
+                conn.sendall(b"220")
+                while not stop.wait(1):
+                    conn.sendall(b"-")
+            except OSError:
+                pass
+            finally:
+                conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    users = UserDirectory(tmp_path / "users.json")
+    users.set_user("office", PASSWORD, ["*"])
+    config = tmp_path / "alerts.toml"
+    config.write_text(f'[alerts]\nquiet_start = "00:00"\nquiet_end = "00:00"\n[smtp]\nhost = "127.0.0.1"\n'
+                      f'port = {listener.getsockname()[1]}\nsender = "c@shop.example"\ntimeout_s = 3\n'
+                      '[[recipients]]\nuser = "office"\nemail = "o@shop.example"\n')
+    store = open_store(f"sqlite:///{tmp_path / 'central.db'}")
+    checker = AlertChecker(store, users, load_alert_settings(config, users))
+    try:
+        store.set_status("s1", "k1", False, NOW - 15 * 60)
+        check = threading.Thread(target=checker.run_once, args=(NOW,), daemon=True)
+        began = time.monotonic()
+        check.start()
+        check.join(20)
+        print(f"check with a trickling mail server: {time.monotonic() - began:.1f} s")
+        assert not check.is_alive()
+        assert [a.notified_at for a in checker.alerts(open_only=True)] == [None]
+    finally:
+        stop.set()
+        listener.close()
+        store.close()
