@@ -5,6 +5,7 @@ goes out when they end, if still open), and listed on the dashboard."""
 from __future__ import annotations
 
 import functools
+import http.client
 import json
 import logging
 import os
@@ -14,12 +15,11 @@ import ssl
 import threading
 import time
 import tomllib
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from datetime import datetime, time as dtime, timezone
 from email.message import EmailMessage
 from pathlib import Path
+from urllib.parse import urlsplit
 from typing import Any, Callable, Literal, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -59,6 +59,8 @@ class Thresholds(_Strict):
     quiet_start: str = Field("22:00", pattern=r"^\d{2}:\d{2}$", description="Quiet hours start (local HH:MM).")
     quiet_end: str = Field("07:00", pattern=r"^\d{2}:\d{2}$", description="Quiet hours end (local HH:MM).")
     timezone: str = Field("UTC", description="IANA time zone of the quiet hours.")
+    webhook_timeout_s: float = Field(30, gt=0, le=600, description="The longest one webhook call may take; a "
+                                                                   "slower receiver is given up on until the next check.")
 
     @field_validator("quiet_start", "quiet_end")
     @classmethod
@@ -349,8 +351,8 @@ class AlertChecker:
             if r.email:
                 channels.append(("smtp", functools.partial(self._email, r.email, alert)))
             if r.webhook:
-                channels.append((r.webhook, functools.partial(_post, r.webhook, {"alert": alert.as_json(),
-                                                                                 "user": r.user})))
+                channels.append((r.webhook, functools.partial(_post, r.webhook, {"alert": alert.as_json(), "user": r.user},
+                                                     self.settings.alerts.webhook_timeout_s)))
             for endpoint, send in channels:
                 if (alert.id, i, endpoint) in self._delivered:
                     continue
@@ -359,7 +361,7 @@ class AlertChecker:
                     continue
                 try:
                     send()
-                except (OSError, smtplib.SMTPException, urllib.error.URLError) as exc:
+                except (OSError, smtplib.SMTPException, http.client.HTTPException) as exc:
                     ok = False  # tried again at the next check
                     if _unreachable(exc):
                         down.add(endpoint)
@@ -414,11 +416,7 @@ class _BoundedSMTP(smtplib.SMTP):
         super().__init__(host, port, timeout=min(10.0, deadline_s))  # closes itself (and the timer) on failure
 
     def _cut(self) -> None:
-        if self.sock is not None:
-            try:
-                self.sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+        _shutdown(self.sock)
 
     def close(self) -> None:
         self._cutter.cancel()
@@ -428,9 +426,9 @@ class _BoundedSMTP(smtplib.SMTP):
 def _unreachable(exc: BaseException) -> bool:
     """The server itself failed (refused, timed out, hung up, TLS or login failed), not one message or
     recipient: a webhook's HTTP error answer or a refused address leaves the server in use for the others."""
-    if isinstance(exc, urllib.error.HTTPError):
+    if isinstance(exc, WebhookAnswer):
         return False
-    if isinstance(exc, urllib.error.URLError):
+    if isinstance(exc, http.client.HTTPException):  # a garbled or cut answer
         return True
     if isinstance(exc, smtplib.SMTPException):  # an OSError too: ask which
         return isinstance(exc, (smtplib.SMTPConnectError, smtplib.SMTPServerDisconnected, smtplib.SMTPHeloError,
@@ -438,12 +436,44 @@ def _unreachable(exc: BaseException) -> bool:
     return isinstance(exc, OSError)  # refused, timed out, reset, TLS
 
 
-def _post(url: str, body: Mapping[str, Any]) -> None:
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                     headers={"Content-Type": "application/json", "User-Agent": "moodkiosk-central"})
-    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (http/https checked in config)
+class WebhookAnswer(OSError):
+    """The webhook's server answered, with a status that is not success (it works; this call did not)."""
+
+
+def _post(url: str, body: Mapping[str, Any], deadline_s: float) -> None:
+    """POST `body` as JSON; the whole call, answer included, ends after `deadline_s` (the socket timeout bounds
+    each read only, and a receiver answering a byte a second held the check thread for ever)."""
+    parts = urlsplit(url)
+    timeout = min(10.0, deadline_s)
+    conn: http.client.HTTPConnection
+    if parts.scheme == "https":
+        conn = http.client.HTTPSConnection(parts.hostname or "", parts.port, timeout=timeout,
+                                           context=ssl.create_default_context())
+    else:
+        conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=timeout)
+    cutter = threading.Timer(deadline_s, lambda: _shutdown(conn.sock))
+    cutter.daemon = True
+    cutter.start()
+    try:
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        conn.request("POST", path, body=json.dumps(body).encode(),
+                     headers={"Content-Type": "application/json", "User-Agent": "moodkiosk-central"})
+        response = conn.getresponse()
+        response.read(65536)
         if response.status >= 300:
-            raise urllib.error.URLError(f"webhook answered {response.status}")
+            raise WebhookAnswer(f"webhook answered {response.status}")
+    finally:
+        cutter.cancel()
+        conn.close()
+
+
+def _shutdown(sock: socket.socket | None) -> None:
+    """Cut a connection that ran past its time: the read blocked on it returns, and the client gives up."""
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
 
 
 def _hour(history: History, store: str, start: float) -> Totals:

@@ -568,3 +568,53 @@ def test_a_mail_server_that_trickles_is_given_up_on_after_timeout_s(tmp_path: Pa
         stop.set()
         listener.close()
         store.close()
+
+
+def test_a_webhook_that_trickles_is_given_up_on(tmp_path: Path) -> None:
+    """The webhook side of the same fault: a receiver that answers a byte a second kept urllib (10 s per read)
+    and with it the check thread waiting for ever. Now the whole POST ends after [alerts] webhook_timeout_s."""
+    import socket
+    import time
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            try:
+                conn.recv(65536)
+                conn.sendall(b"H")
+                while not stop.wait(1):
+                    conn.sendall(b"T")
+            except OSError:
+                pass
+            finally:
+                conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    users = UserDirectory(tmp_path / "users.json")
+    users.set_user("office", PASSWORD, ["*"])
+    config = tmp_path / "alerts.toml"
+    config.write_text('[alerts]\nquiet_start = "00:00"\nquiet_end = "00:00"\nwebhook_timeout_s = 3\n'
+                      f'[[recipients]]\nuser = "office"\nwebhook = "http://127.0.0.1:{listener.getsockname()[1]}/h"\n')
+    store = open_store(f"sqlite:///{tmp_path / 'central.db'}")
+    checker = AlertChecker(store, users, load_alert_settings(config, users))
+    try:
+        store.set_status("s1", "k1", False, NOW - 15 * 60)
+        check = threading.Thread(target=checker.run_once, args=(NOW,), daemon=True)
+        began = time.monotonic()
+        check.start()
+        check.join(20)
+        print(f"check with a trickling webhook: {time.monotonic() - began:.1f} s")
+        assert not check.is_alive()
+        assert [a.notified_at for a in checker.alerts(open_only=True)] == [None]
+    finally:
+        stop.set()
+        listener.close()
+        store.close()
