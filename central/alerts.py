@@ -5,26 +5,21 @@ goes out when they end, if still open), and listed on the dashboard."""
 from __future__ import annotations
 
 import functools
-import http.client
-import json
 import logging
 import os
-import smtplib
-import socket
 import ssl
-import threading
 import time
 import tomllib
 from dataclasses import dataclass
 from datetime import datetime, time as dtime, timezone
 from email.message import EmailMessage
 from pathlib import Path
-from urllib.parse import urlsplit
 from typing import Any, Callable, Literal, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from central.alert_transport import DELIVERY_ERRORS, post_json, send_email, unreachable
 from central.auth import User, UserDirectory
 from contract.broker import CaFileError, check_ca_file
 from contract.operator_files import read_small_text
@@ -351,7 +346,7 @@ class AlertChecker:
             if r.email:
                 channels.append(("smtp", functools.partial(self._email, r.email, alert)))
             if r.webhook:
-                channels.append((r.webhook, functools.partial(_post, r.webhook, {"alert": alert.as_json(), "user": r.user},
+                channels.append((r.webhook, functools.partial(post_json, r.webhook, {"alert": alert.as_json(), "user": r.user},
                                                      self.settings.alerts.webhook_timeout_s)))
             for endpoint, send in channels:
                 if (alert.id, i, endpoint) in self._delivered:
@@ -361,9 +356,9 @@ class AlertChecker:
                     continue
                 try:
                     send()
-                except (OSError, smtplib.SMTPException, http.client.HTTPException) as exc:
+                except DELIVERY_ERRORS as exc:
                     ok = False  # tried again at the next check
-                    if _unreachable(exc):
+                    if unreachable(exc):
                         down.add(endpoint)
                     log.error("alert %s not delivered to %s (%s): %s", alert.id, r.user,
                               "e-mail" if endpoint == "smtp" else "webhook", exc)
@@ -379,12 +374,8 @@ class AlertChecker:
         message["Subject"] = f"[moodkiosk] {alert.kind.replace('_', ' ')}: {alert.store or 'fleet'}"
         message.set_content(f"{alert.message}\n\nOpened {_clock(alert.opened_at)} UTC. You get one message per "
                             "problem; it is listed on the dashboard until it is solved.\n")
-        with _BoundedSMTP(smtp.host, smtp.port, smtp.timeout_s) as client:
-            if smtp.starttls:
-                client.starttls(context=smtp.tls_context())
-            if smtp.username:
-                client.login(smtp.username, os.environ.get(smtp.password_env or "", ""))
-            client.send_message(message)
+        login = (smtp.username, os.environ.get(smtp.password_env or "", "")) if smtp.username else None
+        send_email(message, smtp.host, smtp.port, smtp.timeout_s, smtp.tls_context() if smtp.starttls else None, login)
 
 
 def list_alerts(store: _SqlStore, open_only: bool = False, limit: int | None = 200,
@@ -402,78 +393,6 @@ def list_alerts(store: _SqlStore, open_only: bool = False, limit: int | None = 2
     rows = store._fetch(store._conn(), "SELECT id, key, kind, store_id, kiosk_id, message, opened_at, closed_at, "
                         f"notified_at FROM alerts {where} ORDER BY opened_at DESC, id DESC{cap}", params)
     return [Alert(int(r[0]), *r[1:]) for r in rows]
-
-
-class _BoundedSMTP(smtplib.SMTP):
-    """smtplib.SMTP whose whole conversation, greeting included, ends after `deadline_s`: the socket timeout
-    bounds each read only, and a server sending a byte every few seconds held the checks for ever. The
-    connection is then cut; the blocked read returns and smtplib raises SMTPServerDisconnected."""
-
-    def __init__(self, host: str, port: int, deadline_s: float) -> None:
-        self._cutter = threading.Timer(deadline_s, self._cut)
-        self._cutter.daemon = True
-        self._cutter.start()
-        super().__init__(host, port, timeout=min(10.0, deadline_s))  # closes itself (and the timer) on failure
-
-    def _cut(self) -> None:
-        _shutdown(self.sock)
-
-    def close(self) -> None:
-        self._cutter.cancel()
-        super().close()
-
-
-def _unreachable(exc: BaseException) -> bool:
-    """The server itself failed (refused, timed out, hung up, TLS or login failed), not one message or
-    recipient: a webhook's HTTP error answer or a refused address leaves the server in use for the others."""
-    if isinstance(exc, WebhookAnswer):
-        return False
-    if isinstance(exc, http.client.HTTPException):  # a garbled or cut answer
-        return True
-    if isinstance(exc, smtplib.SMTPException):  # an OSError too: ask which
-        return isinstance(exc, (smtplib.SMTPConnectError, smtplib.SMTPServerDisconnected, smtplib.SMTPHeloError,
-                                smtplib.SMTPAuthenticationError))
-    return isinstance(exc, OSError)  # refused, timed out, reset, TLS
-
-
-class WebhookAnswer(OSError):
-    """The webhook's server answered, with a status that is not success (it works; this call did not)."""
-
-
-def _post(url: str, body: Mapping[str, Any], deadline_s: float) -> None:
-    """POST `body` as JSON; the whole call, answer included, ends after `deadline_s` (the socket timeout bounds
-    each read only, and a receiver answering a byte a second held the check thread for ever)."""
-    parts = urlsplit(url)
-    timeout = min(10.0, deadline_s)
-    conn: http.client.HTTPConnection
-    if parts.scheme == "https":
-        conn = http.client.HTTPSConnection(parts.hostname or "", parts.port, timeout=timeout,
-                                           context=ssl.create_default_context())
-    else:
-        conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=timeout)
-    cutter = threading.Timer(deadline_s, lambda: _shutdown(conn.sock))
-    cutter.daemon = True
-    cutter.start()
-    try:
-        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        conn.request("POST", path, body=json.dumps(body).encode(),
-                     headers={"Content-Type": "application/json", "User-Agent": "moodkiosk-central"})
-        response = conn.getresponse()
-        response.read(65536)
-        if response.status >= 300:
-            raise WebhookAnswer(f"webhook answered {response.status}")
-    finally:
-        cutter.cancel()
-        conn.close()
-
-
-def _shutdown(sock: socket.socket | None) -> None:
-    """Cut a connection that ran past its time: the read blocked on it returns, and the client gives up."""
-    if sock is not None:
-        try:
-            sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
 
 
 def _hour(history: History, store: str, start: float) -> Totals:
