@@ -138,3 +138,36 @@ def test_another_site_on_the_host_cannot_log_a_manager_out(mosquitto: MosquittoB
     finally:
         other.shutdown()
         central.stop()
+
+
+def test_the_page_runs_only_its_own_script(mosquitto: MosquittoBroker, tmp_path: Path) -> None:
+    """The CSP allowed any inline script ('unsafe-inline'): one escaping slip anywhere in the page and a store
+    name, alert text or kiosk id could run script in a manager's session. Now the page's CSP names its one
+    script by hash: the page works, and HTML injected into it (here by hand, as an escaping bug would) runs
+    nothing."""
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"CHROMIUM MISSING: {CHROMIUM} not found; run scripts/setup.sh dev")
+    from playwright.sync_api import expect, sync_playwright
+
+    central = CentralServer(mosquitto.url, f"sqlite:///{tmp_path / 'central.db'}", tmp_path).start()
+    try:
+        central.store.set_status("s1", "k1", True, time.time() - 60)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                        args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+            page = browser.new_page(viewport={"width": 1100, "height": 760})
+            answer = page.goto(central.http + "/")
+            script_src = [part for part in answer.headers["content-security-policy"].split(";")
+                          if part.strip().startswith("script-src")]
+            assert script_src and "unsafe-inline" not in script_src[0], script_src
+            page.fill("#username", "s1mgr")
+            page.fill("#password", PASSWORD)
+            page.click("#signin")
+            expect(page.locator("#live")).to_have_text("● live", timeout=10_000)  # the page's own script runs
+            page.evaluate("""document.querySelector('#alerts').innerHTML =
+                '<img src=x onerror="window.__xss=1"><svg><script>window.__xss=2</script></svg>'""")
+            page.wait_for_timeout(500)
+            assert page.evaluate("window.__xss") is None
+            browser.close()
+    finally:
+        central.stop()
