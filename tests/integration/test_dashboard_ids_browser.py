@@ -171,3 +171,39 @@ def test_the_page_runs_only_its_own_script(mosquitto: MosquittoBroker, tmp_path:
             browser.close()
     finally:
         central.stop()
+
+
+def test_the_next_user_on_the_same_page_sees_nothing_of_the_last(mosquitto: MosquittoBroker, tmp_path: Path) -> None:
+    """Head office logs out, a store manager logs in on the same page: the fleet's collector line (central IT
+    only) stayed on screen and its 10 s poll kept running (one more per login)."""
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"CHROMIUM MISSING: {CHROMIUM} not found; run scripts/setup.sh dev")
+    from playwright.sync_api import expect, sync_playwright
+
+    central = CentralServer(mosquitto.url, f"sqlite:///{tmp_path / 'central.db'}", tmp_path).start()
+    try:
+        central.store.set_status("s1", "k1", True, time.time() - 60)
+        central.store.set_status("s2", "k1", True, time.time() - 60)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                        args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+            page = browser.new_page(viewport={"width": 1100, "height": 760})
+            page.goto(central.http + "/")
+            for user in ("admin", "s1mgr"):
+                page.fill("#username", user)
+                page.fill("#password", PASSWORD)
+                page.click("#signin")
+                expect(page.locator("#live")).to_have_text("● live", timeout=10_000)
+                if user == "admin":
+                    expect(page.locator("[data-testid=collector-health]")).to_be_visible(timeout=10_000)
+                    expect(page.locator("#store-s2")).to_have_count(1)
+                    page.click("#logout")
+            expect(page.locator("[data-testid=collector-health]")).to_be_hidden()
+            expect(page.locator("#store-s2")).to_have_count(0)
+            stats: list[str] = []
+            page.on("request", lambda r: stats.append(r.url) if r.url.endswith("/api/stats") else None)
+            page.wait_for_timeout(11_000)
+            assert stats == []
+            browser.close()
+    finally:
+        central.stop()
