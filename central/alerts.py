@@ -4,14 +4,12 @@ once (e-mail over SMTP and/or a webhook) to the users who may see its store, nev
 goes out when they end, if still open), and listed on the dashboard."""
 from __future__ import annotations
 
-import json
+import functools
 import logging
 import os
-import smtplib
+import ssl
 import time
 import tomllib
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from datetime import datetime, time as dtime, timezone
 from email.message import EmailMessage
@@ -21,7 +19,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from central.alert_transport import DELIVERY_ERRORS, post_json, send_email, unreachable
 from central.auth import User, UserDirectory
+from contract.broker import CaFileError, check_ca_file
 from contract.operator_files import read_small_text
 from central.errors import CentralError
 from central.history import History, Totals, _add, _totals, _zero
@@ -48,9 +48,14 @@ class Thresholds(_Strict):
     weeks: int = Field(4, ge=1, le=12, description="Previous weeks the drop is measured against.")
     min_people: int = Field(20, ge=1, description="People seen in the hour (summed over windows) to judge mood.")
     min_presses: int = Field(5, ge=1, description="Feedback presses in the hour to judge feedback.")
+    reopen_minutes: float = Field(60, ge=0, le=10080, description="A problem back within this long after its "
+                                  "alert closed reopens that alert without a new message (a spool hovering at "
+                                  "its threshold is one alert, not one e-mail every two minutes).")
     quiet_start: str = Field("22:00", pattern=r"^\d{2}:\d{2}$", description="Quiet hours start (local HH:MM).")
     quiet_end: str = Field("07:00", pattern=r"^\d{2}:\d{2}$", description="Quiet hours end (local HH:MM).")
     timezone: str = Field("UTC", description="IANA time zone of the quiet hours.")
+    webhook_timeout_s: float = Field(30, gt=0, le=600, description="The longest one webhook call may take; a "
+                                                                   "slower receiver is given up on until the next check.")
 
     @field_validator("quiet_start", "quiet_end")
     @classmethod
@@ -77,6 +82,15 @@ class SmtpSettings(_Strict):
     starttls: bool = False
     username: str | None = None
     password_env: str | None = Field(None, description="Environment variable holding the SMTP password.")
+    timeout_s: float = Field(30, gt=0, le=600, description="The longest one message may take, connecting "
+                                                           "included; a slower server is given up on until the next check.")
+    ca_file: str | None = Field(None, description="CA bundle (PEM) the server's STARTTLS certificate is checked "
+                                                  "against; default: the system's CAs.")
+
+    def tls_context(self) -> ssl.SSLContext:
+        """For STARTTLS: the server must show a valid certificate for `host` (smtplib's own default checks
+        nothing, so anyone on the way could read the login and the alerts)."""
+        return ssl.create_default_context(cafile=self.ca_file)
 
 
 class Recipient(_Strict):
@@ -116,6 +130,16 @@ def load_alert_settings(path: str | Path, users: UserDirectory) -> AlertSettings
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"]) or "file"
         raise CentralError(f"alerts file {path}: {where}: {err['msg']}") from None
+    smtp = settings.smtp
+    if smtp is not None and smtp.username and not smtp.password_env:
+        raise CentralError(f"alerts file {path}: smtp.username needs password_env (the variable with the password)")
+    if smtp is not None and smtp.password_env and os.environ.get(smtp.password_env) is None:
+        raise CentralError(f"alerts file {path}: smtp.password_env: {smtp.password_env} is not set")
+    if smtp is not None and smtp.ca_file:
+        try:
+            check_ca_file(smtp.ca_file)
+        except CaFileError as exc:
+            raise CentralError(f"alerts file {path}: smtp.ca_file {smtp.ca_file}: {exc}") from None
     known = {u.name for u in users.users()}
     for r in settings.recipients:
         if r.user not in known:
@@ -170,13 +194,19 @@ class AlertChecker:
         self.history = History(store, retention)
         self._stats = stats
         self._last_rejected: int | None = None
-        self._frames: dict[tuple[str, str], tuple[Any, float]] = {}
-        self._delivered: set[tuple[int, int]] = set()  # (alert id, recipient index) sent while others failed
+        # (store, kiosk) -> (frame counter, since when unchanged, whether "since" is only this process's first look)
+        self._frames: dict[tuple[str, str], tuple[Any, float, bool]] = {}
+        self._undecided: set[str] = set()  # keys a check cannot judge yet (just started): their alerts stay as they are
+        self._delivered: set[tuple[int, int, str]] = set()  # (alert id, recipient, channel) sent while others failed
 
     # ---- detection ---------------------------------------------------------------------------------
     def problems(self, now: float) -> list[Problem]:
+        """What is wrong now; also notes in `_undecided` the problems this process cannot judge yet (a camera
+        watched for less than camera_minutes, rejections before a second count), so a restart neither closes
+        their open alerts nor opens and sends them again."""
         t = self.settings.alerts
         found: list[Problem] = []
+        undecided: set[str] = set()
         for k in self.store.kiosks():
             where = f"kiosk {k.kiosk} of store {k.store}"
             if k.online is False and k.status_at is not None and now - k.status_at >= t.offline_minutes * 60:
@@ -185,24 +215,32 @@ class AlertChecker:
             health = dict(k.health or {})
             if k.online and "frames" in health:
                 frames = health["frames"]
-                seen, since = self._frames.get((k.store, k.kiosk), (None, now))
+                key = f"camera:{k.store}:{k.kiosk}"
+                seen, since, first_look = self._frames.get((k.store, k.kiosk), (None, now, True))
                 if frames != seen:
-                    self._frames[(k.store, k.kiosk)] = (frames, now)
-                elif now - since >= t.camera_minutes * 60:
-                    found.append(Problem(f"camera:{k.store}:{k.kiosk}", "camera", k.store, k.kiosk,
+                    first_look = seen is None
+                    since = now
+                    self._frames[(k.store, k.kiosk)] = (frames, since, first_look)
+                if now - since >= t.camera_minutes * 60:
+                    found.append(Problem(key, "camera", k.store, k.kiosk,
                                          f"{where}: no camera frames for {round((now - since) / 60)} min"))
+                elif first_look:  # unchanged since this process started: it may have stopped before
+                    undecided.add(key)
             depth = health.get("spool_depth")
             if isinstance(depth, int) and depth >= t.spool_depth:
                 found.append(Problem(f"spool:{k.store}:{k.kiosk}", "spool", k.store, k.kiosk,
                                      f"{where}: {depth} windows waiting to be sent (spool growing)"))
         if self._stats is not None:
             rejected = int(self._stats().get("rejected_total", 0))
-            if self._last_rejected is not None and rejected - self._last_rejected >= t.rejected_per_check:
+            if self._last_rejected is None or rejected < self._last_rejected:  # just started, or counters restarted
+                undecided.add("rejected")
+            elif rejected - self._last_rejected >= t.rejected_per_check:
                 found.append(Problem("rejected", "rejected", None, None,
                                      f"{rejected - self._last_rejected} kiosk messages rejected since the last check "
                                      f"(reasons in /api/stats and the central log)"))
             self._last_rejected = rejected
         found += self._drops(now)
+        self._undecided = undecided
         return found
 
     def _drops(self, now: float) -> list[Problem]:
@@ -237,19 +275,30 @@ class AlertChecker:
         problems = {p.key: p for p in self.problems(now)}
         open_alerts = {a.key: a for a in self.alerts(open_only=True)}
         for key, p in problems.items():
-            if key not in open_alerts:
+            if key in open_alerts:
+                continue
+            recent = self._closed_since(key, now - self.settings.alerts.reopen_minutes * 60)
+            if recent is not None:
+                self._write("UPDATE alerts SET closed_at = NULL WHERE id = ?", (recent,))
+                log.warning("alert reopened: %s", p.message)
+            else:
                 self._write("INSERT INTO alerts (key, kind, store_id, kiosk_id, message, opened_at) "
                             "VALUES (?, ?, ?, ?, ?, ?)", (key, p.kind, p.store, p.kiosk, p.message, now))
                 log.warning("alert opened: %s", p.message)
         for key, a in open_alerts.items():
-            if key not in problems:
+            if key not in problems and key not in self._undecided:
                 self._write("UPDATE alerts SET closed_at = ? WHERE id = ?", (now, a.id))
                 log.info("alert closed: %s", a.message)
         sent = []
         if not self.quiet(now):
-            for a in self.alerts(open_only=True):
-                if a.notified_at is None and self._deliver(a):
+            down: set[str] = set()  # mail server / webhooks that failed in this check: not tried again in it
+            still_open = self.alerts(open_only=True)
+            open_ids = {a.id for a in still_open}
+            self._delivered = {d for d in self._delivered if d[0] in open_ids}  # closed before fully sent
+            for a in still_open:
+                if a.notified_at is None and self._deliver(a, down):
                     self._write("UPDATE alerts SET notified_at = ? WHERE id = ?", (now, a.id))
+                    self._delivered = {d for d in self._delivered if d[0] != a.id}  # all done: forget the parts
                     sent.append(a)
         return sent
 
@@ -262,7 +311,15 @@ class AlertChecker:
         return start <= local < end if start < end else (local >= start or local < end)
 
     def alerts(self, open_only: bool = False) -> list[Alert]:
-        return list_alerts(self.store, open_only)
+        """All of them: the checks compare every open problem with every open alert (with the dashboard's
+        200, a 250-kiosk outage opened and sent the 50 oldest again at every check)."""
+        return list_alerts(self.store, open_only, limit=None)
+
+    def _closed_since(self, key: str, since: float) -> int | None:
+        """The id of the alert for `key` closed at or after `since`, if any (the newest)."""
+        rows = self.store._fetch(self.store._conn(), "SELECT id FROM alerts WHERE key = ? AND closed_at >= ? "
+                                 "ORDER BY closed_at DESC, id DESC LIMIT 1", (key, since))
+        return int(rows[0][0]) if rows else None
 
     def _write(self, sql: str, params: tuple[Any, ...]) -> None:
         if isinstance(self.store, PostgresStore):
@@ -272,23 +329,41 @@ class AlertChecker:
                 self.store._conn().execute(sql, params)
 
     # ---- delivery ----------------------------------------------------------------------------------
-    def _deliver(self, alert: Alert) -> bool:
-        """Send to every recipient whose user may see the alert's store; True if all deliveries worked."""
+    def _deliver(self, alert: Alert, down: set[str]) -> bool:
+        """Send to every recipient whose user may see the alert's store; True if all deliveries worked.
+
+        Each channel (a recipient's e-mail, its webhook) is remembered once it worked, so a dead webhook does
+        not send the same recipient's e-mail again at every check. An endpoint in `down` failed earlier in this
+        check and is skipped: a server that never answers costs one timeout per check, not one per alert and
+        recipient (which held the checks for many minutes)."""
         users = {u.name: u for u in self.users.users()}
         ok = True
         for i, r in enumerate(self.settings.recipients):
             user = users.get(r.user)
-            if user is None or not visible(alert, user) or (alert.id, i) in self._delivered:
+            if user is None or not visible(alert, user):
                 continue
-            try:
-                if r.email:
-                    self._email(r.email, alert)
-                if r.webhook:
-                    _post(r.webhook, {"alert": alert.as_json(), "user": r.user})
-                self._delivered.add((alert.id, i))
-            except (OSError, smtplib.SMTPException, urllib.error.URLError) as exc:
-                ok = False  # tried again at the next check; those already reached are not sent it twice
-                log.error("alert %s not delivered to %s: %s", alert.id, r.user, exc)
+            channels: list[tuple[str, Callable[[], None]]] = []
+            if r.email:
+                channels.append(("smtp", functools.partial(self._email, r.email, alert)))
+            if r.webhook:
+                channels.append((r.webhook, functools.partial(post_json, r.webhook, {"alert": alert.as_json(), "user": r.user},
+                                                     self.settings.alerts.webhook_timeout_s)))
+            for endpoint, send in channels:
+                if (alert.id, i, endpoint) in self._delivered:
+                    continue
+                if endpoint in down:
+                    ok = False
+                    continue
+                try:
+                    send()
+                except DELIVERY_ERRORS as exc:
+                    ok = False  # tried again at the next check
+                    if unreachable(exc):
+                        down.add(endpoint)
+                    log.error("alert %s not delivered to %s (%s): %s", alert.id, r.user,
+                              "e-mail" if endpoint == "smtp" else "webhook", exc)
+                else:
+                    self._delivered.add((alert.id, i, endpoint))
         return ok
 
     def _email(self, to: str, alert: Alert) -> None:
@@ -299,28 +374,25 @@ class AlertChecker:
         message["Subject"] = f"[moodkiosk] {alert.kind.replace('_', ' ')}: {alert.store or 'fleet'}"
         message.set_content(f"{alert.message}\n\nOpened {_clock(alert.opened_at)} UTC. You get one message per "
                             "problem; it is listed on the dashboard until it is solved.\n")
-        with smtplib.SMTP(smtp.host, smtp.port, timeout=10) as client:
-            if smtp.starttls:
-                client.starttls()
-            if smtp.username:
-                client.login(smtp.username, os.environ.get(smtp.password_env or "", ""))
-            client.send_message(message)
+        login = (smtp.username, os.environ.get(smtp.password_env or "", "")) if smtp.username else None
+        send_email(message, smtp.host, smtp.port, smtp.timeout_s, smtp.tls_context() if smtp.starttls else None, login)
 
 
-def list_alerts(store: _SqlStore, open_only: bool = False, limit: int = 200) -> list[Alert]:
-    """Newest first: the open ones, or open and closed."""
-    where = "WHERE closed_at IS NULL" if open_only else ""
+def list_alerts(store: _SqlStore, open_only: bool = False, limit: int | None = 200,
+                user: User | None = None) -> list[Alert]:
+    """Newest first: the open ones, or open and closed; at most `limit` (None: all); with `user`, only those the
+    user may see, chosen before the limit (after it, 200 newer alerts elsewhere hid all of a manager's)."""
+    conditions: list[str] = ["closed_at IS NULL"] if open_only else []
+    params: list[Any] = []
+    if user is not None and user.stores is not None:  # a store list: its stores' alerts, no fleet-wide ones
+        stores = sorted(user.stores)
+        conditions.append(f"store_id IN ({', '.join('?' * len(stores))})" if stores else "1 = 0")
+        params += stores
+    where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+    cap = "" if limit is None else f" LIMIT {int(limit)}"
     rows = store._fetch(store._conn(), "SELECT id, key, kind, store_id, kiosk_id, message, opened_at, closed_at, "
-                        f"notified_at FROM alerts {where} ORDER BY opened_at DESC, id DESC LIMIT {int(limit)}")
+                        f"notified_at FROM alerts {where} ORDER BY opened_at DESC, id DESC{cap}", params)
     return [Alert(int(r[0]), *r[1:]) for r in rows]
-
-
-def _post(url: str, body: Mapping[str, Any]) -> None:
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                     headers={"Content-Type": "application/json", "User-Agent": "moodkiosk-central"})
-    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (http/https checked in config)
-        if response.status >= 300:
-            raise urllib.error.URLError(f"webhook answered {response.status}")
 
 
 def _hour(history: History, store: str, start: float) -> Totals:

@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import secrets
+import stat
 import threading
 import time
 from dataclasses import dataclass
@@ -108,6 +109,30 @@ class TokenInfo:
                    else float(entry["expires_at"]))
 
 
+def _entry_problem(name: str, entry: Any) -> str | None:
+    """What is wrong with one user of a (possibly hand-edited) users file, or None: a name that is not an id,
+    an entry that is not an object, a password that is not text, stores that are not a list of store ids or
+    ["*"] (a string "s001" was read as the stores "s", "0" and "1"). Tokens are checked where they are used."""
+    try:
+        contract.validate_id(name, "user name")
+    except contract.ContractError as exc:
+        return str(exc)
+    if not isinstance(entry, dict):
+        return f"user {name!r}: not an object with password and stores"
+    if not isinstance(entry.get("password"), str):
+        return f"user {name!r}: password must be a password hash (text), got {entry.get('password')!r:.40}"
+    stores = entry.get("stores")
+    if not isinstance(stores, list) or not stores or not all(isinstance(s, str) for s in stores):
+        return f"user {name!r}: stores must be a non-empty list of store ids or [\"*\"], got {stores!r:.60}"
+    for store in stores:
+        if store != ALL_STORES:
+            try:
+                contract.validate_id(store, "store")
+            except contract.ContractError as exc:
+                return f"user {name!r}: {exc}"
+    return None
+
+
 class UserDirectory:
     """The users file: {"users": {name: {"password": "scrypt$..", "stores": ["s001"] | ["*"],
     "tokens": [{"label", "hash", "expires_at"}]}}}.
@@ -160,12 +185,29 @@ class UserDirectory:
                 raise TypeError("users is not an object")
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise UsersFileError(f"users file {self.path}: not a moodkiosk users file ({exc})") from exc
+        for name, entry in users.items():
+            problem = _entry_problem(name, entry)
+            if problem:
+                raise UsersFileError(f"users file {self.path}: {problem}")
         return users
 
     def _save(self) -> None:
+        """Write a new file and rename it over the old one, with the old one's group and mode (at most 0640):
+        the service reads the file through its group, and a root-only copy would lock the running central out."""
         tmp = self.path.with_suffix(".tmp")
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            old = self.path.stat()
+            group, mode = old.st_gid, stat.S_IMODE(old.st_mode) & 0o640
+        except FileNotFoundError:
+            group, mode = -1, 0o600
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.fchown(fd, -1, group)
+            os.fchmod(fd, mode)
+        except OSError:
+            os.close(fd)
+            raise
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump({"users": self._data}, handle, indent=2, sort_keys=True)
             handle.flush()

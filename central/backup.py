@@ -14,6 +14,7 @@ from pathlib import Path
 
 from central.errors import CentralError
 from central.store import sqlite_path
+from contract.operator_files import require_regular_file
 
 PAGES_PER_STEP = 1024  # copy in steps so the collector's writes are not held up for the whole copy
 
@@ -49,6 +50,17 @@ def _refuse_live_files(source: Path, target: Path) -> None:
                                f"{source}; write the backup to another file")
 
 
+def _refuse_other_kinds(target: Path) -> None:
+    """FILE is replaced by rename: only a regular file (or nothing) may be there. A FIFO or socket someone
+    listens on would silently become a plain file, a device node (`/dev/null`, run as root) be replaced."""
+    try:
+        require_regular_file(target)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise CentralError(f"backup file {target}: {exc.strerror or exc}; name a file") from None
+
+
 def backup_sqlite(url: str, target: Path) -> BackupResult:
     if url.startswith(("postgresql://", "postgres://")):
         raise CentralError("--db is PostgreSQL: back it up with pg_dump (docs/INSTALL.md, 'Backups'), e.g. "
@@ -59,6 +71,7 @@ def backup_sqlite(url: str, target: Path) -> BackupResult:
     if not target.parent.is_dir():
         raise CentralError(f"backup file {target}: folder {target.parent} does not exist")
     _refuse_live_files(source, target)
+    _refuse_other_kinds(target)
     partial = target.with_name(f".{target.name}.partial")
     partial.unlink(missing_ok=True)
     try:

@@ -39,7 +39,10 @@ class KioskLogin:
 
     @property
     def user(self) -> str:
-        return f"kiosk-{self.store}-{self.kiosk}"
+        """kiosk-STORE-KIOSK with "-" doubled inside the ids: ids may contain "-", and store "a-b" + kiosk "c"
+        must not share a login (and its ACL grants) with store "a" + kiosk "b-c" (a kiosk id starts with a
+        letter or digit, so the single "-" before it is always the separator)."""
+        return f"kiosk-{self.store.replace('-', '--')}-{self.kiosk.replace('-', '--')}"
 
 
 @dataclass(frozen=True)
@@ -221,6 +224,9 @@ def main(args: argparse.Namespace) -> int:
     port = args.port if args.port is not None else (contract.MQTTS_PORT if args.tls else contract.MQTT_PORT)
     if not 0 < port < 65536:
         raise BrokerSetupError(f"--port {port} is not a TCP port")
+    for option, folder in (("--out", args.out), ("--persistence-dir", args.persistence_dir)):
+        if folder is not None and not str(folder).isprintable():  # each path becomes a line of mosquitto.conf
+            raise BrokerSetupError(f"{option} {str(folder)!r}: contains a control character (a line break?)")
     hostnames = tuple(args.hostname or ["localhost", "127.0.0.1"])
     for host in hostnames:
         if not re.fullmatch(r"[A-Za-z0-9.:-]{1,253}", host):

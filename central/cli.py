@@ -156,6 +156,11 @@ def main(args: argparse.Namespace) -> int:
 
     listener = listening_socket(host, port)  # before the collector joins the broker: a bad --http is one line
     tls = tls_files(args.tls_cert, args.tls_key)
+    if args.ca_file:
+        try:
+            contract.check_ca_file(args.ca_file)
+        except contract.CaFileError as exc:
+            raise CentralError(f"--ca-file {args.ca_file}: {exc}") from None
     if not os.path.isfile(args.users):  # a mistyped path would start a dashboard nobody can log in to
         raise CentralError(f"users file {args.users} does not exist; create it with "
                            f"`moodkiosk central-user add NAME --store STORE --users {args.users}`")

@@ -1,5 +1,6 @@
 """The MQTT contract (v1) shared by kiosk and central: topics, JSON Schemas and their validation."""
-from contract.broker import DEFAULT_BROKER_URL, MQTT_PORT, MQTTS_PORT, BrokerUrl, BrokerUrlError, parse_broker_url
+from contract.broker import (DEFAULT_BROKER_URL, MQTT_PORT, MQTTS_PORT, BrokerUrl, BrokerUrlError, CaFileError,
+                             check_ca_file, parse_broker_url)
 from contract.errors import ContractError
 from contract.payloads import (
     HEALTH_SCHEMA_VERSION,
@@ -29,7 +30,7 @@ from contract.topics import (
 )
 
 __all__ = [
-    "BrokerUrl", "BrokerUrlError", "DEFAULT_BROKER_URL", "parse_broker_url", "ID_PATTERN", "MQTT_PORT",
+    "BrokerUrl", "BrokerUrlError", "CaFileError", "check_ca_file", "DEFAULT_BROKER_URL", "parse_broker_url", "ID_PATTERN", "MQTT_PORT",
     "MQTTS_PORT",
     "ContractError", "HEALTH_SCHEMA_VERSION", "MAX_PAYLOAD_BYTES", "MOOD_SCHEMA_VERSION", "decode_health",
     "decode_mood", "encode", "format_utc", "parse_utc", "validate_health", "validate_mood", "KINDS",

@@ -1,8 +1,12 @@
 """Broker addresses: the one parser of `mqtt://` / `mqtts://` URLs that kiosk, central and the dev tools share."""
 from __future__ import annotations
 
+import os
+import ssl
 from dataclasses import dataclass
 from urllib.parse import urlsplit
+
+from contract.operator_files import require_regular_file
 
 MQTT_PORT = 1883
 MQTTS_PORT = 8883
@@ -59,3 +63,19 @@ def parse_broker_url(text: object) -> BrokerUrl:
         raise BrokerUrlError(f"has a bad port; ports are 1-65535 (got {text!r})")
     default_port, tls = _SCHEMES[parts.scheme]
     return BrokerUrl(parts.hostname, port or default_port, tls)
+
+
+class CaFileError(ValueError):
+    """A CA bundle that cannot be used; the message says why (missing, a folder, a device, not PEM)."""
+
+
+def check_ca_file(path: str | os.PathLike[str]) -> None:
+    """Raise CaFileError unless `path` is a regular file with at least one PEM certificate: paho's tls_set (and
+    ssl) would otherwise fail later, inside a client thread, with a FileNotFoundError or SSLError traceback."""
+    try:
+        require_regular_file(path)
+        ssl.create_default_context(cafile=os.fspath(path))
+    except ssl.SSLError as exc:
+        raise CaFileError(f"not a PEM CA bundle ({exc.reason or exc})") from None
+    except OSError as exc:
+        raise CaFileError(exc.strerror or str(exc)) from None

@@ -18,6 +18,7 @@ import sys
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from urllib.parse import quote
 
 from kiosk.cli import UserFacingError
 
@@ -93,6 +94,7 @@ def main(args: argparse.Namespace) -> int:
 def install(plan: InstallPlan) -> list[str]:
     """Carry the plan out; returns what was done, one line per step."""
     done: list[str] = []
+    check_paths(plan)
     check_programs(plan)
     done.append(ensure_user(plan))
     done += make_directories(plan)
@@ -101,6 +103,26 @@ def install(plan: InstallPlan) -> list[str]:
     done.append(verify_unit(unit_path))
     done += tell_systemd(plan)
     return done
+
+
+def check_paths(plan: InstallPlan) -> None:
+    """The paths that go into the unit: absolute (the service runs in its state directory) and without control
+    characters (a line break in --config wrote a directive of its own into the unit)."""
+    for option, path in (("--config", plan.config), ("--bin-dir", plan.bin_dir)):
+        text = str(path)
+        if not text.isprintable():
+            raise InstallError(f"{option} {text!r}: contains a control character (a line break?)")
+        if not path.is_absolute():
+            raise InstallError(f"{option} {text}: must be an absolute path")
+
+
+def exec_word(value: str) -> str:
+    """One word of a unit's Exec line, as systemd reads it back: % and $ doubled (specifiers and variables),
+    and in double quotes with \\ and \" escaped when it has a space or a quote (systemd would split it)."""
+    value = value.replace("%", "%%").replace("$", "$$")
+    if any(c.isspace() or c in "\"'\\;" for c in value) or not value:
+        value = '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return value
 
 
 def check_programs(plan: InstallPlan) -> None:
@@ -165,8 +187,10 @@ def make_directories(plan: InstallPlan) -> list[str]:
 
 def render_unit(plan: InstallPlan) -> str:
     text = resources.files("deploy").joinpath("units", plan.kind.unit).read_text(encoding="utf-8")
-    fields = {"@USER@": plan.user, "@BIN@": str(plan.bin_dir), "@CONFIG@": str(plan.config),
-              "@DOCS@": str(REPO_DOCS), "@CAGE_ARGS@": "-r " * (plan.rotation // 90)}
+    fields = {"@USER@": plan.user, "@MOODKIOSK@": exec_word(str(plan.bin_dir / "moodkiosk")),
+              "@CONFIG@": exec_word(str(plan.config)),
+              "@DOCS@": quote(str(REPO_DOCS)).replace("%", "%%"),  # a URI; % is a specifier to systemd
+              "@CAGE_ARGS@": "-r " * (plan.rotation // 90)}
     for field, value in fields.items():
         text = text.replace(field, value)
     return text

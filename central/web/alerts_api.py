@@ -17,6 +17,6 @@ def alerts_router(store: _SqlStore, current_user: Callable[..., User]) -> APIRou
     def alerts(open_only: bool = Query(False, alias="open", description="Only problems not solved yet."),
                user: User = Depends(current_user)) -> list[dict[str, Any]]:
         """Newest first: kiosk offline, camera down, spool growing, rejected messages, mood/feedback drops."""
-        return [a.as_json() for a in list_alerts(store, open_only) if visible(a, user)]
+        return [a.as_json() for a in list_alerts(store, open_only, user=user) if visible(a, user)]
 
     return router

@@ -17,7 +17,7 @@ from central.history import History
 from central.store import Store
 from central.store_names import StoreNames
 from central.web.events import CLOSE, EventHub
-from central.web.hardening import STREAMS_PER_USER, install_query_errors, install_security_headers
+from central.web.hardening import STREAMS_PER_USER, install_query_errors, install_security_headers, page_csp
 from central.web.alerts_api import alerts_router
 from central.web.body_limit import BodyLimit
 from central.web.stream_access import StillAllowed
@@ -84,7 +84,7 @@ def create_app(
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def page() -> HTMLResponse:
         html = resources.files("central.web").joinpath("static/dashboard.html").read_text(encoding="utf-8")
-        return HTMLResponse(html, headers={"Cache-Control": "no-store"})
+        return HTMLResponse(html, headers={"Cache-Control": "no-store", "Content-Security-Policy": page_csp(html)})
 
     @app.post("/api/login", response_model=UserOut, tags=["auth"])
     def login(body: LoginRequest, request: Request, response: Response) -> dict[str, Any]:

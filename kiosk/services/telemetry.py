@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import queue
 import threading
 import time
@@ -91,8 +90,11 @@ class TelemetryPublisher:
             self._password = mqtt_config.resolve_password()  # env var or password file
         except ConfigError as exc:
             raise TelemetryError(str(exc)) from None
-        if self.settings.ca_file and not os.path.isfile(self.settings.ca_file):
-            raise TelemetryError(f"mqtt.ca_file {self.settings.ca_file!r} does not exist")
+        if self.settings.ca_file:
+            try:
+                contract.check_ca_file(self.settings.ca_file)
+            except contract.CaFileError as exc:
+                raise TelemetryError(f"mqtt.ca_file {str(self.settings.ca_file)!r}: {exc}") from None
         self.spool = spool
         self._on_state = on_state
         self._topics = {kind: contract.topic_for(self.store_id, self.kiosk_id, kind) for kind in contract.KINDS}

@@ -160,3 +160,46 @@ def test_bad_kiosk_is_one_line_and_exit_2(tmp_path: Path) -> None:
     done = _moodkiosk("broker-setup", "--out", str(tmp_path / "x"), "--kiosk", "s1")
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "STORE/KIOSK" in done.stderr
     assert shutil.which("true")
+
+
+def test_look_alike_kiosk_ids_get_two_logins(tmp_path: Path) -> None:
+    """Store "a-b" kiosk "c" and store "a" kiosk "b-c" were both the login kiosk-a-b-c: two lines for one user in
+    the password file (one kiosk could not log in) and one ACL user allowed to write both kiosks' topics."""
+    port = free_port()
+    out = tmp_path / "broker"
+    done = _moodkiosk("broker-setup", "--out", str(out), "--kiosk", "a-b/c", "--kiosk", "a/b-c", "--port", str(port))
+    assert done.returncode == 0, done.stderr
+    creds = json.loads((out / "credentials.json").read_text())
+    first, second = creds["kiosks"]
+    assert first["username"] != second["username"]
+    assert (first["username"], second["username"]) == ("kiosk-a--b-c", "kiosk-a-b--c")
+    assert contract.topic_for("a-b", "c", "mood") not in (out / "acl").read_text().split(f"user {second['username']}")[1]
+    broker = _start(out / "mosquitto.conf", port, tmp_path)
+    try:
+        for login in (first, second):
+            answers: list = []
+            client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=login["username"], protocol=mqtt.MQTTv5)
+            client.username_pw_set(login["username"], login["password"])
+            client.on_connect = lambda c, u, flags, reason, props: answers.append(reason)
+            client.connect("127.0.0.1", port)
+            client.loop_start()
+            try:
+                wait_until(lambda: answers, 10, f"the broker's answer to {login['username']}")
+            finally:
+                client.loop_stop()
+                client.disconnect()
+            assert not answers[0].is_failure, (login["username"], answers[0])
+    finally:
+        broker.terminate()
+        broker.wait(5)
+
+
+@pytest.mark.parametrize("option", ["--out", "--persistence-dir"])
+def test_a_folder_with_a_line_break_never_reaches_mosquitto_conf(tmp_path: Path, option: str) -> None:
+    """`--out 'x<LF>allow_anonymous true'` wrote that line into mosquitto.conf as a directive of its own (the
+    test did not check what mosquitto makes of it); now one line naming the option, exit 2, nothing written."""
+    hostile = str(tmp_path / "b") + "\nallow_anonymous true"
+    args = ["--out", str(tmp_path / "out")] if option == "--persistence-dir" else []
+    done = _moodkiosk("broker-setup", *args, option, hostile, "--kiosk", "s1/k1")
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and option in done.stderr, done.stderr
+    assert not any(tmp_path.iterdir())

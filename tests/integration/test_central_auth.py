@@ -105,3 +105,59 @@ def test_central_user_tokens_and_revoke_from_the_command_line(tmp_path: Path, ca
     assert UserDirectory(users).by_token(token) is None
     assert main(["central-user", "revoke", "it", "--label", "grafana", "--users", users]) == 2
     assert "has no token named 'grafana'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("entry", "message"), [
+    ({"password": "H", "stores": "s001"}, "user 'bob': stores"),  # was the stores 's', '0' and '1'
+    ({"password": "H", "stores": ["s/1"]}, "user 'bob': store 's/1'"),
+    ({"password": "H", "stores": []}, "user 'bob': stores"),
+    ({"password": "H", "stores": [5]}, "user 'bob': stores"),  # was a 500 at the user's first request
+    ({"stores": ["s1"]}, "user 'bob': password"),
+    ({"password": 7, "stores": ["s1"]}, "user 'bob': password"),
+    ("scrypt$...", "user 'bob': not an object"),  # was an AttributeError in every users() call (alerts, list)
+])
+def test_a_hand_edited_users_file_is_checked_user_by_user(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                         entry: object, message: str) -> None:
+    from kiosk.cli import main
+
+    good = UserDirectory(tmp_path / "good.json")
+    good.set_user("bob", "long enough", ["s1"])
+    hashed = json.loads((tmp_path / "good.json").read_text())["users"]["bob"]["password"]
+    if isinstance(entry, dict) and entry.get("password") == "H":
+        entry = dict(entry, password=hashed)
+    path = tmp_path / "u.json"
+    path.write_text(json.dumps({"users": {"bob": entry}}))
+    with pytest.raises(UsersFileError, match=message):
+        UserDirectory(path)
+    assert main(["central-user", "list", "--users", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_users_file_with_a_bad_user_name_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "u.json"
+    path.write_text(json.dumps({"users": {"b o b": {"password": "x", "stores": ["*"]}}}))
+    with pytest.raises(UsersFileError, match="user name 'b o b'"):
+        UserDirectory(path)
+
+
+def test_a_change_keeps_the_users_files_group_and_mode(tmp_path: Path) -> None:
+    """The service runs as its own user and reads the file through its group (INSTALL.md: chgrp moodkiosk,
+    chmod 640). Every `central-user add` wrote a fresh root-only 0600 file over it, so the running central could
+    no longer read it (checked by hand: `runuser -u nobody -- cat` of such a file: Permission denied)."""
+    import grp
+    import os
+
+    path = tmp_path / "users.json"
+    users = UserDirectory(path)
+    users.set_user("bob", "long enough", ["s1"])
+    group = grp.getgrnam("daemon").gr_gid
+    os.chown(path, -1, group)
+    path.chmod(0o640)
+    users.set_user("eve", "long enough", ["s2"])
+    users.new_token("eve")
+    st = path.stat()
+    assert (st.st_gid, stat.S_IMODE(st.st_mode)) == (group, 0o640)
+    path.chmod(0o666)  # never wider than 0640, whatever the file had
+    users.remove_user("eve")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640

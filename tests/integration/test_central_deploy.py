@@ -121,6 +121,24 @@ def test_bad_certificate_options_are_one_line(tmp_path):
         assert len(lines) == 1 and lines[0].startswith("moodkiosk central: error: ") and expected in lines[0], lines
 
 
+def test_a_ca_file_of_the_wrong_kind_is_one_line(tmp_path):
+    """`--ca-file` missing, a folder or not PEM (/dev/null) ended central with a FileNotFoundError /
+    IsADirectoryError / ssl.SSLError traceback from paho's tls_set and exit code 1."""
+    users = tmp_path / "users.json"
+    users.write_text('{"users": {}}', encoding="utf-8")
+    for ca, expected in ((tmp_path / "nope.pem", "No such file"), (tmp_path, "directory"),
+                         (Path("/dev/null"), "not a regular file")):
+        result = run_cli("central", "--users", str(users), "--db", f"sqlite:///{tmp_path / 'c.db'}",
+                         "--mqtt", "mqtts://127.0.0.1:1", "--ca-file", str(ca))
+        assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-1500:]
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and f"--ca-file {ca}" in lines[0] and expected in lines[0], lines
+    (tmp_path / "text.pem").write_text("not a certificate\n")
+    result = run_cli("central", "--users", str(users), "--mqtt", "mqtts://127.0.0.1:1", "--ca-file",
+                     str(tmp_path / "text.pem"))
+    assert result.returncode == 2 and "not a PEM CA bundle" in result.stderr, result.stderr[-1500:]
+
+
 def records(count: int, offset: int = 0) -> list[WindowRecord]:
     """Real mood.v1 documents as the collector turns them into rows."""
     from central.collector import record_from

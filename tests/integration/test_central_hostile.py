@@ -9,6 +9,7 @@ import os
 import queue
 import socket
 import sqlite3
+import stat
 import subprocess
 import sys
 import threading
@@ -382,6 +383,31 @@ def test_a_backup_never_replaces_the_live_database_or_its_wal(tmp_path: Path) ->
     finally:
         store.close()
 
+
+
+def test_a_backup_onto_a_pipe_socket_or_folder_is_refused_before_copying(tmp_path: Path) -> None:
+    """Before: the copy was renamed over whatever FILE named: a FIFO someone reads the backup from became a
+    plain file (and, run as root, `central-backup ... /dev/null` would have replaced the device node)."""
+    import socket
+
+    db = tmp_path / "c.db"
+    store = open_store(f"sqlite:///{db}")
+    try:
+        store.store_windows(records("s1", "k1", datetime(2026, 11, 1, tzinfo=timezone.utc), 3))
+        os.mkfifo(tmp_path / "pipe")
+        sock = socket.socket(socket.AF_UNIX)
+        sock.bind(str(tmp_path / "sock"))
+        (tmp_path / "folder").mkdir()
+        for target in ("pipe", "sock", "folder"):
+            run = subprocess.run([sys.executable, "-m", "kiosk", "central-backup", "--db", f"sqlite:///{db}", target],
+                                 capture_output=True, text=True, timeout=60, cwd=tmp_path)
+            assert run.returncode == 2 and f"backup file {target}" in run.stderr, (target, run.stderr[-500:])
+            assert "Traceback" not in run.stderr and len(run.stderr.strip().splitlines()) == 1
+        assert stat.S_ISFIFO(os.lstat(tmp_path / "pipe").st_mode) and stat.S_ISSOCK(os.lstat(tmp_path / "sock").st_mode)
+        assert sorted(p.name for p in tmp_path.iterdir() if p.name.endswith(".partial")) == []
+        sock.close()
+    finally:
+        store.close()
 
 
 def test_an_id_with_a_trailing_line_break_is_no_id(tmp_path: Path) -> None:

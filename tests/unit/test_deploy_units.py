@@ -82,3 +82,32 @@ def test_log_file_beside_the_journal(tmp_path):
                           str(tmp_path / "missing" / "k.log")], capture_output=True, text=True, timeout=120, cwd=REPO)
     assert bad.returncode == 2 and bad.stderr.strip().splitlines() == [
         f"moodkiosk validate-config: error: --log-file {tmp_path / 'missing' / 'k.log'}: No such file or directory"]
+
+
+def test_paths_with_spaces_and_percent_signs_reach_the_program_whole(tmp_path):
+    """A virtual environment under "/opt/mood kiosk 100%" was written as ExecStart=/opt/mood kiosk 100%/...: systemd
+    splits at the space and expands %-specifiers, so `systemd-analyze verify` refused the unit; the same
+    --config path passed verify and started the kiosk with the wrong arguments. The paths are now quoted and
+    escaped for systemd, and systemd-analyze (which checks the program path) accepts the unit."""
+    bin_dir = tmp_path / "mood kiosk 100%" / "bin"
+    bin_dir.mkdir(parents=True)
+    program = bin_dir / "moodkiosk"
+    program.write_text("#!/bin/sh\n")
+    program.chmod(0o755)
+    config = Path("/etc/mood kiosk/kiosk 100%.toml")
+    done = install(plan(tmp_path, "kiosk-eglfs", bin_dir=bin_dir, config=config))
+    assert "verified moodkiosk-kiosk-eglfs.service with systemd-analyze" in done
+    text = render_unit(plan(tmp_path, "kiosk-eglfs", bin_dir=bin_dir, config=config))
+    program_word = '"' + f"{bin_dir}/moodkiosk".replace("%", "%%") + '"'
+    assert f'ExecStart={program_word} run --config "/etc/mood kiosk/kiosk 100%%.toml"' in text
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"config": Path("/etc/moodkiosk/k.toml\nExecStartPre=/bin/touch /tmp/x")}, "--config .* control character"),
+    ({"config": Path("kiosk.toml")}, "--config kiosk.toml: must be an absolute path"),
+])
+def test_a_config_path_that_would_change_the_unit_is_refused(tmp_path, changes, message):
+    """A line break in --config added its own directive to the unit (it passed systemd-analyze verify)."""
+    with pytest.raises(InstallError, match=message):
+        install(plan(tmp_path, "kiosk-eglfs", **changes))
+    assert not (tmp_path / "root" / "etc" / "systemd").exists()
