@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Iterator
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -28,3 +29,16 @@ def _quick_password_hashes(request: pytest.FixtureRequest, monkeypatch: pytest.M
         import central.auth
 
         monkeypatch.setattr(central.auth, "_SCRYPT", {"n": 2**14, "r": 8, "p": 1, "dklen": 32})
+
+
+@pytest.fixture(autouse=True)
+def _process_environment_restored() -> Iterator[None]:
+    """Each test leaves the process environment as it found it. A kiosk started with its camera points the
+    proxy variables at a closed port (`vision/no_telemetry.py`, for MediaPipe's usage-log client); a later test
+    in the same process then sent its own HTTP requests to that port ("Connection refused" from httpx), so two
+    central tests failed whenever they ran after a Qt test with the camera on."""
+    before = dict(os.environ)
+    yield
+    if os.environ != before:
+        os.environ.clear()
+        os.environ.update(before)
