@@ -4,6 +4,7 @@ and never a message or a dashboard entry about a store the user may not see."""
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
@@ -269,7 +270,6 @@ def test_a_dead_mail_server_and_webhook_cost_one_timeout_per_check(tmp_path: Pat
     10 s timeout for each of them, so 3 alerts held the check (the thread that also opens and closes alerts)
     for 60 s (measured), a store-wide outage of 50 kiosks over 15 minutes (reckoned). Now a server that failed is not tried
     again in the same check; the alerts stay unsent and go out at a later check."""
-    import socket
     import time
 
     holes = []
@@ -522,13 +522,9 @@ def test_reopen_and_per_user_lists_on_postgresql(request, tmp_path: Path, smtp, 
         store.close()
 
 
-def test_a_mail_server_that_trickles_is_given_up_on_after_timeout_s(tmp_path: Path) -> None:
-    """A server that sends its greeting one byte a second never lets a single read time out: the check (the
-    thread that also opens and closes alerts) waited for ever (measured by hand: still waiting after 60 s).
-    Now the conversation is cut after [smtp] timeout_s and the alert stays owed."""
-    import socket
-    import time
-
+def _trickling_server(read_first: bool, first: bytes, then: bytes) -> tuple[socket.socket, threading.Event]:
+    """A loopback server that (after reading the request, if `read_first`) sends `first`, then `then` once a
+    second for as long as the client stays: a read never times out, the conversation never ends."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(4)
@@ -541,21 +537,28 @@ def test_a_mail_server_that_trickles_is_given_up_on_after_timeout_s(tmp_path: Pa
             except OSError:
                 return
             try:
-                conn.sendall(b"220")
+                if read_first:
+                    conn.recv(65536)
+                conn.sendall(first)
                 while not stop.wait(1):
-                    conn.sendall(b"-")
+                    conn.sendall(then)
             except OSError:
                 pass
             finally:
                 conn.close()
 
     threading.Thread(target=serve, daemon=True).start()
+    return listener, stop
+
+
+def _check_gives_up(tmp_path: Path, config_text: str, what: str) -> None:
+    """One alert check with `config_text` ends (within 20 s) and leaves the alert owed."""
+    import time
+
     users = UserDirectory(tmp_path / "users.json")
     users.set_user("office", PASSWORD, ["*"])
     config = tmp_path / "alerts.toml"
-    config.write_text(f'[alerts]\nquiet_start = "00:00"\nquiet_end = "00:00"\n[smtp]\nhost = "127.0.0.1"\n'
-                      f'port = {listener.getsockname()[1]}\nsender = "c@shop.example"\ntimeout_s = 3\n'
-                      '[[recipients]]\nuser = "office"\nemail = "o@shop.example"\n')
+    config.write_text(config_text)
     store = open_store(f"sqlite:///{tmp_path / 'central.db'}")
     checker = AlertChecker(store, users, load_alert_settings(config, users))
     try:
@@ -564,60 +567,35 @@ def test_a_mail_server_that_trickles_is_given_up_on_after_timeout_s(tmp_path: Pa
         began = time.monotonic()
         check.start()
         check.join(20)
-        print(f"check with a trickling mail server: {time.monotonic() - began:.1f} s")
+        print(f"check with a trickling {what}: {time.monotonic() - began:.1f} s")
         assert not check.is_alive()
         assert [a.notified_at for a in checker.alerts(open_only=True)] == [None]
     finally:
+        store.close()
+
+
+def test_a_mail_server_that_trickles_is_given_up_on_after_timeout_s(tmp_path: Path) -> None:
+    """A server that sends its greeting one byte a second never lets a single read time out: the check (the
+    thread that also opens and closes alerts) waited for ever (measured by hand: still waiting after 60 s).
+    Now the conversation is cut after [smtp] timeout_s and the alert stays owed."""
+    listener, stop = _trickling_server(False, b"220", b"-")
+    try:
+        _check_gives_up(tmp_path, f'[alerts]\nquiet_start = "00:00"\nquiet_end = "00:00"\n[smtp]\nhost = "127.0.0.1"\n'
+                                  f'port = {listener.getsockname()[1]}\nsender = "c@shop.example"\ntimeout_s = 3\n'
+                                  '[[recipients]]\nuser = "office"\nemail = "o@shop.example"\n', "mail server")
+    finally:
         stop.set()
         listener.close()
-        store.close()
 
 
 def test_a_webhook_that_trickles_is_given_up_on(tmp_path: Path) -> None:
     """The webhook side of the same fault: a receiver that answers a byte a second kept urllib (10 s per read)
     and with it the check thread waiting for ever. Now the whole POST ends after [alerts] webhook_timeout_s."""
-    import socket
-    import time
-
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(4)
-    stop = threading.Event()
-
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                return
-            try:
-                conn.recv(65536)
-                conn.sendall(b"H")
-                while not stop.wait(1):
-                    conn.sendall(b"T")
-            except OSError:
-                pass
-            finally:
-                conn.close()
-
-    threading.Thread(target=serve, daemon=True).start()
-    users = UserDirectory(tmp_path / "users.json")
-    users.set_user("office", PASSWORD, ["*"])
-    config = tmp_path / "alerts.toml"
-    config.write_text('[alerts]\nquiet_start = "00:00"\nquiet_end = "00:00"\nwebhook_timeout_s = 3\n'
-                      f'[[recipients]]\nuser = "office"\nwebhook = "http://127.0.0.1:{listener.getsockname()[1]}/h"\n')
-    store = open_store(f"sqlite:///{tmp_path / 'central.db'}")
-    checker = AlertChecker(store, users, load_alert_settings(config, users))
+    listener, stop = _trickling_server(True, b"H", b"T")
     try:
-        store.set_status("s1", "k1", False, NOW - 15 * 60)
-        check = threading.Thread(target=checker.run_once, args=(NOW,), daemon=True)
-        began = time.monotonic()
-        check.start()
-        check.join(20)
-        print(f"check with a trickling webhook: {time.monotonic() - began:.1f} s")
-        assert not check.is_alive()
-        assert [a.notified_at for a in checker.alerts(open_only=True)] == [None]
+        _check_gives_up(tmp_path, '[alerts]\nquiet_start = "00:00"\nquiet_end = "00:00"\nwebhook_timeout_s = 3\n'
+                                  f'[[recipients]]\nuser = "office"\n'
+                                  f'webhook = "http://127.0.0.1:{listener.getsockname()[1]}/h"\n', "webhook")
     finally:
         stop.set()
         listener.close()
-        store.close()
