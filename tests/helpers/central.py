@@ -1,10 +1,12 @@
 """The central collector + dashboard running in-process on free loopback ports, for integration tests."""
 from __future__ import annotations
 
+import contextlib
+
 import threading
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import pytest
 
@@ -82,3 +84,19 @@ def central(mosquitto: MosquittoBroker, tmp_path: Path):
         yield server
     finally:
         server.stop()
+
+
+@contextlib.contextmanager
+def running_dashboard(app: object, hub: EventHub) -> Iterator[str]:
+    """`app` served by central's own uvicorn settings (`dashboard_config`) on a free loopback port, in a thread;
+    yields its base URL and stops the server afterwards."""
+    port = free_port()
+    server = DashboardServer(dashboard_config(app, "127.0.0.1", port, graceful_shutdown_s=1), hub)  # type: ignore[arg-type]
+    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
+    thread.start()
+    try:
+        wait_for_port(port, timeout=20)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)

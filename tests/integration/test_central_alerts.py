@@ -19,7 +19,9 @@ from central.alerts import AlertChecker, load_alert_settings
 from central.auth import UserDirectory
 from central.errors import CentralError
 from central.store import open_store
-from helpers.central import PASSWORD
+from central.web.app import create_app
+from central.web.events import EventHub
+from helpers.central import PASSWORD, running_dashboard
 from helpers.history_data import records
 from helpers.mosquitto import free_port
 from helpers.postgres import postgres_server  # noqa: F401  (fixture)
@@ -164,31 +166,16 @@ def test_alerts_delivered_once_scoped_and_quiet(tmp_path: Path, smtp, webhook) -
         assert len(box.messages) == before + 1
 
         # The dashboard lists alerts per user: the s1 manager never sees s2's or the fleet's.
-        import uvicorn
-
-        from central.web.app import create_app
-        from central.web.events import EventHub
-        from central.web.server import DashboardServer
-        from helpers.mosquitto import wait_for_port
         hub = EventHub()
-        port = free_port()
-        server = DashboardServer(uvicorn.Config(create_app(store, users, hub), host="127.0.0.1", port=port,
-                                                log_level="warning"), hub)
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        wait_for_port(port, 20)
-        try:
-            manager = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10)
+        with running_dashboard(create_app(store, users, hub), hub) as base:
+            manager = httpx.Client(base_url=base, timeout=10)
             assert manager.post("/api/login", json={"username": "s1mgr", "password": PASSWORD}).status_code == 200
             seen = manager.get("/api/alerts").json()
             assert seen and all(a["store"] == "s1" for a in seen)
-            office = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10)
+            office = httpx.Client(base_url=base, timeout=10)
             assert office.post("/api/login", json={"username": "office", "password": PASSWORD}).status_code == 200
             assert {a["store"] for a in office.get("/api/alerts").json()} == {"s1", "s2", None}
             assert all(a["closed_at"] is None for a in office.get("/api/alerts", params={"open": "true"}).json())
-        finally:
-            server.should_exit = True
-            thread.join(10)
     finally:
         store.close()
 
@@ -428,38 +415,23 @@ def test_starttls_checks_the_mail_servers_certificate(tmp_path: Path) -> None:
 def test_a_managers_alerts_are_not_crowded_out_by_other_stores(tmp_path: Path, smtp, webhook) -> None:
     """/api/alerts took the 200 newest alerts of the whole fleet and only then kept the user's stores: with
     250 newer alerts elsewhere, the manager of s1 saw none of s1's open alerts."""
-    import uvicorn
-
-    from central.web.app import create_app
-    from central.web.events import EventHub
-    from central.web.server import DashboardServer
-    from helpers.mosquitto import wait_for_port
-
     smtp_port, _ = smtp
     hook, _ = webhook
     users, settings = _setup(tmp_path, smtp_port, hook)
     store = open_store(f"sqlite:///{tmp_path / 'central.db'}")
     checker = AlertChecker(store, users, settings)
     hub = EventHub()
-    port = free_port()
-    server = DashboardServer(uvicorn.Config(create_app(store, users, hub), host="127.0.0.1", port=port,
-                                            log_level="warning"), hub)
-    thread = threading.Thread(target=server.run, daemon=True)
     try:
         store.set_status("s1", "k1", False, NOW - 15 * 60)
         checker.run_once(NOW)
         for i in range(250):
             store.set_status("s2", f"k{i:03d}", False, NOW - 15 * 60)
         checker.run_once(NOW + 60)
-        thread.start()
-        wait_for_port(port, 20)
-        manager = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10)
-        assert manager.post("/api/login", json={"username": "s1mgr", "password": PASSWORD}).status_code == 200
-        assert [a["kiosk"] for a in manager.get("/api/alerts", params={"open": "true"}).json()] == ["k1"]
+        with running_dashboard(create_app(store, users, hub), hub) as base:
+            manager = httpx.Client(base_url=base, timeout=10)
+            assert manager.post("/api/login", json={"username": "s1mgr", "password": PASSWORD}).status_code == 200
+            assert [a["kiosk"] for a in manager.get("/api/alerts", params={"open": "true"}).json()] == ["k1"]
     finally:
-        server.should_exit = True
-        if thread.is_alive():
-            thread.join(10)
         store.close()
 
 
