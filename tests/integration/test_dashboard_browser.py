@@ -1,12 +1,12 @@
 """The managers' dashboard in headless Chromium: log in, see a window arrive live, see a kiosk go offline."""
 from __future__ import annotations
 
-import os
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
+from helpers.browser import chromium, sign_in
 from helpers.central import PASSWORD, CentralServer
 from helpers.mosquitto import MosquittoBroker, mosquitto  # noqa: F401  (fixture)
 from helpers.windows import window as base_window
@@ -14,7 +14,6 @@ from kiosk.config import MqttConfig
 from kiosk.services.spool import Spool
 from kiosk.services.telemetry import TelemetryPublisher
 
-CHROMIUM = "/usr/bin/chromium"
 NOW = datetime.now(timezone.utc)
 # The windows lie in the last two hours (the collector rejects windows from the future), and the browser runs
 # in a fixed-offset zone where it is about noon now, so all of them fall on the page's "today".
@@ -30,9 +29,7 @@ pytestmark = pytest.mark.timeout(120)
 
 
 def test_dashboard_live_update_and_offline(mosquitto: MosquittoBroker, tmp_path: Path, artifacts_dir: Path) -> None:
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"CHROMIUM MISSING: {CHROMIUM} not found; run scripts/setup.sh dev")
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     central = CentralServer(mosquitto.url, f"sqlite:///{tmp_path / 'central.db'}", tmp_path).start()
     publishers = {
@@ -49,12 +46,7 @@ def test_dashboard_live_update_and_offline(mosquitto: MosquittoBroker, tmp_path:
         for i in range(6):  # a morning of history so the day chart has something to draw
             publishers["k1"].submit_window(window(i * 15), {"happy": 1}, "test-1")
         other_store.submit_window(window(0), {}, "test-1")
-        with sync_playwright() as p:
-            browser = p.chromium.launch(
-                executable_path=CHROMIUM, headless=True,
-                args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                      "--disable-component-update", "--disable-sync"],
-            )
+        with chromium() as browser:
             page = browser.new_page(viewport={"width": 1100, "height": 760}, timezone_id=BROWSER_TZ)
             page.goto(central.http + "/")
             page.fill("#username", "s1mgr")
@@ -108,12 +100,9 @@ def test_dashboard_live_update_and_offline(mosquitto: MosquittoBroker, tmp_path:
             raw.loop_stop()
             raw.disconnect()
             page.click("#logout")
-            page.fill("#username", "admin")
-            page.fill("#password", PASSWORD)
-            page.click("#signin")
+            sign_in(page, "admin")
             expect(page.locator("[data-testid=collector-health]")).to_contain_text("malformed_json 1", timeout=15_000)
             expect(page.locator("[data-testid=collector-health]")).to_contain_text("collector: connected")
-            browser.close()
     finally:
         for pub in (*publishers.values(), other_store):
             pub.stop()

@@ -2,7 +2,6 @@
 with the disagreement marker, store names, CSV link, heat map; phone (390 px) and desktop (1280 px) screenshots."""
 from __future__ import annotations
 
-import os
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -12,11 +11,11 @@ import pytest
 
 from central.rollup import Rollup
 from central.store_names import StoreNames
-from helpers.central import PASSWORD, CentralServer
+from helpers.browser import chromium, sign_in
+from helpers.central import CentralServer
 from helpers.history_data import records
 from helpers.mosquitto import MosquittoBroker, mosquitto  # noqa: F401  (fixture)
 
-CHROMIUM = "/usr/bin/chromium"
 TODAY = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
 pytestmark = pytest.mark.timeout(150)
 
@@ -40,9 +39,7 @@ def _no_overflow_and_readable(page) -> None:
 
 
 def test_history_views_desktop_and_phone(mosquitto: MosquittoBroker, tmp_path: Path, artifacts_dir: Path) -> None:
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"CHROMIUM MISSING: {CHROMIUM} not found; run scripts/setup.sh dev")
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     central = CentralServer(mosquitto.url, f"sqlite:///{tmp_path / 'central.db'}", tmp_path,
                             store_names=StoreNames({"s1": "Berlin Mitte", "s2": "Hamburg Hbf"})).start()
@@ -60,14 +57,10 @@ def test_history_views_desktop_and_phone(mosquitto: MosquittoBroker, tmp_path: P
                                                   (OfferCount("repurchase", "coffee", 9),),
                                                   {"happy": 3, "neutral": 0, "unhappy": 5}, 1)], TODAY.timestamp())
         central.store.insert_windows(records("s2", "k1", TODAY + timedelta(hours=11), 30, 4))  # raw, not yet rolled
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                        args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        with chromium() as browser:
             desktop = browser.new_page(viewport={"width": 1280, "height": 900}, timezone_id="UTC")
             desktop.goto(central.http + "/")
-            desktop.fill("#username", "admin")
-            desktop.fill("#password", PASSWORD)
-            desktop.click("#signin")
+            sign_in(desktop, "admin")
             table = desktop.locator("[data-testid=compare]")
             expect(table).to_contain_text("Berlin Mitte", timeout=10_000)
             expect(table).to_contain_text("Hamburg Hbf")
@@ -114,9 +107,7 @@ def test_history_views_desktop_and_phone(mosquitto: MosquittoBroker, tmp_path: P
             phone = browser.new_page(viewport={"width": 390, "height": 844}, timezone_id="UTC",
                                      device_scale_factor=2, is_mobile=True, has_touch=True)
             phone.goto(central.http + "/")
-            phone.fill("#username", "s1mgr")
-            phone.fill("#password", PASSWORD)
-            phone.click("#signin")
+            sign_in(phone, "s1mgr")
             expect(phone.locator("#store-s1 [data-testid=period-stats]")).to_contain_text("⚠ disagree",
                                                                                            timeout=10_000)
             expect(phone.locator("#compare")).to_be_hidden()  # one store: no comparison table
@@ -128,6 +119,5 @@ def test_history_views_desktop_and_phone(mosquitto: MosquittoBroker, tmp_path: P
             phone.screenshot(path=str(artifacts_dir / "dashboard-history-390.png"), full_page=True)
             print(f"\nscreenshots: {artifacts_dir / 'dashboard-history-1280.png'}, "
                   f"{artifacts_dir / 'dashboard-history-390.png'}")
-            browser.close()
     finally:
         central.stop()

@@ -2,7 +2,6 @@
 with kiosk "c" beside store "a" with kiosk "b-c", store names that look like HTML, and answers that arrive late."""
 from __future__ import annotations
 
-import os
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -10,19 +9,17 @@ from pathlib import Path
 import pytest
 
 from central.store_names import StoreNames
-from helpers.central import PASSWORD, CentralServer
+from helpers.browser import chromium, sign_in
+from helpers.central import CentralServer
 from helpers.history_data import records
 from helpers.mosquitto import MosquittoBroker, mosquitto  # noqa: F401  (fixture)
 
-CHROMIUM = "/usr/bin/chromium"
 pytestmark = pytest.mark.timeout(120)
 HOSTILE = '<img src=x onerror="window.__xss=1">Mitte'
 
 
 def test_kiosk_tiles_of_look_alike_ids_stay_in_their_stores(mosquitto: MosquittoBroker, tmp_path: Path) -> None:
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"CHROMIUM MISSING: {CHROMIUM} not found; run scripts/setup.sh dev")
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     central = CentralServer(mosquitto.url, f"sqlite:///{tmp_path / 'central.db'}", tmp_path,
                             store_names=StoreNames({"a": HOSTILE, "a-b": "Hamburg"})).start()
@@ -30,14 +27,10 @@ def test_kiosk_tiles_of_look_alike_ids_stay_in_their_stores(mosquitto: Mosquitto
         now = time.time()
         central.store.set_status("a", "b-c", True, now - 60)
         central.store.set_status("a-b", "c", False, now - 60)
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                        args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        with chromium() as browser:
             page = browser.new_page(viewport={"width": 1100, "height": 760})
             page.goto(central.http + "/")
-            page.fill("#username", "admin")
-            page.fill("#password", PASSWORD)
-            page.click("#signin")
+            sign_in(page, "admin")
             expect(page.locator("#live")).to_have_text("● live", timeout=10_000)
             a, ab = page.locator("section.store").filter(has_text="Mitte"), page.locator("section.store").filter(
                 has_text="Hamburg")
@@ -47,7 +40,6 @@ def test_kiosk_tiles_of_look_alike_ids_stay_in_their_stores(mosquitto: Mosquitto
             expect(ab.locator(".kiosk .status-text")).to_have_text("offline")
             expect(a.locator(".sname")).to_have_text(HOSTILE)  # the name as text
             assert page.evaluate("window.__xss") is None
-            browser.close()
     finally:
         central.stop()
 
@@ -55,22 +47,16 @@ def test_kiosk_tiles_of_look_alike_ids_stay_in_their_stores(mosquitto: Mosquitto
 def test_a_slow_answer_for_a_view_already_left_is_not_drawn(mosquitto: MosquittoBroker, tmp_path: Path) -> None:
     """Month (slow on a big database) then day, quickly: the month's answer came last and was drawn under the
     day's title, so the page showed the month's figures as today's. The network delays the month answer here."""
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"CHROMIUM MISSING: {CHROMIUM} not found; run scripts/setup.sh dev")
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     central = CentralServer(mosquitto.url, f"sqlite:///{tmp_path / 'central.db'}", tmp_path).start()
     try:
         today = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
         central.store.insert_windows(records("s1", "k1", today + timedelta(minutes=30), 10))
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                        args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        with chromium() as browser:
             page = browser.new_page(viewport={"width": 1100, "height": 760}, timezone_id="UTC")
             page.goto(central.http + "/")
-            page.fill("#username", "s1mgr")
-            page.fill("#password", PASSWORD)
-            page.click("#signin")
+            sign_in(page, "s1mgr")
             summary = page.locator("#store-s1 .summary")
             expect(summary).to_contain_text("today", timeout=10_000)
 
@@ -84,7 +70,6 @@ def test_a_slow_answer_for_a_view_already_left_is_not_drawn(mosquitto: Mosquitto
             page.wait_for_timeout(3000)
             expect(page.locator("#periodTitle")).to_have_text(today.date().isoformat())
             expect(summary).to_contain_text("today")
-            browser.close()
     finally:
         central.stop()
 
@@ -93,12 +78,10 @@ def test_another_site_on_the_host_cannot_log_a_manager_out(mosquitto: MosquittoB
     """Another web app on the same host (another port: same site, so the SameSite=Strict cookie goes along)
     could post a form to /api/logout and end the manager's session. Now a state-changing request that the
     browser marks as coming from another origin is refused (403)."""
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"CHROMIUM MISSING: {CHROMIUM} not found; run scripts/setup.sh dev")
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     central = CentralServer(mosquitto.url, f"sqlite:///{tmp_path / 'central.db'}", tmp_path).start()
     target = central.http
@@ -119,22 +102,17 @@ def test_another_site_on_the_host_cannot_log_a_manager_out(mosquitto: MosquittoB
     other = ThreadingHTTPServer(("127.0.0.1", 0), Other)
     threading.Thread(target=other.serve_forever, daemon=True).start()
     try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                        args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        with chromium() as browser:
             context = browser.new_context()
             page = context.new_page()
             page.goto(target + "/")
-            page.fill("#username", "s1mgr")
-            page.fill("#password", PASSWORD)
-            page.click("#signin")
+            sign_in(page, "s1mgr")
             expect(page.locator("#live")).to_have_text("● live", timeout=10_000)
             evil = context.new_page()
             with evil.expect_response(lambda r: r.url.endswith("/api/logout"), timeout=10_000) as answer:
                 evil.goto(f"http://127.0.0.1:{other.server_address[1]}/", wait_until="commit")
             print(f"\n[csrf] the other site's logout form got {answer.value.status}")
             assert context.request.get(target + "/api/me").status == 200  # still logged in
-            browser.close()
     finally:
         other.shutdown()
         central.stop()
@@ -145,30 +123,23 @@ def test_the_page_runs_only_its_own_script(mosquitto: MosquittoBroker, tmp_path:
     name, alert text or kiosk id could run script in a manager's session. Now the page's CSP names its one
     script by hash: the page works, and HTML injected into it (here by hand, as an escaping bug would) runs
     nothing."""
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"CHROMIUM MISSING: {CHROMIUM} not found; run scripts/setup.sh dev")
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     central = CentralServer(mosquitto.url, f"sqlite:///{tmp_path / 'central.db'}", tmp_path).start()
     try:
         central.store.set_status("s1", "k1", True, time.time() - 60)
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                        args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        with chromium() as browser:
             page = browser.new_page(viewport={"width": 1100, "height": 760})
             answer = page.goto(central.http + "/")
             script_src = [part for part in answer.headers["content-security-policy"].split(";")
                           if part.strip().startswith("script-src")]
             assert script_src and "unsafe-inline" not in script_src[0], script_src
-            page.fill("#username", "s1mgr")
-            page.fill("#password", PASSWORD)
-            page.click("#signin")
+            sign_in(page, "s1mgr")
             expect(page.locator("#live")).to_have_text("● live", timeout=10_000)  # the page's own script runs
             page.evaluate("""document.querySelector('#alerts').innerHTML =
                 '<img src=x onerror="window.__xss=1"><svg><script>window.__xss=2</script></svg>'""")
             page.wait_for_timeout(500)
             assert page.evaluate("window.__xss") is None
-            browser.close()
     finally:
         central.stop()
 
@@ -176,23 +147,17 @@ def test_the_page_runs_only_its_own_script(mosquitto: MosquittoBroker, tmp_path:
 def test_the_next_user_on_the_same_page_sees_nothing_of_the_last(mosquitto: MosquittoBroker, tmp_path: Path) -> None:
     """Head office logs out, a store manager logs in on the same page: the fleet's collector line (central IT
     only) stayed on screen and its 10 s poll kept running (one more per login)."""
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"CHROMIUM MISSING: {CHROMIUM} not found; run scripts/setup.sh dev")
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     central = CentralServer(mosquitto.url, f"sqlite:///{tmp_path / 'central.db'}", tmp_path).start()
     try:
         central.store.set_status("s1", "k1", True, time.time() - 60)
         central.store.set_status("s2", "k1", True, time.time() - 60)
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                        args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        with chromium() as browser:
             page = browser.new_page(viewport={"width": 1100, "height": 760})
             page.goto(central.http + "/")
             for user in ("admin", "s1mgr"):
-                page.fill("#username", user)
-                page.fill("#password", PASSWORD)
-                page.click("#signin")
+                sign_in(page, user)
                 expect(page.locator("#live")).to_have_text("● live", timeout=10_000)
                 if user == "admin":
                     expect(page.locator("[data-testid=collector-health]")).to_be_visible(timeout=10_000)
@@ -204,6 +169,5 @@ def test_the_next_user_on_the_same_page_sees_nothing_of_the_last(mosquitto: Mosq
             page.on("request", lambda r: stats.append(r.url) if r.url.endswith("/api/stats") else None)
             page.wait_for_timeout(11_000)
             assert stats == []
-            browser.close()
     finally:
         central.stop()
