@@ -106,14 +106,17 @@ def install(plan: InstallPlan) -> list[str]:
 
 
 def check_paths(plan: InstallPlan) -> None:
-    """The paths that go into the unit: absolute (the service runs in its state directory) and without control
-    characters (a line break in --config wrote a directive of its own into the unit)."""
+    """The paths that go into the unit: absolute (the service runs in its state directory), without '..' (the
+    example config is written at --config under --root) and without control characters (a line break in --config
+    wrote a directive of its own into the unit)."""
     for option, path in (("--config", plan.config), ("--bin-dir", plan.bin_dir)):
         text = str(path)
         if not text.isprintable():
             raise InstallError(f"{option} {text!r}: contains a control character (a line break?)")
         if not path.is_absolute():
             raise InstallError(f"{option} {text}: must be an absolute path")
+        if ".." in path.parts:  # with --root, /../../etc/x would write the example config outside the staging tree
+            raise InstallError(f"{option} {text}: must not contain '..'")
 
 
 def exec_word(value: str) -> str:

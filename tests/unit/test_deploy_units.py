@@ -105,6 +105,7 @@ def test_paths_with_spaces_and_percent_signs_reach_the_program_whole(tmp_path):
 @pytest.mark.parametrize(("changes", "message"), [
     ({"config": Path("/etc/moodkiosk/k.toml\nExecStartPre=/bin/touch /tmp/x")}, "--config .* control character"),
     ({"config": Path("kiosk.toml")}, "--config kiosk.toml: must be an absolute path"),
+    ({"config": Path("/etc/../../../tmp/evil.toml")}, r"--config /etc/\.\./\.\./\.\./tmp/evil.toml: must not contain '\.\.'"),
 ])
 def test_a_config_path_that_would_change_the_unit_is_refused(tmp_path, changes, message):
     """A line break in --config added its own directive to the unit (it passed systemd-analyze verify)."""
