@@ -11,6 +11,14 @@ from datetime import timedelta
 import contract
 from central.errors import CentralError
 from central.web.limits import REQUEST_DEADLINE_S
+from contract.cli_values import identifier, number_between, whole_between
+
+MAX_INGEST_PROCESSES = 64  # each is a process, a database connection and a member of the broker's group
+_positive_float = number_between(0, 1e7, above_low=True)
+_days = whole_between(0, 36500, "days")
+_processes = whole_between(1, MAX_INGEST_PROCESSES, "processes")  # 100000 used to pass and start 99,999 workers
+_store_id = identifier("store")
+_group = identifier("group")  # one topic level: "a/b" or "+" used to pass and then subscribe to nothing
 
 log = logging.getLogger(__name__)
 
@@ -74,59 +82,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tls-key", default=None, metavar="PEM", help="the private key of --tls-cert")
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 < value < 1e7:
-        raise argparse.ArgumentTypeError(f"{text!r} must be a positive number")
-    return value
-
-
-def _days(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of days") from None
-    if not 0 <= value <= 36500:
-        raise argparse.ArgumentTypeError(f"{text!r} must be 0..36500 days")
-    return value
-
-
 def _broker(text: str) -> contract.BrokerUrl:
     try:
         return contract.parse_broker_url(text)
     except contract.BrokerUrlError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _store_id(text: str) -> str:
-    try:
-        return contract.validate_id(text, "store")
-    except contract.ContractError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-MAX_INGEST_PROCESSES = 64  # each is a process, a database connection and a member of the broker's group
-
-
-def _processes(text: str) -> int:
-    """1..64: 100000 used to pass and start 99,999 worker processes."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if not 1 <= value <= MAX_INGEST_PROCESSES:
-        raise argparse.ArgumentTypeError(f"{text!r} must be 1..{MAX_INGEST_PROCESSES} processes")
-    return value
-
-
-def _group(text: str) -> str:
-    """A group name that is one topic level; "a/b" or "+" used to pass and then subscribe to nothing."""
-    try:
-        return contract.validate_id(text, "group")
-    except contract.ContractError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 

@@ -22,6 +22,7 @@ from typing import Callable
 
 import numpy as np
 
+from contract.cli_values import comma_list
 from kiosk.commands.offers_eval import _non_negative, _shares
 from kiosk.errors import KioskError
 from kiosk.evaluation import baselines
@@ -45,8 +46,7 @@ class Variant:
     scores: Scorer
 
 
-def _caps(value: str) -> tuple[int, ...]:
-    return tuple(_non_negative(part) for part in value.split(","))
+_caps = comma_list(_non_negative)
 
 
 def _cutoffs(value: str) -> tuple[date, ...]:

@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import date, datetime, timezone
 from pathlib import Path
 
-import contract
+from contract.cli_values import identifier, number_between, whole_between
 from contract.operator_files import read_small_text
 from central.offers_build.errors import BuildInputError
 from central.offers_build.export import Catalogue, read_catalogue, read_transactions
@@ -28,32 +28,8 @@ def _date(text: str) -> date:
         raise argparse.ArgumentTypeError(f"not a date YYYY-MM-DD (got {text!r})") from None
 
 
-def _count(low: int, high: int):  # type: ignore[no-untyped-def]
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a whole number (got {text!r})") from None
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"must be {low}-{high} (got {value})")
-        return value
-    return parse
-
-
-def _store_id(text: str) -> str:
-    if contract.ID_PATTERN.fullmatch(text) is None:
-        raise argparse.ArgumentTypeError(f"not a store id of 1-64 letters, digits, - or _ (got {text!r})")
-    return text
-
-
-def _share(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number (got {text!r})") from None
-    if not 0.0 <= value <= 1.0:  # also refuses nan
-        raise argparse.ArgumentTypeError(f"must be 0-1 (got {text})")
-    return value
+_store_id = identifier("store")
+_share = number_between(0.0, 1.0)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -72,10 +48,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="every store's snapshot holds every member (chains where anyone may visit any store)")
     parser.add_argument("--store", action="append", metavar="STORE_ID", type=_store_id,
                         help="build only this store's snapshot (repeatable); the model still learns from every line")
-    parser.add_argument("--offers-per-member", type=_count(1, 10), default=5, help="offers kept per member (default 5)")
-    parser.add_argument("--min-offers", type=_count(0, 10), default=3,
+    parser.add_argument("--offers-per-member", type=whole_between(1, 10), default=5, help="offers kept per member (default 5)")
+    parser.add_argument("--min-offers", type=whole_between(0, 10), default=3,
                         help="filled up with popular offers until this many (the kiosk's offers.min_offers)")
-    parser.add_argument("--category-cap", type=_count(0, 5), default=2,
+    parser.add_argument("--category-cap", type=whole_between(0, 5), default=2,
                         help="at most this many offers per category, 0 = no cap (the kiosk's [offers] category_cap; "
                         "default 2, as the kiosk's)")
     parser.add_argument("--discovery-share", type=_share, default=0.25,

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from contract.cli_values import comma_list, number_between, whole_between
 from contract.spreadsheet import spreadsheet_cell
 from kiosk.errors import KioskError
 from kiosk.evaluation import baselines
@@ -22,27 +23,8 @@ from kiosk.evaluation.retail_data import RetailData, load_retail
 from kiosk.services.offer_ranker import PickRules
 
 
-def _shares(value: str) -> tuple[float, ...]:
-    shares = []
-    for part in value.split(","):
-        try:
-            share = float(part)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{part!r} is not a number") from None
-        if not 0.0 <= share <= 1.0:
-            raise argparse.ArgumentTypeError(f"{part} is outside 0..1")
-        shares.append(share)
-    return tuple(shares)
-
-
-def _non_negative(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not an integer") from None
-    if number < 0:
-        raise argparse.ArgumentTypeError(f"{value} is negative")
-    return number
+_shares = comma_list(number_between(0.0, 1.0))
+_non_negative = whole_between(0, 10**9)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -228,9 +228,9 @@ def test_the_builds_offer_rules_default_to_the_kiosks(tmp_path: Path, capsys) ->
     assert (args.category_cap, args.discovery_share, args.min_offers) == \
         (defaults.category_cap, defaults.discovery_share, defaults.min_offers)
     paths = write_inputs(tmp_path / "in")
-    for option, value, message in (("--discovery-share", "nan", "must be 0-1 (got nan)"),
-                                   ("--category-cap", "-1", "must be 0-5 (got -1)"),
-                                   ("--store", "../etc", "not a store id of 1-64 letters, digits, - or _ (got '../etc')")):
+    for option, value, message in (("--discovery-share", "nan", "must be 0..1 (got nan)"),
+                                   ("--category-cap", "-1", "must be 0..5 (got -1)"),
+                                   ("--store", "../etc", "store '../etc' is not a valid id")):
         with pytest.raises(SystemExit) as stop:
             build(paths, tmp_path / "out", option, value)
         assert stop.value.code == 2 and message in capsys.readouterr().err

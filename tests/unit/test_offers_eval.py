@@ -215,7 +215,7 @@ def test_offers_eval_last_basket(capsys: pytest.CaptureFixture[str]) -> None:
 @pytest.mark.parametrize("argv, expected", [
     (["--data", "{bad}"], "row 3, column date: 'tomorrow' is not a date YYYY-MM-DD"),
     (["--data", "{missing}"], "no such file"),
-    (["--data", "{fixture}", "--discovery-share", "2"], "--discovery-share: 2 is outside 0..1"),
+    (["--data", "{fixture}", "--discovery-share", "2"], "--discovery-share: must be 0..1 (got 2)"),
     (["--data", "{fixture}", "--dump", "{nodir}"], "--dump"),
 ])
 def test_offers_eval_bad_input_is_one_line_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str], argv, expected

@@ -97,8 +97,8 @@ def test_offers_tune_compares_by_the_mean_over_cutoffs(capsys: pytest.CaptureFix
                                                          "at 2000-11-03"),
     (["--data", "{missing}"], "no such file"),
     (["--data", "{january}"], "no member qualifies for the global-split validation split"),
-    (["--data", "{fixture}", "--category-cap", "2,x"], "--category-cap: 'x' is not an integer"),
-    (["--data", "{fixture}", "--discovery-share", "-1"], "--discovery-share: -1 is outside 0..1"),
+    (["--data", "{fixture}", "--category-cap", "2,x"], "--category-cap: 'x' is not a whole number"),
+    (["--data", "{fixture}", "--discovery-share", "-1"], "--discovery-share: must be 0..1 (got -1)"),
 ])
 def test_offers_tune_bad_input_is_one_line_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str], argv,
                                                   expected) -> None:
