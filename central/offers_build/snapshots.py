@@ -43,8 +43,29 @@ def write_store_snapshots(
     engine: str,
     all_members: bool,
 ) -> list[WrittenSnapshot]:
-    """Per store: the offers of its members (or of every member with `all_members`), each file atomic."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    """Per store: the offers of its members (or of every member with `all_members`), each file atomic.
+
+    All or nothing across stores: when one store's file cannot be written (full disk, --out a file, no write
+    permission) the files this run already wrote are removed again, so no store's kiosks move to a build the
+    other stores never get; the error is one line (CentralError) naming the folder.
+    """
+    written: list[WrittenSnapshot] = []
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        _write_all(out_dir, ranking, catalogue, hasher, built_at, built_for, engine, all_members, written)
+    except OSError as exc:
+        for snap in written:
+            snap.path.unlink(missing_ok=True)
+        where = f" {exc.filename}" if exc.filename else ""
+        raise CentralError(f"offers-build: {out_dir}: cannot write the snapshots:{where}: {exc.strerror or exc}; "
+                           "nothing delivered") from None
+    return written
+
+
+def _write_all(out_dir: Path, ranking: Ranking, catalogue: tuple[CatalogueOffer, ...], hasher: CardHasher,
+               built_at: datetime, built_for: date, engine: str, all_members: bool,
+               written: list[WrittenSnapshot]) -> None:
+    """Writes each store's snapshot, appending it to `written` as soon as it is in place."""
     keys = {card: hasher(card) for card in ranking.offers}
     by_id = {item.offer_id: item for item in catalogue}
     categories: dict[str, str] = {}
@@ -57,7 +78,6 @@ def write_store_snapshots(
             offers=tuple(_member_offer(o) for o in offers),
         )
     everyone = tuple(sorted(members, key=keys.__getitem__))
-    written = []
     for store_id in sorted(ranking.store_members):
         cards = everyone if all_members else tuple(
             sorted((c for c in ranking.store_members[store_id] if c in members), key=keys.__getitem__))
@@ -76,4 +96,3 @@ def write_store_snapshots(
                                 members=len(cards), offers=len(offers))
         written.append(write_snapshot(out_dir / snapshot_name(store_id, built_at), header, offers,
                                       (members[c] for c in cards)))
-    return written

@@ -253,3 +253,35 @@ def test_an_engine_score_that_is_not_finite_writes_nothing(tmp_path: Path, score
         write_store_snapshots(tmp_path / "out", ranking, (), CardHasher(KEY.encode()),
                               datetime(2026, 12, 2, tzinfo=timezone.utc), date(2026, 12, 2), "test", False)
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_an_unusable_output_folder_is_one_line_and_leaves_no_store_half_delivered(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """--out a file was a FileExistsError traceback; a write failing at the second store (its name taken by a
+    folder: the same os.replace failure as a full disk) left the first store's new snapshot behind, so one store's
+    kiosks moved to the new build and the other's stayed on the old one, with a traceback."""
+    from datetime import datetime, timezone
+
+    from central.errors import CentralError
+    from central.offers_build.ranking import Ranking
+    from central.offers_build.snapshots import write_store_snapshots
+    from kiosk.services.offer_snapshot import snapshot_name
+
+    paths = write_inputs(tmp_path / "in")
+    (tmp_path / "a-file").write_text("not a folder")
+    assert build(paths, tmp_path / "a-file") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "a-file: cannot write the snapshots" in err[0], err
+    assert build(paths, tmp_path / "a-file" / "sub") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "cannot write the snapshots" in err[0], err
+
+    built = datetime(2026, 12, 2, 3, tzinfo=timezone.utc)
+    offer = Offer("o-COF", "Coffee", "coffee", 349, None, date(2025, 6, 30), "coffee", "test", score=1.0)
+    ranking = Ranking(offers={"2900000000018": (offer,)}, lines=1, skipped_returns=0, learn_s=0.0, rank_s=0.0,
+                      store_members={"store-a": ("2900000000018",), "store-b": ("2900000000018",)})
+    catalogue = read_catalogue(paths["products"], paths["offers"], DAY).offers
+    out = tmp_path / "out"
+    (out / snapshot_name("store-b", built)).mkdir(parents=True)  # the second store's rename fails
+    with pytest.raises(CentralError, match=r"cannot write the snapshots: .*nothing delivered"):
+        write_store_snapshots(out, ranking, catalogue, CardHasher(KEY.encode()), built, DAY, "test", False)
+    assert sorted(p.name for p in out.iterdir()) == [snapshot_name("store-b", built)]  # only the folder
