@@ -23,7 +23,10 @@ from typing import TYPE_CHECKING, Callable, Iterator
 import numpy as np
 
 from central.offers_build.errors import BuildInputError
-from central.offers_build.export import COLUMN_RULES, EPOCH_ORDINAL, MAX_REPORTED, TRANSACTION_COLUMNS, Catalogue
+from central.offers_build.export import (
+    COLUMN_RULES, EPOCH_ORDINAL, MAX_REPORTED, TRANSACTION_COLUMNS, Catalogue, after_build_date, check_columns,
+    first_line,
+)
 from central.offers_build.population import BuildSettings, rank_population
 from central.offers_build.ranking import Ranking
 from central.offers_build.stats_blobs import partial_bytes, partial_from_bytes
@@ -80,10 +83,8 @@ def _read(spark: "SparkSession", path: Path) -> "DataFrame":
         else:
             df = spark.read.option("header", True).option("inferSchema", False).csv(str(path))
     except Exception as exc:  # Spark's analysis errors carry JVM stack traces: one line is enough
-        raise BuildInputError(f"{path}: cannot read: {str(exc).splitlines()[0]}") from None
-    missing = [c for c in TRANSACTION_COLUMNS if c not in df.columns]
-    if missing:
-        raise BuildInputError(f"{path}: missing column(s) {', '.join(missing)} (the file has: {', '.join(df.columns)})")
+        raise BuildInputError(f"{path}: cannot read: {first_line(exc)}") from None
+    check_columns(path, list(df.columns))
     return df.select(*[F.trim(F.col(c).cast("string")).alias(c) for c in TRANSACTION_COLUMNS])
 
 
@@ -112,21 +113,23 @@ def _checked_lines(spark: "SparkSession", path: Path, catalogue: Catalogue) -> C
     skus = spark.createDataFrame([(s, i) for s, i in catalogue.sku_ids.items()], "sku string, product_id long")
     df = df.join(F.broadcast(skus), df["product"] == skus["sku"], "left").drop("sku").cache()
     day = (F.datediff(F.to_date("date", "yyyy-MM-dd"), F.lit("1970-01-01")) + F.lit(EPOCH_ORDINAL)).cast("long")
-    flags = {name: ~F.coalesce(F.col(name).rlike(pattern), F.lit(False)) for name, (pattern, _) in _CHECKS.items()}
-    flags["date"] = flags["date"] | F.to_date("date", "yyyy-MM-dd").isNull()
-    flags["product"] = F.col("product_id").isNull()
-    problems = {name: problem for name, (_, problem) in _CHECKS.items()} | {"product": "is not a sku of the products file"}
+    checks = [(name, ~F.coalesce(F.col(name).rlike(pattern), F.lit(False)), problem)
+              for name, (pattern, problem) in _CHECKS.items()]  # (column, flag, problem), as the embedded reader
+    checks = [(n, f | F.to_date("date", "yyyy-MM-dd").isNull(), p) if n == "date" else (n, f, p) for n, f, p in checks]
+    checks.append(("date", F.coalesce(day > F.lit(catalogue.build_date.toordinal()), F.lit(False)),
+                   after_build_date(catalogue.build_date)))
+    checks.append(("product", F.col("product_id").isNull(), "is not a sku of the products file"))
     quantity = F.col("quantity").cast("long")
-    counts = df.select(*[F.sum(F.when(flag, 1).otherwise(0)).alias(name) for name, flag in flags.items()],
+    counts = df.select(*[F.sum(F.when(flag, 1).otherwise(0)).alias(f"bad{i}") for i, (_, flag, _) in enumerate(checks)],
                        F.sum(F.when(quantity <= 0, 1).otherwise(0)).alias("skipped"),
                        F.max(F.when(quantity > 0, day)).alias("last_day")).first()  # one pass, then cached
-    total = sum(int(counts[name] or 0) for name in flags)
+    total = sum(int(counts[f"bad{i}"] or 0) for i in range(len(checks)))
     if total:
         parts = []
-        for name, flag in flags.items():
-            if counts[name]:
+        for i, (name, flag, problem) in enumerate(checks):
+            if counts[f"bad{i}"]:
                 for row in df.filter(flag).select(F.col(name).alias("value")).limit(MAX_REPORTED - len(parts)).collect():
-                    parts.append(f"column {name}: {problems[name]} (got {str(row['value'])[:40]!r})")
+                    parts.append(f"column {name}: {problem} (got {str(row['value'])[:40]!r})")
             if len(parts) >= MAX_REPORTED:
                 break
         more = f" (and {total - len(parts)} more)" if total > len(parts) else ""

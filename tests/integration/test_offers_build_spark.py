@@ -89,3 +89,25 @@ def test_spark_names_file_column_and_value_of_bad_input(spark, tmp_path: Path) -
     missing.write_text("member,date,product\n2900000000018,2001-02-01,COF\n")
     with pytest.raises(BuildInputError, match="short.csv: missing column.s. store, quantity, amount"):
         rank_spark(missing, catalogue, settings_for(catalogue), spark=spark)
+
+
+def test_spark_refuses_what_the_embedded_engine_refuses(spark, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A line dated after the build date (Spark and embedded scored it NaN: a one-line error naming no row or
+    column): both engines refuse it with one line naming the column and value (embedded: the row too)."""
+
+    products = tmp_path / "products.csv"
+    products.write_text("sku,name,category,department,kind,repurchase_days,durable_days\nCOF,Coffee,coffee,d,consumable,7,\n")
+    offers = tmp_path / "offers.csv"
+    offers.write_text("offer_id,title,icon,price,discount_percent,valid_from,valid_until,sku,category\n"
+                      "o-1,Coffee,coffee,1.00,,2001-02-01,2001-03-31,COF,\n")
+    catalogue = read_catalogue(products, offers, BUILD_DATE)
+    later = tmp_path / "later.csv"
+    later.write_text("member,date,product,store,quantity,amount\n"
+                     "2900000000018,2001-02-01,COF,store-a,1,1.0\n"
+                     "2900000000018,2001-03-02,COF,store-a,1,1.0\n")
+    message = "column date: is after the build date 2001-03-01 (export up to it, or pass a later --date) (got '2001-03-02')"
+    with pytest.raises(BuildInputError, match="later.csv: nothing written, 1 bad value") as on_spark:
+        rank_spark(later, catalogue, settings_for(catalogue), spark=spark)
+    with pytest.raises(BuildInputError) as embedded:
+        read_transactions(later, catalogue)
+    assert message in str(on_spark.value) and f"row 3, {message}" in str(embedded.value)

@@ -185,6 +185,11 @@ def test_parquet_and_csv_read_the_same(tmp_path: Path) -> None:
     (dict(offers=OFFERS.split("\n", 1)[0] + "\n"), "offers.csv: the offer catalogue is empty"),
     (dict(offers=OFFERS.replace("2025-06-30", "2025-06-10")), "no offer is valid on the build date 2025-06-15"),
     (dict(lines=["2900000000018,2025-06-01,COF,store-a,0,0"]), "no purchase lines left to rank"),
+    # a line dated after the build date made the ranker score NaN: a one-line error naming no file, row or column
+    (dict(lines=[*LINES, "2900000000018,2025-06-16,COF,store-a,1,1"]),
+     "row 39, column date: is after the build date 2025-06-15 (export up to it, or pass a later --date) "
+     "(got '2025-06-16')"),
+    (dict(lines=[*LINES, "2900000000018,9999-12-31,COF,store-a,1,1"]), "row 39, column date: is after the build date"),
     # texts the kiosk's own import took but a snapshot cannot carry (a pydantic traceback before): refused alike
     (dict(offers=OFFERS.replace("o-COF,Coffee,", "o-COF," + "Kaffee " * 40 + ",")),
      "offers.csv: nothing imported, 1 bad value(s): row 2, column title: is longer than 200 characters (got 279)"),
