@@ -99,10 +99,15 @@ def first_line(exc: BaseException) -> str:
 
 
 def check_columns(path: Path, names: list[str]) -> None:
-    """Every needed column is there (both engines' first check)."""
+    """Every needed column once: a second `store` column would be read silently in place of the first (CSV)
+    or stop pyarrow with a multi-line message (Parquet); both engines refuse it with one line."""
     missing = [c for c in TRANSACTION_COLUMNS if c not in names]
     if missing:
         raise BuildInputError(f"{path}: missing column(s) {', '.join(missing)} (the file has: {', '.join(names)})")
+    twice = [c for c in TRANSACTION_COLUMNS if names.count(c) > 1]
+    if twice:
+        raise BuildInputError(f"{path}: column(s) {', '.join(twice)} appear more than once (the file has: "
+                              f"{', '.join(names)}); which one holds the data is ambiguous")
 
 
 def _read_table(path: Path) -> tuple[pa.Table, int]:

@@ -93,7 +93,9 @@ def test_spark_names_file_column_and_value_of_bad_input(spark, tmp_path: Path) -
 
 def test_spark_refuses_what_the_embedded_engine_refuses(spark, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """A line dated after the build date (Spark and embedded scored it NaN: a one-line error naming no row or
-    column): both engines refuse it with one line naming the column and value (embedded: the row too)."""
+    column) and a needed column twice: both engines refuse with one line naming file and column."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
 
     products = tmp_path / "products.csv"
     products.write_text("sku,name,category,department,kind,repurchase_days,durable_days\nCOF,Coffee,coffee,d,consumable,7,\n")
@@ -111,3 +113,15 @@ def test_spark_refuses_what_the_embedded_engine_refuses(spark, tmp_path: Path) -
     with pytest.raises(BuildInputError) as embedded:
         read_transactions(later, catalogue)
     assert message in str(on_spark.value) and f"row 3, {message}" in str(embedded.value)
+    table = pa.table({"member": ["2900000000018"], "date": ["2001-02-01"], "product": ["COF"], "store": ["store-a"],
+                      "quantity": [1], "amount": [1.0]})
+    twice = tmp_path / "twice.parquet"
+    pq.write_table(table.append_column("store", pa.array(["store-z"])), twice)
+    for read in (lambda: rank_spark(twice, catalogue, settings_for(catalogue), spark=spark),
+                 lambda: read_transactions(twice, catalogue)):
+        with pytest.raises(BuildInputError) as error:
+            read()
+        text = str(error.value)  # Spark refuses it itself while reading: "The column `store` already exists"
+        assert "twice.parquet: " in text and ("column(s) store appear more than once" in text
+                                              or "column `store` already exists" in text), text
+        assert len(text.splitlines()) == 1

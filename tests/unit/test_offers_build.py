@@ -190,6 +190,9 @@ def test_parquet_and_csv_read_the_same(tmp_path: Path) -> None:
      "row 39, column date: is after the build date 2025-06-15 (export up to it, or pass a later --date) "
      "(got '2025-06-16')"),
     (dict(lines=[*LINES, "2900000000018,9999-12-31,COF,store-a,1,1"]), "row 39, column date: is after the build date"),
+    # a second `store` column: read silently in place of the first before
+    (dict(header="member,date,product,store,quantity,amount,store\n", lines=[f"{line},store-z" for line in LINES]),
+     "transactions.csv: column(s) store appear more than once"),
     # texts the kiosk's own import took but a snapshot cannot carry (a pydantic traceback before): refused alike
     (dict(offers=OFFERS.replace("o-COF,Coffee,", "o-COF," + "Kaffee " * 40 + ",")),
      "offers.csv: nothing imported, 1 bad value(s): row 2, column title: is longer than 200 characters (got 279)"),
@@ -213,6 +216,13 @@ def test_missing_files_and_key(tmp_path: Path, capsys, monkeypatch: pytest.Monke
     (tmp_path / "bad.parquet").write_text("not parquet")
     assert build({**paths, "transactions": tmp_path / "bad.parquet"}, tmp_path / "out") == 2
     assert "bad.parquet: cannot read as Parquet" in capsys.readouterr().err
+    # a Parquet file with a column twice: pyarrow's message carried its whole schema over 11 lines
+    table = pa.table({"member": ["2900000000018"], "date": ["2025-06-01"], "product": ["COF"], "store": ["store-a"],
+                      "quantity": [1], "amount": [1.0]})
+    pq.write_table(table.append_column("store", pa.array(["store-z"])), tmp_path / "twice.parquet")
+    assert build({**paths, "transactions": tmp_path / "twice.parquet"}, tmp_path / "out") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "twice.parquet: column(s) store appear more than once" in err[0], err
     assert build(paths, tmp_path / "out", "--store", "store-z") == 2
     assert "--store store-z: not a store of the export" in capsys.readouterr().err
     monkeypatch.delenv("MOODKIOSK_CARD_HASH_KEY")
