@@ -303,3 +303,20 @@ def test_duplicates_and_control_characters_are_refused_with_their_line(tmp_path:
     for path, message in cases:
         with pytest.raises(SnapshotError, match=message):
             list(read_snapshot(path))
+
+
+def test_a_damaged_newest_snapshot_does_not_hide_a_good_newer_one(tmp_path: Path) -> None:
+    """The watcher only ever tried the newest file: with T1 current, a good T2 and a cut-short T3 in the folder,
+    every check failed on T3 and the kiosk stayed on T1 (and re-read T3 every check) until a T4 came."""
+    drop = tmp_path / "drop"
+    make_snapshot(drop, built_at=T0)
+    with SnapshotStore(tmp_path / "snapshots.sqlite", "demo-store") as store:
+        assert import_newer(store, drop).built_at == T0
+        make_snapshot(drop, built_at=T0 + timedelta(days=1), members={ANNA: ["s-2"]})
+        cut = make_snapshot(drop, built_at=T0 + timedelta(days=2))
+        data = gzip.decompress(cut.read_bytes())
+        cut.write_bytes(gzip.compress(data[: len(data) // 2]))
+        assert import_newer(store, drop).built_at == T0 + timedelta(days=1)
+        assert [o.offer_id for o in store.offers_for(hasher(ANNA), TODAY, 4)] == ["s-2"]
+        assert import_newer(store, drop) is None  # T3 stays refused; T2 stays current
+        assert store.info().built_at == T0 + timedelta(days=1)
