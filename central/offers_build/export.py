@@ -94,8 +94,11 @@ def read_catalogue(products_csv: Path, offers_csv: Path, build_date: date) -> Ca
 
 
 def first_line(exc: BaseException) -> str:
-    """A reader's exception as one line (pyarrow and Spark append schemas and JVM stack traces)."""
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    """A reader's exception as one line (pyarrow and Spark append schemas and JVM stack traces; a Py4J error's
+    first line only says which JVM call failed, the cause is on the next)."""
+    lines = [line.strip().lstrip(": ") for line in str(exc).strip().splitlines()]
+    useful = [line for line in lines if line and not line.startswith("An error occurred while calling")]
+    return (useful or lines or [type(exc).__name__])[0]
 
 
 def check_columns(path: Path, names: list[str]) -> None:

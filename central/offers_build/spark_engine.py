@@ -44,7 +44,7 @@ from kiosk.services.records import Offer, OfferReason, ReasonKind
 
 if TYPE_CHECKING:
     import pandas as pd
-    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql import Column, DataFrame, SparkSession
 
 
 LINES_PER_TASK = 500_000  # ranking tasks hold one partition's rows in pandas
@@ -85,7 +85,20 @@ def _read(spark: "SparkSession", path: Path) -> "DataFrame":
     except Exception as exc:  # Spark's analysis errors carry JVM stack traces: one line is enough
         raise BuildInputError(f"{path}: cannot read: {first_line(exc)}") from None
     check_columns(path, list(df.columns))
-    return df.select(*[F.trim(F.col(c).cast("string")).alias(c) for c in TRANSACTION_COLUMNS])
+    return df.select(*[F.trim(_as_text(df, c)).alias(c) for c in TRANSACTION_COLUMNS])
+
+
+def _as_text(df: "DataFrame", name: str) -> "Column":
+    """A column as the text the checks read, written as pyarrow writes it for the embedded engine: a whole
+    floating-point quantity (Parquet doubles 1.0) as "1", not Spark's "1.0" that the whole-number rule refused."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import DoubleType, FloatType
+
+    column = F.col(name)
+    if name == "quantity" and isinstance(df.schema[name].dataType, (DoubleType, FloatType)):
+        whole = ~F.isnan(column) & (F.abs(column) < 1e9) & (column == F.floor(column))
+        return F.when(whole, column.cast("long").cast("string")).otherwise(column.cast("string"))
+    return column.cast("string")
 
 
 @dataclass(frozen=True)
@@ -120,9 +133,13 @@ def _checked_lines(spark: "SparkSession", path: Path, catalogue: Catalogue) -> C
                    after_build_date(catalogue.build_date)))
     checks.append(("product", F.col("product_id").isNull(), "is not a sku of the products file"))
     quantity = F.col("quantity").cast("long")
-    counts = df.select(*[F.sum(F.when(flag, 1).otherwise(0)).alias(f"bad{i}") for i, (_, flag, _) in enumerate(checks)],
-                       F.sum(F.when(quantity <= 0, 1).otherwise(0)).alias("skipped"),
-                       F.max(F.when(quantity > 0, day)).alias("last_day")).first()  # one pass, then cached
+    try:  # the first pass reads the file: a cut-short .gz or a damaged Parquet page fails here, in the JVM
+        counts = df.select(*[F.sum(F.when(flag, 1).otherwise(0)).alias(f"bad{i}") for i, (_, flag, _) in enumerate(checks)],
+                           F.sum(F.when(quantity <= 0, 1).otherwise(0)).alias("skipped"),
+                           F.max(F.when(quantity > 0, day)).alias("last_day")).first()  # one pass, then cached
+    except Exception as exc:  # Py4JJavaError and Spark's own errors: their first useful line
+        df.unpersist()
+        raise BuildInputError(f"{path}: cannot read: {first_line(exc)}") from None
     total = sum(int(counts[f"bad{i}"] or 0) for i in range(len(checks)))
     if total:
         parts = []
@@ -286,6 +303,9 @@ def rank_spark(
                 raise BuildInputError(f"--store {missing[0]}: not a store of the export (it has: {known})")
             members_of = members_of[members_of["store"].isin(list(stores))]
         line_count = checked.cached.count() - skipped  # from the cache
+        if line_count == 0:  # nothing to learn from or rank (merge_partials needs one partition's counts)
+            checked.release()
+            return Ranking({}, {}, 0, skipped, time.perf_counter() - started, 0.0, None)
         partitions = max(session.sparkContext.defaultParallelism * 2, line_count // LINES_PER_TASK)
         by_member = lines.select("member", "day", "product").repartition(partitions, "member").cache()
         by_member.count()

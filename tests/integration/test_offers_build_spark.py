@@ -125,3 +125,47 @@ def test_spark_refuses_what_the_embedded_engine_refuses(spark, tmp_path: Path) -
         assert "twice.parquet: " in text and ("column(s) store appear more than once" in text
                                               or "column `store` already exists" in text), text
         assert len(text.splitlines()) == 1
+
+
+def test_spark_reads_odd_files_as_the_embedded_engine_does(spark, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A header-only export (Spark: IndexError in merge_partials), a cut-short .csv.gz (Spark: a 50-line
+    Py4JJavaError) and a Parquet quantity column of doubles 1.0 (Spark: '1.0 is not a whole number', embedded
+    took it): both engines now end alike, Spark's errors one line naming the file."""
+    import gzip
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from central.offers_build.embedded import rank_embedded
+
+    products = tmp_path / "products.csv"
+    products.write_text("sku,name,category,department,kind,repurchase_days,durable_days\nCOF,Coffee,coffee,d,consumable,7,\n")
+    offers = tmp_path / "offers.csv"
+    offers.write_text("offer_id,title,icon,price,discount_percent,valid_from,valid_until,sku,category\n"
+                      "o-1,Coffee,coffee,1.00,,2001-02-01,2001-03-31,COF,\n")
+    catalogue = read_catalogue(products, offers, BUILD_DATE)
+    settings = settings_for(catalogue)
+    header = "member,date,product,store,quantity,amount\n"
+    lines = "".join(f"29000000000{n:02d},2001-02-{1 + n % 20:02d},COF,store-a,{1 if n % 7 else -1},1.0\n" for n in range(40))
+    (tmp_path / "header.csv").write_text(header)
+    (tmp_path / "cut.csv.gz").write_bytes(gzip.compress((header + lines * 50).encode())[:300])
+    table = pa.table({"member": [f"29000000000{n:02d}" for n in range(40)], "date": ["2001-02-01"] * 40,
+                      "product": ["COF"] * 40, "store": ["store-a"] * 40,
+                      "quantity": [1.0 if n % 7 else -1.0 for n in range(40)], "amount": [1.0] * 40})
+    pq.write_table(table, tmp_path / "doubles.parquet")
+
+    def outcome(run):  # type: ignore[no-untyped-def]
+        try:
+            ranking = run()
+        except BuildInputError as exc:
+            assert len(str(exc).splitlines()) == 1, str(exc)
+            return str(exc).split(":")[0]
+        return (ranking.lines, ranking.skipped_returns, sorted(ranking.offers), ranking.store_members)
+
+    for name in ("header.csv", "cut.csv.gz", "doubles.parquet"):
+        path = tmp_path / name
+        embedded = outcome(lambda: rank_embedded(settings, read_transactions(path, catalogue)))
+        on_spark = outcome(lambda: rank_spark(path, catalogue, settings, spark=spark))
+        assert on_spark == embedded, name
+    assert outcome(lambda: rank_embedded(settings, read_transactions(tmp_path / "doubles.parquet", catalogue)))[:2] == (34, 6)
+    assert outcome(lambda: rank_spark(tmp_path / "cut.csv.gz", catalogue, settings, spark=spark)) == str(tmp_path / "cut.csv.gz")
