@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import math
+import os
+from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
 
@@ -14,6 +16,8 @@ from kiosk.services.offer_snapshot import (
     write_snapshot,
 )
 from kiosk.services.records import Offer, OfferReason
+
+STAGED = ".staged"  # a written store's file until every store's is: kiosks pick up only *.offers.jsonl.gz
 
 
 def _why(reason: OfferReason | None) -> SnapshotReason | None:
@@ -45,27 +49,35 @@ def write_store_snapshots(
 ) -> list[WrittenSnapshot]:
     """Per store: the offers of its members (or of every member with `all_members`), each file atomic.
 
-    All or nothing across stores: when one store's file cannot be written (full disk, --out a file, no write
-    permission) the files this run already wrote are removed again, so no store's kiosks move to a build the
-    other stores never get; the error is one line (CentralError) naming the folder.
+    All or nothing across stores: every store's file is first written under a name kiosks do not pick up
+    (`.<name>.staged`), and only when all are written are they renamed to their names, so a build that fails or
+    is interrupted half way (full disk, --out a file, no permission, Ctrl-C) leaves no store's kiosks on a build
+    the other stores never get; what this run wrote is removed again. A full disk is one line (CentralError).
     """
-    written: list[WrittenSnapshot] = []
+    staged: list[WrittenSnapshot] = []
+    delivered: list[WrittenSnapshot] = []
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
-        _write_all(out_dir, ranking, catalogue, hasher, built_at, built_for, engine, all_members, written)
-    except OSError as exc:
-        for snap in written:
+        _write_all(out_dir, ranking, catalogue, hasher, built_at, built_for, engine, all_members, staged)
+        for snap in staged:
+            final = snap.path.with_name(snap.path.name[1:-len(STAGED)])
+            os.replace(snap.path, final)
+            delivered.append(replace(snap, path=final))
+    except BaseException as exc:
+        for snap in staged + delivered:
             snap.path.unlink(missing_ok=True)
+        if not isinstance(exc, OSError):
+            raise
         where = f" {exc.filename}" if exc.filename else ""
         raise CentralError(f"offers-build: {out_dir}: cannot write the snapshots:{where}: {exc.strerror or exc}; "
                            "nothing delivered") from None
-    return written
+    return delivered
 
 
 def _write_all(out_dir: Path, ranking: Ranking, catalogue: tuple[CatalogueOffer, ...], hasher: CardHasher,
                built_at: datetime, built_for: date, engine: str, all_members: bool,
                written: list[WrittenSnapshot]) -> None:
-    """Writes each store's snapshot, appending it to `written` as soon as it is in place."""
+    """Writes each store's snapshot under its staged name, appending it to `written` as soon as it is there."""
     keys = {card: hasher(card) for card in ranking.offers}
     by_id = {item.offer_id: item for item in catalogue}
     categories: dict[str, str] = {}
@@ -94,5 +106,5 @@ def _write_all(out_dir: Path, ranking: Ranking, catalogue: tuple[CatalogueOffer,
         ]
         header = SnapshotHeader(store_id=store_id, built_at=built_at, built_for=built_for, engine=engine,
                                 members=len(cards), offers=len(offers))
-        written.append(write_snapshot(out_dir / snapshot_name(store_id, built_at), header, offers,
+        written.append(write_snapshot(out_dir / f".{snapshot_name(store_id, built_at)}{STAGED}", header, offers,
                                       (members[c] for c in cards)))

@@ -300,3 +300,40 @@ def test_an_unusable_output_folder_is_one_line_and_leaves_no_store_half_delivere
     with pytest.raises(CentralError, match=r"cannot write the snapshots: .*nothing delivered"):
         write_store_snapshots(out, ranking, catalogue, CardHasher(KEY.encode()), built, DAY, "test", False)
     assert sorted(p.name for p in out.iterdir()) == [snapshot_name("store-b", built)]  # only the folder
+
+
+def test_a_build_interrupted_half_way_delivers_no_store(tmp_path: Path) -> None:
+    """Ctrl-C while the second store's file was written left the first store's new snapshot in --out (its
+    kiosks moved to a build the other store never got). The interrupt comes from the catalogue item the second
+    store's file needs (a stand-in: a real Ctrl-C cannot be timed to that line)."""
+    from dataclasses import dataclass
+    from datetime import datetime, timezone
+
+    from central.offers_build.ranking import Ranking
+    from central.offers_build.snapshots import write_store_snapshots
+
+    paths = write_inputs(tmp_path / "in")
+    catalogue = read_catalogue(paths["products"], paths["offers"], DAY).offers
+    milk = next(item for item in catalogue if item.offer_id == "o-MLK")
+
+    @dataclass
+    class Interrupting:
+        offer_id: str = "o-MLK"
+
+        def __getattr__(self, name: str) -> object:
+            raise KeyboardInterrupt
+
+    coffee = Offer("o-COF", "Coffee", "coffee", 349, None, date(2025, 6, 30), "coffee", "test", score=1.0)
+    milk_offer = Offer("o-MLK", "Milk", "milk", None, 10, date(2025, 6, 30), "milk", "test", score=1.0)
+    ranking = Ranking(offers={"2900000000018": (coffee,), "2900000000025": (milk_offer,)}, lines=2,
+                      skipped_returns=0, learn_s=0.0, rank_s=0.0,
+                      store_members={"store-a": ("2900000000018",), "store-b": ("2900000000025",)})
+    out = tmp_path / "out"
+    built = datetime(2026, 12, 2, 3, tzinfo=timezone.utc)
+    with pytest.raises(KeyboardInterrupt):
+        write_store_snapshots(out, ranking, tuple(i for i in catalogue if i is not milk) + (Interrupting(),),  # type: ignore[arg-type]
+                              CardHasher(KEY.encode()), built, DAY, "test", False)
+    assert list(out.iterdir()) == []
+    written = write_store_snapshots(out, ranking, catalogue, CardHasher(KEY.encode()), built, DAY, "test", False)
+    assert sorted(p.name for p in out.iterdir()) == sorted(w.path.name for w in written) == [
+        "store-a-20261202T030000.offers.jsonl.gz", "store-b-20261202T030000.offers.jsonl.gz"]
