@@ -72,7 +72,8 @@ class SnapshotInfo:
 
 
 class SnapshotStore:
-    """Current and previous offer snapshot; thread-safe (one connection behind a lock)."""
+    """Current and previous offer snapshot; thread-safe (the writing connection behind one lock, lookups on a
+    reading connection behind another)."""
 
     def __init__(self, path: str | Path, store_id: str) -> None:
         self.path = Path(path)
@@ -87,6 +88,14 @@ class SnapshotStore:
         if aside is not None:
             logger.error("offer snapshot store %s: offers come from the local engine until the next snapshot is "
                          "imported", self.path)
+        # Lookups (a shopper's card scan, on the screen's thread) read the last committed snapshot on a connection
+        # of their own: with one connection behind one lock they waited for a whole import (WAL lets them not).
+        self._read_lock = threading.Lock()
+        try:
+            self._reader = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        except sqlite3.Error as exc:
+            self._db.close()
+            raise SnapshotError(f"offer snapshot store {self.path}: cannot open: {exc}") from exc
 
     def _open(self) -> sqlite3.Connection:
         private_sqlite(self.path)  # 0600 in a 0700 folder, like every kiosk data file
@@ -104,7 +113,8 @@ class SnapshotStore:
         return db
 
     def close(self) -> None:
-        with self._lock:
+        with self._lock, self._read_lock:
+            self._reader.close()
             self._db.close()
 
     def __enter__(self) -> "SnapshotStore":
@@ -241,8 +251,8 @@ class SnapshotStore:
     def offers_for(self, member: str, today: date, limit: int, language: str | None = None) -> list[Offer] | None:
         """The current snapshot's offers for a member (keyed card hash) valid today, best first; None when the
         snapshot does not cover the member (or has none of their offers valid today)."""
-        with self._lock:
-            rows = self._db.execute(
+        with self._read_lock:
+            rows = self._reader.execute(
                 "SELECT m.offer_id, m.rule, m.reason, m.score, o.title, o.titles, o.icon, o.price_cents,"
                 " o.discount_percent, o.valid_until, o.category, o.regular_price_cents,"
                 " m.why_kind, m.why_days, m.why_anchor, m.why_anchor_offer, a.titles FROM snapshot_member_offers m"

@@ -320,3 +320,30 @@ def test_a_damaged_newest_snapshot_does_not_hide_a_good_newer_one(tmp_path: Path
         assert [o.offer_id for o in store.offers_for(hasher(ANNA), TODAY, 4)] == ["s-2"]
         assert import_newer(store, drop) is None  # T3 stays refused; T2 stays current
         assert store.info().built_at == T0 + timedelta(days=1)
+
+
+def test_a_card_lookup_does_not_wait_for_an_import(tmp_path: Path) -> None:
+    """Lookups and imports shared one connection behind one lock, held for the whole import: a card scanned
+    while the watcher imported a 50,000-member snapshot waited for all of it (1.9 s here, far longer on a kiosk
+    with a chain's --all-members snapshot), on the thread that draws the screen. Lookups read the last
+    committed snapshot on their own connection now (SQLite WAL)."""
+    import threading
+    import time
+
+    members = {f"29{n:011d}": ["s-1"] for n in range(50_000)}
+    big = make_snapshot(tmp_path / "drop", built_at=T0 + timedelta(days=1), members=members)
+    with SnapshotStore(tmp_path / "snapshots.sqlite", "demo-store") as store:
+        store.import_file(make_snapshot(tmp_path / "first", built_at=T0))
+        done = threading.Event()
+        importer = threading.Thread(target=lambda: (store.import_file(big), done.set()))
+        importer.start()
+        time.sleep(0.3)
+        import_over_before = done.is_set()
+        started = time.perf_counter()
+        offers = store.offers_for(hasher(ANNA), TODAY, 4)
+        waited = time.perf_counter() - started
+        importer.join()
+        assert not import_over_before, "the import was over before the lookup: make the snapshot bigger"
+        assert waited < 0.3, f"the lookup waited {waited:.1f} s for the import"
+        assert [o.offer_id for o in offers] == ["s-1", "s-2"]  # the snapshot committed before the import
+        assert [o.offer_id for o in store.offers_for(hasher(ANNA), TODAY, 4)] == ["s-1"]  # then the new one
