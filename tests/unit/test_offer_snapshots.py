@@ -344,6 +344,6 @@ def test_a_card_lookup_does_not_wait_for_an_import(tmp_path: Path) -> None:
         waited = time.perf_counter() - started
         importer.join()
         assert not import_over_before, "the import was over before the lookup: make the snapshot bigger"
-        assert waited < 0.3, f"the lookup waited {waited:.1f} s for the import"
+        assert waited < 0.5, f"the lookup waited {waited:.1f} s for the import"
         assert [o.offer_id for o in offers] == ["s-1", "s-2"]  # the snapshot committed before the import
         assert [o.offer_id for o in store.offers_for(hasher(ANNA), TODAY, 4)] == ["s-1"]  # then the new one
