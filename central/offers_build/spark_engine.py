@@ -69,7 +69,11 @@ def spark_session(master: str = "local[2]", driver_memory: str | None = None) ->
         .config("spark.ui.enabled", "false")
         .config("spark.driver.memory", driver_memory or os.environ.get("MOODKIOSK_SPARK_DRIVER_MEMORY", "4g"))
     )
-    return builder.getOrCreate()
+    try:
+        return builder.getOrCreate()
+    except Exception as exc:  # no Java, a wrong master URL: PySparkRuntimeError / Py4JJavaError with a traceback
+        raise BuildInputError(f"--engine spark: cannot start Spark (master {master}): {first_line(exc)}; is Java "
+                              "installed (Debian: default-jre-headless) and the master URL right?") from None
 
 
 def _read(spark: "SparkSession", path: Path) -> "DataFrame":

@@ -169,3 +169,32 @@ def test_spark_reads_odd_files_as_the_embedded_engine_does(spark, tmp_path: Path
         assert on_spark == embedded, name
     assert outcome(lambda: rank_embedded(settings, read_transactions(tmp_path / "doubles.parquet", catalogue)))[:2] == (34, 6)
     assert outcome(lambda: rank_spark(tmp_path / "cut.csv.gz", catalogue, settings, spark=spark)) == str(tmp_path / "cut.csv.gz")
+
+
+@pytest.mark.parametrize("env, extra, message", [
+    ({"JAVA_HOME": "/nonexistent"}, [], "cannot start Spark (master local[2])"),
+    ({}, ["--spark-master", "local[2"], "--spark-master: not a Spark master URL"),  # refused before a JVM starts
+])
+def test_spark_that_cannot_start_is_one_line(tmp_path: Path, env, extra, message) -> None:  # type: ignore[no-untyped-def]
+    """No Java (a machine without default-jre-headless) or a wrong --spark-master ended in a PySparkRuntimeError
+    traceback, exit 1 (after the JVM's own stack trace for the master URL)."""
+    import os
+    import subprocess
+    import sys
+
+    products = tmp_path / "products.csv"
+    products.write_text("sku,name,category,department,kind,repurchase_days,durable_days\nCOF,Coffee,coffee,d,consumable,7,\n")
+    offers = tmp_path / "offers.csv"
+    offers.write_text("offer_id,title,icon,price,discount_percent,valid_from,valid_until,sku,category\n"
+                      "o-1,Coffee,coffee,1.00,,2001-02-01,2001-03-31,COF,\n")
+    lines = tmp_path / "transactions.csv"
+    lines.write_text("member,date,product,store,quantity,amount\n2900000000018,2001-02-01,COF,store-a,1,1.0\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "kiosk.cli", "offers-build", "--transactions", str(lines), "--products", str(products),
+         "--offers", str(offers), "--out", str(tmp_path / "out"), "--date", "2001-03-01", "--engine", "spark", *extra],
+        capture_output=True, text=True, timeout=300,
+        env=dict(os.environ, MOODKIOSK_CARD_HASH_KEY="0123456789abcdef0123", **env))
+    assert result.returncode == 2, result.stderr[-2000:]
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("moodkiosk offers-build: error: ") and message in last, last
+    assert "Traceback" not in result.stderr and not (tmp_path / "out").exists()
