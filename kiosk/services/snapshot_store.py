@@ -11,7 +11,7 @@ import logging
 import sqlite3
 import threading
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 from kiosk.services.damaged_files import check_integrity, open_or_set_aside
@@ -22,6 +22,7 @@ from kiosk.services.offer_snapshot import (
 from kiosk.services.records import Offer, OfferReason, OfferRule, ReasonKind
 
 logger = logging.getLogger(__name__)
+FUTURE_SLACK = timedelta(days=1)  # a snapshot built later than this ahead of the kiosk's clock is refused
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS snapshots (
@@ -131,7 +132,10 @@ class SnapshotStore:
             ).fetchone()
         if row is None:
             return None
-        return SnapshotInfo(row[0], row[1], datetime.fromisoformat(row[2]), date.fromisoformat(row[3]), *row[4:])
+        built_at = datetime.fromisoformat(row[2])
+        if built_at.tzinfo is None:  # imported before header times had to carry a zone: they were UTC
+            built_at = built_at.replace(tzinfo=timezone.utc)
+        return SnapshotInfo(row[0], row[1], built_at, date.fromisoformat(row[3]), *row[4:])
 
     def import_file(self, path: str | Path) -> SnapshotInfo:
         """Check and import a snapshot in one transaction; the current one becomes the previous one.
@@ -181,6 +185,13 @@ class SnapshotStore:
                     if header.store_id != self.store_id:
                         raise SnapshotError(
                             f"{path}: snapshot for store {header.store_id!r}, this kiosk is store {self.store_id!r}"
+                        )
+                    ahead = datetime.now(timezone.utc) + FUTURE_SLACK
+                    if header.built_at > ahead:  # imported, it would make every correct snapshot "not newer"
+                        raise SnapshotError(
+                            f"{path}: built {header.built_at.isoformat()}, more than a day ahead of this kiosk's clock "
+                            f"({datetime.now(timezone.utc).isoformat(timespec='seconds')}): central's clock or this "
+                            "kiosk's is wrong; nothing changed"
                         )
                     if current is not None and header.built_at <= current.built_at:
                         raise SnapshotError(

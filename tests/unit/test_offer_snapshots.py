@@ -347,3 +347,22 @@ def test_a_card_lookup_does_not_wait_for_an_import(tmp_path: Path) -> None:
         assert waited < 0.5, f"the lookup waited {waited:.1f} s for the import"
         assert [o.offer_id for o in offers] == ["s-1", "s-2"]  # the snapshot committed before the import
         assert [o.offer_id for o in store.offers_for(hasher(ANNA), TODAY, 4)] == ["s-1"]  # then the new one
+
+
+def test_a_snapshot_without_time_zone_or_from_the_future_does_not_block_the_next(tmp_path: Path) -> None:
+    """A header time without a zone ("2026-01-03T03:00:00") passed the format; comparing it with the current
+    snapshot's raised TypeError in every watcher check, so no snapshot of that folder was imported again. One
+    built by a central clock years ahead (2099) was imported, and every correct snapshot after it was refused
+    as 'not newer': the kiosk stayed on it for good."""
+    drop = tmp_path / "drop"
+    with SnapshotStore(tmp_path / "snapshots.sqlite", "demo-store") as store:
+        store.import_file(make_snapshot(tmp_path / "first", built_at=T0))
+        make_snapshot(drop, built_at=T0 + timedelta(days=1), members={ANNA: ["s-2"]})
+        naive = T0 + timedelta(days=2)
+        stamp = naive.strftime("%Y-%m-%dT%H:%M:%S")
+        rewrite(make_snapshot(drop, built_at=naive), lambda text: text.replace(f'"{stamp}Z"', f'"{stamp}"', 1))
+        future = make_snapshot(drop, built_at=datetime(2099, 1, 1, tzinfo=timezone.utc))
+        assert import_newer(store, drop).built_at == T0 + timedelta(days=1)
+        assert import_newer(store, drop) is None and store.info().built_at == T0 + timedelta(days=1)
+        with pytest.raises(SnapshotError, match=r"built 2099-01-01T00:00:00\+00:00, more than a day ahead of this kiosk's clock"):
+            store.import_file(future)
