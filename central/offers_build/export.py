@@ -157,9 +157,12 @@ def read_transactions(path: Path, catalogue: Catalogue) -> Transactions:
         bad.append((name, np.flatnonzero(~ok.to_numpy(zero_copy_only=False)), problem))
     parsed = pc.strptime(columns["date"], format="%Y-%m-%d", unit="s", error_is_null=True)
     shaped = pc.fill_null(pc.match_substring_regex(columns["date"], COLUMN_RULES["date"][0]), False)
-    date_bad = parsed.is_null().to_numpy(zero_copy_only=False) | ~shaped.to_numpy(zero_copy_only=False)
-    bad.append(("date", np.flatnonzero(date_bad), COLUMN_RULES["date"][1]))
+    # strptime rolls impossible days over (2001-02-30 -> 2001-03-02): a date must read back as it was written
+    same = pc.fill_null(pc.equal(pc.strftime(parsed, format="%Y-%m-%d"), columns["date"]), False)
     days = pc.cast(pc.cast(parsed, pa.date32()), pa.int32()).to_numpy(zero_copy_only=False)
+    before_year_1 = np.nan_to_num(days.astype(np.float64), nan=0.0) + EPOCH_ORDINAL < 1  # year 0000
+    date_bad = ~shaped.to_numpy(zero_copy_only=False) | ~same.to_numpy(zero_copy_only=False) | before_year_1
+    bad.append(("date", np.flatnonzero(date_bad), COLUMN_RULES["date"][1]))
     later = np.flatnonzero(~date_bad & (np.nan_to_num(days.astype(np.float64), nan=0.0) + EPOCH_ORDINAL
                                         > catalogue.build_date.toordinal()))
     bad.append(("date", later, after_build_date(catalogue.build_date)))

@@ -132,7 +132,8 @@ def _checked_lines(spark: "SparkSession", path: Path, catalogue: Catalogue) -> C
     day = (F.datediff(F.to_date("date", "yyyy-MM-dd"), F.lit("1970-01-01")) + F.lit(EPOCH_ORDINAL)).cast("long")
     checks = [(name, ~F.coalesce(F.col(name).rlike(pattern), F.lit(False)), problem)
               for name, (pattern, problem) in _CHECKS.items()]  # (column, flag, problem), as the embedded reader
-    checks = [(n, f | F.to_date("date", "yyyy-MM-dd").isNull(), p) if n == "date" else (n, f, p) for n, f, p in checks]
+    valid_date = F.to_date("date", "yyyy-MM-dd").isNotNull() & (day >= 1)  # day 1 = 0001-01-01 (not year 0000)
+    checks = [(n, f | ~F.coalesce(valid_date, F.lit(False)), p) if n == "date" else (n, f, p) for n, f, p in checks]
     checks.append(("date", F.coalesce(day > F.lit(catalogue.build_date.toordinal()), F.lit(False)),
                    after_build_date(catalogue.build_date)))
     checks.append(("product", F.col("product_id").isNull(), "is not a sku of the products file"))

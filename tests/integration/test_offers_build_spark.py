@@ -113,6 +113,15 @@ def test_spark_refuses_what_the_embedded_engine_refuses(spark, tmp_path: Path) -
     with pytest.raises(BuildInputError) as embedded:
         read_transactions(later, catalogue)
     assert message in str(on_spark.value) and f"row 3, {message}" in str(embedded.value)
+    impossible = tmp_path / "impossible.csv"  # embedded rolled 2001-02-29 over to 2001-03-01 and took year 0000
+    impossible.write_text("member,date,product,store,quantity,amount\n"
+                          "2900000000018,2001-02-29,COF,store-a,1,1.0\n2900000000018,0000-01-01,COF,store-a,1,1.0\n")
+    for read in (lambda: rank_spark(impossible, catalogue, settings_for(catalogue), spark=spark),
+                 lambda: read_transactions(impossible, catalogue)):
+        with pytest.raises(BuildInputError, match="impossible.csv: nothing written, 2 bad value") as error:
+            read()
+        for value in ("2001-02-29", "0000-01-01"):
+            assert f"column date: is not a date YYYY-MM-DD (got '{value}')" in str(error.value)
     table = pa.table({"member": ["2900000000018"], "date": ["2001-02-01"], "product": ["COF"], "store": ["store-a"],
                       "quantity": [1], "amount": [1.0]})
     twice = tmp_path / "twice.parquet"

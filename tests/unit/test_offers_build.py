@@ -173,6 +173,10 @@ def test_parquet_and_csv_read_the_same(tmp_path: Path) -> None:
     (dict(lines=[LINES[0], "2900000000018,2025-13-01,COF,store-a,1,1"]),
      "row 3, column date: is not a date YYYY-MM-DD (got '2025-13-01')"),
     (dict(lines=[LINES[0], "2900000000018,01.06.2025,COF,store-a,1,1"]), "row 3, column date"),
+    # impossible days were rolled over to the next month (2025-02-30 read as 2025-03-02), year 0000 taken
+    (dict(lines=[*LINES[:2], "2900000000018,2025-02-30,COF,store-a,1,1", "2900000000018,0000-01-01,COF,store-a,1,1"]),
+     "nothing written, 2 bad value(s): row 4, column date: is not a date YYYY-MM-DD (got '2025-02-30'); "
+     "row 5, column date: is not a date YYYY-MM-DD (got '0000-01-01')"),
     (dict(lines=["2900000000018,2025-06-01,XXX,store-a,1,1"]),
      "row 2, column product: is not a sku of the products file (got 'XXX')"),
     (dict(lines=["29000000000AB,2025-06-01,COF,store-a,1,1"]), "row 2, column member"),
