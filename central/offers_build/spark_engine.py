@@ -88,7 +88,10 @@ def _read(spark: "SparkSession", path: Path) -> "DataFrame":
             df = spark.read.option("header", True).option("inferSchema", False).csv(str(path))
     except Exception as exc:  # Spark's analysis errors carry JVM stack traces: one line is enough
         raise BuildInputError(f"{path}: cannot read: {first_line(exc)}") from None
-    check_columns(path, list(df.columns))
+    # Spark's CSV reader renames a header's repeated names to name + position ("store3", "store6"): named back,
+    # the check says "store appears more than once" as for the embedded engine, not "missing column store"
+    check_columns(path, [next((c for c in TRANSACTION_COLUMNS if name == f"{c}{i}"), name)
+                         for i, name in enumerate(df.columns)])
     return df.select(*[F.trim(_as_text(df, c)).alias(c) for c in TRANSACTION_COLUMNS])
 
 

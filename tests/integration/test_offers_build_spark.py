@@ -126,14 +126,17 @@ def test_spark_refuses_what_the_embedded_engine_refuses(spark, tmp_path: Path) -
                       "quantity": [1], "amount": [1.0]})
     twice = tmp_path / "twice.parquet"
     pq.write_table(table.append_column("store", pa.array(["store-z"])), twice)
-    for read in (lambda: rank_spark(twice, catalogue, settings_for(catalogue), spark=spark),
-                 lambda: read_transactions(twice, catalogue)):
-        with pytest.raises(BuildInputError) as error:
-            read()
-        text = str(error.value)  # Spark refuses it itself while reading: "The column `store` already exists"
-        assert "twice.parquet: " in text and ("column(s) store appear more than once" in text
-                                              or "column `store` already exists" in text), text
-        assert len(text.splitlines()) == 1
+    twice_csv = tmp_path / "twice.csv"  # Spark said "missing column(s) store (the file has: ..., store3, ..., store6)"
+    twice_csv.write_text("member,date,product,store,quantity,amount,store\n2900000000018,2001-02-01,COF,store-a,1,1.0,x\n")
+    for path in (twice, twice_csv):
+        for read in (lambda: rank_spark(path, catalogue, settings_for(catalogue), spark=spark),
+                     lambda: read_transactions(path, catalogue)):
+            with pytest.raises(BuildInputError) as error:
+                read()
+            text = str(error.value)  # Spark refuses the Parquet itself while reading: "The column `store` already exists"
+            assert f"{path.name}: " in text and ("column(s) store appear more than once" in text
+                                                 or "column `store` already exists" in text), text
+            assert len(text.splitlines()) == 1
 
 
 def test_spark_reads_odd_files_as_the_embedded_engine_does(spark, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
