@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import time
 from dataclasses import replace
 from datetime import date, datetime, timezone
@@ -30,6 +31,15 @@ def _date(text: str) -> date:
 
 _store_id = identifier("store")
 _share = number_between(0.0, 1.0)
+SPARK_MASTER = re.compile(r"local(\[(\*|[0-9]{1,4})(,[0-9]{1,4})?\])?|yarn|(spark|mesos|k8s)://\S{1,200}")
+
+
+def _spark_master(text: str) -> str:
+    """A Spark master URL's shape, checked here: a typo otherwise starts a JVM that prints its stack trace."""
+    if SPARK_MASTER.fullmatch(text) is None:
+        raise argparse.ArgumentTypeError(
+            f"not a Spark master URL: local, local[N], local[*], yarn, spark://host:port, k8s://... (got {text!r})")
+    return text
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -42,7 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, required=True, help="directory for the per-store snapshot files")
     parser.add_argument("--engine", choices=("embedded", "spark"), default="embedded",
                         help="embedded: this process (default); spark: Apache Spark (--spark-master)")
-    parser.add_argument("--spark-master", default="local[2]", help="Spark master URL (default local[2])")
+    parser.add_argument("--spark-master", default="local[2]", type=_spark_master, help="Spark master URL (default local[2])")
     parser.add_argument("--date", type=_date, default=None, help="build date: offers valid and due on it (default today)")
     parser.add_argument("--all-members", action="store_true",
                         help="every store's snapshot holds every member (chains where anyone may visit any store)")

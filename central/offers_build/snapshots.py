@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import math
+import os
+from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
 
@@ -14,6 +16,8 @@ from kiosk.services.offer_snapshot import (
     write_snapshot,
 )
 from kiosk.services.records import Offer, OfferReason
+
+STAGED = ".staged"  # a written store's file until every store's is: kiosks pick up only *.offers.jsonl.gz
 
 
 def _why(reason: OfferReason | None) -> SnapshotReason | None:
@@ -43,8 +47,37 @@ def write_store_snapshots(
     engine: str,
     all_members: bool,
 ) -> list[WrittenSnapshot]:
-    """Per store: the offers of its members (or of every member with `all_members`), each file atomic."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    """Per store: the offers of its members (or of every member with `all_members`), each file atomic.
+
+    All or nothing across stores: every store's file is first written under a name kiosks do not pick up
+    (`.<name>.staged`), and only when all are written are they renamed to their names, so a build that fails or
+    is interrupted half way (full disk, --out a file, no permission, Ctrl-C) leaves no store's kiosks on a build
+    the other stores never get; what this run wrote is removed again. A full disk is one line (CentralError).
+    """
+    staged: list[WrittenSnapshot] = []
+    delivered: list[WrittenSnapshot] = []
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        _write_all(out_dir, ranking, catalogue, hasher, built_at, built_for, engine, all_members, staged)
+        for snap in staged:
+            final = snap.path.with_name(snap.path.name[1:-len(STAGED)])
+            os.replace(snap.path, final)
+            delivered.append(replace(snap, path=final))
+    except BaseException as exc:
+        for snap in staged + delivered:
+            snap.path.unlink(missing_ok=True)
+        if not isinstance(exc, OSError):
+            raise
+        where = f" {exc.filename}" if exc.filename else ""
+        raise CentralError(f"offers-build: {out_dir}: cannot write the snapshots:{where}: {exc.strerror or exc}; "
+                           "nothing delivered") from None
+    return delivered
+
+
+def _write_all(out_dir: Path, ranking: Ranking, catalogue: tuple[CatalogueOffer, ...], hasher: CardHasher,
+               built_at: datetime, built_for: date, engine: str, all_members: bool,
+               written: list[WrittenSnapshot]) -> None:
+    """Writes each store's snapshot under its staged name, appending it to `written` as soon as it is there."""
     keys = {card: hasher(card) for card in ranking.offers}
     by_id = {item.offer_id: item for item in catalogue}
     categories: dict[str, str] = {}
@@ -57,7 +90,6 @@ def write_store_snapshots(
             offers=tuple(_member_offer(o) for o in offers),
         )
     everyone = tuple(sorted(members, key=keys.__getitem__))
-    written = []
     for store_id in sorted(ranking.store_members):
         cards = everyone if all_members else tuple(
             sorted((c for c in ranking.store_members[store_id] if c in members), key=keys.__getitem__))
@@ -74,6 +106,5 @@ def write_store_snapshots(
         ]
         header = SnapshotHeader(store_id=store_id, built_at=built_at, built_for=built_for, engine=engine,
                                 members=len(cards), offers=len(offers))
-        written.append(write_snapshot(out_dir / snapshot_name(store_id, built_at), header, offers,
+        written.append(write_snapshot(out_dir / f".{snapshot_name(store_id, built_at)}{STAGED}", header, offers,
                                       (members[c] for c in cards)))
-    return written

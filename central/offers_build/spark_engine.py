@@ -23,7 +23,10 @@ from typing import TYPE_CHECKING, Callable, Iterator
 import numpy as np
 
 from central.offers_build.errors import BuildInputError
-from central.offers_build.export import COLUMN_RULES, EPOCH_ORDINAL, MAX_REPORTED, TRANSACTION_COLUMNS, Catalogue
+from central.offers_build.export import (
+    COLUMN_RULES, EPOCH_ORDINAL, MAX_REPORTED, TRANSACTION_COLUMNS, Catalogue, after_build_date, check_columns,
+    first_line,
+)
 from central.offers_build.population import BuildSettings, rank_population
 from central.offers_build.ranking import Ranking
 from central.offers_build.stats_blobs import partial_bytes, partial_from_bytes
@@ -41,7 +44,7 @@ from kiosk.services.records import Offer, OfferReason, ReasonKind
 
 if TYPE_CHECKING:
     import pandas as pd
-    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql import Column, DataFrame, SparkSession
 
 
 LINES_PER_TASK = 500_000  # ranking tasks hold one partition's rows in pandas
@@ -66,7 +69,11 @@ def spark_session(master: str = "local[2]", driver_memory: str | None = None) ->
         .config("spark.ui.enabled", "false")
         .config("spark.driver.memory", driver_memory or os.environ.get("MOODKIOSK_SPARK_DRIVER_MEMORY", "4g"))
     )
-    return builder.getOrCreate()
+    try:
+        return builder.getOrCreate()
+    except Exception as exc:  # no Java, a wrong master URL: PySparkRuntimeError / Py4JJavaError with a traceback
+        raise BuildInputError(f"--engine spark: cannot start Spark (master {master}): {first_line(exc)}; is Java "
+                              "installed (Debian: default-jre-headless) and the master URL right?") from None
 
 
 def _read(spark: "SparkSession", path: Path) -> "DataFrame":
@@ -80,11 +87,25 @@ def _read(spark: "SparkSession", path: Path) -> "DataFrame":
         else:
             df = spark.read.option("header", True).option("inferSchema", False).csv(str(path))
     except Exception as exc:  # Spark's analysis errors carry JVM stack traces: one line is enough
-        raise BuildInputError(f"{path}: cannot read: {str(exc).splitlines()[0]}") from None
-    missing = [c for c in TRANSACTION_COLUMNS if c not in df.columns]
-    if missing:
-        raise BuildInputError(f"{path}: missing column(s) {', '.join(missing)} (the file has: {', '.join(df.columns)})")
-    return df.select(*[F.trim(F.col(c).cast("string")).alias(c) for c in TRANSACTION_COLUMNS])
+        raise BuildInputError(f"{path}: cannot read: {first_line(exc)}") from None
+    # Spark's CSV reader renames a header's repeated names to name + position ("store3", "store6"): named back,
+    # the check says "store appears more than once" as for the embedded engine, not "missing column store"
+    check_columns(path, [next((c for c in TRANSACTION_COLUMNS if name == f"{c}{i}"), name)
+                         for i, name in enumerate(df.columns)])
+    return df.select(*[F.trim(_as_text(df, c)).alias(c) for c in TRANSACTION_COLUMNS])
+
+
+def _as_text(df: "DataFrame", name: str) -> "Column":
+    """A column as the text the checks read, written as pyarrow writes it for the embedded engine: a whole
+    floating-point quantity (Parquet doubles 1.0) as "1", not Spark's "1.0" that the whole-number rule refused."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import DoubleType, FloatType
+
+    column = F.col(name)
+    if name == "quantity" and isinstance(df.schema[name].dataType, (DoubleType, FloatType)):
+        whole = ~F.isnan(column) & (F.abs(column) < 1e9) & (column == F.floor(column))
+        return F.when(whole, column.cast("long").cast("string")).otherwise(column.cast("string"))
+    return column.cast("string")
 
 
 @dataclass(frozen=True)
@@ -112,21 +133,28 @@ def _checked_lines(spark: "SparkSession", path: Path, catalogue: Catalogue) -> C
     skus = spark.createDataFrame([(s, i) for s, i in catalogue.sku_ids.items()], "sku string, product_id long")
     df = df.join(F.broadcast(skus), df["product"] == skus["sku"], "left").drop("sku").cache()
     day = (F.datediff(F.to_date("date", "yyyy-MM-dd"), F.lit("1970-01-01")) + F.lit(EPOCH_ORDINAL)).cast("long")
-    flags = {name: ~F.coalesce(F.col(name).rlike(pattern), F.lit(False)) for name, (pattern, _) in _CHECKS.items()}
-    flags["date"] = flags["date"] | F.to_date("date", "yyyy-MM-dd").isNull()
-    flags["product"] = F.col("product_id").isNull()
-    problems = {name: problem for name, (_, problem) in _CHECKS.items()} | {"product": "is not a sku of the products file"}
+    checks = [(name, ~F.coalesce(F.col(name).rlike(pattern), F.lit(False)), problem)
+              for name, (pattern, problem) in _CHECKS.items()]  # (column, flag, problem), as the embedded reader
+    valid_date = F.to_date("date", "yyyy-MM-dd").isNotNull() & (day >= 1)  # day 1 = 0001-01-01 (not year 0000)
+    checks = [(n, f | ~F.coalesce(valid_date, F.lit(False)), p) if n == "date" else (n, f, p) for n, f, p in checks]
+    checks.append(("date", F.coalesce(day > F.lit(catalogue.build_date.toordinal()), F.lit(False)),
+                   after_build_date(catalogue.build_date)))
+    checks.append(("product", F.col("product_id").isNull(), "is not a sku of the products file"))
     quantity = F.col("quantity").cast("long")
-    counts = df.select(*[F.sum(F.when(flag, 1).otherwise(0)).alias(name) for name, flag in flags.items()],
-                       F.sum(F.when(quantity <= 0, 1).otherwise(0)).alias("skipped"),
-                       F.max(F.when(quantity > 0, day)).alias("last_day")).first()  # one pass, then cached
-    total = sum(int(counts[name] or 0) for name in flags)
+    try:  # the first pass reads the file: a cut-short .gz or a damaged Parquet page fails here, in the JVM
+        counts = df.select(*[F.sum(F.when(flag, 1).otherwise(0)).alias(f"bad{i}") for i, (_, flag, _) in enumerate(checks)],
+                           F.sum(F.when(quantity <= 0, 1).otherwise(0)).alias("skipped"),
+                           F.max(F.when(quantity > 0, day)).alias("last_day")).first()  # one pass, then cached
+    except Exception as exc:  # Py4JJavaError and Spark's own errors: their first useful line
+        df.unpersist()
+        raise BuildInputError(f"{path}: cannot read: {first_line(exc)}") from None
+    total = sum(int(counts[f"bad{i}"] or 0) for i in range(len(checks)))
     if total:
         parts = []
-        for name, flag in flags.items():
-            if counts[name]:
+        for i, (name, flag, problem) in enumerate(checks):
+            if counts[f"bad{i}"]:
                 for row in df.filter(flag).select(F.col(name).alias("value")).limit(MAX_REPORTED - len(parts)).collect():
-                    parts.append(f"column {name}: {problems[name]} (got {str(row['value'])[:40]!r})")
+                    parts.append(f"column {name}: {problem} (got {str(row['value'])[:40]!r})")
             if len(parts) >= MAX_REPORTED:
                 break
         more = f" (and {total - len(parts)} more)" if total > len(parts) else ""
@@ -283,6 +311,9 @@ def rank_spark(
                 raise BuildInputError(f"--store {missing[0]}: not a store of the export (it has: {known})")
             members_of = members_of[members_of["store"].isin(list(stores))]
         line_count = checked.cached.count() - skipped  # from the cache
+        if line_count == 0:  # nothing to learn from or rank (merge_partials needs one partition's counts)
+            checked.release()
+            return Ranking({}, {}, 0, skipped, time.perf_counter() - started, 0.0, None)
         partitions = max(session.sparkContext.defaultParallelism * 2, line_count // LINES_PER_TASK)
         by_member = lines.select("member", "day", "product").repartition(partitions, "member").cache()
         by_member.count()

@@ -33,7 +33,7 @@ from typing import Annotated, Iterable, Iterator, Literal
 
 import contract
 from contract.operator_files import require_regular_file
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from kiosk.errors import KioskError
 from kiosk.services.records import MAX_ID_CHARS, MAX_TEXT_CHARS, OfferRule, refuse_control_characters
@@ -63,7 +63,7 @@ class SnapshotHeader(_Line):
     format: Literal["moodkiosk-offers"] = FORMAT
     version: Literal[1, 2] = VERSION
     store_id: Annotated[str, Field(pattern=contract.ID_PATTERN.pattern)]
-    built_at: datetime
+    built_at: AwareDatetime  # compared with the current snapshot's time: one without a zone cannot be
     built_for: date
     engine: Annotated[Text, Field(min_length=1, max_length=40)]
     members: Annotated[int, Field(ge=0)]

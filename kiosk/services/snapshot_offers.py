@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Callable
 
@@ -48,40 +48,36 @@ class SnapshotOfferSource:
         return self.engine.guest_offers(today, limit, language)
 
 
-def newest_snapshot(directory: Path, store_id: str) -> tuple[Path, SnapshotHeader] | None:
-    """The newest readable snapshot for this store in `directory` (by the build time in its header)."""
-    best: tuple[Path, SnapshotHeader] | None = None
+def newer_snapshots(directory: Path, store_id: str, after: datetime | None) -> list[tuple[Path, SnapshotHeader]]:
+    """This store's readable snapshots in `directory` built after `after`, newest first (by the header's build
+    time): when the newest fails its checks, the next one may still be newer than what the kiosk has."""
     try:
         candidates = sorted(directory.glob(f"*{SUFFIX}"))
     except OSError as exc:
         logger.warning("Offer snapshot directory %s unreadable: %s", directory, exc)
-        return None
+        return []
+    found = []
     for path in candidates:
         try:
             header = read_header(path)
         except SnapshotError as exc:
             logger.warning("Offer snapshot skipped: %s", exc)
             continue
-        if header.store_id == store_id and (best is None or header.built_at > best[1].built_at):
-            best = (path, header)
-    return best
+        if header.store_id == store_id and (after is None or header.built_at > after):
+            found.append((path, header))
+    return sorted(found, key=lambda item: item[1].built_at, reverse=True)
 
 
 def import_newer(snapshots: SnapshotStore, directory: Path) -> SnapshotInfo | None:
-    """Import the directory's newest snapshot for this store if it is newer than the current one; a snapshot
-    that fails its checks is logged and the previous offers stay."""
-    found = newest_snapshot(directory, snapshots.store_id)
-    if found is None:
-        return None
-    path, header = found
+    """Import the directory's newest snapshot for this store that is newer than the current one and passes its
+    checks; one that fails is logged and the next older (still newer than the current) is tried."""
     current = snapshots.info()
-    if current is not None and header.built_at <= current.built_at:
-        return None
-    try:
-        return snapshots.import_file(path)
-    except SnapshotError as exc:
-        logger.error("Offer snapshot not imported, keeping the previous offers: %s", exc)
-        return None
+    for path, _ in newer_snapshots(directory, snapshots.store_id, None if current is None else current.built_at):
+        try:
+            return snapshots.import_file(path)
+        except SnapshotError as exc:
+            logger.error("Offer snapshot not imported, keeping the previous offers: %s", exc)
+    return None
 
 
 class SnapshotWatcher:

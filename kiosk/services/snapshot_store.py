@@ -11,7 +11,7 @@ import logging
 import sqlite3
 import threading
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 from kiosk.services.damaged_files import check_integrity, open_or_set_aside
@@ -22,6 +22,7 @@ from kiosk.services.offer_snapshot import (
 from kiosk.services.records import Offer, OfferReason, OfferRule, ReasonKind
 
 logger = logging.getLogger(__name__)
+FUTURE_SLACK = timedelta(days=1)  # a snapshot built later than this ahead of the kiosk's clock is refused
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS snapshots (
@@ -72,7 +73,8 @@ class SnapshotInfo:
 
 
 class SnapshotStore:
-    """Current and previous offer snapshot; thread-safe (one connection behind a lock)."""
+    """Current and previous offer snapshot; thread-safe (the writing connection behind one lock, lookups on a
+    reading connection behind another)."""
 
     def __init__(self, path: str | Path, store_id: str) -> None:
         self.path = Path(path)
@@ -87,6 +89,14 @@ class SnapshotStore:
         if aside is not None:
             logger.error("offer snapshot store %s: offers come from the local engine until the next snapshot is "
                          "imported", self.path)
+        # Lookups (a shopper's card scan, on the screen's thread) read the last committed snapshot on a connection
+        # of their own: with one connection behind one lock they waited for a whole import (WAL lets them not).
+        self._read_lock = threading.Lock()
+        try:
+            self._reader = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        except sqlite3.Error as exc:
+            self._db.close()
+            raise SnapshotError(f"offer snapshot store {self.path}: cannot open: {exc}") from exc
 
     def _open(self) -> sqlite3.Connection:
         private_sqlite(self.path)  # 0600 in a 0700 folder, like every kiosk data file
@@ -104,7 +114,8 @@ class SnapshotStore:
         return db
 
     def close(self) -> None:
-        with self._lock:
+        with self._lock, self._read_lock:
+            self._reader.close()
             self._db.close()
 
     def __enter__(self) -> "SnapshotStore":
@@ -121,7 +132,10 @@ class SnapshotStore:
             ).fetchone()
         if row is None:
             return None
-        return SnapshotInfo(row[0], row[1], datetime.fromisoformat(row[2]), date.fromisoformat(row[3]), *row[4:])
+        built_at = datetime.fromisoformat(row[2])
+        if built_at.tzinfo is None:  # imported before header times had to carry a zone: they were UTC
+            built_at = built_at.replace(tzinfo=timezone.utc)
+        return SnapshotInfo(row[0], row[1], built_at, date.fromisoformat(row[3]), *row[4:])
 
     def import_file(self, path: str | Path) -> SnapshotInfo:
         """Check and import a snapshot in one transaction; the current one becomes the previous one.
@@ -171,6 +185,13 @@ class SnapshotStore:
                     if header.store_id != self.store_id:
                         raise SnapshotError(
                             f"{path}: snapshot for store {header.store_id!r}, this kiosk is store {self.store_id!r}"
+                        )
+                    ahead = datetime.now(timezone.utc) + FUTURE_SLACK
+                    if header.built_at > ahead:  # imported, it would make every correct snapshot "not newer"
+                        raise SnapshotError(
+                            f"{path}: built {header.built_at.isoformat()}, more than a day ahead of this kiosk's clock "
+                            f"({datetime.now(timezone.utc).isoformat(timespec='seconds')}): central's clock or this "
+                            "kiosk's is wrong; nothing changed"
                         )
                     if current is not None and header.built_at <= current.built_at:
                         raise SnapshotError(
@@ -241,8 +262,8 @@ class SnapshotStore:
     def offers_for(self, member: str, today: date, limit: int, language: str | None = None) -> list[Offer] | None:
         """The current snapshot's offers for a member (keyed card hash) valid today, best first; None when the
         snapshot does not cover the member (or has none of their offers valid today)."""
-        with self._lock:
-            rows = self._db.execute(
+        with self._read_lock:
+            rows = self._reader.execute(
                 "SELECT m.offer_id, m.rule, m.reason, m.score, o.title, o.titles, o.icon, o.price_cents,"
                 " o.discount_percent, o.valid_until, o.category, o.regular_price_cents,"
                 " m.why_kind, m.why_days, m.why_anchor, m.why_anchor_offer, a.titles FROM snapshot_member_offers m"

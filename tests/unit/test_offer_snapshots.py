@@ -303,3 +303,66 @@ def test_duplicates_and_control_characters_are_refused_with_their_line(tmp_path:
     for path, message in cases:
         with pytest.raises(SnapshotError, match=message):
             list(read_snapshot(path))
+
+
+def test_a_damaged_newest_snapshot_does_not_hide_a_good_newer_one(tmp_path: Path) -> None:
+    """The watcher only ever tried the newest file: with T1 current, a good T2 and a cut-short T3 in the folder,
+    every check failed on T3 and the kiosk stayed on T1 (and re-read T3 every check) until a T4 came."""
+    drop = tmp_path / "drop"
+    make_snapshot(drop, built_at=T0)
+    with SnapshotStore(tmp_path / "snapshots.sqlite", "demo-store") as store:
+        assert import_newer(store, drop).built_at == T0
+        make_snapshot(drop, built_at=T0 + timedelta(days=1), members={ANNA: ["s-2"]})
+        cut = make_snapshot(drop, built_at=T0 + timedelta(days=2))
+        data = gzip.decompress(cut.read_bytes())
+        cut.write_bytes(gzip.compress(data[: len(data) // 2]))
+        assert import_newer(store, drop).built_at == T0 + timedelta(days=1)
+        assert [o.offer_id for o in store.offers_for(hasher(ANNA), TODAY, 4)] == ["s-2"]
+        assert import_newer(store, drop) is None  # T3 stays refused; T2 stays current
+        assert store.info().built_at == T0 + timedelta(days=1)
+
+
+def test_a_card_lookup_does_not_wait_for_an_import(tmp_path: Path) -> None:
+    """Lookups and imports shared one connection behind one lock, held for the whole import: a card scanned
+    while the watcher imported a 50,000-member snapshot waited for all of it (1.9 s here, far longer on a kiosk
+    with a chain's --all-members snapshot), on the thread that draws the screen. Lookups read the last
+    committed snapshot on their own connection now (SQLite WAL)."""
+    import threading
+    import time
+
+    members = {f"29{n:011d}": ["s-1"] for n in range(50_000)}
+    big = make_snapshot(tmp_path / "drop", built_at=T0 + timedelta(days=1), members=members)
+    with SnapshotStore(tmp_path / "snapshots.sqlite", "demo-store") as store:
+        store.import_file(make_snapshot(tmp_path / "first", built_at=T0))
+        done = threading.Event()
+        importer = threading.Thread(target=lambda: (store.import_file(big), done.set()))
+        importer.start()
+        time.sleep(0.3)
+        import_over_before = done.is_set()
+        started = time.perf_counter()
+        offers = store.offers_for(hasher(ANNA), TODAY, 4)
+        waited = time.perf_counter() - started
+        importer.join()
+        assert not import_over_before, "the import was over before the lookup: make the snapshot bigger"
+        assert waited < 0.5, f"the lookup waited {waited:.1f} s for the import"
+        assert [o.offer_id for o in offers] == ["s-1", "s-2"]  # the snapshot committed before the import
+        assert [o.offer_id for o in store.offers_for(hasher(ANNA), TODAY, 4)] == ["s-1"]  # then the new one
+
+
+def test_a_snapshot_without_time_zone_or_from_the_future_does_not_block_the_next(tmp_path: Path) -> None:
+    """A header time without a zone ("2026-01-03T03:00:00") passed the format; comparing it with the current
+    snapshot's raised TypeError in every watcher check, so no snapshot of that folder was imported again. One
+    built by a central clock years ahead (2099) was imported, and every correct snapshot after it was refused
+    as 'not newer': the kiosk stayed on it for good."""
+    drop = tmp_path / "drop"
+    with SnapshotStore(tmp_path / "snapshots.sqlite", "demo-store") as store:
+        store.import_file(make_snapshot(tmp_path / "first", built_at=T0))
+        make_snapshot(drop, built_at=T0 + timedelta(days=1), members={ANNA: ["s-2"]})
+        naive = T0 + timedelta(days=2)
+        stamp = naive.strftime("%Y-%m-%dT%H:%M:%S")
+        rewrite(make_snapshot(drop, built_at=naive), lambda text: text.replace(f'"{stamp}Z"', f'"{stamp}"', 1))
+        future = make_snapshot(drop, built_at=datetime(2099, 1, 1, tzinfo=timezone.utc))
+        assert import_newer(store, drop).built_at == T0 + timedelta(days=1)
+        assert import_newer(store, drop) is None and store.info().built_at == T0 + timedelta(days=1)
+        with pytest.raises(SnapshotError, match=r"built 2099-01-01T00:00:00\+00:00, more than a day ahead of this kiosk's clock"):
+            store.import_file(future)

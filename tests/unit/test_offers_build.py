@@ -173,6 +173,10 @@ def test_parquet_and_csv_read_the_same(tmp_path: Path) -> None:
     (dict(lines=[LINES[0], "2900000000018,2025-13-01,COF,store-a,1,1"]),
      "row 3, column date: is not a date YYYY-MM-DD (got '2025-13-01')"),
     (dict(lines=[LINES[0], "2900000000018,01.06.2025,COF,store-a,1,1"]), "row 3, column date"),
+    # impossible days were rolled over to the next month (2025-02-30 read as 2025-03-02), year 0000 taken
+    (dict(lines=[*LINES[:2], "2900000000018,2025-02-30,COF,store-a,1,1", "2900000000018,0000-01-01,COF,store-a,1,1"]),
+     "nothing written, 2 bad value(s): row 4, column date: is not a date YYYY-MM-DD (got '2025-02-30'); "
+     "row 5, column date: is not a date YYYY-MM-DD (got '0000-01-01')"),
     (dict(lines=["2900000000018,2025-06-01,XXX,store-a,1,1"]),
      "row 2, column product: is not a sku of the products file (got 'XXX')"),
     (dict(lines=["29000000000AB,2025-06-01,COF,store-a,1,1"]), "row 2, column member"),
@@ -185,6 +189,14 @@ def test_parquet_and_csv_read_the_same(tmp_path: Path) -> None:
     (dict(offers=OFFERS.split("\n", 1)[0] + "\n"), "offers.csv: the offer catalogue is empty"),
     (dict(offers=OFFERS.replace("2025-06-30", "2025-06-10")), "no offer is valid on the build date 2025-06-15"),
     (dict(lines=["2900000000018,2025-06-01,COF,store-a,0,0"]), "no purchase lines left to rank"),
+    # a line dated after the build date made the ranker score NaN: a one-line error naming no file, row or column
+    (dict(lines=[*LINES, "2900000000018,2025-06-16,COF,store-a,1,1"]),
+     "row 39, column date: is after the build date 2025-06-15 (export up to it, or pass a later --date) "
+     "(got '2025-06-16')"),
+    (dict(lines=[*LINES, "2900000000018,9999-12-31,COF,store-a,1,1"]), "row 39, column date: is after the build date"),
+    # a second `store` column: read silently in place of the first before
+    (dict(header="member,date,product,store,quantity,amount,store\n", lines=[f"{line},store-z" for line in LINES]),
+     "transactions.csv: column(s) store appear more than once"),
     # texts the kiosk's own import took but a snapshot cannot carry (a pydantic traceback before): refused alike
     (dict(offers=OFFERS.replace("o-COF,Coffee,", "o-COF," + "Kaffee " * 40 + ",")),
      "offers.csv: nothing imported, 1 bad value(s): row 2, column title: is longer than 200 characters (got 279)"),
@@ -208,6 +220,13 @@ def test_missing_files_and_key(tmp_path: Path, capsys, monkeypatch: pytest.Monke
     (tmp_path / "bad.parquet").write_text("not parquet")
     assert build({**paths, "transactions": tmp_path / "bad.parquet"}, tmp_path / "out") == 2
     assert "bad.parquet: cannot read as Parquet" in capsys.readouterr().err
+    # a Parquet file with a column twice: pyarrow's message carried its whole schema over 11 lines
+    table = pa.table({"member": ["2900000000018"], "date": ["2025-06-01"], "product": ["COF"], "store": ["store-a"],
+                      "quantity": [1], "amount": [1.0]})
+    pq.write_table(table.append_column("store", pa.array(["store-z"])), tmp_path / "twice.parquet")
+    assert build({**paths, "transactions": tmp_path / "twice.parquet"}, tmp_path / "out") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "twice.parquet: column(s) store appear more than once" in err[0], err
     assert build(paths, tmp_path / "out", "--store", "store-z") == 2
     assert "--store store-z: not a store of the export" in capsys.readouterr().err
     monkeypatch.delenv("MOODKIOSK_CARD_HASH_KEY")
@@ -253,3 +272,72 @@ def test_an_engine_score_that_is_not_finite_writes_nothing(tmp_path: Path, score
         write_store_snapshots(tmp_path / "out", ranking, (), CardHasher(KEY.encode()),
                               datetime(2026, 12, 2, tzinfo=timezone.utc), date(2026, 12, 2), "test", False)
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_an_unusable_output_folder_is_one_line_and_leaves_no_store_half_delivered(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """--out a file was a FileExistsError traceback; a write failing at the second store (its name taken by a
+    folder: the same os.replace failure as a full disk) left the first store's new snapshot behind, so one store's
+    kiosks moved to the new build and the other's stayed on the old one, with a traceback."""
+    from datetime import datetime, timezone
+
+    from central.errors import CentralError
+    from central.offers_build.ranking import Ranking
+    from central.offers_build.snapshots import write_store_snapshots
+    from kiosk.services.offer_snapshot import snapshot_name
+
+    paths = write_inputs(tmp_path / "in")
+    (tmp_path / "a-file").write_text("not a folder")
+    assert build(paths, tmp_path / "a-file") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "a-file: cannot write the snapshots" in err[0], err
+    assert build(paths, tmp_path / "a-file" / "sub") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "cannot write the snapshots" in err[0], err
+
+    built = datetime(2026, 12, 2, 3, tzinfo=timezone.utc)
+    offer = Offer("o-COF", "Coffee", "coffee", 349, None, date(2025, 6, 30), "coffee", "test", score=1.0)
+    ranking = Ranking(offers={"2900000000018": (offer,)}, lines=1, skipped_returns=0, learn_s=0.0, rank_s=0.0,
+                      store_members={"store-a": ("2900000000018",), "store-b": ("2900000000018",)})
+    catalogue = read_catalogue(paths["products"], paths["offers"], DAY).offers
+    out = tmp_path / "out"
+    (out / snapshot_name("store-b", built)).mkdir(parents=True)  # the second store's rename fails
+    with pytest.raises(CentralError, match=r"cannot write the snapshots: .*nothing delivered"):
+        write_store_snapshots(out, ranking, catalogue, CardHasher(KEY.encode()), built, DAY, "test", False)
+    assert sorted(p.name for p in out.iterdir()) == [snapshot_name("store-b", built)]  # only the folder
+
+
+def test_a_build_interrupted_half_way_delivers_no_store(tmp_path: Path) -> None:
+    """Ctrl-C while the second store's file was written left the first store's new snapshot in --out (its
+    kiosks moved to a build the other store never got). The interrupt comes from the catalogue item the second
+    store's file needs (a stand-in: a real Ctrl-C cannot be timed to that line)."""
+    from dataclasses import dataclass
+    from datetime import datetime, timezone
+
+    from central.offers_build.ranking import Ranking
+    from central.offers_build.snapshots import write_store_snapshots
+
+    paths = write_inputs(tmp_path / "in")
+    catalogue = read_catalogue(paths["products"], paths["offers"], DAY).offers
+    milk = next(item for item in catalogue if item.offer_id == "o-MLK")
+
+    @dataclass
+    class Interrupting:
+        offer_id: str = "o-MLK"
+
+        def __getattr__(self, name: str) -> object:
+            raise KeyboardInterrupt
+
+    coffee = Offer("o-COF", "Coffee", "coffee", 349, None, date(2025, 6, 30), "coffee", "test", score=1.0)
+    milk_offer = Offer("o-MLK", "Milk", "milk", None, 10, date(2025, 6, 30), "milk", "test", score=1.0)
+    ranking = Ranking(offers={"2900000000018": (coffee,), "2900000000025": (milk_offer,)}, lines=2,
+                      skipped_returns=0, learn_s=0.0, rank_s=0.0,
+                      store_members={"store-a": ("2900000000018",), "store-b": ("2900000000025",)})
+    out = tmp_path / "out"
+    built = datetime(2026, 12, 2, 3, tzinfo=timezone.utc)
+    with pytest.raises(KeyboardInterrupt):
+        write_store_snapshots(out, ranking, tuple(i for i in catalogue if i is not milk) + (Interrupting(),),  # type: ignore[arg-type]
+                              CardHasher(KEY.encode()), built, DAY, "test", False)
+    assert list(out.iterdir()) == []
+    written = write_store_snapshots(out, ranking, catalogue, CardHasher(KEY.encode()), built, DAY, "test", False)
+    assert sorted(p.name for p in out.iterdir()) == sorted(w.path.name for w in written) == [
+        "store-a-20261202T030000.offers.jsonl.gz", "store-b-20261202T030000.offers.jsonl.gz"]
