@@ -423,7 +423,9 @@ def build_candidates(
     last = _lookup(own_code, own_last_day.astype(float), cand)
     first = _lookup(own_code, first_day.astype(float), cand)
     member_as_of = as_of[c_member].astype(float)
-    since = np.where(repeat, member_as_of - last, 0.0)
+    # a line dated after the offer day (a till clock ahead, tomorrow's import) counts as bought that day: a
+    # negative 'days since' made cycle_offset log(0) or log(<0), and the member's scores NaN
+    since = np.where(repeat, np.maximum(member_as_of - last, 0.0), 0.0)
     own_cycle = np.where(count >= 2, (last - first) / np.maximum(count - 1, 1), 0.0)
     cycle = np.where(own_cycle > 0, own_cycle, stats.cycle_days[c_product])
     cycle_known = repeat & (cycle > 0)
