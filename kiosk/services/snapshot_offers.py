@@ -7,7 +7,10 @@ the kiosk shows those and keeps its local engine for guests, new members and any
 from __future__ import annotations
 
 import logging
+import os
+import sqlite3
 import threading
+import time
 from datetime import date, datetime
 from pathlib import Path
 from typing import Callable
@@ -48,9 +51,11 @@ class SnapshotOfferSource:
         return self.engine.guest_offers(today, limit, language)
 
 
-def newer_snapshots(directory: Path, store_id: str, after: datetime | None) -> list[tuple[Path, SnapshotHeader]]:
+def newer_snapshots(directory: Path, store_id: str, after: datetime | None,
+                    refused: "RefusedSnapshots | None" = None) -> list[tuple[Path, SnapshotHeader]]:
     """This store's readable snapshots in `directory` built after `after`, newest first (by the header's build
-    time): when the newest fails its checks, the next one may still be newer than what the kiosk has."""
+    time): when the newest fails its checks, the next one may still be newer than what the kiosk has. Files in
+    `refused` are passed over, and one whose header cannot be read joins it."""
     try:
         candidates = sorted(directory.glob(f"*{SUFFIX}"))
     except OSError as exc:
@@ -58,25 +63,65 @@ def newer_snapshots(directory: Path, store_id: str, after: datetime | None) -> l
         return []
     found = []
     for path in candidates:
+        if refused is not None and refused.skip(path):
+            continue
         try:
             header = read_header(path)
         except SnapshotError as exc:
             logger.warning("Offer snapshot skipped: %s", exc)
+            if refused is not None:
+                refused.remember(path, exc)
             continue
         if header.store_id == store_id and (after is None or header.built_at > after):
             found.append((path, header))
     return sorted(found, key=lambda item: item[1].built_at, reverse=True)
 
 
-def import_newer(snapshots: SnapshotStore, directory: Path) -> SnapshotInfo | None:
+class RefusedSnapshots:
+    """Snapshot files refused for what they hold, not read again for `retry_s` while they stay unchanged.
+
+    Why: the watcher read a refused file (a 50,000-member one, say) in full at every check and logged the same
+    error each time. A refusal because the kiosk's own store could not be written is not remembered (the next
+    check may succeed), and a file that changes (same name, new size or time) is tried at once. After `retry_s`
+    a file is tried again: a snapshot refused as "ahead of this kiosk's clock" may be right once the clock is."""
+
+    def __init__(self, retry_s: float = 3600.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self._retry_s = retry_s
+        self._clock = clock
+        self._until: dict[tuple[str, int, int], float] = {}
+
+    @staticmethod
+    def _mark(path: Path) -> tuple[str, int, int] | None:
+        try:
+            stat = os.stat(path)
+        except OSError:
+            return None
+        return str(path), stat.st_size, stat.st_mtime_ns
+
+    def skip(self, path: Path) -> bool:
+        mark = self._mark(path)
+        return mark is not None and self._until.get(mark, float("-inf")) > self._clock()
+
+    def remember(self, path: Path, exc: SnapshotError) -> None:
+        mark = self._mark(path)
+        if mark is not None and not isinstance(exc.__cause__, sqlite3.Error):
+            self._until[mark] = self._clock() + self._retry_s
+
+
+def import_newer(snapshots: SnapshotStore, directory: Path,
+                 refused: RefusedSnapshots | None = None) -> SnapshotInfo | None:
     """Import the directory's newest snapshot for this store that is newer than the current one and passes its
-    checks; one that fails is logged and the next older (still newer than the current) is tried."""
+    checks; one that fails is logged and the next older (still newer than the current) is tried. With `refused`,
+    files refused before (and unchanged) are passed over silently."""
     current = snapshots.info()
-    for path, _ in newer_snapshots(directory, snapshots.store_id, None if current is None else current.built_at):
+    for path, _ in newer_snapshots(directory, snapshots.store_id, None if current is None else current.built_at,
+                                   refused):
         try:
             return snapshots.import_file(path)
         except SnapshotError as exc:
             logger.error("Offer snapshot not imported, keeping the previous offers: %s", exc)
+            if refused is not None:
+                refused.remember(path, exc)
     return None
 
 
@@ -88,6 +133,7 @@ class SnapshotWatcher:
         self._directory = directory
         self._interval = interval_s
         self._stop = threading.Event()
+        self._refused = RefusedSnapshots()
         self._thread = threading.Thread(target=self._run, name="offer-snapshots", daemon=True)
 
     def start(self) -> None:
@@ -100,7 +146,7 @@ class SnapshotWatcher:
 
     def check_now(self) -> SnapshotInfo | None:
         try:
-            return import_newer(self._snapshots, self._directory)
+            return import_newer(self._snapshots, self._directory, self._refused)
         except SnapshotError as exc:
             logger.error("Offer snapshot check failed: %s", exc)
             return None

@@ -366,3 +366,30 @@ def test_a_snapshot_without_time_zone_or_from_the_future_does_not_block_the_next
         assert import_newer(store, drop) is None and store.info().built_at == T0 + timedelta(days=1)
         with pytest.raises(SnapshotError, match=r"built 2099-01-01T00:00:00\+00:00, more than a day ahead of this kiosk's clock"):
             store.import_file(future)
+
+
+def test_a_refused_snapshot_is_not_read_and_logged_again_while_unchanged(tmp_path: Path,
+                                                                          caplog: pytest.LogCaptureFixture) -> None:
+    """Before: the watcher read a refused newer file in full at every check (once a minute) and logged the same
+    error each time. Now it is passed over while unchanged, tried again at once when it changes, and after the
+    retry time (a snapshot "ahead of this kiosk's clock" may be fine once the clock is)."""
+    from kiosk.services.snapshot_offers import RefusedSnapshots
+
+    now = [0.0]
+    refused = RefusedSnapshots(retry_s=3600, clock=lambda: now[0])
+    drop = tmp_path / "drop"
+    make_snapshot(drop, built_at=T0)
+    with SnapshotStore(tmp_path / "snapshots.sqlite", "demo-store") as store:
+        assert import_newer(store, drop, refused).built_at == T0
+        cut = make_snapshot(drop, built_at=T0 + timedelta(days=1))
+        data = gzip.decompress(cut.read_bytes())
+        cut.write_bytes(gzip.compress(data[: len(data) // 2]))
+        caplog.clear()
+        for _ in range(5):  # five checks
+            assert import_newer(store, drop, refused) is None
+        assert [r.levelname for r in caplog.records if "not imported" in r.getMessage()] == ["ERROR"]
+        now[0] = 3601.0  # an hour later it is tried (and refused) once more
+        assert import_newer(store, drop, refused) is None
+        assert len([r for r in caplog.records if "not imported" in r.getMessage()]) == 2
+        make_snapshot(drop, built_at=T0 + timedelta(days=1), members={ANNA: ["s-2"]})  # the file is put right
+        assert import_newer(store, drop, refused).built_at == T0 + timedelta(days=1)
