@@ -16,12 +16,15 @@ from urllib.parse import urlsplit
 DELIVERY_ERRORS = (OSError, smtplib.SMTPException, http.client.HTTPException)
 
 
-def send_email(message: EmailMessage, host: str, port: int, deadline_s: float, starttls: ssl.SSLContext | None,
-               login: tuple[str, str] | None) -> None:
-    """Send `message`; the whole conversation ends after `deadline_s`. Raises OSError / SMTPException."""
-    with _BoundedSMTP(host, port, deadline_s) as client:
-        if starttls is not None:
-            client.starttls(context=starttls)
+def send_email(message: EmailMessage, host: str, port: int, deadline_s: float, tls: ssl.SSLContext | None,
+               login: tuple[str, str] | None, implicit_tls: bool = False) -> None:
+    """Send `message`; the whole conversation ends after `deadline_s`. With `tls`: STARTTLS, or TLS from the
+    first byte with `implicit_tls` (SMTPS, port 465). Raises OSError / SMTPException."""
+    client = (_BoundedSMTPS(host, port, deadline_s, tls) if implicit_tls and tls is not None
+              else _BoundedSMTP(host, port, deadline_s))
+    with client:
+        if tls is not None and not implicit_tls:
+            client.starttls(context=tls)
         if login is not None:
             client.login(*login)
         client.send_message(message)
@@ -32,11 +35,11 @@ class _BoundedSMTP(smtplib.SMTP):
     bounds each read only, and a server sending a byte every few seconds held the checks for ever. The
     connection is then cut; the blocked read returns and smtplib raises SMTPServerDisconnected."""
 
-    def __init__(self, host: str, port: int, deadline_s: float) -> None:
+    def __init__(self, host: str, port: int, deadline_s: float, **tls: ssl.SSLContext) -> None:
         self._cutter = threading.Timer(deadline_s, self._cut)
         self._cutter.daemon = True
         self._cutter.start()
-        super().__init__(host, port, timeout=min(10.0, deadline_s))  # closes itself (and the timer) on failure
+        super().__init__(host, port, timeout=min(10.0, deadline_s), **tls)  # closes itself (and the timer) on failure
 
     def _cut(self) -> None:
         _shutdown(self.sock)
@@ -44,6 +47,13 @@ class _BoundedSMTP(smtplib.SMTP):
     def close(self) -> None:
         self._cutter.cancel()
         super().close()
+
+
+class _BoundedSMTPS(_BoundedSMTP, smtplib.SMTP_SSL):
+    """The same deadline over TLS from the first byte (smtplib.SMTP_SSL, which takes the checking context)."""
+
+    def __init__(self, host: str, port: int, deadline_s: float, context: ssl.SSLContext) -> None:
+        super().__init__(host, port, deadline_s, context=context)
 
 
 def unreachable(exc: BaseException) -> bool:

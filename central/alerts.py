@@ -80,6 +80,8 @@ class SmtpSettings(_Strict):
     port: int = Field(25, ge=1, le=65535)
     sender: str = Field(min_length=3, pattern=r"^[^@\s]+@[^@\s]+$")
     starttls: bool = False
+    implicit_tls: bool = Field(False, description="TLS from the first byte (SMTPS, usually port 465) instead of "
+                                                  "STARTTLS; the certificate is checked the same way.")
     username: str | None = None
     password_env: str | None = Field(None, description="Environment variable holding the SMTP password.")
     timeout_s: float = Field(30, gt=0, le=600, description="The longest one message may take, connecting "
@@ -87,9 +89,19 @@ class SmtpSettings(_Strict):
     ca_file: str | None = Field(None, description="CA bundle (PEM) the server's STARTTLS certificate is checked "
                                                   "against; default: the system's CAs.")
 
+    @model_validator(mode="after")
+    def _one_tls_and_no_login_in_clear(self) -> "SmtpSettings":
+        if self.starttls and self.implicit_tls:
+            raise ValueError("smtp: starttls and implicit_tls are two ways of the same thing; choose one")
+        local = self.host in ("localhost", "127.0.0.1", "::1")
+        if self.username and not (self.starttls or self.implicit_tls or local):
+            raise ValueError(f"smtp: a login to {self.host} without starttls or implicit_tls would send the password "
+                             "in clear; turn one on (or relay through a mail server on this host)")
+        return self
+
     def tls_context(self) -> ssl.SSLContext:
-        """For STARTTLS: the server must show a valid certificate for `host` (smtplib's own default checks
-        nothing, so anyone on the way could read the login and the alerts)."""
+        """For STARTTLS and SMTPS: the server must show a valid certificate for `host` (smtplib's own default
+        checks nothing, so anyone on the way could read the login and the alerts)."""
         return ssl.create_default_context(cafile=self.ca_file)
 
 
@@ -375,7 +387,8 @@ class AlertChecker:
         message.set_content(f"{alert.message}\n\nOpened {_clock(alert.opened_at)} UTC. You get one message per "
                             "problem; it is listed on the dashboard until it is solved.\n")
         login = (smtp.username, os.environ.get(smtp.password_env or "", "")) if smtp.username else None
-        send_email(message, smtp.host, smtp.port, smtp.timeout_s, smtp.tls_context() if smtp.starttls else None, login)
+        tls = smtp.tls_context() if smtp.starttls or smtp.implicit_tls else None
+        send_email(message, smtp.host, smtp.port, smtp.timeout_s, tls, login, implicit_tls=smtp.implicit_tls)
 
 
 def list_alerts(store: _SqlStore, open_only: bool = False, limit: int | None = 200,

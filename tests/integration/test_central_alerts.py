@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+from typing import Any
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from email import message_from_bytes, policy
@@ -375,10 +376,9 @@ def test_an_smtp_password_variable_that_is_not_set_is_one_line_at_start(tmp_path
     assert load_alert_settings(bad, users).smtp.username == "central"
 
 
-def test_starttls_checks_the_mail_servers_certificate(tmp_path: Path) -> None:
-    """`starttls = true` called smtplib's starttls() without a context, which does not check the certificate:
-    anyone between central and the mail server could answer STARTTLS with any certificate and read the SMTP
-    login and the alerts. Now the server must prove its name (system CAs, or [smtp] ca_file)."""
+def _tls_mail_server(tmp_path: Path, implicit: bool) -> tuple[Any, Mailbox]:
+    """A local mail server with a certificate from a test CA (tmp_path/ca.crt): STARTTLS required, or TLS from
+    the first byte (SMTPS) with `implicit`."""
     import ssl
 
     from aiosmtpd.controller import Controller
@@ -391,9 +391,19 @@ def test_starttls_checks_the_mail_servers_certificate(tmp_path: Path) -> None:
     server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server_tls.load_cert_chain(tmp_path / "server.crt", tmp_path / "server.key")
     box = Mailbox()
-    controller = Controller(box, hostname="127.0.0.1", port=free_port(), tls_context=server_tls,
-                            require_starttls=True)
+    tls = {"ssl_context": server_tls} if implicit else {"tls_context": server_tls, "require_starttls": True}
+    controller = Controller(box, hostname="127.0.0.1", port=free_port(), **tls)
     controller.start()
+    return controller, box
+
+
+@pytest.mark.parametrize("mode", ["starttls", "implicit_tls"])
+def test_tls_checks_the_mail_servers_certificate(tmp_path: Path, mode: str) -> None:
+    """`starttls = true` called smtplib's starttls() without a context, which does not check the certificate:
+    anyone between central and the mail server could answer STARTTLS with any certificate and read the SMTP
+    login and the alerts. Now the server must prove its name (system CAs, or [smtp] ca_file). SMTPS (TLS from
+    the first byte, port 465, `implicit_tls = true`) was not possible at all: every check timed out."""
+    controller, box = _tls_mail_server(tmp_path, implicit=mode == "implicit_tls")
     users = UserDirectory(tmp_path / "users.json")
     users.set_user("office", PASSWORD, ["*"])
     store = open_store(f"sqlite:///{tmp_path / 'central.db'}")
@@ -402,14 +412,34 @@ def test_starttls_checks_the_mail_servers_certificate(tmp_path: Path) -> None:
         for extra, delivered in (("", 0), (f'ca_file = "{tmp_path / "ca.crt"}"\n', 1)):
             config = tmp_path / "alerts.toml"
             config.write_text(f'[smtp]\nhost = "127.0.0.1"\nport = {controller.port}\nsender = "c@shop.example"\n'
-                              f'starttls = true\n{extra}[[recipients]]\nuser = "office"\nemail = "o@shop.example"\n'
-                              '[alerts]\nquiet_start = "00:00"\nquiet_end = "00:00"\n')
+                              f'{mode} = true\ntimeout_s = 5\n{extra}[[recipients]]\nuser = "office"\n'
+                              'email = "o@shop.example"\n[alerts]\nquiet_start = "00:00"\nquiet_end = "00:00"\n')
             checker = AlertChecker(store, users, load_alert_settings(config, users))
             checker.run_once(NOW)
             assert len(box.messages) == delivered, extra or "an unknown CA"
     finally:
         store.close()
         controller.stop()
+
+
+def test_a_login_that_would_go_in_clear_is_refused_at_start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A username without starttls or implicit_tls sent the SMTP password in clear across the network."""
+    users = UserDirectory(tmp_path / "users.json")
+    users.set_user("office", PASSWORD, ["*"])
+    monkeypatch.setenv("MK_SMTP_PW", "secret")
+    config = tmp_path / "alerts.toml"
+    base = ('sender = "c@shop.example"\nusername = "central"\npassword_env = "MK_SMTP_PW"\n'
+            '[[recipients]]\nuser = "office"\nemail = "o@shop.example"\n')
+    config.write_text('[smtp]\nhost = "mail.shop.example"\n' + base)
+    with pytest.raises(CentralError, match="without starttls or implicit_tls would send the password in clear"):
+        load_alert_settings(config, users)
+    config.write_text('[smtp]\nhost = "mail.shop.example"\nstarttls = true\nimplicit_tls = true\n' + base)
+    with pytest.raises(CentralError, match="choose one"):
+        load_alert_settings(config, users)
+    for fine in ('[smtp]\nhost = "mail.shop.example"\nimplicit_tls = true\nport = 465\n',
+                 '[smtp]\nhost = "localhost"\n'):  # a relay on this host
+        config.write_text(fine + base)
+        assert load_alert_settings(config, users).smtp is not None
 
 
 def test_a_managers_alerts_are_not_crowded_out_by_other_stores(tmp_path: Path, smtp, webhook) -> None:
