@@ -48,16 +48,18 @@ def wait_for_port(port: int, timeout: float = 10.0, host: str = "127.0.0.1") -> 
 
 
 class LocalMosquitto:
-    """One mosquitto with persistence off; `users` maps name -> password to require a login.
+    """One mosquitto, persistence off unless `persistent`; `users` maps name -> password to require a login.
     `kill()` is a kill -9; `start()` again reuses the same port."""
 
-    def __init__(self, workdir: Path | None = None, users: dict[str, str] | None = None) -> None:
+    def __init__(self, workdir: Path | None = None, users: dict[str, str] | None = None,
+                 persistent: bool = False) -> None:
         if not os.path.exists(MOSQUITTO):
             raise ServiceMissing(f"{MOSQUITTO} not found; install the Debian package mosquitto (scripts/setup.sh dev)")
         self.dir = Path(workdir or tempfile.mkdtemp(prefix="mk-mosq-"))
         self.dir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         self.users = users
+        self.persistent = persistent  # as deployed: queues saved on shutdown and every 60 s (autosave_interval)
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = self.dir / "mosquitto.log"
         self._write_config()
@@ -69,7 +71,8 @@ class LocalMosquitto:
     def _write_config(self) -> None:
         lines = [
             f"listener {self.port} 127.0.0.1",
-            "persistence false",
+            *(["persistence true", f"persistence_location {self.dir}/", "autosave_interval 60"] if self.persistent
+              else ["persistence false"]),
             # Unlimited queues: a busy collector must not make the broker drop QoS 1 windows.
             "max_queued_messages 0",
             "max_inflight_messages 0",

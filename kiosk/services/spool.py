@@ -22,9 +22,17 @@ _MAX_SEQ = 2**53 - 1  # mood.v1's largest seq (JSON's exact integers)
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS windows (seq INTEGER PRIMARY KEY, payload BLOB NOT NULL, spooled_at REAL NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS windows (seq INTEGER PRIMARY KEY, payload BLOB NOT NULL, spooled_at REAL NOT NULL, "
+    "acked_at REAL)",
     "INSERT OR IGNORE INTO meta (key, value) VALUES ('dropped', 0)",
 )
+
+
+# A window the broker acknowledged is kept this long (at most ACKED_KEEP_MAX of them) and sent again after a
+# reconnect: a broker killed before it saved its queue (Mosquitto's autosave_interval, 60 s in our config) has
+# lost it although the kiosk had its PUBACK. Central stores a window once, so a repeat costs nothing.
+ACKED_KEEP_S = 180.0
+ACKED_KEEP_MAX = 1000
 
 
 def clock_seq_floor() -> int:
@@ -89,6 +97,8 @@ class Spool:
             db.execute("PRAGMA synchronous=FULL")
             for statement in _SCHEMA:
                 db.execute(statement)
+            if "acked_at" not in {row[1] for row in db.execute("PRAGMA table_info(windows)")}:
+                db.execute("ALTER TABLE windows ADD COLUMN acked_at REAL")  # a spool written before the column
             db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('next_seq', ?)", (clock_seq_floor(),))
             check_integrity(db)  # damage found now can still be set aside; in the middle of sending it cannot
         except BaseException:
@@ -150,19 +160,25 @@ class Spool:
         return seq
 
     def _enforce_bound(self) -> int:
-        (depth,) = self._db.execute("SELECT count(*) FROM windows").fetchone()
+        (depth,) = self._db.execute("SELECT count(*) FROM windows WHERE acked_at IS NULL").fetchone()
         excess = depth - self.max_windows
         if excess <= 0:
             return 0
-        self._db.execute("DELETE FROM windows WHERE seq IN (SELECT seq FROM windows ORDER BY seq LIMIT ?)", (excess,))
+        self._db.execute("DELETE FROM windows WHERE seq IN (SELECT seq FROM windows WHERE acked_at IS NULL "
+                         "ORDER BY seq LIMIT ?)", (excess,))
         self._db.execute("UPDATE meta SET value=value+? WHERE key='dropped'", (excess,))
         return excess
 
-    def peek(self, after_seq: int = 0, limit: int = 100) -> list[SpoolItem]:
-        """The oldest spooled windows with seq > after_seq, in order."""
-        rows = self._read("read windows", "SELECT seq, payload FROM windows WHERE seq > ? ORDER BY seq LIMIT ?",
-                          (after_seq, limit))
-        return [SpoolItem(seq, bytes(payload)) for seq, payload in rows]
+    def peek(self, after_seq: int = 0, limit: int = 100, acked_since: float | None = None) -> list[SpoolItem]:
+        """The oldest unacknowledged windows with seq > after_seq, in order; with `acked_since` (a time.time())
+        also those acknowledged since then (to send again after a reconnect)."""
+        if acked_since is None:
+            sql, args = "SELECT seq, payload FROM windows WHERE seq > ? AND acked_at IS NULL ORDER BY seq LIMIT ?", (
+                after_seq, limit)
+        else:
+            sql, args = ("SELECT seq, payload FROM windows WHERE seq > ? AND (acked_at IS NULL OR acked_at >= ?) "
+                         "ORDER BY seq LIMIT ?", (after_seq, acked_since, limit))
+        return [SpoolItem(seq, bytes(payload)) for seq, payload in self._read("read windows", sql, args)]
 
     def _read(self, what: str, sql: str, args: tuple[object, ...] = ()) -> list[tuple]:
         """A query whose SQLite failure (a page damaged while running, an I/O error) is a SpoolError, so the
@@ -173,17 +189,29 @@ class Spool:
         except sqlite3.Error as exc:
             raise SpoolError(f"spool {self.path}: cannot {what} ({exc})") from exc
 
-    def remove(self, seq: int) -> None:
-        """Forget a window the broker acknowledged (idempotent)."""
+    def acknowledge(self, seq: int, now: float | None = None) -> None:
+        """The broker acknowledged this window (idempotent): it no longer counts as waiting, is kept for
+        ACKED_KEEP_S to be sent again after a reconnect, and older acknowledged windows are forgotten."""
+        now = time.time() if now is None else now
         try:
             with self._lock:
-                self._db.execute("DELETE FROM windows WHERE seq=?", (seq,))
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    self._db.execute("UPDATE windows SET acked_at=? WHERE seq=?", (now, seq))
+                    self._db.execute("DELETE FROM windows WHERE acked_at < ?", (now - ACKED_KEEP_S,))
+                    self._db.execute("DELETE FROM windows WHERE seq IN (SELECT seq FROM windows WHERE acked_at IS "
+                                     "NOT NULL ORDER BY seq DESC LIMIT -1 OFFSET ?)", (ACKED_KEEP_MAX,))
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    if self._db.in_transaction:
+                        self._db.execute("ROLLBACK")
+                    raise
         except sqlite3.Error as exc:
-            raise SpoolError(f"spool {self.path}: cannot remove window {seq} ({exc})") from exc
+            raise SpoolError(f"spool {self.path}: cannot mark window {seq} acknowledged ({exc})") from exc
 
     def depth(self) -> int:
         """Windows waiting for a PUBACK."""
-        return int(self._read("count windows", "SELECT count(*) FROM windows")[0][0])
+        return int(self._read("count windows", "SELECT count(*) FROM windows WHERE acked_at IS NULL")[0][0])
 
     def last_seq(self) -> int:
         """The seq of the newest window ever spooled, sent or not (for a new spool: one below its first seq)."""
@@ -224,9 +252,13 @@ def _salvage(path: Path) -> tuple[list[tuple[int, bytes]], int]:
             pass
         found_rows: dict[int, bytes] = {}
         try:
-            cursor = db.execute("SELECT seq, payload FROM windows")  # the table in its own order, past odd rows
+            try:  # the table in its own order, past odd rows; acknowledged windows need not go again
+                cursor = db.execute("SELECT seq, payload, acked_at FROM windows")
+            except sqlite3.OperationalError:
+                cursor = db.execute("SELECT seq, payload, NULL FROM windows")  # a spool from before the column
             while (row := cursor.fetchone()) is not None:
-                if isinstance(row[0], int) and isinstance(row[1], bytes) and _genuine(row[0], row[1]):
+                unsent = row[2] is None
+                if unsent and isinstance(row[0], int) and isinstance(row[1], bytes) and _genuine(row[0], row[1]):
                     found_rows[row[0]] = row[1]  # a damaged page can read back as rows never written: checked
         except sqlite3.Error:
             pass  # the rest lies beyond a page SQLite cannot read

@@ -17,7 +17,7 @@ import contract
 from contract.offers import OffersDay, encode_offers
 from kiosk.config import ConfigError, MqttConfig
 from kiosk.errors import KioskError
-from kiosk.services.spool import Spool, SpoolError
+from kiosk.services.spool import ACKED_KEEP_S, Spool, SpoolError
 from kiosk.status import BrokerStatus
 from vision.callbacks import call_safely
 
@@ -106,6 +106,7 @@ class TelemetryPublisher:
         self._client: mqtt.Client | None = None
         self._inflight: dict[int, int] = {}  # paho mid -> spool seq (worker thread only)
         self._last_sent = 0
+        self._replay_since: float | None = None  # acknowledged windows since this time.time() go again (reconnect)
         self._resend_at: float | None = None  # paused after an undelivered window until this time
         self._resend_delay = 0.0
         self._connected = False
@@ -347,6 +348,8 @@ class TelemetryPublisher:
         self._connected = True
         self._inflight.clear()  # paho dropped them on connect: send again what the spool still holds
         self._last_sent = 0
+        # and the windows acknowledged lately: a broker that was killed lost those it had not saved yet
+        self._replay_since = time.time() - ACKED_KEEP_S
         log.info("MQTT connected to %s:%s", self._broker.host, self._broker.port)
         self._client.publish(self._topics["status"], contract.STATUS_ONLINE, qos=1, retain=True)
         self._set_state(BrokerStatus.CONNECTED, "")
@@ -371,7 +374,7 @@ class TelemetryPublisher:
         try:
             while self._unremoved:
                 seq = min(self._unremoved)
-                self.spool.remove(seq)
+                self.spool.acknowledge(seq)
                 self._unremoved.discard(seq)
         except SpoolError as exc:
             self._spool_fault(exc)
@@ -414,7 +417,7 @@ class TelemetryPublisher:
         room = _MAX_INFLIGHT - len(self._inflight)
         if room <= 0:
             return
-        for item in self.spool.peek(self._last_sent, room):
+        for item in self.spool.peek(self._last_sent, room, acked_since=self._replay_since):
             info = self._client.publish(self._topics["mood"], item.payload, qos=1)
             self._inflight[info.mid] = item.seq
             self._last_sent = item.seq

@@ -11,11 +11,12 @@ __all__ = ["MosquittoBroker", "free_port", "mosquitto", "wait_for_port"]
 
 
 class MosquittoBroker(LocalMosquitto):
-    """Generated config, free loopback port, persistence off; kill() is kill -9, start() restarts on the port."""
+    """Generated config, free loopback port, persistence off unless asked; kill() is kill -9, start() restarts on the port."""
 
-    def __init__(self, workdir: Path | None = None, users: dict[str, str] | None = None) -> None:
+    def __init__(self, workdir: Path | None = None, users: dict[str, str] | None = None,
+                 persistent: bool = False) -> None:
         try:
-            super().__init__(workdir, users)
+            super().__init__(workdir, users, persistent)
         except ServiceMissing as exc:
             pytest.skip(f"MOSQUITTO MISSING: {exc}")
 

@@ -121,7 +121,8 @@ def _spooled(spool_path: Path) -> int:
     try:
         conn = sqlite3.connect(spool_path, timeout=5)
         try:
-            return int(conn.execute("SELECT value FROM meta WHERE key='next_seq'").fetchone()[0]) - _first_seq(spool_path)
+            next_seq = int(conn.execute("SELECT value FROM meta WHERE key='next_seq'").fetchone()[0])
+            return next_seq - _first_seq(spool_path)
         finally:
             conn.close()
     except (sqlite3.OperationalError, TypeError, FileNotFoundError):
@@ -194,7 +195,8 @@ def test_bounded_spool_drops_oldest_and_says_so_in_health(mosquitto: MosquittoBr
         assert publisher.state.spool_depth == 5
     finally:
         publisher.stop()
-    assert [item.seq for item in Spool(tmp_path / "spool.sqlite", 5).peek()] == [first + i for i in range(3, 8)]  # the newest
+    kept = [item.seq for item in Spool(tmp_path / "spool.sqlite", 5).peek()]
+    assert kept == [first + i for i in range(3, 8)]  # the newest
 
 
 def test_bad_credentials_stop_retrying(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -310,3 +312,35 @@ def test_window_submitted_on_the_ui_thread_is_only_queued(tmp_path: Path) -> Non
         wait_until(lambda: spool.depth() == 2, 10, "the worker spooling the queued window")
     finally:
         publisher.stop()
+
+
+def test_windows_acknowledged_by_a_broker_killed_before_it_saved_them_are_sent_again(tmp_path: Path) -> None:
+    """Mosquitto as deployed (persistence, autosave every 60 s) acknowledges a window once it holds it in memory.
+    Before: the kiosk then deleted the window; a broker killed before its next save had lost the windows queued
+    for a collector that was away, and nobody could send them again. Now the kiosk keeps acknowledged windows
+    for a few minutes and sends them again after the reconnect; central stores each once."""
+    broker = MosquittoBroker(tmp_path / "mosq", persistent=True).start()
+    db = f"sqlite:///{tmp_path / 'central.db'}"
+    CentralServer(broker.url, db, tmp_path / "c1").start().stop()  # the collector's session, then it is away
+    spool = Spool(tmp_path / "spool.sqlite", 1000)
+    first = spool.last_seq() + 1
+    publisher = TelemetryPublisher(MqttConfig(url=broker.url, health_interval_s=3600, reconnect_max_s=1),
+                                   "s1", "k1", spool)
+    central = None
+    try:
+        publisher.start()
+        wait_until(lambda: publisher.state.connection == "connected", 10, "kiosk connected")
+        for i in range(10):
+            publisher.submit_window(window(i), {"happy": 1}, "test-1")
+        wait_until(lambda: publisher.drained, 10, "all 10 windows acknowledged by the broker")
+        broker.kill()  # before its first autosave: the 10 windows queued for the collector are gone
+        broker.start()
+        central = CentralServer(broker.url, db, tmp_path / "c2").start()
+        wait_until(lambda: len(_stored(central)) >= 10, 30, "the acknowledged windows sent again")
+        stored = _stored(central)
+        _report("broker killed before saving", first, 10, stored, central.collector.stats.duplicates)
+    finally:
+        publisher.stop()
+        if central is not None:
+            central.stop()
+        broker.stop()
