@@ -30,7 +30,7 @@ from kiosk.services.loyalty import LoyaltyStore
 from kiosk.services.shop import make_engine, open_shop
 from kiosk.services.feedback import FeedbackCounter, FeedbackOnlyWindows
 from kiosk.session import KioskSession, SessionView, State
-from kiosk.status import CameraStatus, ReaderStatus
+from kiosk.status import CameraStatus, LoyaltyStatus, ReaderStatus
 from kiosk.ui.bridge import KioskBridge
 from kiosk.ui.controllers.kiosk import KioskController
 from kiosk.ui.fullscreen import cover_screen
@@ -76,9 +76,10 @@ class KioskApp:
         self.model_version: str | None = None
 
         hasher = CardHasher(config.card_hash_key())  # the one read (or first creation) of the key file
+        self.loyalty_status = LoyaltyStatus.OK  # READ_ONLY / UNAVAILABLE: a damaged store, on screen and in health
         if loyalty is None:
             shop = open_shop(config, hasher)  # before the event loop starts: learning the offer model takes a moment
-            self.loyalty, self.offers = shop.store, shop.engine
+            self.loyalty, self.offers, self.loyalty_status = shop.store, shop.engine, shop.status
             self._stoppers.append(("loyalty store", shop.close))
         else:
             self.loyalty, self.offers = loyalty, make_engine(loyalty, config)
@@ -102,6 +103,7 @@ class KioskApp:
             mood_offers=config.offers.mood_reorder,
             privacy=config.privacy,
             redeem=config.offers.redeem,
+            loyalty=self.loyalty_status,
         )
         self._vision_settings = vision  # a vision.settings.VisionSettings overriding the config's mapping
         self._size = size
@@ -210,6 +212,8 @@ class KioskApp:
         self.telemetry = TelemetryPublisher(
             self.config.mqtt, self.config.store_id, self.config.kiosk_id, spool, on_state=self.bridge.on_telemetry_state
         )
+        # fixed at start, so in the very first health message: "ok", "read_only" or "unavailable"
+        self.telemetry.report_health({"loyalty_store": self.loyalty_status.value})
         self.telemetry.start()
         self._stoppers.append(("telemetry", self.telemetry.stop))
         timer = QTimer(self.window)
@@ -381,8 +385,8 @@ class KioskApp:
     def _start_retention(self) -> None:
         """Purchases past `loyalty.purchase_retention_days` are deleted at start (open_shop) and, for a kiosk
         that runs for weeks, every few hours on a worker thread (the delete overwrites pages: not on the UI)."""
-        if not self.config.loyalty.purchase_retention_days:
-            return
+        if not self.config.loyalty.purchase_retention_days or self.loyalty_status is not LoyaltyStatus.OK:
+            return  # a store opened read-only, or not at all, cannot be pruned
         timer = QTimer(self.window)
         timer.setInterval(RETENTION_INTERVAL_MS)
         timer.timeout.connect(self.prune_now)
@@ -394,6 +398,8 @@ class KioskApp:
         from kiosk.services.member_data import prune_purchases
 
         def prune() -> None:
+            if not isinstance(self.loyalty, LoyaltyStore):  # the store could not be opened at start
+                return
             try:
                 prune_purchases(self.loyalty, self.config.loyalty.purchase_retention_days)
             except KioskError as exc:  # a busy or closed store: the next round or the next start prunes

@@ -44,7 +44,15 @@ class ReaderStatus(enum.StrEnum):
     READER_FAULT = "reader-fault"  # the board reports its card reader broken
 
 
+class LoyaltyStatus(enum.StrEnum):
+    """The loyalty store as opened at start (kiosk.services.shop.open_shop); it holds until the next start."""
+
+    OK = "ok"
+    READ_ONLY = "read_only"  # opened read-only: lookups and offers work, nothing is pruned or cached
+    UNAVAILABLE = "unavailable"  # damaged or unreadable: every card is unknown, guests get no catalogue offers
+
+
 # The service line's parts and the status each shows: kiosk/i18n has `service.<part>.<value>` for every member.
 SERVICE_PARTS: dict[str, type[enum.StrEnum]] = {
-    "camera": CameraStatus, "broker": BrokerStatus, "reader": ReaderStatus,
+    "camera": CameraStatus, "broker": BrokerStatus, "reader": ReaderStatus, "loyalty": LoyaltyStatus,
 }

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, NamedTuple,
 import numpy as np
 
 from kiosk.errors import KioskError
+from kiosk.services.damaged_files import check_integrity
 from kiosk.services.records import Customer
 from kiosk.services.private_files import private_sqlite
 
@@ -176,10 +177,16 @@ class RegularPrice(NamedTuple):
 class LoyaltyStore:
     """One SQLite file; safe to share between threads (one connection behind a lock, reads are short)."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, read_only: bool = False) -> None:
+        """`read_only`: open the file as it is (no schema, no mode change, every write refused) and read it end
+        to end first, for a kiosk that cannot open it for writing (kiosk.services.shop)."""
         self.path = Path(path)
+        self.read_only = read_only
         self._lock = threading.RLock()
         self._in_transaction = False
+        if read_only:
+            self._db = self._open_read_only()
+            return
         try:
             private_sqlite(self.path)
             self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
@@ -192,6 +199,20 @@ class LoyaltyStore:
             )
         except (sqlite3.Error, OSError) as exc:
             raise LoyaltyError(f"loyalty store {self.path}: cannot open: {exc}") from exc
+
+    def _open_read_only(self) -> sqlite3.Connection:
+        uri = f"{self.path.resolve().as_uri()}?mode=ro"
+        try:
+            db = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise LoyaltyError(f"loyalty store {self.path}: cannot open read-only: {exc}") from exc
+        try:
+            check_integrity(db)  # a torn file opens fine and fails at the first page a lookup touches
+            db.execute("SELECT count(*) FROM customers JOIN meta ON 1 = 0").fetchall()  # the tables are there
+        except sqlite3.Error as exc:
+            db.close()
+            raise LoyaltyError(f"loyalty store {self.path}: cannot open read-only: {exc}") from exc
+        return db
 
     def close(self) -> None:
         with self._lock:

@@ -22,7 +22,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from kiosk.services.loyalty import LoyaltyStore, Product, Purchase
+from kiosk.services.loyalty import LoyaltyError, LoyaltyStore, Product, Purchase
 from kiosk.services.records import OfferRule
 
 logger = logging.getLogger(__name__)
@@ -133,7 +133,10 @@ class OfferModel:
             except (ValueError, KeyError, TypeError) as exc:
                 logger.warning("Cached offer model unreadable, learning again: %s", exc)
         model = cls.from_store(store)
-        store.set_meta(MODEL_META_KEY, json.dumps(model._to_json(stamp)))
+        try:
+            store.set_meta(MODEL_META_KEY, json.dumps(model._to_json(stamp)))
+        except LoyaltyError as exc:  # a cache only: a store opened read-only still serves offers
+            logger.warning("Offer model not cached: %s", exc)
         return model
 
     def _to_json(self, stamp: str) -> dict[str, object]:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kiosk.services.loyalty import LoyaltyStore, Product
+from kiosk.services.loyalty import LoyaltyError, LoyaltyStore, Product
 from kiosk.services.offer_features import PopulationStats, learn_stats
 from kiosk.services.offer_ranker import RankerWeights
 from kiosk.services.offer_training import Snapshot, learn_from, next_basket_snapshot
@@ -153,5 +153,8 @@ def load_or_learn(store: LoyaltyStore, today: int, relearn: bool = False) -> Ran
             logger.info("Offer ranker loaded from the store's cache")
             return model
     model = learn(store, today)
-    store.set_meta(MODEL_META_KEY, _encode(model, stamp))
+    try:
+        store.set_meta(MODEL_META_KEY, _encode(model, stamp))
+    except LoyaltyError as exc:  # a cache only: a store opened read-only still serves offers
+        logger.warning("Offer ranker not cached: %s", exc)
     return model

@@ -309,3 +309,32 @@ def test_a_file_not_in_utf8_names_the_line_and_column_of_the_first_bad_byte(stor
         loyalty_csv.import_customers(store, utf16)
     bom = csv_file(tmp_path, "b.csv", "\ufeffcard_id,first_name,language\n11112222,Anna,de\n")
     assert loyalty_csv.import_customers(store, bom).rows == 1  # a UTF-8 BOM is still fine
+
+
+def test_read_only_store_serves_lookups_and_offers_and_changes_nothing(store: LoyaltyStore) -> None:
+    """A kiosk that cannot write the shop's file (permissions, a read-only disk) opens it read-only
+    (kiosk.services.shop.open_shop): lookups and the offer model work, writes are refused, the file is unchanged."""
+    from kiosk.services.offer_model import OfferModel
+
+    path = store.path
+    store.close()
+    before = path.read_bytes()
+    with LoyaltyStore(path, read_only=True) as ro:
+        assert ro.find_customer("4006381333931").first_name == "Anna"
+        OfferModel.load_or_learn(ro)  # its cache cannot be written: learnt, not cached, no error
+        with pytest.raises(LoyaltyError, match="readonly"):
+            ro.set_meta("k", "v")
+    assert path.read_bytes() == before
+
+
+def test_read_only_open_reads_a_cut_short_file_to_the_end(store: LoyaltyStore) -> None:
+    """A file cut short opens fine and breaks at the first page a lookup touches: the read-only open reads it
+    all first, so the kiosk knows at start that it must run without it."""
+    path = store.path
+    loyalty_csv.import_customers(store, csv_file(path.parent, "many.csv", "card_id,first_name,language\n" + "".join(
+        f"{4000000000000 + i},Name{i},en\n" for i in range(5000))))
+    store.close()
+    with path.open("r+b") as f:
+        f.truncate(path.stat().st_size // 2 // 4096 * 4096)
+    with pytest.raises(LoyaltyError, match="cannot open read-only: database disk image is malformed"):
+        LoyaltyStore(path, read_only=True)

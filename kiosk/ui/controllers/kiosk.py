@@ -13,7 +13,7 @@ from kiosk.i18n import Translator
 from kiosk.services.cards import KeyboardWedge
 from kiosk.services.telemetry import TelemetryState
 from kiosk.session import KioskSession, SessionView, State, Tone, mood_from_faces
-from kiosk.status import BrokerStatus, CameraStatus, ReaderStatus
+from kiosk.status import BrokerStatus, CameraStatus, LoyaltyStatus, ReaderStatus
 from kiosk.ui.activity import ActivityFilter
 from kiosk.ui.bridge import KioskBridge
 from kiosk.ui.wedge import WedgeKeyFilter
@@ -47,6 +47,7 @@ class KioskController(QObject):
         privacy: PrivacyConfig | None = None,
         tick_ms: int = 200,
         redeem: str = "till",
+        loyalty: LoyaltyStatus = LoyaltyStatus.OK,
     ) -> None:
         super().__init__(window)
         self.window = window
@@ -63,6 +64,7 @@ class KioskController(QObject):
         self._camera = CameraStatus.STARTING if camera_on else CameraStatus.OFF
         self._broker = BrokerStatus.CONNECTING if broker_on else BrokerStatus.OFF
         self._reader = reader
+        self._loyalty = loyalty  # fixed at start (open_shop); shown on the service line only when not OK
         self._spool_depth = 0
         self._no_mood_model = False
         self._camera_ok = True  # False while the camera is down or its input ended: the mood is unknown
@@ -220,10 +222,11 @@ class KioskController(QObject):
         broker = word("broker", self._broker)
         if self._spool_depth:
             broker = f"{broker} ({t('service.spool', count=self._spool_depth)})"
-        self.window.service.setText(
-            "  ·  ".join((
-                t("service.camera", state=word("camera", self._camera)),
-                t("service.broker", state=broker),
-                t("service.reader", state=word("reader", self._reader)),
-            ))
-        )
+        parts = [
+            t("service.camera", state=word("camera", self._camera)),
+            t("service.broker", state=broker),
+            t("service.reader", state=word("reader", self._reader)),
+        ]
+        if self._loyalty is not LoyaltyStatus.OK:
+            parts.append(t("service.loyalty", state=word("loyalty", self._loyalty)))
+        self.window.service.setText("  ·  ".join(parts))
