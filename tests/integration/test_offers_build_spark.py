@@ -42,6 +42,16 @@ def settings_for(catalogue) -> BuildSettings:  # type: ignore[no-untyped-def]
                          PickRules(defaults.category_cap, defaults.discovery_share))
 
 
+def _coffee_catalogue(folder: Path) -> tuple[Path, Path]:
+    """products.csv and offers.csv of one product (COF) with one offer valid in February-March 2001."""
+    products = folder / "products.csv"
+    products.write_text("sku,name,category,department,kind,repurchase_days,durable_days\nCOF,Coffee,coffee,d,consumable,7,\n")
+    offers = folder / "offers.csv"
+    offers.write_text("offer_id,title,icon,price,discount_percent,valid_from,valid_until,sku,category\n"
+                      "o-1,Coffee,coffee,1.00,,2001-02-01,2001-03-31,COF,\n")
+    return products, offers
+
+
 def test_spark_and_embedded_give_identical_offers_on_tafeng(spark, tafeng) -> None:  # type: ignore[no-untyped-def]
     catalogue = read_catalogue(tafeng.products, tafeng.offers, BUILD_DATE)
     settings = settings_for(catalogue)
@@ -68,11 +78,7 @@ def test_spark_and_embedded_give_identical_offers_on_tafeng(spark, tafeng) -> No
 
 
 def test_spark_names_file_column_and_value_of_bad_input(spark, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    products = tmp_path / "products.csv"
-    products.write_text("sku,name,category,department,kind,repurchase_days,durable_days\nCOF,Coffee,coffee,d,consumable,7,\n")
-    offers = tmp_path / "offers.csv"
-    offers.write_text("offer_id,title,icon,price,discount_percent,valid_from,valid_until,sku,category\n"
-                      "o-1,Coffee,coffee,1.00,,2001-02-01,2001-03-31,COF,\n")
+    products, offers = _coffee_catalogue(tmp_path)
     catalogue = read_catalogue(products, offers, BUILD_DATE)
     bad = tmp_path / "transactions.csv"
     bad.write_text("member,date,product,store,quantity,amount\n"
@@ -97,11 +103,7 @@ def test_spark_refuses_what_the_embedded_engine_refuses(spark, tmp_path: Path) -
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    products = tmp_path / "products.csv"
-    products.write_text("sku,name,category,department,kind,repurchase_days,durable_days\nCOF,Coffee,coffee,d,consumable,7,\n")
-    offers = tmp_path / "offers.csv"
-    offers.write_text("offer_id,title,icon,price,discount_percent,valid_from,valid_until,sku,category\n"
-                      "o-1,Coffee,coffee,1.00,,2001-02-01,2001-03-31,COF,\n")
+    products, offers = _coffee_catalogue(tmp_path)
     catalogue = read_catalogue(products, offers, BUILD_DATE)
     later = tmp_path / "later.csv"
     later.write_text("member,date,product,store,quantity,amount\n"
@@ -150,11 +152,7 @@ def test_spark_reads_odd_files_as_the_embedded_engine_does(spark, tmp_path: Path
 
     from central.offers_build.embedded import rank_embedded
 
-    products = tmp_path / "products.csv"
-    products.write_text("sku,name,category,department,kind,repurchase_days,durable_days\nCOF,Coffee,coffee,d,consumable,7,\n")
-    offers = tmp_path / "offers.csv"
-    offers.write_text("offer_id,title,icon,price,discount_percent,valid_from,valid_until,sku,category\n"
-                      "o-1,Coffee,coffee,1.00,,2001-02-01,2001-03-31,COF,\n")
+    products, offers = _coffee_catalogue(tmp_path)
     catalogue = read_catalogue(products, offers, BUILD_DATE)
     settings = settings_for(catalogue)
     header = "member,date,product,store,quantity,amount\n"
@@ -194,11 +192,7 @@ def test_spark_that_cannot_start_is_one_line(tmp_path: Path, env, extra, message
     import subprocess
     import sys
 
-    products = tmp_path / "products.csv"
-    products.write_text("sku,name,category,department,kind,repurchase_days,durable_days\nCOF,Coffee,coffee,d,consumable,7,\n")
-    offers = tmp_path / "offers.csv"
-    offers.write_text("offer_id,title,icon,price,discount_percent,valid_from,valid_until,sku,category\n"
-                      "o-1,Coffee,coffee,1.00,,2001-02-01,2001-03-31,COF,\n")
+    products, offers = _coffee_catalogue(tmp_path)
     lines = tmp_path / "transactions.csv"
     lines.write_text("member,date,product,store,quantity,amount\n2900000000018,2001-02-01,COF,store-a,1,1.0\n")
     result = subprocess.run(
