@@ -64,6 +64,8 @@ class _SecurityHeaders:
                 for name, value in SECURITY_HEADERS.items():
                     if name not in headers:
                         headers.append(name, value)
+                if scope.get("path", "").startswith("/api/") and "cache-control" not in headers:
+                    headers.append("Cache-Control", "no-store")  # a shared shop PC or proxy keeps no store's figures
             await send(message)
 
         try:

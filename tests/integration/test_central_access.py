@@ -86,6 +86,9 @@ def test_headers_docs_bad_parameters_and_stream_cap(central: CentralServer) -> N
     page = httpx.get(base + "/", timeout=10)
     assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
     assert page.headers["x-content-type-options"] == "nosniff" and page.headers["referrer-policy"] == "no-referrer"
+    # A store's figures are not kept by a shared shop PC's browser or a proxy (before: no Cache-Control at all).
+    for path, client_auth in (("/api/kiosks", auth), ("/api/stats", auth), ("/api/kiosks", {})):
+        assert httpx.get(base + path, headers=client_auth, timeout=10).headers["cache-control"] == "no-store", path
     assert httpx.get(base + "/docs", timeout=10).status_code == 404
     assert httpx.get(base + "/openapi.json", timeout=10).status_code == 404
     for query in ("tz=Etc", "tz=../../etc/passwd", "tz=" + "x" * 300, "tz=%00", "date=2026-02-30", "date=x",
