@@ -24,7 +24,6 @@ class DeadlineH11Protocol(H11Protocol):
     """uvicorn's h11 protocol, closing a connection whose request does not arrive in time."""
 
     deadline_s: float = REQUEST_DEADLINE_S
-    closed_by_deadline = 0  # connections closed so far by any server of this class (for the log and tests)
     _deadline: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -58,11 +57,10 @@ class DeadlineH11Protocol(H11Protocol):
         self._deadline = None
         if self.transport.is_closing() or self.conn.their_state in _RECEIVED:
             return
-        type(self).closed_by_deadline += 1
         log.debug("closing a connection from %s: no whole request within %.0f s", self.client, self.deadline_s)
         self.transport.close()
 
 
 def with_deadline(deadline_s: float) -> type[DeadlineH11Protocol]:
-    """The protocol class to give `uvicorn.Config(http=...)`, with its own deadline and counter."""
-    return type("DeadlineH11Protocol", (DeadlineH11Protocol,), {"deadline_s": deadline_s, "closed_by_deadline": 0})
+    """The protocol class to give `uvicorn.Config(http=...)`, with its own deadline."""
+    return type("DeadlineH11Protocol", (DeadlineH11Protocol,), {"deadline_s": deadline_s})

@@ -42,7 +42,7 @@ class FeedbackCounter:
         return counts
 
     def pending(self) -> dict[str, int]:
-        """The presses not handed out yet (for the log at shutdown and for tests)."""
+        """The presses not handed out yet, because there are fewer than k of them."""
         with self._lock:
             return dict(self._counts)
 

@@ -105,7 +105,9 @@ class RefusedSnapshots:
     def remember(self, path: Path, exc: SnapshotError) -> None:
         mark = self._mark(path)
         if mark is not None and not isinstance(exc.__cause__, sqlite3.Error):
-            self._until[mark] = self._clock() + self._retry_s
+            now = self._clock()
+            self._until = {old: until for old, until in self._until.items() if until > now}  # expired ones go
+            self._until[mark] = now + self._retry_s
 
 
 def import_newer(snapshots: SnapshotStore, directory: Path,
